@@ -1211,6 +1211,12 @@ static int ipt_rule(struct ipt_parser *p, const char *s, size_t n)
 		if (ret < 0)
 			return ret;
 	}
+	/* No -j: ST_T_NONE, with an empty text that callers may strcmp. */
+	if (!have_target) {
+		r->target.text = strdup("");
+		if (r->target.text == NULL)
+			return ipt_nomem(p);
+	}
 	return 0;
 }
 
@@ -1314,6 +1320,11 @@ static int ipt_chain(struct ipt_parser *p, const char *s, size_t n)
 	if (c == NULL)
 		return ipt_nomem(p);
 	c->prio = ipt_table_prio(p->table);
+	/* SNAT hooks of the nat table run at NF_IP_PRI_NAT_SRC, after
+	 * filter; DNAT ones at NF_IP_PRI_NAT_DST. */
+	if (strcmp(p->table, "nat") == 0 &&
+	    (strcmp(name, "POSTROUTING") == 0 || strcmp(name, "INPUT") == 0))
+		c->prio = 100;
 	if (c->builtin && c->hook == NULL) {
 		c->hook = strdup(name);
 		if (c->hook == NULL)
@@ -1337,7 +1348,10 @@ static int ipt_comment(struct ipt_parser *p, const char *s, size_t n)
 	char *w = NULL;
 	int ret = 0;
 
-	if (ipt_starts(s, n, "# Warning:")) {
+	/* iptables-nft-save notes what it cannot show as comments. */
+	if (ipt_starts(s, n, "# Warning:") ||
+	    (ipt_starts(s, n, "# Table `") &&
+	     memmem(s, n, "incompatible", 12) != NULL)) {
 		w = strndup(s, n);
 		if (w == NULL)
 			return ipt_nomem(p);
@@ -1368,7 +1382,7 @@ static void ipt_header(const char *s, size_t n, enum st_backend *backend,
 							      : ST_FAMILY_IPV4;
 	if (*backend == ST_BACKEND_UNKNOWN) {
 		bool nft = memmem(prog, plen, "-nft", 4) != NULL ||
-			   memmem(s, n, "(nf_tables)", 11) != NULL;
+			   memmem(prog, n, "(nf_tables)", 11) != NULL;
 
 		*backend = nft ? ST_BACKEND_NFT : ST_BACKEND_LEGACY;
 	}

@@ -133,7 +133,8 @@ static struct st_chain_slot *st_find_slot(const struct st_ruleset *rs,
 		if (strcmp(s->chain.table, table) != 0 ||
 		    strcmp(s->chain.name, name) != 0)
 			continue;
-		if (family != ST_FAMILY_ANY && s->chain.family != ST_FAMILY_ANY &&
+		if (family != ST_FAMILY_ANY &&
+		    s->chain.family != ST_FAMILY_ANY &&
 		    s->chain.family != family)
 			continue;
 		return s;
@@ -168,7 +169,8 @@ struct st_chain *st_ruleset_add_chain(struct st_ruleset *rs, const char *table,
 		return NULL;
 	if (rs->nchains == rs->chains_cap) {
 		size_t cap = rs->chains_cap ? rs->chains_cap * 2 : 16;
-		struct st_chain_slot **n = realloc(rs->chains, cap * sizeof(*n));
+		struct st_chain_slot **n =
+			realloc(rs->chains, cap * sizeof(*n));
 
 		if (n == NULL)
 			return NULL;
@@ -510,15 +512,24 @@ const char *st_role_name(enum st_role role)
 const char *st_target_name(enum st_target_kind kind)
 {
 	static const char *const names[] = {
-		[ST_T_NONE] = "",	    [ST_T_JUMP] = "JUMP",
-		[ST_T_GOTO] = "GOTO",	    [ST_T_RETURN] = "RETURN",
-		[ST_T_ACCEPT] = "ACCEPT",   [ST_T_DROP] = "DROP",
-		[ST_T_REJECT] = "REJECT",   [ST_T_REDIRECT] = "REDIRECT",
-		[ST_T_TPROXY] = "TPROXY",   [ST_T_MARK] = "MARK",
-		[ST_T_CONNMARK] = "CONNMARK", [ST_T_CT] = "CT",
-		[ST_T_DNAT] = "DNAT",	    [ST_T_SNAT] = "SNAT",
-		[ST_T_MASQUERADE] = "MASQUERADE", [ST_T_NFLOG] = "NFLOG",
-		[ST_T_LOG] = "LOG",	    [ST_T_TRACE] = "TRACE",
+		[ST_T_NONE] = "",
+		[ST_T_JUMP] = "JUMP",
+		[ST_T_GOTO] = "GOTO",
+		[ST_T_RETURN] = "RETURN",
+		[ST_T_ACCEPT] = "ACCEPT",
+		[ST_T_DROP] = "DROP",
+		[ST_T_REJECT] = "REJECT",
+		[ST_T_REDIRECT] = "REDIRECT",
+		[ST_T_TPROXY] = "TPROXY",
+		[ST_T_MARK] = "MARK",
+		[ST_T_CONNMARK] = "CONNMARK",
+		[ST_T_CT] = "CT",
+		[ST_T_DNAT] = "DNAT",
+		[ST_T_SNAT] = "SNAT",
+		[ST_T_MASQUERADE] = "MASQUERADE",
+		[ST_T_NFLOG] = "NFLOG",
+		[ST_T_LOG] = "LOG",
+		[ST_T_TRACE] = "TRACE",
 		[ST_T_UNKNOWN] = "UNKNOWN",
 	};
 
@@ -540,6 +551,9 @@ int st_prefix_parse(struct st_prefix *p, const char *s)
 	slash = strchr(buf, '/');
 	if (slash != NULL) {
 		*slash = '\0';
+		/* Digits only: strtol would take "-1" (then "no length"). */
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
 		errno = 0;
 		plen = strtol(slash + 1, &end, 10);
 		if (errno != 0 || end == slash + 1 || *end != '\0')
