@@ -1,0 +1,1739 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * st-sidecar - the lab's stand-in for an istio-proxy container (Envoy and
+ * pilot-agent), doing exactly what netfilter can see of them: the capture
+ * listeners (15001 outbound, 15006 inbound, REDIRECT or TPROXY), the upstream
+ * connections made as the proxy's uid/gid (outbound to the original or
+ * VIP-mapped destination, inbound from 127.0.0.6 / ::6), admin on
+ * 127.0.0.1:15000, Envoy stats on 15090, pilot-agent's merged metrics on
+ * 15020 (fetched from 127.0.0.1:15000 per scrape, as pilot-agent does),
+ * readiness on 15021, the DNS proxy on 15053 and the XDS connection to
+ * istiod.
+ *
+ * Single-threaded ppoll() loop over non-blocking sockets, fixed pools, no
+ * allocation after start-up.
+ *
+ * --log FILE gets one JSON object per line, flushed at once:
+ *   {"ev":"start",...}
+ *   {"ev":"relay","listener":"outbound"|"inbound"|"dns-tcp","ok":true,
+ *    "client":"A:P","local":"A:P","orig_dst":"A:P","vip":bool,
+ *    "upstream_src":"A:P","upstream_dst":"A:P"}
+ *       written when the upstream connection is established (before any
+ *       byte is relayed), or with "ok":false and "error" when it failed or
+ *       was refused ("loop", "too many connections")
+ *   {"ev":"close","listener":...,"client":...,"orig_dst":...,
+ *    "bytes_up":N,"bytes_down":N,"reason":"eof"|"reset"|"timeout"}
+ *   {"ev":"http","listener":"admin"|"stats"|"agent"|"health","client":...,
+ *    "local":...,"path":"/stats","status":200[,"fetch_src":...,
+ *    "fetch_dst":...]}
+ *   {"ev":"istiod","kind":"xds"|"probe","ok":bool,"local":...,"remote":...}
+ *   {"ev":"dns","proto":"udp"|"tcp","client":...,"local":...,"name":...,
+ *    "qtype":N,"answer":"local"|"forward"[,"upstream_src":...,
+ *    "upstream_dst":...],"ok":bool}
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include "labproto.h"
+
+#define MAX_LISTEN 24
+#define MAX_SESS 192
+#define MAX_VIP 32
+#define MAX_UPSTREAM 4
+#define MAX_DNSU 64
+#define BUF_SIZE 16384
+#define CONNECT_MS 5000
+#define HTTP_MS 5000
+#define IDLE_MS 300000
+#define DNS_MS 3000
+#define XDS_RETRY_MS 1000
+
+enum lkind {
+	L_OUTBOUND,
+	L_INBOUND,
+	L_ADMIN,
+	L_STATS,
+	L_AGENT,
+	L_HEALTH,
+	L_DNS_TCP,
+	L_DNS_UDP,
+	L_NONE,
+};
+
+static const char *const lkind_name[] = {
+	"outbound", "inbound", "admin",	  "stats", "agent",
+	"health",   "dns-tcp", "dns-udp", "none",
+};
+
+struct listener {
+	int fd;
+	enum lkind kind;
+	uint64_t accepted;
+};
+
+struct buf {
+	size_t len;
+	uint8_t data[BUF_SIZE];
+};
+
+enum skind { S_FREE, S_RELAY, S_HTTP, S_XDS, S_DNS };
+
+enum sstate {
+	ST_CONNECTING,
+	ST_RELAY,
+	ST_HTTP_READ,
+	ST_HTTP_FETCH,
+	ST_HTTP_WRITE,
+	ST_DNS_READ,
+	ST_XDS,
+};
+
+enum fetch { F_NONE, F_STATS, F_ISTIOD };
+
+/*
+ * One downstream/upstream pair. fd[0] is the accepted socket, fd[1] the one
+ * this process opened; b[i] holds bytes read from fd[i] not yet written to
+ * the other side.
+ */
+struct sess {
+	enum skind kind;
+	enum sstate state;
+	enum lkind lk;
+	enum fetch fetch;
+	unsigned int gen;
+	int fd[2];
+	bool connecting;
+	bool eof[2];
+	bool shut[2];
+	bool vip;
+	bool logged;
+	int64_t deadline;
+	uint64_t bytes[2];
+	struct sockaddr_storage client, local, orig, up_local, up_peer;
+	char path[128];
+	struct buf b[2];
+};
+
+struct vip {
+	struct sockaddr_storage vip, ep;
+};
+
+/* A forwarded UDP DNS query waiting for the upstream's answer. */
+struct dnsu {
+	int fd;
+	int lfd;
+	uint16_t id;
+	int64_t deadline;
+	struct lab_dgram client;
+	struct sockaddr_storage up_local, up_peer;
+	char name[256];
+	uint16_t qtype;
+};
+
+struct dns_entry {
+	const char *name;
+	const char *a;
+	const char *aaaa;
+};
+
+/* The "cluster" as the stand-in's DNS proxy knows it (Istio's name table). */
+static const struct dns_entry dns_table[] = {
+	{"reviews.default.svc.cluster.local", "10.96.0.20", "fd00:96::20"},
+	{"self.default.svc.cluster.local", "10.96.0.30", "fd00:96::30"},
+	{"istiod.istio-system.svc.cluster.local", "10.96.0.40", "fd00:96::40"},
+};
+
+static struct {
+	struct sockaddr_storage pod_ip, pod_ip6;
+	bool have_ip6;
+	int outbound_port, inbound_port;
+	int admin_port, stats_port, agent_port, health_port, dns_port;
+	bool tproxy;
+	struct sockaddr_storage upstream[MAX_UPSTREAM];
+	int n_upstream;
+	struct sockaddr_storage istiod;
+	bool have_istiod;
+	struct vip vips[MAX_VIP];
+	int n_vips;
+	const char *pidfile;
+	const char *logfile;
+} cfg = {
+	.outbound_port = 15001,
+	.inbound_port = 15006,
+	.admin_port = 15000,
+	.stats_port = 15090,
+	.agent_port = 15020,
+	.health_port = 15021,
+};
+
+static struct {
+	uint64_t cx_total[L_NONE];
+	uint64_t upstream_cx, upstream_fail, refused;
+	uint64_t dns_local, dns_forward;
+	uint64_t http_requests, xds_connects;
+	bool xds_up;
+} stats;
+
+static struct listener listeners[MAX_LISTEN];
+static int n_listeners;
+static struct sess sessions[MAX_SESS];
+static struct dnsu dnsus[MAX_DNSU];
+static FILE *logfp;
+static int64_t xds_retry_at = -1;
+static volatile sig_atomic_t stop_signal;
+static uint8_t scratch[BUF_SIZE];
+
+static void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("st-sidecar: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void logj(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void logj(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!logfp)
+		return;
+	va_start(ap, fmt);
+	vfprintf(logfp, fmt, ap);
+	va_end(ap);
+	fputc('\n', logfp);
+	fflush(logfp);
+}
+
+/* Copy @s into @out as the inside of a JSON string. */
+static const char *jstr(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+#define SA(ss) lab_fmt_sa((ss), true, (char[LAB_ADDRSTRLEN]){0}, LAB_ADDRSTRLEN)
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static bool is_local_addr(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		uint32_t a = ntohl(
+			((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+
+		if ((a >> 24) == 127 || a == 0)
+			return true;
+		return lab_sa_same_ip(ss, &cfg.pod_ip);
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return true;
+		return cfg.have_ip6 && lab_sa_same_ip(ss, &cfg.pod_ip6);
+	}
+	return false;
+}
+
+/*
+ * Start a non-blocking connect, from @src when given (freebind: 127.0.0.6 /
+ * ::6 need not be configured for the bind itself to work).
+ */
+static int open_conn(const struct sockaddr_storage *dst,
+		     const struct sockaddr_storage *src)
+{
+	int one = 1;
+	int fd, e;
+
+	fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -1;
+	if (src) {
+		if (src->ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one,
+				   sizeof(one));
+		else
+			setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one,
+				   sizeof(one));
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			   sizeof(one));
+		if (bind(fd, (const struct sockaddr *)src, lab_sa_len(src)) < 0)
+			goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)dst, lab_sa_len(dst)) < 0 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Return 0 when the connect finished, else the positive errno. */
+static int connect_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+static int original_dst(int fd, struct sockaddr_storage *orig)
+{
+	socklen_t len = sizeof(*orig);
+	int r;
+
+	memset(orig, 0, sizeof(*orig));
+	if (getsockname(fd, (struct sockaddr *)orig, &len) < 0)
+		return -errno;
+	/*
+	 * TPROXY keeps the destination on the socket; REDIRECT rewrote it and
+	 * only conntrack remembers. Without a conntrack entry the socket's own
+	 * address is the destination, which the caller sees as a loop.
+	 */
+	len = orig->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					  : sizeof(struct sockaddr_in);
+	if (orig->ss_family == AF_INET6)
+		r = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, orig, &len);
+	else
+		r = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, orig, &len);
+	if (r < 0) {
+		len = sizeof(*orig);
+		getsockname(fd, (struct sockaddr *)orig, &len);
+	}
+	return 0;
+}
+
+/* ---- buffers ---------------------------------------------------------- */
+
+static size_t buf_space(const struct buf *b)
+{
+	return sizeof(b->data) - b->len;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf((char *)b->data + b->len, buf_space(b), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	b->len += (size_t)n < buf_space(b) ? (size_t)n : buf_space(b) - 1;
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static struct sess *sess_new(enum skind kind, enum lkind lk)
+{
+	int i;
+
+	for (i = 0; i < MAX_SESS; i++) {
+		struct sess *s = &sessions[i];
+		unsigned int gen;
+
+		if (s->kind != S_FREE)
+			continue;
+		gen = s->gen + 1;
+		memset(s, 0, offsetof(struct sess, b));
+		s->b[0].len = 0;
+		s->b[1].len = 0;
+		s->gen = gen;
+		s->kind = kind;
+		s->lk = lk;
+		s->fd[0] = -1;
+		s->fd[1] = -1;
+		return s;
+	}
+	return NULL;
+}
+
+static void sess_free(struct sess *s, const char *reason)
+{
+	int i;
+
+	if (s->kind == S_RELAY && s->logged)
+		logj("{\"ev\":\"close\",\"listener\":\"%s\",\"client\":\"%s\","
+		     "\"orig_dst\":\"%s\",\"bytes_up\":%llu,"
+		     "\"bytes_down\":%llu,\"reason\":\"%s\"}",
+		     lkind_name[s->lk], SA(&s->client), SA(&s->orig),
+		     (unsigned long long)s->bytes[0],
+		     (unsigned long long)s->bytes[1], reason);
+	if (s->kind == S_XDS) {
+		if (stats.xds_up)
+			logj("{\"ev\":\"istiod\",\"kind\":\"xds\",\"ok\":false,"
+			     "\"error\":\"%s\"}",
+			     reason);
+		stats.xds_up = false;
+		xds_retry_at = lab_now_ms() + XDS_RETRY_MS;
+	}
+	for (i = 0; i < 2; i++) {
+		if (s->fd[i] >= 0)
+			close(s->fd[i]);
+		s->fd[i] = -1;
+	}
+	s->kind = S_FREE;
+}
+
+static void log_relay_fail(struct sess *s, const char *err)
+{
+	logj("{\"ev\":\"relay\",\"listener\":\"%s\",\"ok\":false,"
+	     "\"client\":\"%s\",\"local\":\"%s\",\"orig_dst\":\"%s\","
+	     "\"vip\":%s,\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
+	     lkind_name[s->lk], SA(&s->client), SA(&s->local), SA(&s->orig),
+	     s->vip ? "true" : "false", SA(&s->up_peer), err);
+}
+
+/* Begin the upstream leg of a relay to s->up_peer (from @src if given). */
+static int relay_start(struct sess *s, const struct sockaddr_storage *src)
+{
+	s->kind = S_RELAY;
+	s->fd[1] = open_conn(&s->up_peer, src);
+	if (s->fd[1] < 0) {
+		stats.upstream_fail++;
+		log_relay_fail(s, strerror(errno));
+		return -1;
+	}
+	s->state = ST_CONNECTING;
+	s->connecting = true;
+	s->deadline = lab_now_ms() + CONNECT_MS;
+	stats.upstream_cx++;
+	return 0;
+}
+
+static void relay_connected(struct sess *s)
+{
+	socklen_t len = sizeof(s->up_local);
+	int err = connect_result(s->fd[1]);
+
+	if (err) {
+		stats.upstream_fail++;
+		log_relay_fail(s, strerror(err));
+		sess_free(s, "connect-failed");
+		return;
+	}
+	getsockname(s->fd[1], (struct sockaddr *)&s->up_local, &len);
+	s->connecting = false;
+	s->state = ST_RELAY;
+	s->deadline = lab_now_ms() + IDLE_MS;
+	s->logged = true;
+	logj("{\"ev\":\"relay\",\"listener\":\"%s\",\"ok\":true,"
+	     "\"client\":\"%s\",\"local\":\"%s\",\"orig_dst\":\"%s\","
+	     "\"vip\":%s,\"upstream_src\":\"%s\",\"upstream_dst\":\"%s\"}",
+	     lkind_name[s->lk], SA(&s->client), SA(&s->local), SA(&s->orig),
+	     s->vip ? "true" : "false", SA(&s->up_local), SA(&s->up_peer));
+}
+
+/*
+ * Move bytes both ways and propagate half-closes. Return -1 on a reset or
+ * error, 1 when both directions are finished, 0 otherwise. Called on any
+ * event: operations that would block just return EAGAIN.
+ */
+static int relay_pump(struct sess *s)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		int j = !i;
+		struct buf *b = &s->b[i];
+		ssize_t n;
+
+		if (s->fd[i] >= 0 && !s->eof[i] && buf_space(b) &&
+		    !(i == 1 && s->connecting)) {
+			n = recv(s->fd[i], b->data + b->len, buf_space(b), 0);
+			if (n > 0) {
+				b->len += (size_t)n;
+				s->bytes[i] += (uint64_t)n;
+			} else if (n == 0) {
+				s->eof[i] = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return -1;
+			}
+		}
+		if (s->fd[j] < 0 || (j == 1 && s->connecting))
+			continue;
+		if (b->len) {
+			n = send(s->fd[j], b->data, b->len, MSG_NOSIGNAL);
+			if (n > 0)
+				buf_consume(b, (size_t)n);
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return -1;
+		}
+		if (s->eof[i] && !b->len && !s->shut[j]) {
+			shutdown(s->fd[j], SHUT_WR);
+			s->shut[j] = true;
+		}
+	}
+	s->deadline = lab_now_ms() + IDLE_MS;
+	return s->shut[0] && s->shut[1] ? 1 : 0;
+}
+
+/* ---- HTTP: admin, stats, merged metrics, health ----------------------- */
+
+static void prom_text(struct buf *b)
+{
+	buf_printf(
+		b,
+		"# TYPE envoy_server_live gauge\n"
+		"envoy_server_live 1\n"
+		"envoy_listener_downstream_cx_total{listener=\"virtualOutbound\"} %llu\n"
+		"envoy_listener_downstream_cx_total{listener=\"virtualInbound\"} %llu\n"
+		"envoy_cluster_upstream_cx_total %llu\n"
+		"envoy_cluster_upstream_cx_connect_fail %llu\n",
+		(unsigned long long)stats.cx_total[L_OUTBOUND],
+		(unsigned long long)stats.cx_total[L_INBOUND],
+		(unsigned long long)stats.upstream_cx,
+		(unsigned long long)stats.upstream_fail);
+}
+
+static void envoy_stats_text(struct buf *b)
+{
+	buf_printf(b,
+		   "server.live: 1\n"
+		   "listener.0.0.0.0_%d.downstream_cx_total: %llu\n"
+		   "listener.0.0.0.0_%d.downstream_cx_total: %llu\n"
+		   "cluster_manager.upstream_cx_total: %llu\n"
+		   "cluster_manager.upstream_cx_connect_fail: %llu\n"
+		   "control_plane.connected_state: %d\n"
+		   "dns.local_answers: %llu\n"
+		   "dns.forwarded: %llu\n",
+		   cfg.outbound_port,
+		   (unsigned long long)stats.cx_total[L_OUTBOUND],
+		   cfg.inbound_port,
+		   (unsigned long long)stats.cx_total[L_INBOUND],
+		   (unsigned long long)stats.upstream_cx,
+		   (unsigned long long)stats.upstream_fail,
+		   stats.xds_up ? 1 : 0, (unsigned long long)stats.dns_local,
+		   (unsigned long long)stats.dns_forward);
+}
+
+static const char *http_reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Service Unavailable";
+	}
+}
+
+/* Answer the request with the body already in scratch[0..len). */
+static void http_respond(struct sess *s, int code, const char *ctype,
+			 size_t len)
+{
+	struct buf *o = &s->b[1];
+
+	if (s->fd[1] >= 0) {
+		close(s->fd[1]);
+		s->fd[1] = -1;
+	}
+	o->len = 0;
+	buf_printf(o,
+		   "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
+		   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		   code, http_reason(code), ctype, len);
+	if (len > buf_space(o))
+		len = buf_space(o);
+	memcpy(o->data + o->len, scratch, len);
+	o->len += len;
+	s->state = ST_HTTP_WRITE;
+	s->deadline = lab_now_ms() + HTTP_MS;
+	if (s->fetch == F_NONE)
+		logj("{\"ev\":\"http\",\"listener\":\"%s\",\"client\":\"%s\","
+		     "\"local\":\"%s\",\"path\":\"%s\",\"status\":%d}",
+		     lkind_name[s->lk], SA(&s->client), SA(&s->local), s->path,
+		     code);
+	else
+		logj("{\"ev\":\"http\",\"listener\":\"%s\",\"client\":\"%s\","
+		     "\"local\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+		     "\"fetch_src\":\"%s\",\"fetch_dst\":\"%s\"}",
+		     lkind_name[s->lk], SA(&s->client), SA(&s->local), s->path,
+		     code, SA(&s->up_local), SA(&s->up_peer));
+}
+
+static void respond_text(struct sess *s, int code, const char *text)
+{
+	size_t len = strlen(text);
+
+	memcpy(scratch, text, len);
+	http_respond(s, code, "text/plain", len);
+}
+
+static void respond_buf(struct sess *s, int code, const char *ctype,
+			struct buf *tmp)
+{
+	memcpy(scratch, tmp->data, tmp->len);
+	http_respond(s, code, ctype, tmp->len);
+}
+
+static void fetch_start(struct sess *s, enum fetch f)
+{
+	struct sockaddr_storage dst;
+	struct buf *req = &s->b[0];
+	char pod[64];
+
+	memset(&dst, 0, sizeof(dst));
+	if (f == F_STATS) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&dst;
+
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		in->sin_port = htons((uint16_t)cfg.admin_port);
+	} else if (cfg.have_istiod) {
+		dst = cfg.istiod;
+	} else {
+		respond_text(s, 503,
+			     "{\"ok\":false,\"error\":\"no --istiod\"}\n");
+		return;
+	}
+	s->fetch = f;
+	s->up_peer = dst;
+	s->fd[1] = open_conn(&dst, NULL);
+	if (s->fd[1] < 0) {
+		respond_text(s, 503, "upstream connect failed\n");
+		return;
+	}
+	req->len = 0;
+	if (f == F_STATS)
+		buf_printf(req,
+			   "GET /stats HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n"
+			   "User-Agent: pilot-agent\r\n\r\n",
+			   cfg.admin_port);
+	else
+		buf_printf(req, "istiod-probe %s\n",
+			   jstr(getenv("POD_NAME") ? getenv("POD_NAME") : "pod",
+				pod, sizeof(pod)));
+	s->b[1].len = 0;
+	s->eof[1] = false;
+	s->connecting = true;
+	s->state = ST_HTTP_FETCH;
+	s->deadline = lab_now_ms() + HTTP_MS;
+}
+
+static void fetch_done(struct sess *s, bool ok)
+{
+	static struct buf tmp;
+	struct buf *in = &s->b[1];
+	char reply[256], line[256];
+	size_t n;
+
+	tmp.len = 0;
+	if (s->fetch == F_ISTIOD) {
+		const uint8_t *nl = memchr(in->data, '\n', in->len);
+
+		ok = ok && nl;
+		n = nl ? (size_t)(nl - in->data) : 0;
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, in->data, n);
+		line[n] = '\0';
+		logj("{\"ev\":\"istiod\",\"kind\":\"probe\",\"ok\":%s,"
+		     "\"local\":\"%s\",\"remote\":\"%s\"}",
+		     ok ? "true" : "false", SA(&s->up_local), SA(&s->up_peer));
+		if (ok)
+			buf_printf(&tmp,
+				   "{\"ok\":true,\"local\":\"%s\","
+				   "\"remote\":\"%s\",\"reply\":\"%s\"}\n",
+				   SA(&s->up_local), SA(&s->up_peer),
+				   jstr(line, reply, sizeof(reply)));
+		else
+			buf_printf(&tmp,
+				   "{\"ok\":false,\"local\":\"%s\","
+				   "\"remote\":\"%s\"}\n",
+				   SA(&s->up_local), SA(&s->up_peer));
+		respond_buf(s, ok ? 200 : 503, "application/json", &tmp);
+		return;
+	}
+	/* Merged metrics: the agent's own lines, then Envoy's answer. */
+	if (ok && in->len < 12)
+		ok = false;
+	if (ok && (memcmp(in->data, "HTTP/1.", 7) || in->data[8] != ' ' ||
+		   memcmp(in->data + 9, "200", 3)))
+		ok = false;
+	if (!ok) {
+		respond_text(s, 503, "envoy admin unreachable\n");
+		return;
+	}
+	buf_printf(&tmp,
+		   "# TYPE istio_agent_scrapes_total counter\n"
+		   "istio_agent_scrapes_total 1\n"
+		   "# merged from http://127.0.0.1:%d/stats via %s\n",
+		   cfg.admin_port, SA(&s->up_local));
+	for (n = 0; n + 3 < in->len; n++)
+		if (!memcmp(in->data + n, "\r\n\r\n", 4))
+			break;
+	n = n + 3 < in->len ? n + 4 : in->len;
+	if (in->len - n > buf_space(&tmp))
+		n = in->len - buf_space(&tmp);
+	memcpy(tmp.data + tmp.len, in->data + n, in->len - n);
+	tmp.len += in->len - n;
+	respond_buf(s, 200, "text/plain; version=0.0.4", &tmp);
+}
+
+static void http_fetch_io(struct sess *s)
+{
+	struct buf *req = &s->b[0], *in = &s->b[1];
+	ssize_t n;
+	int err;
+
+	if (s->connecting) {
+		socklen_t len = sizeof(s->up_local);
+
+		err = connect_result(s->fd[1]);
+		if (err == EINPROGRESS || err == EALREADY)
+			return;
+		s->connecting = false;
+		getsockname(s->fd[1], (struct sockaddr *)&s->up_local, &len);
+		if (err) {
+			fetch_done(s, false);
+			return;
+		}
+	}
+	if (req->len) {
+		n = send(s->fd[1], req->data, req->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(req, (size_t)n);
+		else if (n < 0 && errno != EAGAIN) {
+			fetch_done(s, false);
+			return;
+		}
+	}
+	if (!buf_space(in)) {
+		fetch_done(s, true);
+		return;
+	}
+	n = recv(s->fd[1], in->data + in->len, buf_space(in), 0);
+	if (n > 0)
+		in->len += (size_t)n;
+	else if (n == 0)
+		s->eof[1] = true;
+	else if (errno != EAGAIN) {
+		fetch_done(s, false);
+		return;
+	}
+	if (s->eof[1] ||
+	    (s->fetch == F_ISTIOD && memchr(in->data, '\n', in->len)))
+		fetch_done(s, true);
+}
+
+static void http_dispatch(struct sess *s)
+{
+	static struct buf tmp;
+	struct buf *req = &s->b[0];
+	char *sp, *end;
+	size_t n;
+
+	req->data[req->len < BUF_SIZE ? req->len : BUF_SIZE - 1] = '\0';
+	s->path[0] = '\0';
+	if (strncmp((char *)req->data, "GET ", 4)) {
+		respond_text(s, 405, "only GET\n");
+		return;
+	}
+	sp = (char *)req->data + 4;
+	end = sp + strcspn(sp, " ?\r\n");
+	n = (size_t)(end - sp);
+	if (n >= sizeof(s->path))
+		n = sizeof(s->path) - 1;
+	memcpy(s->path, sp, n);
+	s->path[n] = '\0';
+	for (n = 0; s->path[n]; n++)
+		if (s->path[n] == '"' || s->path[n] == '\\')
+			s->path[n] = '_';
+	stats.http_requests++;
+	tmp.len = 0;
+	switch (s->lk) {
+	case L_ADMIN:
+		if (!strcmp(s->path, "/stats")) {
+			envoy_stats_text(&tmp);
+			respond_buf(s, 200, "text/plain", &tmp);
+		} else if (!strcmp(s->path, "/stats/prometheus")) {
+			prom_text(&tmp);
+			respond_buf(s, 200, "text/plain; version=0.0.4", &tmp);
+		} else if (!strcmp(s->path, "/healthz") ||
+			   !strcmp(s->path, "/ready")) {
+			respond_text(s, 200, "LIVE\n");
+		} else if (!strcmp(s->path, "/connect-istiod")) {
+			fetch_start(s, F_ISTIOD);
+		} else {
+			respond_text(s, 404, "not found\n");
+		}
+		break;
+	case L_STATS:
+		if (!strncmp(s->path, "/stats", 6)) {
+			prom_text(&tmp);
+			respond_buf(s, 200, "text/plain; version=0.0.4", &tmp);
+		} else {
+			respond_text(s, 404, "not found\n");
+		}
+		break;
+	case L_AGENT:
+		if (!strncmp(s->path, "/stats", 6) ||
+		    !strcmp(s->path, "/metrics"))
+			fetch_start(s, F_STATS);
+		else if (!strcmp(s->path, "/healthz/ready"))
+			respond_text(s, 200, "ready\n");
+		else
+			respond_text(s, 404, "not found\n");
+		break;
+	case L_HEALTH:
+		if (!strcmp(s->path, "/healthz/ready"))
+			respond_text(s, 200, "ready\n");
+		else
+			respond_text(s, 404, "not found\n");
+		break;
+	default:
+		respond_text(s, 404, "not found\n");
+		break;
+	}
+}
+
+static void http_io(struct sess *s)
+{
+	struct buf *req = &s->b[0], *o = &s->b[1];
+	ssize_t n;
+
+	switch (s->state) {
+	case ST_HTTP_READ:
+		/* One byte kept back for the terminating NUL of dispatch. */
+		n = recv(s->fd[0], req->data + req->len, buf_space(req) - 1, 0);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0 || (n == 0 && !req->len)) {
+			sess_free(s, n ? "reset" : "eof");
+			return;
+		}
+		if (n == 0) {
+			/* Half-closed after a request without a blank line. */
+			http_dispatch(s);
+			return;
+		}
+		req->len += (size_t)n;
+		req->data[req->len] = '\0';
+		if (strstr((char *)req->data, "\r\n\r\n") ||
+		    strstr((char *)req->data, "\n\n") || buf_space(req) <= 1)
+			http_dispatch(s);
+		break;
+	case ST_HTTP_FETCH:
+		http_fetch_io(s);
+		break;
+	case ST_HTTP_WRITE:
+		n = send(s->fd[0], o->data, o->len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			sess_free(s, "reset");
+			return;
+		}
+		buf_consume(o, (size_t)n);
+		if (!o->len) {
+			shutdown(s->fd[0], SHUT_WR);
+			sess_free(s, "done");
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- DNS proxy -------------------------------------------------------- */
+
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcasecmp(s + a - b, suffix);
+}
+
+/*
+ * Answer from the built-in table: > 0 length of the answer in @out, 0 when
+ * the query is to be forwarded, -1 when it is malformed.
+ */
+static long dns_local(const uint8_t *m, size_t len, struct lab_dns_q *q,
+		      uint8_t *out, size_t size)
+{
+	uint8_t addr[16];
+	size_t i;
+
+	if (lab_dns_parse_query(m, len, q) < 0)
+		return -1;
+	if (!ends_with_ci(q->name, ".svc.cluster.local"))
+		return 0;
+	for (i = 0; i < ST_ARRAY_SIZE(dns_table); i++) {
+		const struct dns_entry *e = &dns_table[i];
+
+		if (strcasecmp(e->name, q->name))
+			continue;
+		if (q->qtype == LAB_DNS_TYPE_A &&
+		    inet_pton(AF_INET, e->a, addr) == 1)
+			return lab_dns_answer(m, q, out, size, 0, addr, 4);
+		if (q->qtype == LAB_DNS_TYPE_AAAA &&
+		    inet_pton(AF_INET6, e->aaaa, addr) == 1)
+			return lab_dns_answer(m, q, out, size, 0, addr, 16);
+		return lab_dns_answer(m, q, out, size, 0, NULL, 0);
+	}
+	return 0;
+}
+
+static const struct sockaddr_storage *pick_upstream(int family)
+{
+	int i;
+
+	for (i = 0; i < cfg.n_upstream; i++)
+		if (cfg.upstream[i].ss_family == family)
+			return &cfg.upstream[i];
+	return cfg.n_upstream ? &cfg.upstream[0] : NULL;
+}
+
+static void log_dns(const char *proto, const struct sockaddr_storage *client,
+		    const struct sockaddr_storage *local, const char *name,
+		    int qtype, bool forward,
+		    const struct sockaddr_storage *usrc,
+		    const struct sockaddr_storage *udst, bool ok)
+{
+	char jn[300];
+
+	if (!forward)
+		logj("{\"ev\":\"dns\",\"proto\":\"%s\",\"client\":\"%s\","
+		     "\"local\":\"%s\",\"name\":\"%s\",\"qtype\":%d,"
+		     "\"answer\":\"local\",\"ok\":%s}",
+		     proto, SA(client), SA(local), jstr(name, jn, sizeof(jn)),
+		     qtype, ok ? "true" : "false");
+	else if (!usrc)
+		logj("{\"ev\":\"dns\",\"proto\":\"%s\",\"client\":\"%s\","
+		     "\"local\":\"%s\",\"name\":\"%s\",\"qtype\":%d,"
+		     "\"answer\":\"forward\",\"upstream_dst\":\"%s\","
+		     "\"ok\":%s}",
+		     proto, SA(client), SA(local), jstr(name, jn, sizeof(jn)),
+		     qtype, SA(udst), ok ? "true" : "false");
+	else
+		logj("{\"ev\":\"dns\",\"proto\":\"%s\",\"client\":\"%s\","
+		     "\"local\":\"%s\",\"name\":\"%s\",\"qtype\":%d,"
+		     "\"answer\":\"forward\",\"upstream_src\":\"%s\","
+		     "\"upstream_dst\":\"%s\",\"ok\":%s}",
+		     proto, SA(client), SA(local), jstr(name, jn, sizeof(jn)),
+		     qtype, SA(usrc), SA(udst), ok ? "true" : "false");
+}
+
+static void dns_udp_query(struct listener *l)
+{
+	static uint8_t q[LAB_DNS_MAX + 512], a[LAB_DNS_MAX + 512];
+	const struct sockaddr_storage *up;
+	struct lab_dgram d;
+	struct lab_dns_q pq;
+	struct dnsu *u = NULL;
+	ssize_t n;
+	long r;
+	int i;
+
+	n = lab_recv_dgram(l->fd, q, sizeof(q), &d);
+	if (n < 0)
+		return;
+	lab_sa_set_port(&d.local, cfg.dns_port);
+	l->accepted++;
+	stats.cx_total[L_DNS_UDP]++;
+	r = dns_local(q, (size_t)n, &pq, a, sizeof(a));
+	if (r < 0)
+		return;
+	if (r > 0) {
+		stats.dns_local++;
+		lab_send_dgram(l->fd, a, (size_t)r, &d);
+		log_dns("udp", &d.peer, &d.local, pq.name, pq.qtype, false,
+			NULL, NULL, true);
+		return;
+	}
+	up = pick_upstream(d.peer.ss_family);
+	for (i = 0; i < MAX_DNSU && up; i++) {
+		if (dnsus[i].fd < 0) {
+			u = &dnsus[i];
+			break;
+		}
+	}
+	if (!u) {
+		log_dns("udp", &d.peer, &d.local, pq.name, pq.qtype, true,
+			&d.local, up ? up : &d.local, false);
+		return;
+	}
+	/* A socket of our own, so the query leaves with the proxy's uid. */
+	u->fd = socket(up->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (u->fd < 0)
+		return;
+	u->lfd = l->fd;
+	u->id = pq.id;
+	u->client = d;
+	u->up_peer = *up;
+	u->qtype = pq.qtype;
+	snprintf(u->name, sizeof(u->name), "%s", pq.name);
+	u->deadline = lab_now_ms() + DNS_MS;
+	if (connect(u->fd, (const struct sockaddr *)up, lab_sa_len(up)) < 0 ||
+	    send(u->fd, q, (size_t)n, 0) < 0) {
+		log_dns("udp", &d.peer, &d.local, pq.name, pq.qtype, true,
+			&u->up_local, up, false);
+		close(u->fd);
+		u->fd = -1;
+		return;
+	}
+	{
+		socklen_t len = sizeof(u->up_local);
+
+		getsockname(u->fd, (struct sockaddr *)&u->up_local, &len);
+	}
+	stats.dns_forward++;
+}
+
+static void dnsu_answer(struct dnsu *u)
+{
+	static uint8_t a[LAB_DNS_MAX + 512];
+	ssize_t n;
+
+	n = recv(u->fd, a, sizeof(a), 0);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n >= 2 && st_get_be16(a) == u->id) {
+		lab_send_dgram(u->lfd, a, (size_t)n, &u->client);
+		log_dns("udp", &u->client.peer, &u->client.local, u->name,
+			u->qtype, true, &u->up_local, &u->up_peer, true);
+	} else {
+		log_dns("udp", &u->client.peer, &u->client.local, u->name,
+			u->qtype, true, &u->up_local, &u->up_peer, false);
+	}
+	close(u->fd);
+	u->fd = -1;
+}
+
+/* DNS over TCP: answer locally, or turn into a relay to the upstream. */
+static void dns_tcp_io(struct sess *s)
+{
+	static uint8_t a[LAB_DNS_MAX + 512];
+	struct buf *in = &s->b[0], *o = &s->b[1];
+	struct lab_dns_q pq;
+	ssize_t n;
+	long r;
+
+	if (o->len) {
+		n = send(s->fd[0], o->data, o->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(o, (size_t)n);
+		else if (n < 0 && errno != EAGAIN) {
+			sess_free(s, "reset");
+			return;
+		}
+	}
+	if (!s->eof[0] && buf_space(in)) {
+		n = recv(s->fd[0], in->data + in->len, buf_space(in), 0);
+		if (n > 0)
+			in->len += (size_t)n;
+		else if (n == 0)
+			s->eof[0] = true;
+		else if (errno != EAGAIN) {
+			sess_free(s, "reset");
+			return;
+		}
+	}
+	while (st_have(0, 2, in->len)) {
+		size_t mlen = st_get_be16(in->data);
+		const struct sockaddr_storage *up;
+
+		if (!st_have(2, mlen, in->len))
+			break;
+		r = dns_local(in->data + 2, mlen, &pq, a, sizeof(a));
+		if (r > 0 && (size_t)r + 2 <= buf_space(o)) {
+			lab_put_be16(o->data + o->len, (uint16_t)r);
+			memcpy(o->data + o->len + 2, a, (size_t)r);
+			o->len += (size_t)r + 2;
+			buf_consume(in, mlen + 2);
+			stats.dns_local++;
+			log_dns("tcp", &s->client, &s->local, pq.name, pq.qtype,
+				false, NULL, NULL, true);
+			continue;
+		}
+		if (r > 0)
+			break; /* no room yet for the answer */
+		up = pick_upstream(s->client.ss_family);
+		if (r < 0 || !up) {
+			sess_free(s, "malformed");
+			return;
+		}
+		/* The rest of the connection goes to the upstream as is. */
+		stats.dns_forward++;
+		s->up_peer = *up;
+		log_dns("tcp", &s->client, &s->local, pq.name, pq.qtype, true,
+			NULL, up, true);
+		if (relay_start(s, NULL) < 0)
+			sess_free(s, "connect-failed");
+		return;
+	}
+	if (s->eof[0] && !o->len) {
+		sess_free(s, "eof");
+		return;
+	}
+	s->deadline = lab_now_ms() + HTTP_MS;
+}
+
+/* ---- XDS stream to istiod --------------------------------------------- */
+
+static void xds_start(void)
+{
+	struct sess *s;
+
+	xds_retry_at = -1;
+	if (!cfg.have_istiod)
+		return;
+	s = sess_new(S_XDS, L_NONE);
+	if (!s) {
+		xds_retry_at = lab_now_ms() + XDS_RETRY_MS;
+		return;
+	}
+	s->up_peer = cfg.istiod;
+	s->fd[1] = open_conn(&cfg.istiod, NULL);
+	if (s->fd[1] < 0) {
+		sess_free(s, strerror(errno));
+		return;
+	}
+	s->connecting = true;
+	s->state = ST_CONNECTING;
+	s->deadline = lab_now_ms() + CONNECT_MS;
+}
+
+static void xds_io(struct sess *s)
+{
+	struct buf *in = &s->b[1], *o = &s->b[0];
+	char pod[64];
+	ssize_t n;
+
+	if (s->connecting) {
+		socklen_t len = sizeof(s->up_local);
+		int err = connect_result(s->fd[1]);
+
+		if (err == EINPROGRESS || err == EALREADY)
+			return;
+		if (err) {
+			sess_free(s, strerror(err));
+			return;
+		}
+		getsockname(s->fd[1], (struct sockaddr *)&s->up_local, &len);
+		s->connecting = false;
+		s->state = ST_XDS;
+		s->deadline = INT64_MAX;
+		stats.xds_up = true;
+		stats.xds_connects++;
+		logj("{\"ev\":\"istiod\",\"kind\":\"xds\",\"ok\":true,"
+		     "\"local\":\"%s\",\"remote\":\"%s\"}",
+		     SA(&s->up_local), SA(&s->up_peer));
+		buf_printf(o, "xds-stream %s\n",
+			   jstr(getenv("POD_NAME") ? getenv("POD_NAME") : "pod",
+				pod, sizeof(pod)));
+	}
+	if (o->len) {
+		n = send(s->fd[1], o->data, o->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(o, (size_t)n);
+		else if (n < 0 && errno != EAGAIN) {
+			sess_free(s, "reset");
+			return;
+		}
+	}
+	/* istiod's pushes are read and dropped. */
+	n = recv(s->fd[1], in->data, sizeof(in->data), 0);
+	if (n == 0)
+		sess_free(s, "eof");
+	else if (n < 0 && errno != EAGAIN)
+		sess_free(s, "reset");
+}
+
+/* ---- accepting -------------------------------------------------------- */
+
+static void accept_one(struct listener *l)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct sess *s;
+	int fd;
+
+	fd = accept4(l->fd, (struct sockaddr *)&peer, &len,
+		     SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	l->accepted++;
+	stats.cx_total[l->kind]++;
+	s = sess_new(S_HTTP, l->kind);
+	if (!s) {
+		stats.refused++;
+		logj("{\"ev\":\"relay\",\"listener\":\"%s\",\"ok\":false,"
+		     "\"client\":\"%s\",\"error\":\"too many connections\"}",
+		     lkind_name[l->kind], SA(&peer));
+		close(fd);
+		return;
+	}
+	s->fd[0] = fd;
+	s->client = peer;
+	len = sizeof(s->local);
+	getsockname(fd, (struct sockaddr *)&s->local, &len);
+	s->deadline = lab_now_ms() + HTTP_MS;
+
+	switch (l->kind) {
+	case L_OUTBOUND:
+	case L_INBOUND: {
+		static struct sockaddr_storage src6, src4;
+		const struct sockaddr_storage *src = NULL;
+		int port, i;
+
+		original_dst(fd, &s->orig);
+		s->up_peer = s->orig;
+		port = lab_sa_port(&s->orig);
+		if ((port == cfg.outbound_port || port == cfg.inbound_port) &&
+		    is_local_addr(&s->orig)) {
+			stats.refused++;
+			log_relay_fail(s, "loop");
+			sess_free(s, "loop");
+			return;
+		}
+		if (l->kind == L_OUTBOUND) {
+			for (i = 0; i < cfg.n_vips; i++) {
+				if (lab_sa_equal(&cfg.vips[i].vip, &s->orig)) {
+					s->up_peer = cfg.vips[i].ep;
+					s->vip = true;
+					break;
+				}
+			}
+		} else {
+			/* InboundPassthroughCluster's upstream bind address. */
+			lab_parse_addr("127.0.0.6", 0, &src4);
+			lab_parse_addr("::6", 0, &src6);
+			src = s->orig.ss_family == AF_INET6 ? &src6 : &src4;
+		}
+		if (relay_start(s, src) < 0)
+			sess_free(s, "connect-failed");
+		break;
+	}
+	case L_DNS_TCP:
+		original_dst(fd, &s->orig);
+		s->kind = S_DNS;
+		s->state = ST_DNS_READ;
+		break;
+	default:
+		s->state = ST_HTTP_READ;
+		break;
+	}
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static void add_listener(enum lkind kind, int type, const char *addr, int port,
+			 bool transparent, bool optional)
+{
+	struct sockaddr_storage ss;
+	char err[256];
+	int fd;
+
+	if (n_listeners >= MAX_LISTEN)
+		die("too many listeners");
+	if (lab_parse_addr(addr, port, &ss) < 0)
+		die("bad listen address %s", addr);
+	fd = lab_listen(type, &ss, transparent, err, sizeof(err));
+	if (fd < 0) {
+		if (optional)
+			return;
+		die("%s", err);
+	}
+	listeners[n_listeners].fd = fd;
+	listeners[n_listeners].kind = kind;
+	n_listeners++;
+}
+
+static int parse_port(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 1 || v > 65535)
+		die("bad port %s", s);
+	return (int)v;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: st-sidecar --pod-ip IP [--pod-ip6 IP6] [--outbound-port 15001]\n"
+	      "         [--inbound-port 15006] [--tproxy] [--dns-port 15053\n"
+	      "         --dns-upstream IP[:PORT]...] [--istiod HOST:PORT]\n"
+	      "         [--vip VIP:PORT=EP:PORT]... [--pidfile F] [--log F]\n"
+	      "         [--admin-port 15000] [--stats-port 15090]\n"
+	      "         [--agent-port 15020] [--health-port 15021]\n",
+	      f);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pod-ip", required_argument, NULL, 'p'},
+		{"pod-ip6", required_argument, NULL, 'P'},
+		{"outbound-port", required_argument, NULL, 'o'},
+		{"inbound-port", required_argument, NULL, 'i'},
+		{"tproxy", no_argument, NULL, 't'},
+		{"dns-port", required_argument, NULL, 'd'},
+		{"dns-upstream", required_argument, NULL, 'u'},
+		{"istiod", required_argument, NULL, 'I'},
+		{"vip", required_argument, NULL, 'v'},
+		{"pidfile", required_argument, NULL, 'f'},
+		{"log", required_argument, NULL, 'l'},
+		{"admin-port", required_argument, NULL, 'A'},
+		{"stats-port", required_argument, NULL, 'S'},
+		{"agent-port", required_argument, NULL, 'G'},
+		{"health-port", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool have_ip = false;
+	char tmp[128];
+	char *eq;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (lab_parse_addr(optarg, 0, &cfg.pod_ip) < 0 ||
+			    cfg.pod_ip.ss_family != AF_INET)
+				die("bad --pod-ip %s", optarg);
+			have_ip = true;
+			break;
+		case 'P':
+			if (lab_parse_addr(optarg, 0, &cfg.pod_ip6) < 0 ||
+			    cfg.pod_ip6.ss_family != AF_INET6)
+				die("bad --pod-ip6 %s", optarg);
+			cfg.have_ip6 = true;
+			break;
+		case 'o':
+			cfg.outbound_port = parse_port(optarg);
+			break;
+		case 'i':
+			cfg.inbound_port = parse_port(optarg);
+			break;
+		case 't':
+			cfg.tproxy = true;
+			break;
+		case 'd':
+			cfg.dns_port = parse_port(optarg);
+			break;
+		case 'u':
+			if (cfg.n_upstream >= MAX_UPSTREAM ||
+			    lab_parse_addr(optarg, 53,
+					   &cfg.upstream[cfg.n_upstream]) < 0)
+				die("bad --dns-upstream %s", optarg);
+			cfg.n_upstream++;
+			break;
+		case 'I':
+			if (lab_parse_addr(optarg, 15012, &cfg.istiod) < 0)
+				die("bad --istiod %s", optarg);
+			cfg.have_istiod = true;
+			break;
+		case 'v':
+			snprintf(tmp, sizeof(tmp), "%s", optarg);
+			eq = strchr(tmp, '=');
+			if (!eq || cfg.n_vips >= MAX_VIP)
+				die("bad --vip %s", optarg);
+			*eq = '\0';
+			if (lab_parse_addr(tmp, -1, &cfg.vips[cfg.n_vips].vip) <
+				    0 ||
+			    lab_parse_addr(
+				    eq + 1,
+				    lab_sa_port(&cfg.vips[cfg.n_vips].vip),
+				    &cfg.vips[cfg.n_vips].ep) < 0)
+				die("bad --vip %s", optarg);
+			cfg.n_vips++;
+			break;
+		case 'f':
+			cfg.pidfile = optarg;
+			break;
+		case 'l':
+			cfg.logfile = optarg;
+			break;
+		case 'A':
+			cfg.admin_port = parse_port(optarg);
+			break;
+		case 'S':
+			cfg.stats_port = parse_port(optarg);
+			break;
+		case 'G':
+			cfg.agent_port = parse_port(optarg);
+			break;
+		case 'H':
+			cfg.health_port = parse_port(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc || !have_ip) {
+		usage(stderr);
+		exit(2);
+	}
+	if (cfg.dns_port && !cfg.n_upstream)
+		die("--dns-port needs --dns-upstream");
+}
+
+static void setup(void)
+{
+	bool v6 = cfg.have_ip6;
+	bool tp = cfg.tproxy;
+
+	add_listener(L_OUTBOUND, SOCK_STREAM, "0.0.0.0", cfg.outbound_port,
+		     false, false);
+	add_listener(L_INBOUND, SOCK_STREAM, "0.0.0.0", cfg.inbound_port, tp,
+		     false);
+	add_listener(L_ADMIN, SOCK_STREAM, "127.0.0.1", cfg.admin_port, false,
+		     false);
+	add_listener(L_STATS, SOCK_STREAM, "0.0.0.0", cfg.stats_port, false,
+		     false);
+	add_listener(L_AGENT, SOCK_STREAM, "0.0.0.0", cfg.agent_port, false,
+		     false);
+	add_listener(L_HEALTH, SOCK_STREAM, "0.0.0.0", cfg.health_port, false,
+		     false);
+	if (cfg.dns_port) {
+		add_listener(L_DNS_UDP, SOCK_DGRAM, "0.0.0.0", cfg.dns_port,
+			     false, false);
+		add_listener(L_DNS_TCP, SOCK_STREAM, "0.0.0.0", cfg.dns_port,
+			     false, false);
+	}
+	/* The IPv6 twins: required when the pod is dual-stack. */
+	add_listener(L_OUTBOUND, SOCK_STREAM, "::", cfg.outbound_port, false,
+		     !v6);
+	add_listener(L_INBOUND, SOCK_STREAM, "::", cfg.inbound_port, tp, !v6);
+	add_listener(L_STATS, SOCK_STREAM, "::", cfg.stats_port, false, !v6);
+	add_listener(L_AGENT, SOCK_STREAM, "::", cfg.agent_port, false, !v6);
+	add_listener(L_HEALTH, SOCK_STREAM, "::", cfg.health_port, false, !v6);
+	if (cfg.dns_port) {
+		add_listener(L_DNS_UDP, SOCK_DGRAM, "::", cfg.dns_port, false,
+			     !v6);
+		add_listener(L_DNS_TCP, SOCK_STREAM, "::", cfg.dns_port, false,
+			     !v6);
+	}
+}
+
+static void write_pidfile(void)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (!cfg.pidfile)
+		return;
+	/* Written whole and renamed: its presence means "ready". */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.pidfile);
+	f = fopen(tmp, "w");
+	if (!f)
+		die("%s: %s", tmp, strerror(errno));
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, cfg.pidfile) < 0)
+		die("%s: %s", cfg.pidfile, strerror(errno));
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+enum ptype { P_LISTEN, P_SESS, P_DNSU };
+
+struct pmap {
+	enum ptype type;
+	int idx;
+	int side;
+	unsigned int gen;
+};
+
+static short sess_events(const struct sess *s, int side)
+{
+	short ev = 0;
+
+	switch (s->state) {
+	case ST_CONNECTING:
+	case ST_RELAY:
+		if (side == 1 && s->connecting)
+			return POLLOUT;
+		if (!s->eof[side] && buf_space(&s->b[side]))
+			ev |= POLLIN;
+		if (s->b[!side].len)
+			ev |= POLLOUT;
+		return ev;
+	case ST_HTTP_READ:
+		return side == 0 ? POLLIN : 0;
+	case ST_HTTP_FETCH:
+		if (side == 0)
+			return 0;
+		return s->connecting
+			       ? POLLOUT
+			       : (short)(POLLIN | (s->b[0].len ? POLLOUT : 0));
+	case ST_HTTP_WRITE:
+		return side == 0 ? POLLOUT : 0;
+	case ST_DNS_READ:
+		if (side == 1)
+			return 0;
+		return (short)((s->eof[0] ? 0 : POLLIN) |
+			       (s->b[1].len ? POLLOUT : 0));
+	case ST_XDS:
+		return (short)(POLLIN | (s->b[0].len ? POLLOUT : 0));
+	}
+	return 0;
+}
+
+static void sess_event(struct sess *s, int side)
+{
+	int r;
+
+	switch (s->kind) {
+	case S_RELAY:
+		if (side == 1 && s->connecting) {
+			relay_connected(s);
+			if (s->kind == S_FREE)
+				return;
+		}
+		r = relay_pump(s);
+		if (r < 0)
+			sess_free(s, "reset");
+		else if (r > 0)
+			sess_free(s, "eof");
+		break;
+	case S_HTTP:
+		http_io(s);
+		break;
+	case S_DNS:
+		dns_tcp_io(s);
+		break;
+	case S_XDS:
+		xds_io(s);
+		break;
+	case S_FREE:
+		break;
+	}
+}
+
+static void timeouts(int64_t now)
+{
+	int i;
+
+	for (i = 0; i < MAX_SESS; i++) {
+		struct sess *s = &sessions[i];
+
+		if (s->kind == S_FREE || now < s->deadline)
+			continue;
+		if (s->kind == S_RELAY && s->connecting) {
+			stats.upstream_fail++;
+			log_relay_fail(s, "connect timeout");
+		} else if (s->kind == S_HTTP && s->state == ST_HTTP_FETCH) {
+			fetch_done(s, false);
+			continue;
+		}
+		sess_free(s, "timeout");
+	}
+	for (i = 0; i < MAX_DNSU; i++) {
+		struct dnsu *u = &dnsus[i];
+
+		if (u->fd < 0 || now < u->deadline)
+			continue;
+		log_dns("udp", &u->client.peer, &u->client.local, u->name,
+			u->qtype, true, &u->up_local, &u->up_peer, false);
+		close(u->fd);
+		u->fd = -1;
+	}
+	if (xds_retry_at >= 0 && now >= xds_retry_at)
+		xds_start();
+}
+
+static void run(const sigset_t *waitmask)
+{
+	static struct pollfd pfd[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU];
+	static struct pmap map[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU];
+
+	while (!stop_signal) {
+		int64_t now = lab_now_ms(), next = now + 1000;
+		struct timespec ts;
+		int n = 0, i, side, r;
+
+		for (i = 0; i < n_listeners; i++) {
+			pfd[n] = (struct pollfd){listeners[i].fd, POLLIN, 0};
+			map[n++] = (struct pmap){P_LISTEN, i, 0, 0};
+		}
+		for (i = 0; i < MAX_SESS; i++) {
+			struct sess *s = &sessions[i];
+
+			if (s->kind == S_FREE)
+				continue;
+			if (s->deadline < next)
+				next = s->deadline;
+			for (side = 0; side < 2; side++) {
+				if (s->fd[side] < 0)
+					continue;
+				pfd[n] = (struct pollfd){
+					s->fd[side], sess_events(s, side), 0};
+				map[n++] =
+					(struct pmap){P_SESS, i, side, s->gen};
+			}
+		}
+		for (i = 0; i < MAX_DNSU; i++) {
+			if (dnsus[i].fd < 0)
+				continue;
+			if (dnsus[i].deadline < next)
+				next = dnsus[i].deadline;
+			pfd[n] = (struct pollfd){dnsus[i].fd, POLLIN, 0};
+			map[n++] = (struct pmap){P_DNSU, i, 0, 0};
+		}
+		if (xds_retry_at >= 0 && xds_retry_at < next)
+			next = xds_retry_at;
+		if (next < now)
+			next = now;
+		ts.tv_sec = (next - now) / 1000;
+		ts.tv_nsec = (long)((next - now) % 1000) * 1000000;
+		r = ppoll(pfd, (nfds_t)n, &ts, waitmask);
+		if (r < 0 && errno != EINTR)
+			die("ppoll: %s", strerror(errno));
+		for (i = 0; r > 0 && i < n; i++) {
+			struct sess *s;
+
+			if (!pfd[i].revents)
+				continue;
+			switch (map[i].type) {
+			case P_LISTEN:
+				if (listeners[map[i].idx].kind == L_DNS_UDP)
+					dns_udp_query(&listeners[map[i].idx]);
+				else
+					accept_one(&listeners[map[i].idx]);
+				break;
+			case P_SESS:
+				s = &sessions[map[i].idx];
+				/* Freed (and maybe reused) earlier this round. */
+				if (s->kind == S_FREE || s->gen != map[i].gen ||
+				    s->fd[map[i].side] != pfd[i].fd)
+					break;
+				sess_event(s, map[i].side);
+				break;
+			case P_DNSU:
+				if (dnsus[map[i].idx].fd == pfd[i].fd)
+					dnsu_answer(&dnsus[map[i].idx]);
+				break;
+			}
+		}
+		timeouts(lab_now_ms());
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	sigset_t block, waitmask;
+	int i;
+
+	parse_args(argc, argv);
+	/* What ps and /proc/PID/comm show: the proxy, as in istio-proxy. */
+	prctl(PR_SET_NAME, "envoy", 0, 0, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals are only delivered inside ppoll(): no lost wake-up. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+
+	for (i = 0; i < MAX_SESS; i++)
+		sessions[i].fd[0] = sessions[i].fd[1] = -1;
+	for (i = 0; i < MAX_DNSU; i++)
+		dnsus[i].fd = -1;
+	if (cfg.logfile) {
+		logfp = fopen(cfg.logfile, "ae");
+		if (!logfp)
+			die("%s: %s", cfg.logfile, strerror(errno));
+	}
+	setup();
+	logj("{\"ev\":\"start\",\"pid\":%ld,\"uid\":%u,\"gid\":%u,"
+	     "\"pod_ip\":\"%s\",\"tproxy\":%s,\"listeners\":%d}",
+	     (long)getpid(), (unsigned)geteuid(), (unsigned)getegid(),
+	     lab_fmt_sa(&cfg.pod_ip, false, (char[LAB_ADDRSTRLEN]){0},
+			LAB_ADDRSTRLEN),
+	     cfg.tproxy ? "true" : "false", n_listeners);
+	xds_start();
+	write_pidfile();
+
+	run(&waitmask);
+
+	for (i = 0; i < MAX_SESS; i++)
+		if (sessions[i].kind != S_FREE)
+			sess_free(&sessions[i], "shutdown");
+	for (i = 0; i < MAX_DNSU; i++)
+		if (dnsus[i].fd >= 0)
+			close(dnsus[i].fd);
+	for (i = 0; i < n_listeners; i++)
+		close(listeners[i].fd);
+	logj("{\"ev\":\"stop\",\"signal\":%d}", (int)stop_signal);
+	if (cfg.pidfile)
+		unlink(cfg.pidfile);
+	if (logfp)
+		fclose(logfp);
+	return 0;
+}
