@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_pod.c - finding sidecar pods: name validation, the fake /proc tree
+ * and the crictl stand-in of tests/fakes/ (built by tests/fakes/mkfakes.py),
+ * and, as root, a real process in a throwaway network namespace.
+ *
+ * Exit status 77 when everything that could run passed but the root-only
+ * part could not run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pod.h"
+#include "spawn.h"
+
+#define FAKES ST_SAMPLES "/../tests/fakes"
+#define FAKE_PROC FAKES "/proc"
+#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
+
+static char *orig_path;
+
+static void set_path(const char *dir)
+{
+	char buf[4096];
+
+	if (dir == NULL) {
+		setenv("PATH", orig_path, 1);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s:%s", dir, orig_path);
+	setenv("PATH", buf, 1);
+}
+
+static int restore_env(void **state)
+{
+	(void)state;
+	set_path(NULL);
+	unsetenv("ST_FAKE_CRICTL_FAIL");
+	return 0;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+struct name_case {
+	const char *s;
+	bool name_ok;	 /* as a pod name (subdomain) */
+	bool ns_ok;	 /* as a namespace (label) */
+	const char *why; /* in the pod-name message when !name_ok */
+};
+
+static const struct name_case name_cases[] = {
+	{"productpage-v1-6b746f74dc-9stfl", true, true, NULL},
+	{"a", true, true, NULL},
+	{"0", true, true, NULL},
+	{"web.example.com", true, false, NULL},
+	{"a-b.c-d", true, false, NULL},
+	{"", false, false, "is empty"},
+	{"Productpage", false, false, "uppercase"},
+	{"-leading", false, false, "start and end"},
+	{"trailing-", false, false, "start and end"},
+	{".dot", false, false, "start and end"},
+	{"dot.", false, false, "start and end"},
+	{"a..b", false, false, "label"},
+	{"a.-b", false, false, "label"},
+	{"a-.b", false, false, "label"},
+	{"under_score", false, false, "a-z, 0-9, '-' and '.'"},
+	{"space name", false, false, "a-z, 0-9, '-' and '.'"},
+	{"slash/name", false, false, "a-z, 0-9, '-' and '.'"},
+	{"esc\033[31m", false, false, "a-z, 0-9, '-' and '.'"},
+	{"caf\xc3\xa9", false, false, "a-z, 0-9, '-' and '.'"},
+	/* 63 characters: the longest label */
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	 true, true, NULL},
+	/* 64 characters: a fine name, too long for a namespace */
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	 true, false, NULL},
+};
+
+static void test_names(void **state)
+{
+	char err[ST_ERRBUF_SIZE];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ST_ARRAY_SIZE(name_cases); i++) {
+		const struct name_case *c = &name_cases[i];
+		int r;
+
+		err[0] = '\0';
+		r = st_pod_check_name(c->s, err);
+		if (r != (c->name_ok ? 0 : -EINVAL))
+			fail_msg("name case %zu \"%s\": got %d (%s)", i, c->s,
+				 r, err);
+		if (!c->name_ok) {
+			assert_non_null(strstr(err, "invalid pod name"));
+			assert_non_null(strstr(err, c->why));
+			/* Untrusted text never reaches a terminal raw. */
+			assert_null(strchr(err, '\033'));
+			assert_null(strchr(err, '\xc3'));
+		}
+		err[0] = '\0';
+		r = st_pod_check_namespace(c->s, err);
+		if (r != (c->ns_ok ? 0 : -EINVAL))
+			fail_msg("namespace case %zu \"%s\": got %d (%s)", i,
+				 c->s, r, err);
+		if (!c->ns_ok)
+			assert_non_null(strstr(err, "invalid namespace"));
+	}
+	assert_int_equal(st_pod_check_name(NULL, err), -EINVAL);
+	assert_int_equal(st_pod_check_namespace(NULL, err), -EINVAL);
+}
+
+static void test_name_lengths(void **state)
+{
+	char err[ST_ERRBUF_SIZE];
+	char s[300];
+
+	(void)state;
+	/* 253 = the longest subdomain: labels of 63 joined by dots. */
+	memset(s, 'a', sizeof(s));
+	s[63] = s[127] = s[191] = '.';
+	s[253] = '\0';
+	assert_int_equal(st_pod_check_name(s, err), 0);
+	s[253] = 'a';
+	s[254] = '\0';
+	assert_int_equal(st_pod_check_name(s, err), -EINVAL);
+	assert_non_null(strstr(err, "too long"));
+	assert_non_null(strstr(err, "253"));
+	/* The message shows a bounded prefix of a long name. */
+	assert_true(strlen(err) < ST_ERRBUF_SIZE - 1);
+	assert_non_null(strstr(err, "..."));
+}
+
+/* ---- the fake tree ---------------------------------------------------- */
+
+static ino_t fake_ino(const char *netns)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), FAKES "/netns/%s", netns);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+struct want_pod {
+	const char *ns;
+	const char *name;
+	const char *netns; /* file under fakes/netns */
+	int pid;
+	unsigned int nprocs;
+	unsigned int sources;
+	const char *ip;
+	const char *mode;
+	const char *sa;
+	bool host;
+	bool cri_path;	     /* netns_path is the fake's netns file */
+	const char *sandbox; /* two hex digits repeated, or NULL */
+};
+
+#define PROC ST_POD_SRC_PROC
+#define CRI ST_POD_SRC_CRI
+
+/* /proc alone: sorted by namespace, name, then namespace inode. */
+static const struct want_pod want_proc[] = {
+	{"bookinfo", "reviews-v2-xyz", "pod-b", 200, 2, PROC, "fd00:244::1:20",
+	 "TPROXY", "bookinfo-reviews", false, false, NULL},
+	{"default", "dup-pod", "pod-c1", 300, 1, PROC, "10.244.1.40",
+	 "REDIRECT", "", false, false, NULL},
+	{"default", "dup-pod", "pod-c2", 310, 1, PROC, "10.244.1.40",
+	 "REDIRECT", "", false, false, NULL},
+	/* hostile values dropped, the first POD_NAME wins */
+	{"default", "odd-values", "pod-h", 620, 1, PROC, "", "", "", false,
+	 false, NULL},
+	/* the pilot-agent speaks for the pod; the app (pid 90) is no proxy */
+	{"default", "productpage-v1-abc", "pod-a", 100, 2, PROC, "10.244.1.10",
+	 "REDIRECT", "bookinfo-productpage", false, false, NULL},
+	{"kube-system", "hostnet-proxy", "host", 800, 1, PROC, "192.168.49.2",
+	 "REDIRECT", "default", true, false, NULL},
+};
+
+/* With the crictl stand-in. */
+static const struct want_pod want_cri[] = {
+	/* inspectp has no path: /proc/<info.pid>/ns/net */
+	{"bookinfo", "reviews-v2-xyz", "pod-b", 200, 2, PROC | CRI,
+	 "fd00:244::1:20", "TPROXY", "bookinfo-reviews", false, false, "b2"},
+	/* containerd 1.0's info.netNamespace, no pid */
+	{"default", "details-v1-old", "pod-d", 0, 0, CRI, "10.244.1.31", "", "",
+	 false, true, "d4"},
+	{"default", "dup-pod", "pod-c1", 300, 1, PROC, "10.244.1.40",
+	 "REDIRECT", "", false, false, NULL},
+	{"default", "dup-pod", "pod-c2", 310, 1, PROC, "10.244.1.40",
+	 "REDIRECT", "", false, false, NULL},
+	{"default", "odd-values", "pod-h", 620, 1, PROC, "", "", "", false,
+	 false, NULL},
+	{"default", "productpage-v1-abc", "pod-a", 100, 2, PROC | CRI,
+	 "10.244.1.10", "REDIRECT", "bookinfo-productpage", false, true, "a1"},
+	/* only crictl knows it: the sandbox pid, the annotation's mode */
+	{"default", "ratings-v1-cri", "pod-r", 900, 0, CRI, "10.244.1.30",
+	 "TPROXY", "", false, true, "c3"},
+	{"kube-system", "hostnet-proxy", "host", 800, 1, PROC, "192.168.49.2",
+	 "REDIRECT", "default", true, false, NULL},
+};
+
+static void check_pods(const struct st_pod_list *l, const struct want_pod *w,
+		       size_t n)
+{
+	size_t i;
+
+	if (st_pod_list_count(l) != n) {
+		for (i = 0; i < st_pod_list_count(l); i++)
+			print_message("found %s/%s pid %d\n",
+				      st_pod_list_get(l, i)->ns,
+				      st_pod_list_get(l, i)->name,
+				      st_pod_list_get(l, i)->pid);
+		fail_msg("found %zu pods, want %zu", st_pod_list_count(l), n);
+	}
+	for (i = 0; i < n; i++) {
+		const struct st_pod *p = st_pod_list_get(l, i);
+		char path[512], sid[129];
+		size_t k;
+
+		assert_non_null(p);
+		assert_string_equal(p->ns, w[i].ns);
+		assert_string_equal(p->name, w[i].name);
+		assert_int_equal(p->netns_ino, fake_ino(w[i].netns));
+		assert_int_equal(p->pid, w[i].pid);
+		assert_int_equal(p->nprocs, w[i].nprocs);
+		assert_int_equal(p->sources, w[i].sources);
+		assert_string_equal(p->instance_ip, w[i].ip);
+		assert_string_equal(p->interception_mode, w[i].mode);
+		assert_string_equal(p->service_account, w[i].sa);
+		assert_int_equal(p->host_netns, w[i].host);
+		if (w[i].cri_path) {
+			snprintf(path, sizeof(path), "%s/netns/%s", FAKES,
+				 w[i].netns);
+			assert_non_null(realpath(path, sid));
+			assert_string_equal(p->netns_path, sid);
+		} else {
+			assert_string_equal(p->netns_path, "");
+		}
+		sid[0] = '\0';
+		for (k = 0; w[i].sandbox != NULL && k < 32; k++)
+			memcpy(sid + 2 * k, w[i].sandbox, 3);
+		assert_string_equal(p->sandbox_id, sid);
+	}
+	assert_null(st_pod_list_get(l, n));
+}
+
+static void test_scan_proc(void **state)
+{
+	struct st_pod_opts o = {FAKE_PROC, "", 0};
+	struct st_pod_list *l = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	check_pods(l, want_proc, ST_ARRAY_SIZE(want_proc));
+	/* the gateway is named, environ-as-directory counted */
+	assert_non_null(strstr(
+		st_pod_list_note(l),
+		"istio-system/istio-ingressgateway-7d4b9 is an Istio gateway"));
+	assert_non_null(
+		strstr(st_pod_list_note(l), "1 process(es) could not be read"));
+	assert_null(strstr(st_pod_list_note(l), "crictl"));
+	st_pod_list_free(l);
+}
+
+static void test_scan_crictl(void **state)
+{
+	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_list *l = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	set_path(FAKES);
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	check_pods(l, want_cri, ST_ARRAY_SIZE(want_cri));
+	/* "--help" is never passed to crictl as a sandbox id */
+	assert_non_null(strstr(st_pod_list_note(l),
+			       "crictl: skipped a sandbox with an invalid id"));
+	st_pod_list_free(l);
+}
+
+static void test_crictl_absent_or_failing(void **state)
+{
+	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_list *l = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	/* not installed: silently /proc alone */
+	setenv("PATH", "/nonexistent-h9", 1);
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	check_pods(l, want_proc, ST_ARRAY_SIZE(want_proc));
+	assert_null(strstr(st_pod_list_note(l), "crictl"));
+	st_pod_list_free(l);
+	l = NULL;
+
+	/* installed but no runtime: noted, /proc stands */
+	set_path(FAKES);
+	setenv("ST_FAKE_CRICTL_FAIL", "1", 1);
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	check_pods(l, want_proc, ST_ARRAY_SIZE(want_proc));
+	assert_non_null(strstr(st_pod_list_note(l),
+			       "'crictl pods' failed (exit 1): time="));
+	st_pod_list_free(l);
+}
+
+struct find_case {
+	const char *name;
+	const char *ns;
+	int ret;
+	int pid;	    /* when ret == 0 */
+	const char *msg[3]; /* substrings of the error */
+};
+
+static const struct find_case find_cases[] = {
+	{"productpage-v1-abc", "default", 0, 100, {NULL}},
+	{"reviews-v2-xyz", "bookinfo", 0, 200, {NULL}},
+	{"hostnet-proxy", "kube-system", 0, 800, {NULL}},
+	{"ratings-v1-cri", "default", 0, 900, {NULL}},
+	/* right name, wrong namespace: say so and list what there is */
+	{"reviews-v2-xyz",
+	 "default",
+	 -ENOENT,
+	 0,
+	 {"no sidecar pod reviews-v2-xyz in namespace default; ",
+	  "sidecar pods on this node: bookinfo/reviews-v2-xyz, "
+	  "default/details-v1-old, default/dup-pod, default/dup-pod, "
+	  "default/odd-values, default/productpage-v1-abc, "
+	  "default/ratings-v1-cri, kube-system/hostnet-proxy",
+	  NULL}},
+	/* the application container alone is not a sidecar */
+	{"plain-app",
+	 "default",
+	 -ENOENT,
+	 0,
+	 {"no sidecar pod plain-app in namespace default", NULL}},
+	/* gateways are not sidecars */
+	{"istio-ingressgateway-7d4b9",
+	 "istio-system",
+	 -ENOENT,
+	 0,
+	 {"no sidecar pod istio-ingressgateway-7d4b9", NULL}},
+	/* a stale (not ready) sandbox does not count twice */
+	{"dup-pod",
+	 "default",
+	 -EEXIST,
+	 0,
+	 {"sidecar pod dup-pod in namespace default is ambiguous: found in 2 network namespaces",
+	  "pid 300 netns ", "pid 310 netns "}},
+	{"Productpage-v1-abc",
+	 "default",
+	 -EINVAL,
+	 0,
+	 {"invalid pod name \"Productpage-v1-abc\"", "uppercase", NULL}},
+	{"productpage-v1-abc",
+	 "Default",
+	 -EINVAL,
+	 0,
+	 {"invalid namespace \"Default\"", NULL}},
+	{"productpage-v1-abc",
+	 "my.ns",
+	 -EINVAL,
+	 0,
+	 {"invalid namespace", "a-z, 0-9 and '-'", NULL}},
+	{"",
+	 "default",
+	 -EINVAL,
+	 0,
+	 {"invalid pod name \"\": it is empty", NULL}},
+	/* a hostile process's name was never listed */
+	{"Bad_Name\033[31m", "default", -EINVAL, 0, {"Bad_Name?[31m", NULL}},
+};
+
+static void test_find(void **state)
+{
+	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_list *l = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	size_t i, k;
+
+	(void)state;
+	set_path(FAKES);
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	for (i = 0; i < ST_ARRAY_SIZE(find_cases); i++) {
+		const struct find_case *c = &find_cases[i];
+		const struct st_pod *p = NULL;
+		int r;
+
+		err[0] = '\0';
+		r = st_pod_find(l, c->name, c->ns, &p, err);
+		if (r != c->ret)
+			fail_msg("find case %zu: got %d (%s), want %d", i, r,
+				 err, c->ret);
+		if (r == 0) {
+			assert_non_null(p);
+			assert_string_equal(p->name, c->name);
+			assert_string_equal(p->ns, c->ns);
+			assert_int_equal(p->pid, c->pid);
+			continue;
+		}
+		assert_null(p);
+		for (k = 0; k < 3 && c->msg[k] != NULL; k++)
+			if (strstr(err, c->msg[k]) == NULL)
+				fail_msg("find case %zu: \"%s\" not in \"%s\"",
+					 i, c->msg[k], err);
+		assert_null(strchr(err, '\033'));
+	}
+	st_pod_list_free(l);
+}
+
+static void test_find_empty_and_long_lists(void **state)
+{
+	struct st_pod_opts o = {FAKES "/netns", "", 0}; /* no pid dirs */
+	struct st_pod_list *l = NULL;
+	const struct st_pod *p = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	assert_int_equal(st_pod_scan(&o, &l, err), 0);
+	assert_int_equal(st_pod_list_count(l), 0);
+	assert_int_equal(st_pod_find(l, "x", "default", &p, err), -ENOENT);
+	assert_string_equal(err, "no sidecar pod x in namespace default; no "
+				 "sidecar pods were found on this node");
+	st_pod_list_free(l);
+
+	/* NULL list and no result pointer are refused, not crashed on */
+	assert_int_equal(st_pod_find(NULL, "x", "default", &p, err), -EINVAL);
+	assert_int_equal(st_pod_list_count(NULL), 0);
+	assert_null(st_pod_list_get(NULL, 0));
+	assert_string_equal(st_pod_list_note(NULL), "");
+	st_pod_list_free(NULL);
+}
+
+static void test_lookup(void **state)
+{
+	struct st_pod_opts o = {FAKE_PROC, "", 0};
+	char err[ST_ERRBUF_SIZE] = "";
+	struct st_pod pod;
+
+	(void)state;
+	assert_int_equal(
+		st_pod_lookup(&o, "productpage-v1-abc", "default", &pod, err),
+		0);
+	assert_int_equal(pod.pid, 100);
+	assert_int_equal(pod.netns_ino, fake_ino("pod-a"));
+	assert_int_equal(
+		st_pod_lookup(&o, "ratings-v1-cri", "default", &pod, err),
+		-ENOENT);
+	assert_int_equal(st_pod_lookup(&o, "a_b", "default", &pod, err),
+			 -EINVAL);
+
+	/* the node's own namespace is never handed out */
+	assert_int_equal(
+		st_pod_lookup(&o, "hostnet-proxy", "kube-system", &pod, err),
+		0);
+	assert_true(pod.host_netns);
+	assert_int_equal(st_pod_netns_open(&pod, &o, err), -EPERM);
+	assert_non_null(strstr(err, "node's network namespace"));
+
+	/* a fake ns/net is no namespace: reported as gone */
+	assert_int_equal(
+		st_pod_lookup(&o, "productpage-v1-abc", "default", &pod, err),
+		0);
+	assert_int_equal(st_pod_netns_open(&pod, &o, err), -ESRCH);
+	assert_non_null(strstr(err, "default/productpage-v1-abc is gone"));
+}
+
+static void test_bad_root(void **state)
+{
+	struct st_pod_opts o = {"/nonexistent-h9/proc", "", 0};
+	struct st_pod_list *l = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	assert_int_equal(st_pod_scan(&o, &l, err), -ENOENT);
+	assert_null(l);
+	assert_non_null(strstr(err, "/nonexistent-h9/proc"));
+	assert_int_equal(st_pod_scan(&o, NULL, err), -EINVAL);
+}
+
+/* ---- a real process in a throwaway namespace (root) -------------------- */
+
+static char ns_name[64];
+static char pod_name[64];
+static pid_t child = -1;
+static pid_t host_child = -1;
+
+static int run(char *const argv[])
+{
+	struct st_spawn_result res;
+	char err[ST_ERRBUF_SIZE] = "";
+	int ret;
+
+	ret = st_spawn(argv, -1, NULL, 0, 10000, &res, err);
+	if (ret == 0 && res.status != 0) {
+		print_error("%s: %s", argv[0], res.errout);
+		ret = -1;
+	} else if (ret < 0) {
+		print_error("%s\n", err);
+	}
+	st_spawn_result_free(&res);
+	return ret;
+}
+
+static int real_setup(void **state)
+{
+	(void)state;
+	snprintf(ns_name, sizeof(ns_name), "h9t-pod-%d", (int)getpid());
+	snprintf(pod_name, sizeof(pod_name), "h9t-sleeper-%d", (int)getpid());
+	return run(ARGV("ip", "netns", "add", ns_name)) == 0 ? 0 : -1;
+}
+
+static int real_teardown(void **state)
+{
+	int ws;
+
+	(void)state;
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &ws, 0);
+		child = -1;
+	}
+	if (host_child > 0) {
+		kill(host_child, SIGKILL);
+		waitpid(host_child, &ws, 0);
+		host_child = -1;
+	}
+	return run(ARGV("ip", "netns", "del", ns_name)) == 0 ? 0 : -1;
+}
+
+static void test_real_process(void **state)
+{
+	struct st_pod_opts o = {NULL, "", 0};
+	char err[ST_ERRBUF_SIZE] = "";
+	char env_name[128], path[128];
+	struct stat want, got;
+	struct st_pod pod;
+	int i, fd, r = -ENOENT;
+
+	(void)state;
+	snprintf(env_name, sizeof(env_name), "POD_NAME=%s", pod_name);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		execlp("ip", "ip", "netns", "exec", ns_name, "env", "-i",
+		       "PATH=/usr/bin:/bin", env_name, "POD_NAMESPACE=h9t-ns",
+		       "INSTANCE_IP=10.255.0.9", "SERVICE_ACCOUNT=h9t-sa",
+		       "ISTIO_META_INTERCEPTION_MODE=TPROXY", "sleep", "30",
+		       (char *)NULL);
+		_exit(127);
+	}
+	/* until `ip netns exec` and env have exec'd sleep */
+	for (i = 0; i < 200 && r == -ENOENT; i++) {
+		r = st_pod_lookup(&o, pod_name, "h9t-ns", &pod, err);
+		if (r == -ENOENT)
+			usleep(10000);
+	}
+	if (r != 0)
+		fail_msg("%s", err);
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns_name);
+	assert_int_equal(stat(path, &want), 0);
+	assert_int_equal(pod.netns_ino, want.st_ino);
+	assert_int_equal(pod.netns_dev, want.st_dev);
+	/* ip netns exec and env exec in place: the pid is sleep's */
+	assert_int_equal(pod.pid, child);
+	assert_false(pod.host_netns);
+	assert_int_equal(pod.sources, ST_POD_SRC_PROC);
+	assert_int_equal(pod.nprocs, 1);
+	assert_string_equal(pod.instance_ip, "10.255.0.9");
+	assert_string_equal(pod.interception_mode, "TPROXY");
+	assert_string_equal(pod.service_account, "h9t-sa");
+
+	fd = st_pod_netns_open(&pod, &o, err);
+	if (fd < 0)
+		fail_msg("%s", err);
+	assert_int_equal(fstat(fd, &got), 0);
+	assert_int_equal(got.st_ino, want.st_ino);
+	close(fd);
+
+	/* gone: the namespace is still there, but no process names it */
+	kill(child, SIGKILL);
+	waitpid(child, &i, 0);
+	child = -1;
+	assert_int_equal(st_pod_netns_open(&pod, &o, err), -ESRCH);
+	assert_int_equal(st_pod_lookup(&o, pod_name, "h9t-ns", &pod, err),
+			 -ENOENT);
+}
+
+/*
+ * A proxy-looking process in the node's own namespace (as a hostNetwork
+ * pod would be): found, flagged, and its namespace refused.  Only a process
+ * is started; nothing of the root namespace is changed.
+ */
+static void test_real_host_netns(void **state)
+{
+	struct st_pod_opts o = {NULL, "", 0};
+	char err[ST_ERRBUF_SIZE] = "";
+	char env_name[128];
+	struct st_pod pod;
+	int i, r = -ENOENT;
+
+	(void)state;
+	snprintf(env_name, sizeof(env_name), "POD_NAME=%s-host", pod_name);
+	host_child = fork();
+	assert_true(host_child >= 0);
+	if (host_child == 0) {
+		execlp("env", "env", "-i", "PATH=/usr/bin:/bin", env_name,
+		       "POD_NAMESPACE=h9t-ns",
+		       "ISTIO_META_INTERCEPTION_MODE=REDIRECT", "sleep", "30",
+		       (char *)NULL);
+		_exit(127);
+	}
+	snprintf(env_name, sizeof(env_name), "%s-host", pod_name);
+	for (i = 0; i < 200 && r == -ENOENT; i++) {
+		r = st_pod_lookup(&o, env_name, "h9t-ns", &pod, err);
+		if (r == -ENOENT)
+			usleep(10000);
+	}
+	if (r != 0)
+		fail_msg("%s", err);
+	assert_int_equal(pod.pid, host_child);
+	assert_true(pod.host_netns);
+	assert_int_equal(st_pod_netns_open(&pod, &o, err), -EPERM);
+	assert_non_null(strstr(err, "refusing to touch the node's rules"));
+}
+
+int main(void)
+{
+	static const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_name_lengths),
+		cmocka_unit_test_teardown(test_scan_proc, restore_env),
+		cmocka_unit_test_teardown(test_scan_crictl, restore_env),
+		cmocka_unit_test_teardown(test_crictl_absent_or_failing,
+					  restore_env),
+		cmocka_unit_test_teardown(test_find, restore_env),
+		cmocka_unit_test(test_find_empty_and_long_lists),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_bad_root),
+	};
+	static const struct CMUnitTest root_tests[] = {
+		cmocka_unit_test(test_real_process),
+		cmocka_unit_test(test_real_host_netns),
+	};
+	const char *p = getenv("PATH");
+	int ret;
+
+	orig_path = strdup(p != NULL ? p : "/usr/sbin:/usr/bin:/sbin:/bin");
+	ret = cmocka_run_group_tests_name("pod", tests, NULL, NULL);
+	if (ret == 0 && geteuid() != 0) {
+		fprintf(stderr, "not root: the real-process part skipped\n");
+		ret = 77;
+	} else if (ret == 0) {
+		ret = cmocka_run_group_tests_name("pod-real", root_tests,
+						  real_setup, real_teardown);
+	}
+	free(orig_path);
+	return ret;
+}
