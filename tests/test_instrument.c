@@ -1,0 +1,1969 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_instrument.c - the NFLOG instrumentation.
+ *
+ * Part (a), no root: the insertion transaction for every sample rule set
+ * against a golden file under samples/instrument/ (ST_REGEN=1 rewrites
+ * them), structural properties of every transaction, and a simulation of
+ * iptables-restore's -A/-I/-D semantics that checks positions for
+ * insertion and removal, also with a second session in between.
+ *
+ * Part (b), root: in throwaway namespaces ("h7t-" names, never the root
+ * namespace) attach, trace one connection, detach and compare, for
+ * iptables-legacy, iptables-nft and native nftables; a crashed session's
+ * rules cleaned up; a live session left alone; a rule added by someone
+ * else during a session; two sessions at once; a stale ruleset refused.
+ * The program exits 77 after part (a) when part (b) cannot run.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "instrument.h"
+#include "record.h"
+#include "rules.h"
+#include "spawn.h"
+
+#define SESSION 0x5ca1ab1eu
+#define GROUP 5300
+#define RULES ST_SAMPLES "/rules/"
+#define GOLDEN ST_SAMPLES "/instrument/"
+
+/* ---- helpers -------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf != NULL) {
+			buf[n] = '\0';
+			if (len != NULL)
+				*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	int ret = 0;
+
+	if (f == NULL)
+		return -errno;
+	if (fwrite(text, 1, strlen(text), f) != strlen(text))
+		ret = -EIO;
+	if (fclose(f) != 0)
+		ret = -EIO;
+	return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sample files ending in @suffix, sorted. */
+static size_t list_samples(const char *suffix, char ***out)
+{
+	DIR *d = opendir(RULES);
+	struct dirent *de = NULL;
+	char **v = NULL;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), s = strlen(suffix);
+
+		if (l <= s || strcmp(de->d_name + l - s, suffix) != 0)
+			continue;
+		v = realloc(v, (n + 1) * sizeof(*v));
+		assert_non_null(v);
+		v[n] = strdup(de->d_name);
+		assert_non_null(v[n]);
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_str);
+	*out = v;
+	return n;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool regen(void)
+{
+	const char *e = getenv("ST_REGEN");
+
+	return e != NULL && strcmp(e, "1") == 0;
+}
+
+static void check_golden(const char *name, const char *text)
+{
+	char path[512];
+	char *want = NULL;
+
+	snprintf(path, sizeof(path), GOLDEN "%s.insert", name);
+	if (regen()) {
+		mkdir(GOLDEN, 0755);
+		assert_int_equal(write_file(path, text), 0);
+		return;
+	}
+	want = read_file(path, NULL);
+	if (want == NULL)
+		fail_msg("%s: missing golden file (run with ST_REGEN=1 and "
+			 "review it)",
+			 path);
+	if (strcmp(want, text) != 0) {
+		char msg[300];
+
+		st_instr_diff(want, text, msg, sizeof(msg));
+		fail_msg("%s differs from the golden file: %s", name, msg);
+	}
+	free(want);
+}
+
+static struct st_ruleset *load_rules(const char *name)
+{
+	char path[512], err[ST_ERRBUF_SIZE] = "";
+	struct st_ruleset *rs = st_ruleset_new();
+
+	assert_non_null(rs);
+	snprintf(path, sizeof(path), RULES "%s", name);
+	if (st_rules_load_file(rs, path, err) < 0)
+		fail_msg("%s: %s", name, err);
+	return rs;
+}
+
+static struct st_ruleset *load_text(const char *text)
+{
+	char err[ST_ERRBUF_SIZE] = "";
+	struct st_ruleset *rs = st_ruleset_new();
+
+	assert_non_null(rs);
+	if (st_rules_load_buf(rs, text, strlen(text), "text", err) < 0)
+		fail_msg("%s", err);
+	return rs;
+}
+
+static char *render(const struct st_ruleset *rs, enum st_family fam,
+		    uint32_t session, unsigned int flags,
+		    struct st_instr_summary *sum)
+{
+	struct st_instr_opts o = {session, GROUP, flags};
+	char err[ST_ERRBUF_SIZE] = "";
+	char *out = NULL;
+
+	if (st_instr_render_insert(rs, fam, &o, &out, sum, err) < 0)
+		fail_msg("render: %s", err);
+	return out;
+}
+
+/* The unquoted value that follows @opt ("--nflog-prefix") in @line. */
+static bool opt_value(const char *line, const char *opt, char *buf, size_t size)
+{
+	const char *p = strstr(line, opt);
+	size_t n = 0;
+
+	if (p == NULL)
+		return false;
+	p += strlen(opt);
+	while (*p == ' ')
+		p++;
+	if (*p == '"') {
+		p++;
+		while (p[n] != '\0' && p[n] != '"')
+			n++;
+	} else {
+		while (p[n] != '\0' && p[n] != ' ' && p[n] != '\n')
+			n++;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/* ---- (a) goldens and structure -------------------------------------- */
+
+/* The matches of "-A CHAIN <matches> -j ..." (no comments in samples). */
+static void orig_matches(const char *text, char *buf, size_t size)
+{
+	const char *p = strchr(text + 3, ' '); /* after "-A CHAIN" */
+	const char *j = NULL;
+
+	p = p != NULL ? p : text + strlen(text);
+	j = strstr(p, " -j ");
+	if (j == NULL)
+		j = strstr(p, " -g ");
+	if (j == NULL)
+		j = p + strlen(p);
+	snprintf(buf, size, "%.*s", (int)(j - p), p);
+}
+
+/*
+ * Every line of a rendered transaction carries a tag that parses back to
+ * its own table/chain; each instrumented chain has one enter, one
+ * policy/return and one hit per original rule, at the rule's position,
+ * with the rule's own matches.
+ */
+static void check_structure(const struct st_ruleset *rs, enum st_family fam,
+			    const char *txn)
+{
+	char table[32] = "";
+	const char *line = txn;
+
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		char l[1024], chain[64], prefix[128];
+		struct st_hit hit;
+		unsigned int pos = 0;
+
+		assert_true(n < sizeof(l));
+		memcpy(l, line, n);
+		l[n] = '\0';
+		line += n + (nl != NULL);
+		if (l[0] == '*') {
+			st_strlcpy(table, l + 1, sizeof(table));
+			continue;
+		}
+		if (strcmp(l, "COMMIT") == 0)
+			continue;
+		assert_true(strncmp(l, "-A ", 3) == 0 ||
+			    strncmp(l, "-I ", 3) == 0);
+		assert_int_equal(sscanf(l + 3, "%63s %u", chain, &pos) >= 1, 1);
+		assert_true(
+			opt_value(l, "--nflog-prefix", prefix, sizeof(prefix)));
+		assert_true(strlen(prefix) <= 63);
+		assert_int_equal(st_tag_parse(prefix, &hit), 0);
+		assert_int_equal(hit.session, SESSION);
+		assert_string_equal(hit.table, table);
+		assert_string_equal(hit.chain, chain);
+		assert_non_null(
+			strstr(l, "--comment \"sidecar-trace:5ca1ab1e\""));
+		assert_non_null(strstr(l, "--nflog-group 5300"));
+		switch (hit.kind) {
+		case ST_HIT_ENTER:
+			assert_int_equal(hit.rule, 0);
+			assert_int_equal(strncmp(l, "-I ", 3), 0);
+			assert_int_equal(pos, 1);
+			break;
+		case ST_HIT_POLICY:
+		case ST_HIT_RETURN: {
+			const struct st_chain *c =
+				st_ruleset_find_chain(rs, table, chain, fam);
+
+			assert_non_null(c);
+			assert_int_equal(hit.kind == ST_HIT_POLICY, c->builtin);
+			assert_int_equal(strncmp(l, "-A ", 3), 0);
+			assert_int_equal(hit.rule, 0);
+			break;
+		}
+		case ST_HIT_RULE: {
+			const struct st_rule *r = st_ruleset_find_rule(
+				rs, table, chain, fam, hit.rule);
+			char want[1024], got[1024];
+			const char *p = strchr(l + 3, ' ');
+			const char *end = strstr(l, " -m conntrack --ctstate "
+						    "INVALID,NEW,UNTRACKED -m "
+						    "comment");
+
+			assert_non_null(r);
+			assert_int_equal(pos, hit.rule);
+			p = strchr(p + 1, ' '); /* after the position */
+			assert_non_null(p);
+			if (end == NULL)
+				end = strstr(l, " -m comment --comment "
+						"\"sidecar-trace:");
+			assert_non_null(end);
+			snprintf(got, sizeof(got), "%.*s", (int)(end - p), p);
+			orig_matches(r->text, want, sizeof(want));
+			assert_string_equal(got, want);
+			break;
+		}
+		default:
+			fail_msg("bad tag kind in %s", l);
+		}
+	}
+}
+
+/* Count tags per chain and compare with the ruleset. */
+static void check_counts(const struct st_ruleset *rs, enum st_family fam,
+			 const char *txn, const struct st_instr_summary *sum)
+{
+	unsigned int nchains = 0, nrules = 0;
+
+	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+		char tag[ST_NFLOG_PREFIX_SIZE], q[ST_NFLOG_PREFIX_SIZE + 4];
+		struct st_hit h;
+		bool has_enter;
+
+		if ((c->family == ST_FAMILY_IPV6 ? ST_FAMILY_IPV6
+						 : ST_FAMILY_IPV4) != fam)
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.kind = ST_HIT_ENTER;
+		h.session = SESSION;
+		snprintf(h.table, sizeof(h.table), "%s", c->table);
+		snprintf(h.chain, sizeof(h.chain), "%s", c->name);
+		assert_int_equal(st_tag_format(tag, &h), 0);
+		snprintf(q, sizeof(q), "\"%s\"", tag);
+		has_enter = strstr(txn, q) != NULL;
+		/* Every Istio chain is instrumented. */
+		if (strncmp(c->name, "ISTIO", 5) == 0 && !has_enter)
+			fail_msg("%s %s is not instrumented", c->table,
+				 c->name);
+		if (!has_enter)
+			continue;
+		nchains++;
+		h.kind = c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN;
+		assert_int_equal(st_tag_format(tag, &h), 0);
+		snprintf(q, sizeof(q), "\"%s\"", tag);
+		assert_non_null(strstr(txn, q));
+		/* The samples hold no stateful matches: a hit per rule. */
+		for (unsigned int k = 1; k <= c->nrules; k++) {
+			h.kind = ST_HIT_RULE;
+			h.rule = k;
+			assert_int_equal(st_tag_format(tag, &h), 0);
+			snprintf(q, sizeof(q), "\"%s\"", tag);
+			assert_non_null(strstr(txn, q));
+		}
+		nrules += c->nrules + 2;
+	}
+	assert_int_equal(sum->nchains, nchains);
+	assert_int_equal(sum->nrules, nrules);
+	assert_int_equal(sum->nskipped, 0);
+}
+
+static void test_golden_iptables(void **state)
+{
+	char **files = NULL;
+	size_t n = list_samples(".rules", &files);
+
+	(void)state;
+	assert_true(n >= 10);
+	for (size_t i = 0; i < n; i++) {
+		struct st_ruleset *rs = load_rules(files[i]);
+		char *all = strdup("");
+
+		for (int f = 0; f < 2; f++) {
+			enum st_family fam =
+				f ? ST_FAMILY_IPV6 : ST_FAMILY_IPV4;
+			struct st_instr_summary sum;
+			char *txn = render(rs, fam, SESSION, 0, &sum);
+			char *cat = NULL;
+
+			check_structure(rs, fam, txn);
+			check_counts(rs, fam, txn, &sum);
+			assert_true(asprintf(&cat, "%s%s", all, txn) >= 0);
+			free(all);
+			all = cat;
+			free(txn);
+		}
+		check_golden(files[i], all);
+		free(all);
+		st_ruleset_free(rs);
+	}
+	free_list(files, n);
+}
+
+static void test_golden_nft(void **state)
+{
+	char **files = NULL;
+	size_t n = list_samples(".nft.json", &files);
+
+	(void)state;
+	assert_true(n >= 3);
+	for (size_t i = 0; i < n; i++) {
+		struct st_instr_opts o = {SESSION, GROUP, 0};
+		struct st_instr_summary sum;
+		char path[512], err[ST_ERRBUF_SIZE] = "";
+		char *json = NULL, *out = NULL;
+		json_t *root = NULL;
+		size_t len = 0;
+
+		snprintf(path, sizeof(path), RULES "%s", files[i]);
+		json = read_file(path, &len);
+		assert_non_null(json);
+		if (st_instr_render_insert_nft(json, len, &o, &out, &sum, err) <
+		    0)
+			fail_msg("%s: %s", files[i], err);
+		assert_true(sum.nchains > 0);
+		/* Valid JSON, every command tagged and commented. */
+		root = json_loads(out, 0, NULL);
+		assert_non_null(root);
+		assert_int_equal(
+			json_array_size(json_object_get(root, "nftables")),
+			sum.nrules);
+		for (size_t k = 0; k < sum.nrules; k++) {
+			json_t *cmd = json_array_get(
+				json_object_get(root, "nftables"), k);
+			json_t *rule = json_object_get(
+				json_object_get(cmd, "insert") != NULL
+					? json_object_get(cmd, "insert")
+					: json_object_get(cmd, "add"),
+				"rule");
+			json_t *expr = json_object_get(rule, "expr");
+			json_t *log = json_object_get(
+				json_array_get(expr, json_array_size(expr) - 1),
+				"log");
+			struct st_hit hit;
+
+			assert_non_null(rule);
+			assert_string_equal(json_string_value(json_object_get(
+						    rule, "comment")),
+					    "sidecar-trace:5ca1ab1e");
+			assert_non_null(log);
+			assert_int_equal(json_integer_value(
+						 json_object_get(log, "group")),
+					 GROUP);
+			assert_int_equal(
+				st_tag_parse(json_string_value(json_object_get(
+						     log, "prefix")),
+					     &hit),
+				0);
+			assert_int_equal(hit.session, SESSION);
+			assert_string_equal(hit.table,
+					    json_string_value(json_object_get(
+						    rule, "table")));
+			assert_string_equal(hit.chain,
+					    json_string_value(json_object_get(
+						    rule, "chain")));
+			assert_int_equal(hit.kind == ST_HIT_RULE,
+					 json_object_get(rule, "handle") !=
+						 NULL);
+		}
+		json_decref(root);
+		check_golden(files[i], out);
+		free(out);
+		free(json);
+	}
+	free_list(files, n);
+}
+
+/* ---- (a) simulated iptables-restore --------------------------------- */
+
+#define SIM_MAX 256
+
+/* A save text as tables of chains of rule bodies ("-p tcp -j RETURN"). */
+struct sim {
+	size_t n;
+	struct {
+		char table[32];
+		char chain[32];
+		size_t nrules;
+		char *rules[SIM_MAX];
+	} c[64];
+};
+
+static size_t sim_chain(struct sim *s, const char *table, const char *chain)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->c[i].table, table) == 0 &&
+		    strcmp(s->c[i].chain, chain) == 0)
+			return i;
+	assert_true(s->n < 64);
+	snprintf(s->c[s->n].table, sizeof(s->c[s->n].table), "%s", table);
+	snprintf(s->c[s->n].chain, sizeof(s->c[s->n].chain), "%s", chain);
+	s->c[s->n].nrules = 0;
+	return s->n++;
+}
+
+/* Apply save text or a restore transaction (-A, -I CHAIN P, -D CHAIN P). */
+static void sim_apply(struct sim *s, const char *text)
+{
+	char table[32] = "";
+
+	while (*text != '\0') {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - text) : strlen(text);
+		char l[1024], chain[32];
+		unsigned int pos = 0;
+		int used = 0;
+		size_t ci;
+
+		assert_true(n < sizeof(l));
+		memcpy(l, text, n);
+		l[n] = '\0';
+		text += n + (nl != NULL);
+		if (l[0] == '[' && strstr(l, "] ") != NULL) /* counters */
+			memmove(l, strstr(l, "] ") + 2,
+				strlen(strstr(l, "] ")) - 1);
+		if (l[0] == '*') {
+			st_strlcpy(table, l + 1, sizeof(table));
+		} else if (l[0] == ':') {
+			sscanf(l + 1, "%31s", chain);
+			sim_chain(s, table, chain);
+		} else if (strncmp(l, "-A ", 3) == 0) {
+			assert_int_equal(sscanf(l + 3, "%31s %n", chain, &used),
+					 1);
+			ci = sim_chain(s, table, chain);
+			assert_true(s->c[ci].nrules < SIM_MAX);
+			s->c[ci].rules[s->c[ci].nrules++] =
+				strdup(l + 3 + used);
+		} else if (strncmp(l, "-I ", 3) == 0) {
+			assert_int_equal(
+				sscanf(l + 3, "%31s %u %n", chain, &pos, &used),
+				2);
+			ci = sim_chain(s, table, chain);
+			if (pos < 1 || pos > s->c[ci].nrules + 1)
+				fail_msg("-I %s %s %u into %zu rules", table,
+					 chain, pos, s->c[ci].nrules);
+			memmove(&s->c[ci].rules[pos], &s->c[ci].rules[pos - 1],
+				(s->c[ci].nrules - (pos - 1)) * sizeof(char *));
+			s->c[ci].rules[pos - 1] = strdup(l + 3 + used);
+			s->c[ci].nrules++;
+		} else if (strncmp(l, "-D ", 3) == 0) {
+			assert_int_equal(sscanf(l + 3, "%31s %u", chain, &pos),
+					 2);
+			ci = sim_chain(s, table, chain);
+			assert_true(pos >= 1 && pos <= s->c[ci].nrules);
+			free(s->c[ci].rules[pos - 1]);
+			memmove(&s->c[ci].rules[pos - 1], &s->c[ci].rules[pos],
+				(s->c[ci].nrules - pos) * sizeof(char *));
+			s->c[ci].nrules--;
+		}
+	}
+}
+
+/* Back to save text: "*table", ":CHAIN", "-A CHAIN body", "COMMIT". */
+static char *sim_save(const struct sim *s)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	for (size_t i = 0; i < s->n; i++) {
+		bool first = true;
+
+		for (size_t k = 0; k < i && first; k++)
+			first = strcmp(s->c[k].table, s->c[i].table) != 0;
+		if (!first)
+			continue;
+		fprintf(f, "*%s\n", s->c[i].table);
+		for (size_t k = i; k < s->n; k++)
+			if (strcmp(s->c[k].table, s->c[i].table) == 0)
+				fprintf(f, ":%s %s [0:0]\n", s->c[k].chain,
+					strncmp(s->c[k].chain, "ISTIO", 5) == 0
+						? "-"
+						: "ACCEPT");
+		for (size_t k = i; k < s->n; k++)
+			if (strcmp(s->c[k].table, s->c[i].table) == 0)
+				for (size_t r = 0; r < s->c[k].nrules; r++)
+					fprintf(f, "-A %s %s\n", s->c[k].chain,
+						s->c[k].rules[r]);
+		fprintf(f, "COMMIT\n");
+	}
+	fclose(f);
+	return out;
+}
+
+static void sim_free(struct sim *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t r = 0; r < s->c[i].nrules; r++)
+			free(s->c[i].rules[r]);
+	s->n = 0;
+}
+
+/* The tag a rule body carries for @session, or "" for none. */
+static void body_tag(const char *body, uint32_t session, char *buf, size_t size)
+{
+	char want[40], c[64];
+
+	buf[0] = '\0';
+	snprintf(want, sizeof(want), "sidecar-trace:%08" PRIx32, session);
+	if (!opt_value(body, "--comment", c, sizeof(c)) || strcmp(c, want) != 0)
+		return;
+	opt_value(body, "--nflog-prefix", buf, size);
+}
+
+/*
+ * Every chain of @orig that @s instruments for @session must read enter,
+ * (hit N, rule N)..., policy/return, other sessions' rules aside.
+ */
+static void sim_check(const struct sim *orig, const struct sim *s,
+		      uint32_t session)
+{
+	for (size_t i = 0; i < orig->n; i++) {
+		const char *t = orig->c[i].table, *ch = orig->c[i].chain;
+		size_t ci = 0, k = 0;
+		char tag[128], want[ST_NFLOG_PREFIX_SIZE];
+		struct st_hit h;
+		bool found = false;
+
+		for (ci = 0; ci < s->n && !found; ci++)
+			found = strcmp(s->c[ci].table, t) == 0 &&
+				strcmp(s->c[ci].chain, ch) == 0;
+		assert_true(found);
+		ci--;
+		memset(&h, 0, sizeof(h));
+		h.session = session;
+		snprintf(h.table, sizeof(h.table), "%s", t);
+		snprintf(h.chain, sizeof(h.chain), "%s", ch);
+		/* Our rules, others' skipped, as one sequence. */
+		const char *seq[2 * SIM_MAX + 2];
+		size_t nseq = 0;
+
+		for (size_t r = 0; r < s->c[ci].nrules; r++) {
+			const char *b = s->c[ci].rules[r];
+
+			if (strstr(b, "sidecar-trace:") != NULL &&
+			    (body_tag(b, session, tag, sizeof(tag)),
+			     tag[0] == '\0'))
+				continue;
+			seq[nseq++] = b;
+		}
+		if (nseq == orig->c[i].nrules)
+			continue; /* not instrumented */
+		h.kind = ST_HIT_ENTER;
+		assert_int_equal(st_tag_format(want, &h), 0);
+		body_tag(seq[k++], session, tag, sizeof(tag));
+		assert_string_equal(tag, want);
+		for (size_t r = 0; r < orig->c[i].nrules; r++) {
+			h.kind = ST_HIT_RULE;
+			h.rule = (unsigned int)r + 1;
+			assert_int_equal(st_tag_format(want, &h), 0);
+			if (strstr(orig->c[i].rules[r], "statistic") == NULL) {
+				body_tag(seq[k++], session, tag, sizeof(tag));
+				assert_string_equal(tag, want);
+			}
+			assert_string_equal(seq[k++], orig->c[i].rules[r]);
+		}
+		h.kind = strncmp(ch, "ISTIO", 5) == 0 ? ST_HIT_RETURN
+						      : ST_HIT_POLICY;
+		h.rule = 0;
+		assert_int_equal(st_tag_format(want, &h), 0);
+		body_tag(seq[k++], session, tag, sizeof(tag));
+		assert_string_equal(tag, want);
+		assert_int_equal(k, nseq);
+	}
+}
+
+static char *sim_remove(const char *save, uint32_t session, unsigned int *n)
+{
+	char err[ST_ERRBUF_SIZE] = "";
+	char *txn = NULL;
+
+	if (st_instr_render_remove(ST_BACKEND_LEGACY, save, strlen(save),
+				   session, &txn, n, err) < 0)
+		fail_msg("%s", err);
+	return txn;
+}
+
+/* Insert, check every position, remove, compare: on all IPv4 samples. */
+static void test_simulated_positions(void **state)
+{
+	char **files = NULL;
+	size_t n = list_samples(".rules", &files);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		static struct sim orig, s;
+		struct st_ruleset *rs = load_rules(files[i]);
+		struct st_instr_summary sum;
+		char *base = NULL, *txn = NULL, *save = NULL, *rm = NULL;
+		char *after = NULL;
+		size_t blen = 0;
+		unsigned int nrm = 0;
+		char path[512];
+
+		snprintf(path, sizeof(path), RULES "%s", files[i]);
+		base = read_file(path, &blen);
+		assert_non_null(base);
+		sim_apply(&orig, base);
+		sim_apply(&s, base);
+		for (int f = 0; f < 2; f++) {
+			txn = render(rs, f ? ST_FAMILY_IPV6 : ST_FAMILY_IPV4,
+				     SESSION, 0, &sum);
+			sim_apply(&s, txn);
+			free(txn);
+		}
+		sim_check(&orig, &s, SESSION);
+		save = sim_save(&s);
+		rm = sim_remove(save, SESSION, &nrm);
+		sim_apply(&s, rm);
+		after = sim_save(&s);
+		free(save);
+		save = sim_save(&orig);
+		assert_string_equal(after, save);
+		free(save);
+		free(after);
+		free(rm);
+		free(base);
+		sim_free(&orig);
+		sim_free(&s);
+		st_ruleset_free(rs);
+	}
+	free_list(files, n);
+}
+
+/*
+ * Two sessions: B attaches over A's rules and numbers the rules as they
+ * were before A; removing A leaves B intact, removing B leaves the
+ * original.
+ */
+static void test_simulated_two_sessions(void **state)
+{
+	static struct sim orig, s;
+	const uint32_t a = 0xaaaaaaaau, b = 0x0000000bu;
+	struct st_ruleset *rs = NULL;
+	char *base = NULL, *txn = NULL, *save = NULL, *rm = NULL, *want = NULL;
+	unsigned int nrm = 0, na, nb;
+	struct st_instr_summary sum;
+
+	(void)state;
+	base = read_file(RULES "istio-1.17_redirect_default_legacy.rules",
+			 NULL);
+	assert_non_null(base);
+	sim_apply(&orig, base);
+	sim_apply(&s, base);
+	rs = load_text(base);
+	txn = render(rs, ST_FAMILY_IPV4, a, 0, &sum);
+	na = sum.nrules;
+	st_ruleset_free(rs);
+	sim_apply(&s, txn);
+	free(txn);
+
+	save = sim_save(&s);
+	rs = load_text(save);
+	free(save);
+	txn = render(rs, ST_FAMILY_IPV4, b, 0, &sum);
+	nb = sum.nrules;
+	assert_int_equal(na, nb);
+	st_ruleset_free(rs);
+	sim_apply(&s, txn);
+	free(txn);
+	sim_check(&orig, &s, a);
+	sim_check(&orig, &s, b);
+
+	save = sim_save(&s);
+	rm = sim_remove(save, a, &nrm);
+	assert_int_equal(nrm, na);
+	sim_apply(&s, rm);
+	free(rm);
+	free(save);
+	sim_check(&orig, &s, b);
+
+	save = sim_save(&s);
+	rm = sim_remove(save, b, &nrm);
+	assert_int_equal(nrm, nb);
+	sim_apply(&s, rm);
+	free(rm);
+	free(save);
+	save = sim_save(&s);
+	want = sim_save(&orig);
+	assert_string_equal(save, want);
+	free(save);
+	free(want);
+	free(base);
+	sim_free(&orig);
+	sim_free(&s);
+}
+
+/* Comments with "-j", stateful matches, other sessions' rules, mangle. */
+static void test_rule_edge_cases(void **state)
+{
+	static const char text[] =
+		"# Generated by iptables-save v1.8.9 on Thu Nov 26 05:26:00 "
+		"2026\n"
+		"*mangle\n"
+		":PREROUTING ACCEPT [0:0]\n"
+		":INPUT ACCEPT [0:0]\n"
+		":ISTIO_INBOUND - [0:0]\n"
+		"-A PREROUTING -p tcp -j ISTIO_INBOUND\n"
+		"-A ISTIO_INBOUND -p tcp -m comment --comment \"a \\\"-j\\\" "
+		"b -g X\" -m tcp --dport 80 -j RETURN\n"
+		"-A ISTIO_INBOUND -m comment --comment "
+		"\"sidecar-trace:aaaaaaaa\" -j NFLOG --nflog-prefix "
+		"\"st:aaaaaaaa:h:mangle:ISTIO_INBOUND:2\" --nflog-group 7\n"
+		"-A ISTIO_INBOUND -m statistic --mode random --probability "
+		"0.5 -j RETURN\n"
+		"-A ISTIO_INBOUND -p udp -j MARK --set-xmark 0x1/0xffffffff\n"
+		"COMMIT\n";
+	static const char want[] =
+		"*mangle\n"
+		"-A PREROUTING -m conntrack --ctstate INVALID,NEW,UNTRACKED "
+		"-m comment --comment \"sidecar-trace:5ca1ab1e\" -j NFLOG "
+		"--nflog-prefix \"st:5ca1ab1e:p:mangle:PREROUTING:0\" "
+		"--nflog-group 5300\n"
+		"-I PREROUTING 1 -p tcp -m conntrack --ctstate "
+		"INVALID,NEW,UNTRACKED -m comment --comment "
+		"\"sidecar-trace:5ca1ab1e\" -j NFLOG --nflog-prefix "
+		"\"st:5ca1ab1e:h:mangle:PREROUTING:1\" --nflog-group 5300\n"
+		"-I PREROUTING 1 -m conntrack --ctstate INVALID,NEW,UNTRACKED "
+		"-m comment --comment \"sidecar-trace:5ca1ab1e\" -j NFLOG "
+		"--nflog-prefix \"st:5ca1ab1e:e:mangle:PREROUTING:0\" "
+		"--nflog-group 5300\n"
+		"-A ISTIO_INBOUND -m conntrack --ctstate INVALID,NEW,UNTRACKED "
+		"-m comment --comment \"sidecar-trace:5ca1ab1e\" -j NFLOG "
+		"--nflog-prefix \"st:5ca1ab1e:r:mangle:ISTIO_INBOUND:0\" "
+		"--nflog-group 5300\n"
+		/* rule 3 by number, at position 4 behind A's rule */
+		"-I ISTIO_INBOUND 4 -p udp -m conntrack --ctstate "
+		"INVALID,NEW,UNTRACKED -m comment --comment "
+		"\"sidecar-trace:5ca1ab1e\" -j NFLOG --nflog-prefix "
+		"\"st:5ca1ab1e:h:mangle:ISTIO_INBOUND:3\" --nflog-group 5300\n"
+		"-I ISTIO_INBOUND 1 -p tcp -m tcp --dport 80 -m conntrack "
+		"--ctstate INVALID,NEW,UNTRACKED -m comment --comment "
+		"\"sidecar-trace:5ca1ab1e\" -j NFLOG --nflog-prefix "
+		"\"st:5ca1ab1e:h:mangle:ISTIO_INBOUND:1\" --nflog-group 5300\n"
+		"-I ISTIO_INBOUND 1 -m conntrack --ctstate "
+		"INVALID,NEW,UNTRACKED -m comment --comment "
+		"\"sidecar-trace:5ca1ab1e\" -j NFLOG --nflog-prefix "
+		"\"st:5ca1ab1e:e:mangle:ISTIO_INBOUND:0\" --nflog-group 5300\n"
+		"COMMIT\n";
+	struct st_ruleset *rs = load_text(text);
+	struct st_instr_summary sum;
+	char *txn = render(rs, ST_FAMILY_IPV4, SESSION, 0, &sum);
+
+	(void)state;
+	assert_string_equal(txn, want);
+	assert_int_equal(sum.nchains, 2);
+	assert_int_equal(sum.nhits, 3);
+	assert_int_equal(sum.nskipped, 1);
+	assert_string_equal(sum.skipped, "mangle ISTIO_INBOUND 2 (statistic)");
+	free(txn);
+
+	/* ALL_PACKETS drops the ctstate restriction; SKIP_RAW keeps mangle. */
+	txn = render(rs, ST_FAMILY_IPV4, SESSION,
+		     ST_INSTR_F_ALL_PACKETS | ST_INSTR_F_SKIP_RAW, &sum);
+	assert_null(strstr(txn, "conntrack"));
+	assert_int_equal(sum.nrules, 7);
+	free(txn);
+	/* ALL_BUILTIN adds the empty INPUT chain: enter and policy. */
+	txn = render(rs, ST_FAMILY_IPV4, SESSION, ST_INSTR_F_ALL_BUILTIN, &sum);
+	assert_non_null(strstr(txn, "st:5ca1ab1e:e:mangle:INPUT:0"));
+	assert_non_null(strstr(txn, "st:5ca1ab1e:p:mangle:INPUT:0"));
+	assert_int_equal(sum.nchains, 3);
+	free(txn);
+	/* Nothing of IPv6 in it. */
+	txn = render(rs, ST_FAMILY_IPV6, SESSION, 0, &sum);
+	assert_string_equal(txn, "");
+	assert_int_equal(sum.nchains, 0);
+	free(txn);
+	st_ruleset_free(rs);
+}
+
+static void test_remove_render(void **state)
+{
+	static const char save[] =
+		"# Generated by iptables-save v1.8.9\n"
+		"*nat\n"
+		":OUTPUT ACCEPT [0:0]\n"
+		":ISTIO_OUTPUT - [0:0]\n"
+		"-A OUTPUT -m comment --comment \"sidecar-trace:00000001\" "
+		"-j NFLOG --nflog-prefix \"x\" --nflog-group 5300\n"
+		"-A OUTPUT -j ISTIO_OUTPUT\n"
+		"-A ISTIO_OUTPUT -m comment --comment \"sidecar-trace:00000002\""
+		" -j NFLOG --nflog-group 5301\n"
+		"-A ISTIO_OUTPUT -m comment --comment \"sidecar-trace:00000001\""
+		" -j NFLOG --nflog-group 5300\n"
+		"-A ISTIO_OUTPUT -m comment --comment \"not sidecar-trace:1\" "
+		"-j RETURN\n"
+		"-A ISTIO_OUTPUT -m comment --comment \"sidecar-trace:00000001\""
+		" -j NFLOG --nflog-group 5300\n"
+		"COMMIT\n"
+		"*mangle\n"
+		":OUTPUT ACCEPT [0:0]\n"
+		"-A OUTPUT -j RETURN\n"
+		"COMMIT\n";
+	char err[ST_ERRBUF_SIZE] = "";
+	char *txn = NULL, *norm = NULL;
+	unsigned int n = 0;
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(st_instr_render_remove(ST_BACKEND_NFT, save,
+						strlen(save), 1, &txn, &n, err),
+			 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(txn, "*nat\n"
+				 "-D ISTIO_OUTPUT 4\n"
+				 "-D ISTIO_OUTPUT 2\n"
+				 "-D OUTPUT 1\n"
+				 "COMMIT\n");
+	free(txn);
+	assert_int_equal(st_instr_render_remove(ST_BACKEND_LEGACY, save,
+						strlen(save), 3, &txn, &n, err),
+			 0);
+	assert_int_equal(n, 0);
+	assert_string_equal(txn, "");
+	free(txn);
+
+	/* Normalised: no comments, counters or session rules. */
+	assert_int_equal(st_instr_normalize(ST_BACKEND_LEGACY, save,
+					    strlen(save), &norm, err),
+			 0);
+	assert_string_equal(norm, "*nat\n"
+				  ":OUTPUT ACCEPT\n"
+				  ":ISTIO_OUTPUT -\n"
+				  "-A OUTPUT -j ISTIO_OUTPUT\n"
+				  "-A ISTIO_OUTPUT -m comment --comment \"not "
+				  "sidecar-trace:1\" -j RETURN\n"
+				  "COMMIT\n"
+				  "*mangle\n"
+				  ":OUTPUT ACCEPT\n"
+				  "-A OUTPUT -j RETURN\n"
+				  "COMMIT\n");
+	assert_false(st_instr_diff(norm, norm, msg, sizeof(msg)));
+	assert_true(st_instr_diff("a\nb\n", "a\nc\n", msg, sizeof(msg)));
+	assert_string_equal(msg, "line 2: 'c' instead of 'b'");
+	assert_true(st_instr_diff("a\nb\n", "a\n", msg, sizeof(msg)));
+	assert_string_equal(msg, "line 2: 'b' is gone");
+	assert_true(st_instr_diff("a\n", "a\nx\n", msg, sizeof(msg)));
+	assert_string_equal(msg, "line 2: 'x' is new");
+	free(norm);
+}
+
+static void test_remove_render_nft(void **state)
+{
+	static const char live[] =
+		"{\"nftables\":[{\"table\":{\"family\":\"inet\",\"name\":\"t\","
+		"\"handle\":1}},{\"chain\":{\"family\":\"inet\",\"table\":\"t\","
+		"\"name\":\"istio-output\",\"handle\":2}},"
+		"{\"rule\":{\"family\":\"inet\",\"table\":\"t\",\"chain\":"
+		"\"istio-output\",\"handle\":7,\"comment\":"
+		"\"sidecar-trace:00000001\",\"expr\":[]}},"
+		"{\"rule\":{\"family\":\"inet\",\"table\":\"t\",\"chain\":"
+		"\"istio-output\",\"handle\":3,\"expr\":[{\"return\":null}]}},"
+		"{\"rule\":{\"family\":\"inet\",\"table\":\"t\",\"chain\":"
+		"\"istio-output\",\"handle\":9,\"comment\":"
+		"\"sidecar-trace:00000002\",\"expr\":[]}}]}";
+	static const char list[] =
+		"table inet t {\n\tchain istio-output {\n"
+		"\t\tcounter log prefix \"x\" group 5300 comment "
+		"\"sidecar-trace:00000001\"\n"
+		"\t\treturn\n\t}\n}\n";
+	char err[ST_ERRBUF_SIZE] = "";
+	char *txn = NULL, *norm = NULL;
+	unsigned int n = 0;
+
+	(void)state;
+	assert_int_equal(st_instr_render_remove(ST_BACKEND_NFTABLES, live,
+						strlen(live), 1, &txn, &n, err),
+			 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(txn, "{\"nftables\":[\n"
+				 "{\"delete\":{\"rule\":{\"family\":\"inet\","
+				 "\"table\":\"t\",\"chain\":\"istio-output\","
+				 "\"handle\":7}}}\n"
+				 "]}\n");
+	free(txn);
+	assert_int_equal(st_instr_normalize(ST_BACKEND_NFTABLES, list,
+					    strlen(list), &norm, err),
+			 0);
+	assert_string_equal(norm, "table inet t {\n\tchain istio-output {\n"
+				  "\t\treturn\n\t}\n}\n");
+	free(norm);
+}
+
+/* nft rules that cannot be evaluated twice get no hit rule. */
+static void test_nft_uncopyable(void **state)
+{
+	static const char json[] =
+		"{\"nftables\":[{\"table\":{\"family\":\"inet\",\"name\":"
+		"\"istio-proxy-mangle\",\"handle\":1}},"
+		"{\"chain\":{\"family\":\"inet\",\"table\":"
+		"\"istio-proxy-mangle\",\"name\":\"istio-output\","
+		"\"handle\":2}},"
+		/* 1: limit keeps state */
+		"{\"rule\":{\"family\":\"inet\",\"table\":"
+		"\"istio-proxy-mangle\",\"chain\":\"istio-output\",\"handle\":"
+		"3,\"expr\":[{\"limit\":{\"rate\":1,\"per\":\"second\"}},"
+		"{\"accept\":null}]}},"
+		/* 2: a match after a mark is set */
+		"{\"rule\":{\"family\":\"inet\",\"table\":"
+		"\"istio-proxy-mangle\",\"chain\":\"istio-output\",\"handle\":"
+		"4,\"expr\":[{\"mangle\":{\"key\":{\"meta\":{\"key\":"
+		"\"mark\"}},\"value\":1}},{\"match\":{\"op\":\"==\",\"left\":"
+		"{\"meta\":{\"key\":\"mark\"}},\"right\":1}},{\"return\":"
+		"null}]}},"
+		/* 3: random numbers */
+		"{\"rule\":{\"family\":\"inet\",\"table\":"
+		"\"istio-proxy-mangle\",\"chain\":\"istio-output\",\"handle\":"
+		"5,\"expr\":[{\"match\":{\"op\":\"==\",\"left\":{\"numgen\":"
+		"{\"mode\":\"random\",\"mod\":2,\"offset\":0}},\"right\":0}},"
+		"{\"return\":null}]}},"
+		/* 4: fine: a match, a counter, a statement after */
+		"{\"rule\":{\"family\":\"inet\",\"table\":"
+		"\"istio-proxy-mangle\",\"chain\":\"istio-output\",\"handle\":"
+		"6,\"expr\":[{\"match\":{\"op\":\"==\",\"left\":{\"meta\":"
+		"{\"key\":\"l4proto\"}},\"right\":\"tcp\"}},{\"counter\":"
+		"null},{\"mangle\":{\"key\":{\"meta\":{\"key\":\"mark\"}},"
+		"\"value\":2}}]}}]}";
+	struct st_instr_opts o = {SESSION, GROUP, 0};
+	struct st_instr_summary sum;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *out = NULL;
+
+	(void)state;
+	if (st_instr_render_insert_nft(json, strlen(json), &o, &out, &sum,
+				       err) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(sum.nchains, 1);
+	assert_int_equal(sum.nhits, 1);
+	assert_int_equal(sum.nrules, 3);
+	assert_int_equal(sum.nskipped, 3);
+	assert_string_equal(sum.skipped,
+			    "istio-proxy-mangle istio-output 3 (numgen); "
+			    "istio-proxy-mangle istio-output 2 (match after a "
+			    "statement); "
+			    "istio-proxy-mangle istio-output 1 (limit)");
+	/* The one hit: before handle 6, its match only, restricted. */
+	assert_non_null(
+		strstr(out, "\"handle\":6,\"expr\":[{\"match\":{\"op\":"
+			    "\"==\",\"left\":{\"meta\":{\"key\":"
+			    "\"l4proto\"}},\"right\":\"tcp\"}},{\"match\":"
+			    "{\"op\":\"in\",\"left\":{\"ct\":{\"key\":"
+			    "\"state\"}},\"right\":[\"invalid\",\"new\","
+			    "\"untracked\"]}},{\"counter\":null},{\"log\":"));
+	assert_null(strstr(out, "\"value\":2"));
+	free(out);
+}
+
+/* ---- (b) root: throwaway namespaces --------------------------------- */
+
+#define NS_MAX 8
+static char ns_names[NS_MAX][64];
+
+static int run(int nsfd, const char *const argv[], const char *input,
+	       char **out)
+{
+	struct st_spawn_result res;
+	char err[ST_ERRBUF_SIZE] = "";
+	int ret;
+
+	if (out != NULL)
+		*out = NULL;
+	ret = st_spawn((char *const *)argv, nsfd, input,
+		       input != NULL ? strlen(input) : 0, 30000, &res, err);
+	if (ret < 0)
+		return ret;
+	ret = res.status;
+	if (ret != 0)
+		print_message("%s: exit %d: %s", argv[0], ret,
+			      res.errout ? res.errout : "");
+	if (out != NULL) {
+		*out = res.out != NULL ? res.out : strdup("");
+		res.out = NULL;
+	}
+	st_spawn_result_free(&res);
+	return ret;
+}
+
+static void ns_delete_all(void)
+{
+	for (int i = 0; i < NS_MAX; i++) {
+		const char *argv[] = {"ip", "netns", "del", ns_names[i], NULL};
+
+		if (ns_names[i][0] == '\0')
+			continue;
+		run(-1, argv, NULL, NULL);
+		ns_names[i][0] = '\0';
+	}
+}
+
+/* A namespace with lo up and 10.99.0.1/24 on a veth link. */
+static int ns_create(void)
+{
+	static unsigned int counter;
+	char path[sizeof(ns_names) + 16]; /* the compiler sees all of it */
+	int slot = -1, fd;
+
+	for (int i = 0; i < NS_MAX && slot < 0; i++)
+		if (ns_names[i][0] == '\0')
+			slot = i;
+	assert_true(slot >= 0);
+	snprintf(ns_names[slot], sizeof(ns_names[slot]), "h7t-%ld-%u",
+		 (long)getpid(), counter++);
+	{
+		const char *argv[] = {"ip", "netns", "add", ns_names[slot],
+				      NULL};
+
+		assert_int_equal(run(-1, argv, NULL, NULL), 0);
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", ns_names[slot]);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	{
+		const char *a1[] = {"ip", "link", "set", "lo", "up", NULL};
+		/* No dummy module here: one veth pair, both ends inside. */
+		const char *a2[] = {"ip",   "link", "add",  "h7d0", "type",
+				    "veth", "peer", "name", "h7d1", NULL};
+		const char *a3[] = {"ip",  "addr", "add", "10.99.0.1/24",
+				    "dev", "h7d0", NULL};
+		const char *a4[] = {"ip", "link", "set", "h7d0", "up", NULL};
+
+		assert_int_equal(run(fd, a1, NULL, NULL), 0);
+		assert_int_equal(run(fd, a2, NULL, NULL), 0);
+		assert_int_equal(run(fd, a3, NULL, NULL), 0);
+		assert_int_equal(run(fd, a4, NULL, NULL), 0);
+	}
+	return fd;
+}
+
+static int teardown_ns(void **state)
+{
+	(void)state;
+	ns_delete_all();
+	return 0;
+}
+
+/* A TCP connection attempt from @uid inside the namespace. */
+static void connect_as(int nsfd, uid_t uid, const char *ip, uint16_t port)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in sa;
+		struct pollfd p;
+		int s;
+
+		if (setns(nsfd, CLONE_NEWNET) < 0 || setgroups(0, NULL) < 0 ||
+		    setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (s < 0)
+			_exit(3);
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons(port);
+		inet_pton(AF_INET, ip, &sa.sin_addr);
+		connect(s, (struct sockaddr *)&sa, sizeof(sa));
+		p.fd = s;
+		p.events = POLLOUT;
+		poll(&p, 1, 500);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+struct backend_case {
+	enum st_backend backend;
+	const char *sample;
+	const char *load[6]; /* loads the sample from stdin */
+	const char *save[6]; /* what the snapshot is compared with */
+	const char *dump[6]; /* what the ruleset is read from */
+};
+
+static const struct backend_case legacy_case = {
+	ST_BACKEND_LEGACY,
+	"istio-1.17_redirect_default_legacy.rules",
+	{"iptables-legacy-restore", NULL},
+	{"iptables-legacy-save", NULL},
+	{"iptables-legacy-save", NULL},
+};
+
+static const struct backend_case nft_case = {
+	ST_BACKEND_NFT,
+	"istio-1.26plus_redirect_default_nft.rules",
+	{"iptables-nft-restore", NULL},
+	{"iptables-nft-save", NULL},
+	{"iptables-nft-save", NULL},
+};
+
+static const struct backend_case nftables_case = {
+	ST_BACKEND_NFTABLES,
+	"istio-1.28plus_native-nftables_redirect_default.nftlist",
+	{"nft", "-f", "-", NULL},
+	{"nft", "-s", "list", "ruleset", NULL},
+	{"nft", "-j", "list", "ruleset", NULL},
+};
+
+/* The rules as compared: save output without counters and comments. */
+static char *snapshot(int nsfd, const struct backend_case *bc)
+{
+	char err[ST_ERRBUF_SIZE] = "";
+	char *text = NULL, *norm = NULL;
+
+	assert_int_equal(run(nsfd, bc->save, NULL, &text), 0);
+	assert_int_equal(
+		st_instr_normalize(bc->backend, text, strlen(text), &norm, err),
+		0);
+	free(text);
+	return norm;
+}
+
+static struct st_ruleset *read_live(int nsfd, const struct backend_case *bc)
+{
+	char *text = NULL;
+	struct st_ruleset *rs = NULL;
+
+	assert_int_equal(run(nsfd, bc->dump, NULL, &text), 0);
+	rs = load_text(text);
+	free(text);
+	return rs;
+}
+
+static int load_sample(const struct backend_case *bc)
+{
+	char path[512];
+	char *text = NULL;
+	int fd = ns_create();
+
+	snprintf(path, sizeof(path), RULES "%s", bc->sample);
+	text = read_file(path, NULL);
+	assert_non_null(text);
+	assert_int_equal(run(fd, bc->load, text, NULL), 0);
+	free(text);
+	return fd;
+}
+
+static void tag_of(char *buf, uint32_t session, enum st_hit_kind kind,
+		   const char *table, const char *chain, unsigned int rule)
+{
+	struct st_hit h;
+
+	memset(&h, 0, sizeof(h));
+	h.kind = kind;
+	h.session = session;
+	h.rule = rule;
+	snprintf(h.table, sizeof(h.table), "%s", table);
+	snprintf(h.chain, sizeof(h.chain), "%s", chain);
+	assert_int_equal(st_tag_format(buf, &h), 0);
+}
+
+/* Packets counted by the rule that logs @tag; -1 when there is none. */
+static long long tag_packets(int nsfd, const struct backend_case *bc,
+			     const char *tag)
+{
+	long long pk = -1;
+	char *text = NULL;
+
+	if (bc->backend == ST_BACKEND_NFTABLES) {
+		const char *argv[] = {"nft", "-j", "list", "ruleset", NULL};
+		json_t *root = NULL, *item = NULL;
+		size_t i;
+
+		assert_int_equal(run(nsfd, argv, NULL, &text), 0);
+		root = json_loads(text, 0, NULL);
+		assert_non_null(root);
+		json_array_foreach(json_object_get(root, "nftables"), i, item)
+		{
+			json_t *expr = json_object_get(
+				json_object_get(item, "rule"), "expr");
+			json_t *e = NULL, *counter = NULL;
+			const char *p = NULL;
+			size_t k;
+
+			json_array_foreach(expr, k, e)
+			{
+				if (json_object_get(e, "counter") != NULL)
+					counter = json_object_get(e, "counter");
+				if (json_object_get(e, "log") != NULL)
+					p = json_string_value(json_object_get(
+						json_object_get(e, "log"),
+						"prefix"));
+			}
+			if (p != NULL && strcmp(p, tag) == 0 && counter != NULL)
+				pk = json_integer_value(
+					json_object_get(counter, "packets"));
+		}
+		json_decref(root);
+	} else {
+		const char *argv[] = {bc->save[0], "-c", NULL};
+		char q[ST_NFLOG_PREFIX_SIZE + 4];
+		const char *l = NULL;
+
+		assert_int_equal(run(nsfd, argv, NULL, &text), 0);
+		snprintf(q, sizeof(q), "\"%s\"", tag);
+		l = strstr(text, q);
+		if (l != NULL) {
+			while (l > text && l[-1] != '\n')
+				l--;
+			assert_int_equal(sscanf(l, "[%lld:", &pk), 1);
+		}
+	}
+	free(text);
+	return pk;
+}
+
+static void trace_one_backend(const struct backend_case *bc)
+{
+	const bool nft = bc->backend == ST_BACKEND_NFTABLES;
+	const char *nat = nft ? "istio-proxy-nat" : "nat";
+	const char *out_chain = nft ? "istio-output" : "ISTIO_OUTPUT";
+	const char *redir = nft ? "istio-redirect" : "ISTIO_REDIRECT";
+	const char *output = nft ? "output" : "OUTPUT";
+	struct st_instr_config cfg;
+	struct st_instr_report rep;
+	struct st_instr *in = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "", tag[ST_NFLOG_PREFIX_SIZE];
+	char *before = NULL, *during = NULL, *after = NULL;
+	uint32_t s;
+	int fd = load_sample(bc);
+
+	before = snapshot(fd, bc);
+	rs = read_live(fd, bc);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = fd;
+	cfg.backend = bc->backend;
+	cfg.rules = rs;
+	cfg.group = -1;
+	if (st_instr_attach(&in, &cfg, err) < 0)
+		fail_msg("attach: %s", err);
+	s = st_instr_session(in);
+	assert_int_not_equal(s, 0);
+	assert_true(st_instr_group(in) >= ST_INSTR_GROUP_BASE);
+	/* PREROUTING, OUTPUT and 4 Istio chains: 18 rules, enter/end each. */
+	assert_int_equal(st_instr_summary(in)->nchains, 6);
+	assert_int_equal(st_instr_summary(in)->nhits, 18);
+	assert_int_equal(st_instr_summary(in)->nrules, 18 + 12);
+	/* Our rules are in; without them the rules read as before. */
+	during = snapshot(fd, bc);
+	assert_string_equal(during, before);
+	free(during);
+
+	connect_as(fd, 1000, "10.99.0.2", 8080);
+	/* uid 1000 to a remote address: ISTIO_OUTPUT rule 9 and only it. */
+	tag_of(tag, s, ST_HIT_ENTER, nat, output, 0);
+	assert_true(tag_packets(fd, bc, tag) >= 1);
+	tag_of(tag, s, ST_HIT_ENTER, nat, out_chain, 0);
+	assert_true(tag_packets(fd, bc, tag) >= 1);
+	for (unsigned int r = 1; r <= 8; r++) {
+		tag_of(tag, s, ST_HIT_RULE, nat, out_chain, r);
+		assert_int_equal(tag_packets(fd, bc, tag), 0);
+	}
+	tag_of(tag, s, ST_HIT_RULE, nat, out_chain, 9);
+	assert_int_equal(tag_packets(fd, bc, tag), 1);
+	tag_of(tag, s, ST_HIT_RETURN, nat, out_chain, 0);
+	assert_int_equal(tag_packets(fd, bc, tag), 0);
+	tag_of(tag, s, ST_HIT_RULE, nat, redir, 1);
+	assert_int_equal(tag_packets(fd, bc, tag), 1);
+
+	assert_int_equal(st_instr_detach(in, &rep, err), 0);
+	assert_int_equal(rep.removed, 30);
+	assert_false(rep.changed);
+	/* Idempotent. */
+	assert_int_equal(st_instr_detach(in, &rep, err), 0);
+	assert_int_equal(rep.removed, 0);
+	after = snapshot(fd, bc);
+	assert_string_equal(after, before);
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+static void test_root_legacy(void **state)
+{
+	(void)state;
+	trace_one_backend(&legacy_case);
+}
+
+static void test_root_nft(void **state)
+{
+	(void)state;
+	trace_one_backend(&nft_case);
+}
+
+static void test_root_nftables(void **state)
+{
+	(void)state;
+	trace_one_backend(&nftables_case);
+}
+
+static struct st_instr *attach_plain(int fd, const struct backend_case *bc,
+				     const struct st_ruleset *rs)
+{
+	struct st_instr_config cfg;
+	struct st_instr *in = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = fd;
+	cfg.backend = bc->backend;
+	cfg.rules = rs;
+	cfg.group = -1;
+	if (st_instr_attach(&in, &cfg, err) < 0)
+		fail_msg("attach: %s", err);
+	return in;
+}
+
+/* A crashed session's rules go; a live one's stay. */
+static void cleanup_case(const struct backend_case *bc)
+{
+	struct st_instr_stale found[4];
+	struct st_instr *in = NULL, *live = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *before = NULL, *after = NULL;
+	size_t n = 0;
+	uint16_t dead_group;
+	uint32_t dead;
+	unsigned int nrules;
+	int fd = load_sample(bc);
+
+	before = snapshot(fd, bc);
+	in = attach_plain(fd, bc, NULL);
+	dead = st_instr_session(in);
+	dead_group = st_instr_group(in);
+	nrules = st_instr_summary(in)->nrules;
+	/* SIGKILL: the lock goes with the process, the rules stay. */
+	st_instr_free(in);
+	live = attach_plain(fd, bc, NULL);
+	/* The dead session's rules still use its group. */
+	assert_int_not_equal(st_instr_group(live), dead_group);
+
+	if (st_instr_cleanup(fd, ST_BACKEND_UNKNOWN, 0, NULL, found, 4, &n,
+			     err) < 0)
+		fail_msg("cleanup: %s", err);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(found[i].backend, bc->backend);
+		if (found[i].session == dead) {
+			assert_false(found[i].live);
+			assert_true(found[i].removed);
+			assert_int_equal(found[i].nrules, nrules);
+		} else {
+			assert_int_equal(found[i].session,
+					 st_instr_session(live));
+			assert_true(found[i].live);
+			assert_false(found[i].removed);
+		}
+	}
+	/* Cleanup again: only the live session is there. */
+	assert_int_equal(
+		st_instr_cleanup(fd, bc->backend, 0, NULL, found, 4, &n, err),
+		0);
+	assert_int_equal(n, 1);
+	assert_true(found[0].live);
+	assert_int_equal(st_instr_detach(live, NULL, err), 0);
+	st_instr_free(live);
+	after = snapshot(fd, bc);
+	assert_string_equal(after, before);
+	assert_int_equal(st_instr_cleanup(fd, ST_BACKEND_UNKNOWN, 0, NULL,
+					  found, 4, &n, err),
+			 0);
+	assert_int_equal(n, 0);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+static void test_root_cleanup_legacy(void **state)
+{
+	(void)state;
+	cleanup_case(&legacy_case);
+}
+
+static void test_root_cleanup_nftables(void **state)
+{
+	(void)state;
+	cleanup_case(&nftables_case);
+}
+
+/*
+ * Someone else inserts a rule into ISTIO_OUTPUT and deletes one during the
+ * session: detach removes only ours, reports the change, and the other
+ * party's changes stay.
+ */
+static void foreign_case(const struct backend_case *bc, const char *const *add,
+			 const char **del)
+{
+	struct st_instr_report rep;
+	struct st_instr *in = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *changed = NULL, *after = NULL;
+	static char handle[16];
+	int fd = load_sample(bc);
+
+	rs = read_live(fd, bc);
+	in = attach_plain(fd, bc, rs);
+	assert_int_equal(run(fd, add, NULL, NULL), 0);
+	if (bc->backend == ST_BACKEND_NFTABLES) {
+		const char *list[] = {"nft",	      "-a",   "list",
+				      "chain",	      "inet", "istio-proxy-nat",
+				      "istio-output", NULL};
+		const char *l = NULL;
+		char *text = NULL;
+
+		assert_int_equal(run(fd, list, NULL, &text), 0);
+		/* The original, not our hit rule in front of it. */
+		l = strstr(text, "ip daddr 127.0.0.1 counter packets 0 bytes 0 "
+				 "return # handle ");
+		assert_non_null(l);
+		l = strstr(l, "# handle ");
+		snprintf(handle, sizeof(handle), "%d", atoi(l + 9));
+		free(text);
+		del[7] = handle;
+	}
+	assert_int_equal(run(fd, del, NULL, NULL), 0);
+	changed = snapshot(fd, bc);
+	assert_int_equal(st_instr_check(in, &rep, err), 0);
+	assert_true(rep.changed);
+	assert_int_equal(rep.present, st_instr_summary(in)->nrules);
+	assert_int_equal(st_instr_detach(in, &rep, err), 0);
+	assert_true(rep.changed);
+	print_message("reported: %s\n", rep.change);
+	assert_int_equal(rep.removed, st_instr_summary(in)->nrules);
+	after = snapshot(fd, bc);
+	assert_string_equal(after, changed);
+	assert_non_null(strstr(after, "10.1.2.3"));
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	free(changed);
+	free(after);
+	close(fd);
+}
+
+static void test_root_foreign_change_legacy(void **state)
+{
+	const char *add[] = {"iptables-legacy",
+			     "-t",
+			     "nat",
+			     "-I",
+			     "ISTIO_OUTPUT",
+			     "3",
+			     "-d",
+			     "10.1.2.3/32",
+			     "-j",
+			     "RETURN",
+			     NULL};
+	/* Original rule 8 (-d 127.0.0.1/32 -j RETURN), by its spec. */
+	const char *del[] = {"iptables-legacy", "-t", "nat",	      "-D",
+			     "ISTIO_OUTPUT",	"-d", "127.0.0.1/32", "-j",
+			     "RETURN",		NULL};
+
+	(void)state;
+	foreign_case(&legacy_case, add, del);
+}
+
+static void test_root_foreign_change_nft(void **state)
+{
+	const char *add[] = {"iptables-nft", "-t",     "nat", "-I",
+			     "ISTIO_OUTPUT", "3",      "-d",  "10.1.2.3/32",
+			     "-j",	     "RETURN", NULL};
+	const char *del[] = {"iptables-nft", "-t", "nat",	   "-D",
+			     "ISTIO_OUTPUT", "-d", "127.0.0.1/32", "-j",
+			     "RETURN",	     NULL};
+
+	(void)state;
+	foreign_case(&nft_case, add, del);
+}
+
+static void test_root_foreign_change_nftables(void **state)
+{
+	const char *add[] = {"nft",
+			     "insert",
+			     "rule",
+			     "inet",
+			     "istio-proxy-nat",
+			     "istio-output",
+			     "ip",
+			     "daddr",
+			     "10.1.2.3",
+			     "return",
+			     NULL};
+	/* Original rule 8 (ip daddr 127.0.0.1 return), by its handle. */
+	const char *del[] = {
+		"nft",		"delete", "rule", "inet", "istio-proxy-nat",
+		"istio-output", "handle", NULL,	  NULL};
+
+	(void)state;
+	foreign_case(&nftables_case, add, del);
+}
+
+/* Two sessions at once: distinct groups; neither touches the other. */
+static void test_root_two_sessions(void **state)
+{
+	const struct backend_case *bc = &legacy_case;
+	struct st_instr_report rep;
+	struct st_instr *a = NULL, *b = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "", tag[ST_NFLOG_PREFIX_SIZE];
+	char *before = NULL, *after = NULL;
+	int fd = load_sample(bc);
+
+	(void)state;
+	before = snapshot(fd, bc);
+	rs = read_live(fd, bc);
+	a = attach_plain(fd, bc, rs);
+	/* B reads the rules with A's in them, as the CLI would. */
+	st_ruleset_free(rs);
+	rs = read_live(fd, bc);
+	b = attach_plain(fd, bc, rs);
+	assert_int_not_equal(st_instr_session(a), st_instr_session(b));
+	assert_int_not_equal(st_instr_group(a), st_instr_group(b));
+	assert_int_equal(st_instr_summary(a)->nrules,
+			 st_instr_summary(b)->nrules);
+
+	connect_as(fd, 1000, "10.99.0.2", 8080);
+	tag_of(tag, st_instr_session(a), ST_HIT_RULE, "nat", "ISTIO_OUTPUT", 9);
+	assert_int_equal(tag_packets(fd, bc, tag), 1);
+	tag_of(tag, st_instr_session(b), ST_HIT_RULE, "nat", "ISTIO_OUTPUT", 9);
+	assert_int_equal(tag_packets(fd, bc, tag), 1);
+
+	assert_int_equal(st_instr_detach(a, &rep, err), 0);
+	assert_false(rep.changed);
+	assert_int_equal(st_instr_check(b, &rep, err), 0);
+	assert_false(rep.changed);
+	assert_int_equal(rep.present, st_instr_summary(b)->nrules);
+	assert_int_equal(st_instr_detach(b, &rep, err), 0);
+	assert_false(rep.changed);
+	after = snapshot(fd, bc);
+	assert_string_equal(after, before);
+	st_instr_free(a);
+	st_instr_free(b);
+	st_ruleset_free(rs);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+/* Rules changed between reading and attaching: refused, nothing left. */
+static void test_root_stale_ruleset(void **state)
+{
+	const struct backend_case *bc = &nft_case;
+	const char *add[] = {"iptables-nft",   "-t", "nat", "-A",
+			     "ISTIO_REDIRECT", "-p", "udp", "-j",
+			     "RETURN",	       NULL};
+	struct st_instr_config cfg;
+	struct st_instr *in = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *before = NULL, *after = NULL;
+	int fd = load_sample(bc);
+
+	(void)state;
+	rs = read_live(fd, bc);
+	assert_int_equal(run(fd, add, NULL, NULL), 0);
+	before = snapshot(fd, bc);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = fd;
+	cfg.backend = bc->backend;
+	cfg.rules = rs;
+	cfg.group = -1;
+	assert_int_equal(st_instr_attach(&in, &cfg, err), -ESTALE);
+	print_message("refused: %s\n", err);
+	assert_null(in);
+	assert_non_null(strstr(err, "ISTIO_REDIRECT"));
+	after = snapshot(fd, bc);
+	assert_string_equal(after, before);
+	/* A forced group is used as given. */
+	st_ruleset_free(rs);
+	rs = read_live(fd, bc);
+	cfg.rules = rs;
+	cfg.group = 77;
+	assert_int_equal(st_instr_attach(&in, &cfg, err), 0);
+	assert_int_equal(st_instr_group(in), 77);
+	assert_int_equal(st_instr_detach(in, NULL, err), 0);
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+/* The same with native nftables: a new rule means new handles. */
+static void test_root_stale_ruleset_nftables(void **state)
+{
+	const char *add[] = {"nft",
+			     "add",
+			     "rule",
+			     "inet",
+			     "istio-proxy-nat",
+			     "istio-redirect",
+			     "meta",
+			     "l4proto",
+			     "udp",
+			     "return",
+			     NULL};
+	struct st_instr_config cfg;
+	struct st_instr *in = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *before = NULL, *after = NULL;
+	int fd = load_sample(&nftables_case);
+
+	(void)state;
+	rs = read_live(fd, &nftables_case);
+	assert_int_equal(run(fd, add, NULL, NULL), 0);
+	before = snapshot(fd, &nftables_case);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = fd;
+	cfg.backend = ST_BACKEND_NFTABLES;
+	cfg.rules = rs;
+	cfg.group = -1;
+	assert_int_equal(st_instr_attach(&in, &cfg, err), -ESTALE);
+	print_message("refused: %s\n", err);
+	assert_null(in);
+	assert_non_null(strstr(err, "istio-redirect"));
+	after = snapshot(fd, &nftables_case);
+	assert_string_equal(after, before);
+	st_ruleset_free(rs);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+/*
+ * The pod goes away while tracing: the session's own reference keeps the
+ * namespace alive, so detach still works and reports nothing changed.
+ */
+static void test_root_netns_deleted(void **state)
+{
+	struct st_instr_report rep;
+	struct st_instr *in = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	int fd = load_sample(&legacy_case);
+
+	(void)state;
+	in = attach_plain(fd, &legacy_case, NULL);
+	close(fd);
+	ns_delete_all();
+	if (st_instr_detach(in, &rep, err) < 0)
+		fail_msg("detach: %s", err);
+	assert_int_equal(rep.removed, st_instr_summary(in)->nrules);
+	assert_false(rep.changed);
+	st_instr_free(in);
+}
+
+/* Attach and detach on richer samples: every table, both families. */
+struct roundtrip_case {
+	enum st_backend backend;
+	const char *files[2];	/* IPv4 (or nft) and IPv6 samples */
+	const char *load[2][4]; /* restore commands for them */
+	const char *save[2][5]; /* dumps: snapshots and the ruleset */
+	unsigned int nchains;	/* chains instrumented */
+};
+
+static const struct roundtrip_case roundtrips[] = {
+	{ST_BACKEND_LEGACY,
+	 {"istio-1.25_tproxy_dns_legacy.rules", NULL},
+	 {{"iptables-legacy-restore", NULL}},
+	 {{"iptables-legacy-save", NULL}},
+	 15},
+	{ST_BACKEND_NFT,
+	 {"istio-1.26plus_redirect_dns_dualstack_nft.v4.rules",
+	  "istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"},
+	 {{"iptables-nft-restore", NULL}, {"ip6tables-nft-restore", NULL}},
+	 {{"iptables-nft-save", NULL}, {"ip6tables-nft-save", NULL}},
+	 19},
+	{ST_BACKEND_NFT,
+	 {"istio-1.26plus_ambient-inpod_dns_nft.rules", NULL},
+	 {{"iptables-nft-restore", NULL}},
+	 {{"iptables-nft-save", NULL}},
+	 12},
+	{ST_BACKEND_NFTABLES,
+	 {"istio-1.28plus_native-nftables_tproxy_dns_dualstack_testcase"
+	  ".nftlist",
+	  NULL},
+	 {{"nft", "-f", "-", NULL}},
+	 {{"nft", "-j", "list", "ruleset", NULL}},
+	 16},
+	{ST_BACKEND_NFTABLES,
+	 {"istio-1.28plus_ambient-inpod_native-nftables_dns.nftlist", NULL},
+	 {{"nft", "-f", "-", NULL}},
+	 {{"nft", "-j", "list", "ruleset", NULL}},
+	 12},
+};
+
+static char *roundtrip_snapshot(int fd, const struct roundtrip_case *rc)
+{
+	const char *nft[] = {"nft", "-s", "list", "ruleset", NULL};
+	char err[ST_ERRBUF_SIZE] = "";
+	char *all = strdup(""), *text = NULL, *norm = NULL, *cat = NULL;
+
+	for (int f = 0; f < 2 && rc->save[f][0] != NULL; f++) {
+		assert_int_equal(run(fd,
+				     rc->backend == ST_BACKEND_NFTABLES
+					     ? nft
+					     : rc->save[f],
+				     NULL, &text),
+				 0);
+		assert_int_equal(st_instr_normalize(rc->backend, text,
+						    strlen(text), &norm, err),
+				 0);
+		assert_true(asprintf(&cat, "%s%s", all, norm) >= 0);
+		free(all);
+		free(text);
+		free(norm);
+		all = cat;
+	}
+	return all;
+}
+
+static void test_root_roundtrip(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(roundtrips); i++) {
+		const struct roundtrip_case *rc = &roundtrips[i];
+		struct st_ruleset *rs = st_ruleset_new();
+		struct st_instr_config cfg;
+		struct st_instr_report rep;
+		struct st_instr *in = NULL;
+		char err[ST_ERRBUF_SIZE] = "";
+		char *before = NULL, *during = NULL, *after = NULL;
+		int fd = ns_create();
+
+		for (int f = 0; f < 2 && rc->files[f] != NULL; f++) {
+			char path[512], *text = NULL;
+
+			snprintf(path, sizeof(path), RULES "%s", rc->files[f]);
+			text = read_file(path, NULL);
+			assert_non_null(text);
+			assert_int_equal(run(fd, rc->load[f], text, NULL), 0);
+			free(text);
+		}
+		for (int f = 0; f < 2 && rc->save[f][0] != NULL; f++) {
+			char *text = NULL;
+
+			assert_int_equal(run(fd, rc->save[f], NULL, &text), 0);
+			if (st_rules_load_buf(rs, text, strlen(text), "live",
+					      err) < 0)
+				fail_msg("%s: %s", rc->files[f], err);
+			free(text);
+		}
+		before = roundtrip_snapshot(fd, rc);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.netns_fd = fd;
+		cfg.backend = rc->backend;
+		cfg.rules = rs;
+		cfg.group = -1;
+		if (st_instr_attach(&in, &cfg, err) < 0)
+			fail_msg("%s: attach: %s", rc->files[0], err);
+		print_message("%s: %u chains, %u rules, %u skipped%s%s\n",
+			      rc->files[0], st_instr_summary(in)->nchains,
+			      st_instr_summary(in)->nrules,
+			      st_instr_summary(in)->nskipped,
+			      st_instr_summary(in)->nskipped ? ": " : "",
+			      st_instr_summary(in)->skipped);
+		assert_int_equal(st_instr_summary(in)->nchains, rc->nchains);
+		during = roundtrip_snapshot(fd, rc);
+		assert_string_equal(during, before);
+		assert_int_equal(st_instr_detach(in, &rep, err), 0);
+		assert_int_equal(rep.removed, st_instr_summary(in)->nrules);
+		assert_false(rep.changed);
+		after = roundtrip_snapshot(fd, rc);
+		assert_string_equal(after, before);
+		st_instr_free(in);
+		st_ruleset_free(rs);
+		free(before);
+		free(during);
+		free(after);
+		close(fd);
+		ns_delete_all();
+	}
+}
+
+/* Whether part (b) can run here, and why not. */
+static const char *root_unavailable(void)
+{
+	static const char *const tools[] = {
+		"iptables-legacy-restore",
+		"iptables-nft-restore",
+		"nft",
+		"ip",
+	};
+
+	if (geteuid() != 0)
+		return "not root";
+	for (size_t i = 0; i < ST_ARRAY_SIZE(tools); i++) {
+		const char *argv[] = {tools[i], "--version", NULL};
+		struct st_spawn_result res;
+		char err[ST_ERRBUF_SIZE];
+
+		if (st_spawn((char *const *)argv, -1, NULL, 0, 5000, &res,
+			     err) < 0)
+			return tools[i];
+		st_spawn_result_free(&res);
+	}
+	if (access("/run/netns", W_OK) < 0 && mkdir("/run/netns", 0755) < 0)
+		return "/run/netns not writable";
+	return NULL;
+}
+
+int main(void)
+{
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(test_golden_iptables),
+		cmocka_unit_test(test_golden_nft),
+		cmocka_unit_test(test_simulated_positions),
+		cmocka_unit_test(test_simulated_two_sessions),
+		cmocka_unit_test(test_rule_edge_cases),
+		cmocka_unit_test(test_remove_render),
+		cmocka_unit_test(test_remove_render_nft),
+		cmocka_unit_test(test_nft_uncopyable),
+	};
+	const struct CMUnitTest root[] = {
+		cmocka_unit_test_teardown(test_root_legacy, teardown_ns),
+		cmocka_unit_test_teardown(test_root_nft, teardown_ns),
+		cmocka_unit_test_teardown(test_root_nftables, teardown_ns),
+		cmocka_unit_test_teardown(test_root_cleanup_legacy,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_cleanup_nftables,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_foreign_change_legacy,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_foreign_change_nft,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_foreign_change_nftables,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_two_sessions, teardown_ns),
+		cmocka_unit_test_teardown(test_root_stale_ruleset, teardown_ns),
+		cmocka_unit_test_teardown(test_root_stale_ruleset_nftables,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_netns_deleted, teardown_ns),
+		cmocka_unit_test_teardown(test_root_roundtrip, teardown_ns),
+	};
+	const char *why = NULL;
+	int ret;
+
+	atexit(ns_delete_all);
+	ret = cmocka_run_group_tests_name("instrument", pure, NULL, NULL);
+	if (ret != 0)
+		return ret;
+	why = root_unavailable();
+	if (why != NULL) {
+		printf("root tests skipped: %s\n", why);
+		return 77;
+	}
+	return cmocka_run_group_tests_name("instrument-root", root, NULL, NULL);
+}
