@@ -6,31 +6,56 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common.h"
 #include "explain.h"
+#include "filter.h"
+#include "flowjson.h"
 #include "istio.h"
+#include "path.h"
+#include "pod.h"
 #include "rules.h"
+#include "session.h"
+#include "target.h"
 
 #define ST_PROG "sidecar-trace"
 #define ST_MAX_RULE_FILES 4
+#define ST_MAX_DURATION_S 31536000.0 /* a year: timerfd and ms fit */
+#define ST_FILTER_MAX 4096
 
+/* Short options are their letter; long-only ones start above 255. */
 enum st_opt_val {
 	OPT_HELP = 'h',
 	OPT_VERSION = 'V',
 	OPT_RULES = 'r',
 	OPT_EXPLAIN = 'e',
 	OPT_JSON = 'j',
+	OPT_POD = 'p',
+	OPT_NAMESPACE = 'n',
+	OPT_LIST = 'l',
+	OPT_DURATION = 'd',
+	OPT_COUNT = 'c',
+	OPT_GROUP = 'g',
 	OPT_INVALID = '?',
+	OPT_NETNS = 256,
+	OPT_PID,
+	OPT_CLEANUP,
+	OPT_ALL_CHAINS,
 };
 
 enum st_opt_section {
 	SEC_INPUT,
 	SEC_JOB,
+	SEC_TRACE,
 	SEC_OUTPUT,
 	SEC_GENERAL,
 };
@@ -44,21 +69,49 @@ struct st_opt {
 };
 
 static const struct st_opt st_options[] = {
-	{ "rules", OPT_RULES, "FILE",
-	  "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
-	  SEC_INPUT },
-	{ "explain", OPT_EXPLAIN, NULL,
-	  "print the sidecar settings and the role of every Istio rule",
-	  SEC_JOB },
-	{ "json", OPT_JSON, NULL, "print JSON instead of text", SEC_OUTPUT },
-	{ "help", OPT_HELP, NULL, "show this help and exit", SEC_GENERAL },
-	{ "version", OPT_VERSION, NULL, "show the version and exit",
-	  SEC_GENERAL },
+	{"pod", OPT_POD, "NAME",
+	 "trace the sidecar pod NAME on this node (found through its istio-proxy processes)",
+	 SEC_INPUT},
+	{"namespace", OPT_NAMESPACE, "NS",
+	 "the pod's Kubernetes namespace (default: default)", SEC_INPUT},
+	{"netns", OPT_NETNS, "PATH",
+	 "trace the network namespace PATH (/var/run/netns/NAME, /proc/PID/ns/net)",
+	 SEC_INPUT},
+	{"pid", OPT_PID, "PID", "trace the network namespace of process PID",
+	 SEC_INPUT},
+	{"rules", OPT_RULES, "FILE",
+	 "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
+	 SEC_INPUT},
+	{"explain", OPT_EXPLAIN, NULL,
+	 "print the sidecar settings and the role of every Istio rule (saved or live rules)",
+	 SEC_JOB},
+	{"list", OPT_LIST, NULL,
+	 "list the sidecar pods on this node (name, namespace, pid, backend, interception mode)",
+	 SEC_JOB},
+	{"cleanup", OPT_CLEANUP, NULL,
+	 "remove the rules that dead sidecar-trace sessions left in the target, and exit",
+	 SEC_JOB},
+	{"duration", OPT_DURATION, "SECONDS",
+	 "stop tracing after SECONDS (default: at Ctrl-C)", SEC_TRACE},
+	{"count", OPT_COUNT, "FLOWS", "stop tracing after FLOWS flows",
+	 SEC_TRACE},
+	{"group", OPT_GROUP, "N",
+	 "NFLOG group for the temporary rules (default: a free one from 5300)",
+	 SEC_TRACE},
+	{"all-chains", OPT_ALL_CHAINS, NULL,
+	 "also log empty built-in chains (every policy hop, as TRACE shows them)",
+	 SEC_TRACE},
+	{"json", OPT_JSON, NULL,
+	 "print JSON (JSON Lines while tracing) instead of text", SEC_OUTPUT},
+	{"help", OPT_HELP, NULL, "show this help and exit", SEC_GENERAL},
+	{"version", OPT_VERSION, NULL, "show the version and exit",
+	 SEC_GENERAL},
 };
 
 static const char *const st_section_names[] = {
-	[SEC_INPUT] = "Input",
-	[SEC_JOB] = "What to do",
+	[SEC_INPUT] = "Target",
+	[SEC_JOB] = "What to do (default with a target: trace it)",
+	[SEC_TRACE] = "Tracing",
 	[SEC_OUTPUT] = "Output",
 	[SEC_GENERAL] = "General",
 };
@@ -68,28 +121,52 @@ struct st_cli_opts {
 	unsigned int nrules;
 	bool explain;
 	bool json;
+	bool list;
+	bool cleanup;
+	struct st_session_target target;
+	unsigned int duration_ms;
+	uint64_t count;
+	int group;
+	unsigned int instr_flags;
+	char filter[ST_FILTER_MAX];
 };
 
 static void st_cli_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: " ST_PROG " [OPTIONS]\n"
-		"Show which iptables/nftables rules the packets of an Istio sidecar pod pass.\n");
+		"Usage: " ST_PROG " [OPTIONS] [FILTER EXPRESSION]\n"
+		"Show which iptables/nftables rules the packets of an Istio sidecar pod pass.\n"
+		"\n"
+		"With a target it inserts temporary NFLOG rules, prints one line per flow\n"
+		"(type 1-6 of the sidecar traffic types, 0 with a class) until Ctrl-C,\n"
+		"--duration or --count, then removes the rules and prints a summary.\n"
+		"FILTER EXPRESSION (pcap-filter(7), e.g. 'tcp port 9080') selects flows by\n"
+		"their first packets.\n");
 	for (size_t s = 0; s < ST_ARRAY_SIZE(st_section_names); s++) {
 		fprintf(out, "\n%s:\n", st_section_names[s]);
 		for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++) {
 			const struct st_opt *o = &st_options[i];
+			char sh[8] = "    ";
 			char buf[64];
 
 			if (o->section != s)
 				continue;
-			snprintf(buf, sizeof(buf), "  -%c, --%s%s%s", o->val,
-				 o->name, o->arg ? " " : "",
-				 o->arg ? o->arg : "");
-			fprintf(out, "%-26s%s\n", buf, o->help);
+			if (o->val < 256)
+				snprintf(sh, sizeof(sh), "-%c, ", o->val);
+			snprintf(buf, sizeof(buf), "  %s--%s%s%s", sh, o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+			fprintf(out, "%-28s%s\n", buf, o->help);
 		}
 	}
-	fprintf(out, "\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
+	fprintf(out,
+		"\nExamples:\n"
+		"  " ST_PROG " --list\n"
+		"  " ST_PROG
+		" --pod productpage-v1-6b746f74dc-9stvs -n default --duration 30\n"
+		"  " ST_PROG
+		" --netns /var/run/netns/mypod --json tcp port 9080\n"
+		"  " ST_PROG " --rules saved.rules --explain\n"
+		"\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
 }
 
 static void st_cli_build_getopt(char *optstring, size_t size,
@@ -101,7 +178,7 @@ static void st_cli_build_getopt(char *optstring, size_t size,
 	for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++) {
 		const struct st_opt *o = &st_options[i];
 
-		if (n + 3 < size) {
+		if (o->val < 256 && n + 3 < size) {
 			optstring[n++] = (char)o->val;
 			if (o->arg)
 				optstring[n++] = ':';
@@ -114,7 +191,7 @@ static void st_cli_build_getopt(char *optstring, size_t size,
 		};
 	}
 	optstring[n] = '\0';
-	longopts[ST_ARRAY_SIZE(st_options)] = (struct option){ 0 };
+	longopts[ST_ARRAY_SIZE(st_options)] = (struct option){0};
 }
 
 static int __st_printf(2, 3) st_usage_error(FILE *err, const char *fmt, ...)
@@ -129,14 +206,68 @@ static int __st_printf(2, 3) st_usage_error(FILE *err, const char *fmt, ...)
 	return 2;
 }
 
+/* A whole decimal number in [lo, hi]. */
+static bool st_parse_ulong(const char *s, unsigned long long lo,
+			   unsigned long long hi, unsigned long long *v)
+{
+	char *end = NULL;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *v >= lo && *v <= hi;
+}
+
+static bool st_parse_seconds(const char *s, unsigned int *ms)
+{
+	char *end = NULL;
+	double d;
+
+	if (s == NULL || ((*s < '0' || *s > '9') && *s != '.'))
+		return false;
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) || d <= 0 ||
+	    d > ST_MAX_DURATION_S)
+		return false;
+	*ms = (unsigned int)(d * 1000.0 + 0.999); /* rounded up */
+	return *ms > 0;
+}
+
+/* The trailing words, joined by spaces, as tcpdump takes its filter. */
+static int st_cli_join(int argc, char **argv, int first, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = first; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+
+		if (n + l + 2 > size)
+			return -1;
+		if (n > 0)
+			buf[n++] = ' ';
+		memcpy(buf + n, argv[i], l);
+		n += l;
+		buf[n] = '\0';
+	}
+	return 0;
+}
+
 /* Parse argv into @o.  Return: -1 to go on, else the exit status. */
-static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o,
-			FILE *out, FILE *err)
+static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
+			FILE *err)
 {
 	struct option longopts[ST_ARRAY_SIZE(st_options) + 1];
 	char optstring[2 * ST_ARRAY_SIZE(st_options) + 2];
+	bool tuned = false; /* --duration, --count or --group given */
+	char ebuf[ST_ERRBUF_SIZE];
+	unsigned long long v;
+	int ntargets = 0;
 	int c;
 
+	o->group = -1;
 	st_cli_build_getopt(optstring, sizeof(optstring), longopts);
 	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
 	opterr = 0;
@@ -150,9 +281,9 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o,
 			return 0;
 		case OPT_RULES:
 			if (o->nrules == ST_MAX_RULE_FILES)
-				return st_usage_error(err,
-						      "at most %d --rules files",
-						      ST_MAX_RULE_FILES);
+				return st_usage_error(
+					err, "at most %d --rules files",
+					ST_MAX_RULE_FILES);
 			o->rules[o->nrules++] = optarg;
 			break;
 		case OPT_EXPLAIN:
@@ -161,8 +292,72 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o,
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_LIST:
+			o->list = true;
+			break;
+		case OPT_CLEANUP:
+			o->cleanup = true;
+			break;
+		case OPT_POD:
+			if (st_pod_check_name(optarg, ebuf) < 0)
+				return st_usage_error(err, "--pod: %s", ebuf);
+			o->target.pod = optarg;
+			ntargets++;
+			break;
+		case OPT_NAMESPACE:
+			if (st_pod_check_namespace(optarg, ebuf) < 0)
+				return st_usage_error(err, "--namespace: %s",
+						      ebuf);
+			o->target.pod_ns = optarg;
+			break;
+		case OPT_NETNS:
+			if (optarg[0] == '\0')
+				return st_usage_error(err,
+						      "--netns needs a path");
+			o->target.netns = optarg;
+			ntargets++;
+			break;
+		case OPT_PID:
+			if (!st_parse_ulong(optarg, 1, INT_MAX, &v))
+				return st_usage_error(
+					err, "--pid: '%s' is not a process id",
+					optarg);
+			o->target.pid = (int)v;
+			ntargets++;
+			break;
+		case OPT_DURATION:
+			if (!st_parse_seconds(optarg, &o->duration_ms))
+				return st_usage_error(
+					err,
+					"--duration: '%s' is not a positive number of seconds",
+					optarg);
+			tuned = true;
+			break;
+		case OPT_COUNT:
+			if (!st_parse_ulong(optarg, 1, UINT64_MAX, &v))
+				return st_usage_error(
+					err,
+					"--count: '%s' is not a positive number of flows",
+					optarg);
+			o->count = v;
+			tuned = true;
+			break;
+		case OPT_ALL_CHAINS:
+			o->instr_flags |= ST_INSTR_F_ALL_BUILTIN;
+			tuned = true;
+			break;
+		case OPT_GROUP:
+			if (!st_parse_ulong(optarg, 0, 65535, &v))
+				return st_usage_error(
+					err,
+					"--group: '%s' is not an NFLOG group (0-65535)",
+					optarg);
+			o->group = (int)v;
+			tuned = true;
+			break;
 		case ':':
-			return st_usage_error(err, "option '%s' needs an argument",
+			return st_usage_error(err,
+					      "option '%s' needs an argument",
 					      argv[optind - 1]);
 		case OPT_INVALID:
 		default:
@@ -170,14 +365,106 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o,
 					      argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return st_usage_error(err, "unexpected argument '%s'",
-				      argv[optind]);
-	if (!o->explain)
-		return st_usage_error(err, "nothing to do: give --explain");
-	if (o->explain && o->nrules == 0)
-		return st_usage_error(err, "--explain needs --rules FILE");
+	if (ntargets > 1)
+		return st_usage_error(
+			err, "give one target: --pod, --netns or --pid");
+	if (o->target.pod_ns != NULL && o->target.pod == NULL)
+		return st_usage_error(err, "--namespace goes with --pod NAME");
+	if (o->nrules > 0 && ntargets > 0)
+		return st_usage_error(
+			err,
+			"--rules reads saved rules, --pod/--netns/--pid a live target: give one or the other");
+	if (o->list + o->cleanup + o->explain > 1)
+		return st_usage_error(
+			err,
+			"give only one of --list, --cleanup and --explain");
+	/* A filter expression only makes sense while tracing. */
+	if (optind < argc &&
+	    (ntargets == 0 || o->list || o->cleanup || o->explain))
+		return st_usage_error(
+			err,
+			"unexpected argument '%s' (a filter expression is only taken when tracing a target)",
+			argv[optind]);
+	if (st_cli_join(argc, argv, optind, o->filter, sizeof(o->filter)) < 0)
+		return st_usage_error(err, "the filter expression is too long");
+	if (o->list) {
+		if (ntargets > 0 || o->nrules > 0 || tuned)
+			return st_usage_error(err, "--list takes no target");
+		return -1;
+	}
+	if (o->explain && o->nrules == 0 && ntargets == 0)
+		return st_usage_error(
+			err,
+			"--explain needs --rules FILE or a target (--pod, --netns, --pid)");
+	if (o->cleanup && ntargets == 0)
+		return st_usage_error(
+			err,
+			"--cleanup needs a target (--pod, --netns, --pid)");
+	if (tuned && (o->explain || o->cleanup || ntargets == 0))
+		return st_usage_error(
+			err,
+			"--duration, --count, --group and --all-chains only apply when tracing a target");
+	if (!o->explain && !o->cleanup && ntargets == 0)
+		return st_usage_error(
+			err,
+			"nothing to do: give a target to trace (--pod, --netns, --pid), --list, or --explain");
 	return -1;
+}
+
+static void st_cli_runtime_error(FILE *err, const char *msg)
+{
+	/* One line: messages that list things keep them on that line. */
+	fprintf(err, ST_PROG ": ");
+	for (const char *p = msg; *p != '\0'; p++)
+		fputc(*p == '\n' ? ' ' : *p, err);
+	fputc('\n', err);
+}
+
+/* The rules to explain: saved files, or read live from a target. */
+static int st_cli_load(const struct st_cli_opts *o, struct st_ruleset **out,
+		       char *ebuf)
+{
+	struct st_tgt *tgt = NULL;
+	struct st_ruleset *rs = NULL;
+	int fd = -1;
+	int ret;
+
+	*out = NULL;
+	if (o->nrules > 0) {
+		rs = st_ruleset_new();
+		if (rs == NULL) {
+			ret = st_err(ebuf, ENOMEM, "out of memory");
+			goto out;
+		}
+		for (unsigned int i = 0; i < o->nrules; i++) {
+			ret = st_rules_load_file(rs, o->rules[i], ebuf);
+			if (ret < 0)
+				goto out;
+		}
+	} else {
+		fd = st_session_target_open(&o->target, NULL, 0, ebuf);
+		if (fd < 0) {
+			ret = fd;
+			goto out;
+		}
+		ret = st_tgt_read(fd, NULL, &tgt, ebuf);
+		if (ret < 0)
+			goto out;
+		rs = st_tgt_take_rules(tgt);
+		if (rs == NULL) {
+			ret = st_err(ebuf, ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	*out = rs;
+	rs = NULL;
+	ret = 0;
+out:
+	st_ruleset_free(rs);
+	st_tgt_free(tgt);
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 static int st_cli_explain(const struct st_cli_opts *o, FILE *out, FILE *err)
@@ -188,21 +475,14 @@ static int st_cli_explain(const struct st_cli_opts *o, FILE *out, FILE *err)
 	int rc = 1;
 	int ret;
 
-	rs = st_ruleset_new();
-	if (rs == NULL) {
-		fprintf(err, ST_PROG ": out of memory\n");
+	ret = st_cli_load(o, &rs, ebuf);
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
 		goto out;
-	}
-	for (unsigned int i = 0; i < o->nrules; i++) {
-		ret = st_rules_load_file(rs, o->rules[i], ebuf);
-		if (ret < 0) {
-			fprintf(err, ST_PROG ": %s\n", ebuf);
-			goto out;
-		}
 	}
 	ret = st_istio_analyze(rs, &set, ebuf);
 	if (ret < 0) {
-		fprintf(err, ST_PROG ": %s\n", ebuf);
+		st_cli_runtime_error(err, ebuf);
 		goto out;
 	}
 	if (o->json)
@@ -220,13 +500,199 @@ out:
 	return rc;
 }
 
+/* Backend and interception mode of one pod, read from its rules. */
+static void st_cli_pod_rules(const struct st_pod *pod, const char **backend,
+			     const char **mode)
+{
+	struct st_istio_settings set;
+	char ebuf[ST_ERRBUF_SIZE];
+	struct st_tgt *tgt = NULL;
+	struct st_ruleset *rs = NULL;
+	int fd;
+
+	*backend = "-";
+	*mode = pod->interception_mode[0] ? pod->interception_mode : "-";
+	fd = st_pod_netns_open(pod, NULL, ebuf);
+	if (fd < 0)
+		return;
+	if (st_tgt_read(fd, NULL, &tgt, ebuf) == 0) {
+		*backend = st_backend_name(st_tgt_backend(tgt));
+		rs = st_tgt_take_rules(tgt);
+		if (rs != NULL && st_istio_analyze(rs, &set, ebuf) == 0 &&
+		    set.kind == ST_ISTIO_SIDECAR)
+			*mode = st_istio_mode_name(set.mode);
+	}
+	st_ruleset_free(rs);
+	st_tgt_free(tgt);
+	close(fd);
+}
+
+static int st_cli_list(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_pod_list *l = NULL;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	int rc = 1;
+	int ret;
+
+	ret = st_pod_scan(NULL, &l, ebuf);
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	if (st_pod_list_note(l)[0] != '\0')
+		fprintf(err, ST_PROG ": %s\n", st_pod_list_note(l));
+	if (!o->json && st_pod_list_count(l) > 0)
+		fprintf(out, "%-16s %-40s %8s  %-16s %s\n", "NAMESPACE", "NAME",
+			"PID", "BACKEND", "MODE");
+	for (size_t i = 0; i < st_pod_list_count(l); i++) {
+		const struct st_pod *p = st_pod_list_get(l, i);
+		const char *backend, *mode;
+
+		st_cli_pod_rules(p, &backend, &mode);
+		if (o->json) {
+			json_t *j = json_pack(
+				"{s:s, s:s, s:i, s:s, s:s}", "name", p->name,
+				"namespace", p->ns, "pid", p->pid, "backend",
+				backend, "interception_mode", mode);
+
+			ret = j ? json_dumpf(j, out, JSON_COMPACT) : -1;
+			json_decref(j);
+			if (ret == 0)
+				fputc('\n', out);
+		} else {
+			fprintf(out, "%-16s %-40s %8d  %-16s %s\n", p->ns,
+				p->name, p->pid, backend, mode);
+		}
+	}
+	if (st_pod_list_count(l) == 0)
+		fprintf(err,
+			ST_PROG ": no Istio sidecar pods found on this node\n");
+	if (fflush(out) != 0 || ferror(out)) {
+		fprintf(err, ST_PROG ": writing the output failed: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	st_pod_list_free(l);
+	return rc;
+}
+
+static int st_cli_cleanup(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	char desc[320];
+	unsigned int removed = 0;
+	int fd, n;
+
+	(void)out;
+	fd = st_session_target_open(&o->target, desc, sizeof(desc), ebuf);
+	if (fd < 0) {
+		st_cli_runtime_error(err, ebuf);
+		return 1;
+	}
+	n = st_session_cleanup(fd, ST_BACKEND_UNKNOWN, 0, NULL, err, &removed,
+			       ebuf);
+	close(fd);
+	if (n < 0) {
+		st_cli_runtime_error(err, ebuf);
+		return 1;
+	}
+	if (n == 0)
+		fprintf(err, ST_PROG ": %s: no rules of dead sessions found\n",
+			desc);
+	return 0;
+}
+
+static const char *st_cli_signame(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	}
+	return "a signal";
+}
+
+static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_session_opts so;
+	struct st_session_result res;
+	struct st_filter *filter = NULL;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	int rc = 1;
+	int ret;
+
+	if (o->filter[0] != '\0') {
+		ret = st_filter_new(&filter, o->filter, ebuf);
+		if (ret == -EINVAL) {
+			rc = st_usage_error(err, "%s", ebuf);
+			goto out;
+		}
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+	}
+	memset(&so, 0, sizeof(so));
+	so.target = o->target;
+	so.backend = ST_BACKEND_UNKNOWN;
+	so.group = o->group;
+	so.duration_ms = o->duration_ms;
+	so.count = o->count;
+	so.instr_flags = o->instr_flags;
+	so.filter = filter;
+	so.out = out;
+	so.diag = err;
+	so.write_flow = o->json ? st_flowjson_write : st_path_print;
+	so.write_summary =
+		o->json ? st_flowjson_write_summary : st_path_summary;
+	ret = st_session_run(&so, &res, ebuf);
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	if (res.attached) {
+		char why[64];
+
+		if (res.stop == ST_STOP_SIGNAL)
+			snprintf(why, sizeof(why), "%s",
+				 st_cli_signame(res.signo));
+		else
+			snprintf(why, sizeof(why), "%s",
+				 st_session_stop_name(res.stop));
+		fprintf(err,
+			ST_PROG ": stopped (%s) after %" PRIu64
+				" flows, %" PRIu64
+				" records lost; %u rules removed, "
+				"the rules are as before\n",
+			why, res.written, res.nflog.lost, res.instr.nrules);
+	} else if (res.stop == ST_STOP_SIGNAL) {
+		fprintf(err, ST_PROG ": stopped (%s) before tracing began\n",
+			st_cli_signame(res.signo));
+	}
+	rc = 0;
+out:
+	st_filter_free(filter);
+	return rc;
+}
+
 int st_cli_run(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct st_cli_opts o = { 0 };
+	struct st_cli_opts o = {0};
 	int rc;
 
 	rc = st_cli_parse(argc, argv, &o, out, err);
 	if (rc >= 0)
 		return rc;
-	return st_cli_explain(&o, out, err);
+	if (o.list)
+		return st_cli_list(&o, out, err);
+	if (o.explain)
+		return st_cli_explain(&o, out, err);
+	if (o.cleanup)
+		return st_cli_cleanup(&o, out, err);
+	return st_cli_trace(&o, out, err);
 }

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * session.c - one live tracing session: target, rules, instrumentation,
+ * collector, flow table, output, and the cleanup that must happen however
+ * the session ends.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "istio.h"
+#include "netns.h"
+#include "pod.h"
+#include "session.h"
+#include "target.h"
+
+#define ST_SESS_TICK_MS 100
+#define ST_SESS_READS_PER_WAKE 64
+/* After the loop: how long to keep reading what the kernel still holds. */
+#define ST_SESS_DRAIN_IDLE_MS 50
+#define ST_SESS_DRAIN_MAX_MS 500
+#define ST_SESS_MAX_STALE 16
+
+struct st_sess {
+	const struct st_session_opts *o;
+	struct st_session_result *res;
+	struct st_flow_table *ft;
+	uint32_t session;
+	uint64_t lost_fed; /* lost records already told to the flow table */
+	/* Counts of the flows written, for the summary. */
+	uint64_t by_type[ST_TYPE_MAX + 1];
+	uint64_t by_class[ST_CLASS__MAX];
+	int out_errno;	 /* writing failed: stop, print nothing more */
+	bool count_done; /* --count reached: print nothing more */
+	int cb_ret;	 /* a flow table error inside the record callback */
+	char *err;
+};
+
+const char *st_session_stop_name(enum st_session_stop s)
+{
+	switch (s) {
+	case ST_STOP_DURATION:
+		return "duration";
+	case ST_STOP_COUNT:
+		return "count";
+	case ST_STOP_SIGNAL:
+		return "signal";
+	case ST_STOP_OUTPUT:
+		return "output";
+	case ST_STOP_ERROR:
+		return "error";
+	case ST_STOP_NONE:
+		break;
+	}
+	return "none";
+}
+
+static void __st_printf(2, 3) st_note(FILE *diag, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (diag == NULL)
+		return;
+	fputs("sidecar-trace: ", diag);
+	va_start(ap, fmt);
+	vfprintf(diag, fmt, ap);
+	va_end(ap);
+	fputc('\n', diag);
+	fflush(diag);
+}
+
+int st_session_target_open(const struct st_session_target *t, char *desc,
+			   size_t size, char *err)
+{
+	struct st_pod pod;
+	int n = (t->netns != NULL) + (t->pid > 0) + (t->pod != NULL);
+	int fd;
+
+	if (desc != NULL && size > 0)
+		desc[0] = '\0';
+	if (n != 1)
+		return st_err(
+			err, EINVAL,
+			"give exactly one target: --pod, --netns or --pid");
+	if (t->netns != NULL) {
+		fd = st_netns_open(t->netns, err);
+		if (fd >= 0 && desc != NULL)
+			snprintf(desc, size, "netns %s", t->netns);
+		return fd;
+	}
+	if (t->pid > 0) {
+		fd = st_tgt_open_pid(t->pid, NULL, err);
+		if (fd >= 0 && desc != NULL)
+			snprintf(desc, size, "pid %d", t->pid);
+		return fd;
+	}
+	fd = st_pod_lookup(NULL, t->pod, t->pod_ns ? t->pod_ns : "default",
+			   &pod, err);
+	if (fd < 0)
+		return fd;
+	fd = st_pod_netns_open(&pod, NULL, err);
+	if (fd >= 0 && desc != NULL)
+		snprintf(desc, size, "pod %s/%s (pid %d)", pod.ns, pod.name,
+			 pod.pid);
+	return fd;
+}
+
+int st_session_cleanup(int netns_fd, enum st_backend backend,
+		       unsigned int flags, const char *lock_dir, FILE *diag,
+		       unsigned int *removed, char *err)
+{
+	struct st_instr_stale found[ST_SESS_MAX_STALE];
+	size_t nfound = 0;
+	unsigned int nrules = 0;
+	int nsess = 0;
+	int ret;
+
+	if (removed != NULL)
+		*removed = 0;
+	ret = st_instr_cleanup(netns_fd, backend, flags, lock_dir, found,
+			       ST_ARRAY_SIZE(found), &nfound, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < nfound && i < ST_ARRAY_SIZE(found); i++) {
+		const struct st_instr_stale *s = &found[i];
+
+		if (s->removed) {
+			nsess++;
+			nrules += s->nrules;
+			st_note(diag,
+				"removed %u rule%s left behind by %s session "
+				"%08" PRIx32 " (%s)",
+				s->nrules, s->nrules == 1 ? "" : "s",
+				s->live ? "the running" : "the dead",
+				s->session, st_backend_name(s->backend));
+		} else if (s->live) {
+			st_note(diag,
+				"session %08" PRIx32
+				" is still running: its %u rules were left "
+				"alone (%s)",
+				s->session, s->nrules,
+				st_backend_name(s->backend));
+		}
+	}
+	if (nfound > ST_ARRAY_SIZE(found))
+		st_note(diag, "... and %zu more sessions",
+			nfound - ST_ARRAY_SIZE(found));
+	if (removed != NULL)
+		*removed = nrules;
+	return nsess;
+}
+
+/* Count of written flows into the summary's per-type fields. */
+static void st_sess_summary_stats(const struct st_sess *s,
+				  const struct st_nflog_stats *ns,
+				  struct st_flow_stats *st)
+{
+	st_flow_table_stats(s->ft, st);
+	st->flows = s->res->written;
+	memcpy(st->by_type, s->by_type, sizeof(st->by_type));
+	memcpy(st->by_class, s->by_class, sizeof(st->by_class));
+	if (ns != NULL)
+		st->lost = ns->lost;
+}
+
+static int st_sess_emit(const struct st_flow *f, void *data)
+{
+	struct st_sess *s = data;
+	const struct st_session_opts *o = s->o;
+	int ret;
+
+	if (s->out_errno != 0 || s->count_done)
+		return ST_CB_STOP;
+	if (!st_filter_flow(o->filter, f))
+		return ST_CB_OK;
+	errno = 0;
+	ret = o->write_flow(o->out, f);
+	if (ret == 0 && fflush(o->out) != 0)
+		ret = -EIO;
+	if (ret < 0) {
+		s->out_errno = errno != 0 ? errno : -ret;
+		return ST_CB_STOP;
+	}
+	s->res->written++;
+	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
+		s->by_type[f->type]++;
+	if ((unsigned int)f->klass < ST_CLASS__MAX)
+		s->by_class[f->klass]++;
+	if (o->count > 0 && s->res->written >= o->count) {
+		s->count_done = true;
+		return ST_CB_STOP;
+	}
+	return ST_CB_OK;
+}
+
+static int st_sess_rec(const struct st_rec *rec, void *data)
+{
+	struct st_sess *s = data;
+	int ret;
+
+	/* Another session's tags (a shared group someone forced): not ours. */
+	if (rec->hit.kind != ST_HIT_NONE && !rec->hit.trace &&
+	    rec->hit.session != s->session)
+		return ST_CB_OK;
+	st_filter_note(s->o->filter, rec);
+	ret = st_flow_table_add(s->ft, rec, s->err);
+	if (ret < 0) {
+		s->cb_ret = ret;
+		return ST_CB_ERROR;
+	}
+	return ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK;
+}
+
+/* Tell the flow table about records the collector lost since last time. */
+static void st_sess_feed_lost(struct st_sess *s, struct st_nflog *nl)
+{
+	struct st_nflog_stats ns;
+
+	st_nflog_stats(nl, &ns);
+	if (ns.lost > s->lost_fed) {
+		st_flow_table_lost(s->ft, ns.lost - s->lost_fed);
+		s->lost_fed = ns.lost;
+	}
+}
+
+/*
+ * Read what is queued: at most @max datagrams.  Return: datagrams read
+ * with records (>= 0), or a negative errno (cb errors mapped back).
+ */
+static int st_sess_read(struct st_sess *s, struct st_nflog *nl, int max)
+{
+	int got = 0;
+	int ret;
+
+	for (int i = 0; i < max; i++) {
+		if (s->out_errno != 0 || s->count_done)
+			break;
+		ret = st_nflog_read(nl, st_sess_rec, s, s->err);
+		if (ret == -ECANCELED && s->cb_ret < 0)
+			return s->cb_ret;
+		if (ret == -EAGAIN || ret == -EINTR)
+			break;
+		if (ret < 0)
+			return ret;
+		st_sess_feed_lost(s, nl);
+		if (ret == 0)
+			break;
+		got++;
+	}
+	return got;
+}
+
+static int st_timerfd(unsigned int ms, bool periodic, char *err)
+{
+	struct itimerspec its;
+	int fd;
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0)
+		return st_err(err, errno, "timerfd_create: %s",
+			      strerror(errno));
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	if (periodic)
+		its.it_interval = its.it_value;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int e = errno;
+
+		close(fd);
+		return st_err(err, e, "timerfd_settime: %s", strerror(e));
+	}
+	return fd;
+}
+
+/* Was one of the stop signals delivered?  Return: the signal, or 0. */
+static int st_sess_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	if (sfd < 0)
+		return 0;
+	n = read(sfd, &si, sizeof(si));
+	if (n != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+static void st_sess_drain(struct st_sess *s, struct st_nflog *nl)
+{
+	struct timespec t0, t1;
+	struct pollfd p = {st_nflog_fd(nl), POLLIN, 0};
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int64_t ms;
+
+		if (s->out_errno != 0 || s->count_done)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= ST_SESS_DRAIN_MAX_MS)
+			return;
+		if (poll(&p, 1, ST_SESS_DRAIN_IDLE_MS) <= 0)
+			return;
+		if (st_sess_read(s, nl, ST_SESS_READS_PER_WAKE) <= 0)
+			return;
+	}
+}
+
+enum { PFD_SIG, PFD_NFLOG, PFD_TICK, PFD_DUR, PFD__MAX };
+
+/*
+ * The loop proper.  Return: 0 when it stopped as asked (res->stop says
+ * why), or a negative errno.
+ */
+static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
+			char *err)
+{
+	const struct st_session_opts *o = s->o;
+	struct pollfd pfd[PFD__MAX];
+	int tick = -1, dur = -1;
+	nfds_t n = PFD_DUR;
+	int ret;
+
+	tick = st_timerfd(o->tick_ms ? o->tick_ms : ST_SESS_TICK_MS, true, err);
+	if (tick < 0)
+		return tick;
+	if (o->duration_ms > 0) {
+		dur = st_timerfd(o->duration_ms, false, err);
+		if (dur < 0) {
+			ret = dur;
+			goto out;
+		}
+		n = PFD__MAX;
+	}
+	pfd[PFD_SIG] = (struct pollfd){sfd, POLLIN, 0};
+	pfd[PFD_NFLOG] = (struct pollfd){st_nflog_fd(nl), POLLIN, 0};
+	pfd[PFD_TICK] = (struct pollfd){tick, POLLIN, 0};
+	pfd[PFD_DUR] = (struct pollfd){dur, POLLIN, 0};
+	for (;;) {
+		ret = poll(pfd, n, -1);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = st_err(err, errno, "poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pfd[PFD_SIG].revents) {
+			s->res->signo = st_sess_signal(sfd);
+			if (s->res->signo != 0) {
+				s->res->stop = ST_STOP_SIGNAL;
+				break;
+			}
+		}
+		if (pfd[PFD_NFLOG].revents) {
+			ret = st_sess_read(s, nl, ST_SESS_READS_PER_WAKE);
+			if (ret < 0)
+				goto out;
+		}
+		if (pfd[PFD_TICK].revents) {
+			uint64_t ticks;
+			struct timespec now;
+
+			if (read(tick, &ticks, sizeof(ticks)) < 0 &&
+			    errno != EAGAIN) {
+				ret = st_err(err, errno, "timerfd: %s",
+					     strerror(errno));
+				goto out;
+			}
+			/* Kernel NFLOG timestamps are CLOCK_REALTIME. */
+			clock_gettime(CLOCK_REALTIME, &now);
+			ret = st_flow_table_expire(s->ft, &now, err);
+			if (ret < 0)
+				goto out;
+		}
+		if (s->out_errno != 0) {
+			s->res->stop = ST_STOP_OUTPUT;
+			break;
+		}
+		if (s->count_done) {
+			s->res->stop = ST_STOP_COUNT;
+			break;
+		}
+		if (n > PFD_DUR && pfd[PFD_DUR].revents) {
+			s->res->stop = ST_STOP_DURATION;
+			break;
+		}
+	}
+	ret = 0;
+out:
+	if (tick >= 0)
+		close(tick);
+	if (dur >= 0)
+		close(dur);
+	return ret;
+}
+
+static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl)
+{
+	const struct st_session_opts *o = s->o;
+	struct st_nflog_stats ns;
+	struct st_flow_stats st;
+	int ret;
+
+	st_nflog_stats(nl, &ns);
+	st_sess_summary_stats(s, nl != NULL ? &ns : NULL, &st);
+	s->res->flows = st;
+	errno = 0;
+	ret = o->write_summary(o->out, &st);
+	if (ret == 0 && fflush(o->out) != 0)
+		ret = -EIO;
+	if (ret < 0)
+		return -(errno != 0 ? errno : -ret);
+	return 0;
+}
+
+/* The rules as read, analysed; refuse what is not a sidecar pod. */
+static int st_sess_rules(int netns_fd, enum st_backend backend,
+			 struct st_ruleset **rs_out,
+			 struct st_istio_settings *set, FILE *diag, char *err)
+{
+	struct st_tgt_opts to = {.backend = backend, .timeout_ms = 0};
+	struct st_tgt *tgt = NULL;
+	struct st_ruleset *rs = NULL;
+	int ret;
+
+	*rs_out = NULL;
+	ret = st_tgt_read(netns_fd, &to, &tgt, err);
+	if (ret < 0)
+		goto out;
+	if (st_tgt_note(tgt)[0] != '\0')
+		st_note(diag, "%s", st_tgt_note(tgt));
+	rs = st_tgt_take_rules(tgt);
+	if (rs == NULL) {
+		ret = st_err(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = st_istio_analyze(rs, set, err);
+	if (ret < 0)
+		goto out;
+	switch (set->kind) {
+	case ST_ISTIO_SIDECAR:
+		break;
+	case ST_ISTIO_UNRECOGNISED:
+		st_note(diag,
+			"the Istio rules are not of a known form; tracing them "
+			"anyway%s%s",
+			set->note[0] ? ": " : "", set->note);
+		break;
+	default:
+		ret = st_err(err, ENODATA, "not an Istio sidecar pod (%s)%s%s",
+			     st_istio_kind_name(set->kind),
+			     set->note[0] ? ": " : "", set->note);
+		goto out;
+	}
+	*rs_out = rs;
+	rs = NULL;
+	ret = 0;
+out:
+	st_ruleset_free(rs);
+	st_tgt_free(tgt);
+	return ret;
+}
+
+int st_session_run(const struct st_session_opts *o,
+		   struct st_session_result *res, char *err)
+{
+	struct st_sess s;
+	struct st_istio_settings set;
+	struct st_ruleset *rs = NULL;
+	struct st_instr *in = NULL;
+	struct st_nflog *nl = NULL;
+	struct st_instr_config cfg;
+	struct st_instr_report rep;
+	sigset_t stopset, oldmask;
+	struct sigaction ign, oldpipe;
+	char desc[320];
+	char derr[ST_ERRBUF_SIZE] = "";
+	enum st_backend backend = o->backend;
+	bool masked = false, piped = false;
+	int netns_fd = -1, sfd = -1;
+	int ret, dret;
+
+	memset(res, 0, sizeof(*res));
+	memset(&s, 0, sizeof(s));
+	s.o = o;
+	s.res = res;
+	s.err = err;
+	if (o->out == NULL || o->write_flow == NULL || o->write_summary == NULL)
+		return st_err(err, EINVAL, "session: no output");
+
+	/*
+	 * From here on a stop signal only makes the loop end (or the setup
+	 * give up before attaching): the rules are always removed.
+	 */
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGINT);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &stopset, &oldmask) < 0) {
+		ret = st_err(err, errno, "sigprocmask: %s", strerror(errno));
+		goto out;
+	}
+	masked = true;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGPIPE, &ign, &oldpipe) == 0)
+		piped = true;
+	sfd = signalfd(-1, &stopset, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		ret = st_err(err, errno, "signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	netns_fd = st_session_target_open(&o->target, desc, sizeof(desc), err);
+	if (netns_fd < 0) {
+		ret = netns_fd;
+		goto out;
+	}
+	if (backend == ST_BACKEND_UNKNOWN) {
+		ret = st_tgt_detect(netns_fd, NULL, &backend, err);
+		if (ret < 0)
+			goto out;
+	}
+	res->backend = backend;
+	/* Dead sessions' rules would shift the rule numbers we read. */
+	ret = st_session_cleanup(netns_fd, backend, 0, o->lock_dir, o->diag,
+				 &res->stale_removed, err);
+	if (ret < 0)
+		goto out;
+	ret = st_sess_rules(netns_fd, backend, &rs, &set, o->diag, err);
+	if (ret < 0)
+		goto out;
+	if ((res->signo = st_sess_signal(sfd)) != 0) {
+		res->stop = ST_STOP_SIGNAL;
+		ret = 0;
+		goto out;
+	}
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = netns_fd;
+	cfg.backend = backend;
+	cfg.rules = rs;
+	cfg.session = 0;
+	cfg.group = o->group;
+	cfg.flags = o->instr_flags;
+	cfg.lock_dir = o->lock_dir;
+	ret = st_instr_attach(&in, &cfg, err);
+	if (ret < 0)
+		goto out;
+	res->attached = true;
+	res->session = s.session = st_instr_session(in);
+	res->group = st_instr_group(in);
+	res->instr = *st_instr_summary(in);
+
+	ret = st_nflog_open(&nl, netns_fd, res->group, err);
+	if (ret < 0)
+		goto detach;
+	s.ft = st_flow_table_new(rs, &set, NULL, st_sess_emit, &s, err);
+	if (s.ft == NULL) {
+		ret = -ENOMEM;
+		goto detach;
+	}
+	st_note(o->diag,
+		"tracing %s: %s, NFLOG group %u, session %08" PRIx32
+		", %u rules inserted in %u chains%s%s%s",
+		desc, st_backend_name(backend), res->group, res->session,
+		res->instr.nrules, res->instr.nchains,
+		o->filter ? ", filter '" : "",
+		o->filter ? st_filter_expr(o->filter) : "",
+		o->filter ? "'" : "");
+	if (res->instr.nskipped > 0)
+		st_note(o->diag, "%u rules keep state and are not logged: %s",
+			res->instr.nskipped, res->instr.skipped);
+
+	ret = st_sess_loop(&s, nl, sfd, err);
+	if (ret < 0) {
+		res->stop = ST_STOP_ERROR;
+	} else if (res->stop != ST_STOP_OUTPUT) {
+		/* What the kernel still holds belongs to this trace. */
+		st_sess_drain(&s, nl);
+	}
+	if (s.out_errno == 0 && !s.count_done) {
+		int fret = st_flow_table_flush(s.ft, ret < 0 ? derr : err);
+
+		if (fret < 0 && ret == 0)
+			ret = fret;
+	}
+	if (s.out_errno != 0)
+		res->stop = ST_STOP_OUTPUT;
+	else if (s.count_done && res->stop != ST_STOP_SIGNAL)
+		res->stop = ST_STOP_COUNT;
+
+detach:
+	memset(&rep, 0, sizeof(rep));
+	dret = st_instr_detach(in, &rep, ret < 0 ? derr : err);
+	if (rep.changed) {
+		res->rules_changed = true;
+		st_strlcpy(res->change, rep.change, sizeof(res->change));
+		st_note(o->diag,
+			"someone else changed the rules while tracing: %s",
+			rep.change);
+	}
+	if (dret == 0) {
+		res->detached = true;
+	} else if (ret >= 0) {
+		ret = dret;
+	} else {
+		/* Both failed: the rules left behind matter most. */
+		st_note(o->diag, "%s", err);
+		st_strlcpy(err, derr, ST_ERRBUF_SIZE);
+		ret = dret;
+	}
+	if (s.ft != NULL) {
+		st_nflog_stats(nl, &res->nflog);
+		st_filter_stats(o->filter, &res->filter);
+		if (s.out_errno == 0) {
+			int wret = st_sess_write_summary(&s, nl);
+
+			if (wret < 0)
+				s.out_errno = -wret;
+		} else {
+			st_sess_summary_stats(&s, &res->nflog, &res->flows);
+		}
+	}
+	if (s.out_errno != 0) {
+		res->stop = ST_STOP_OUTPUT;
+		res->out_errno = s.out_errno;
+		if (ret >= 0)
+			ret = st_err(err, s.out_errno,
+				     "writing the output failed: %s%s",
+				     strerror(s.out_errno),
+				     res->detached ? " (rules removed)" : "");
+	}
+out:
+	st_nflog_close(nl);
+	st_flow_table_free(s.ft);
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	if (netns_fd >= 0)
+		close(netns_fd);
+	if (sfd >= 0)
+		close(sfd);
+	if (masked) {
+		struct timespec zero = {0, 0};
+
+		/* Signals that came during the cleanup were answered by it. */
+		while (sigtimedwait(&stopset, NULL, &zero) > 0)
+			;
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	}
+	if (piped)
+		sigaction(SIGPIPE, &oldpipe, NULL);
+	return ret < 0 ? ret : 0;
+}

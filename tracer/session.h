@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * session.h - one live tracing session, from the target to the summary.
+ *
+ * st_session_run() resolves the target (a network namespace path, a pid or
+ * a pod), reads its rules with the backend that holds Istio's rules,
+ * analyses them, removes the rules that dead sessions left behind (and
+ * says so), attaches the instrumentation (instrument.h), opens the NFLOG
+ * collector in the target's namespace (one group carries IPv4 and IPv6
+ * records), then loops on poll(): the NFLOG socket, a signalfd for
+ * SIGINT, SIGTERM and SIGHUP, a timerfd for --duration and a periodic
+ * timerfd that advances the flow table's clock.  Records go to the flow
+ * table; each complete flow that the filter selects is written to the
+ * output at once (a line in the article's notation, or a JSON line).
+ *
+ * However it stops (the duration ends, the count is reached, a signal, an
+ * output error such as EPIPE, or any other error) it flushes the flow
+ * table, detaches (the rules are removed and compared with the snapshot
+ * taken before attaching) and writes the summary, unless the output
+ * itself failed.
+ *
+ * Signals.  For the duration of the call SIGINT, SIGTERM and SIGHUP are
+ * blocked (a Ctrl-C during attach or detach is taken up by the loop, or
+ * simply ends it at once) and SIGPIPE is ignored (a closed stdout is an
+ * EPIPE error, not a silent death with the rules left in place).  Both are
+ * restored on return; signals that came in the meantime are consumed.
+ * The programs spawned meanwhile run in process groups of their own with
+ * default signals (spawn.h), so the terminal's Ctrl-C never kills the
+ * iptables-restore that removes the rules.
+ *
+ * Library rules apply: the flows and the summary go to the caller's
+ * @out, notes (stale sessions removed, rules changed by someone else, the
+ * group and session) go to @diag when it is not NULL; nothing is printed
+ * elsewhere and nothing exits.
+ */
+#ifndef ST_SESSION_H
+#define ST_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "filter.h"
+#include "flow.h"
+#include "instrument.h"
+#include "nflog.h"
+#include "rules.h"
+
+/* Where to trace: exactly one of netns, pid, pod. */
+struct st_session_target {
+	const char *netns;  /* path or name under /var/run/netns */
+	int pid;	    /* > 0: that process's namespace */
+	const char *pod;    /* pod name, found on this node (pod.h) */
+	const char *pod_ns; /* its Kubernetes namespace; NULL: "default" */
+};
+
+struct st_session_opts {
+	struct st_session_target target;
+	enum st_backend backend;  /* ST_BACKEND_UNKNOWN: detect */
+	int group;		  /* NFLOG group, -1: choose a free one */
+	unsigned int duration_ms; /* stop after this long; 0: no limit */
+	uint64_t count;		  /* stop after this many flows; 0: none */
+	/*
+	 * How flows and the summary are written (render/: st_path_print and
+	 * st_path_summary, or st_flowjson_write and st_flowjson_write_summary);
+	 * 0 or a negative errno, as those.
+	 */
+	int (*write_flow)(FILE *out, const struct st_flow *flow);
+	int (*write_summary)(FILE *out, const struct st_flow_stats *stats);
+	struct st_filter *filter; /* selects the flows; NULL: all */
+	unsigned int instr_flags; /* ST_INSTR_F_* for attach */
+	const char *lock_dir;	  /* NULL: ST_INSTR_LOCK_DIR */
+	unsigned int tick_ms;	  /* flow clock period; 0: 100 */
+	FILE *out;		  /* flows and the summary */
+	FILE *diag;		  /* notes and progress, or NULL */
+};
+
+/* Why the loop ended. */
+enum st_session_stop {
+	ST_STOP_NONE = 0,
+	ST_STOP_DURATION, /* --duration elapsed */
+	ST_STOP_COUNT,	  /* --count flows written */
+	ST_STOP_SIGNAL,	  /* SIGINT, SIGTERM or SIGHUP */
+	ST_STOP_OUTPUT,	  /* writing the output failed (EPIPE, ENOSPC...) */
+	ST_STOP_ERROR,	  /* anything else */
+};
+
+struct st_session_result {
+	enum st_session_stop stop;
+	int signo;	  /* ST_STOP_SIGNAL: which */
+	uint32_t session; /* the session id (0 when attach never happened) */
+	uint16_t group;	  /* its NFLOG group */
+	enum st_backend backend;
+	bool attached;	    /* the rules were inserted */
+	bool detached;	    /* ... and removed again, verified identical */
+	bool rules_changed; /* someone else changed the rules meanwhile */
+	char change[256];   /* the first such change */
+	unsigned int stale_removed; /* rules of dead sessions removed first */
+	uint64_t written;	    /* flows written */
+	struct st_flow_stats flows;
+	struct st_nflog_stats nflog;
+	struct st_filter_stats filter;
+	struct st_instr_summary instr;
+	int out_errno; /* ST_STOP_OUTPUT: why */
+};
+
+/**
+ * st_session_target_open() - open the target's network namespace.
+ * @t: exactly one of netns, pid, pod set
+ * @desc: receives a short description ("pod default/productpage-v1 (pid
+ *	123)", "netns /var/run/netns/x"), or NULL
+ * @size: size of @desc
+ * @err: error buffer (for a pod that is not found: the pods that were)
+ *
+ * Return: an O_CLOEXEC fd of the namespace, or a negative errno (-EINVAL
+ * when not exactly one target is given).
+ */
+int st_session_target_open(const struct st_session_target *t, char *desc,
+			   size_t size, char *err);
+
+/**
+ * st_session_cleanup() - remove the rules that dead sessions left in a
+ * target, writing one note per session to @diag.
+ * @netns_fd: the target's namespace
+ * @backend: where to look; ST_BACKEND_UNKNOWN: all backends
+ * @flags: ST_INSTR_F_FORCE also removes live sessions' rules
+ * @lock_dir: NULL for ST_INSTR_LOCK_DIR
+ * @diag: where the notes go, or NULL
+ * @removed: receives the number of rules removed, or NULL
+ * @err: error buffer
+ *
+ * Return: the number of sessions whose rules were removed, or a negative
+ * errno.
+ */
+int st_session_cleanup(int netns_fd, enum st_backend backend,
+		       unsigned int flags, const char *lock_dir, FILE *diag,
+		       unsigned int *removed, char *err);
+
+/**
+ * st_session_run() - trace a target until the duration ends, the count is
+ * reached, a signal comes or something fails; then clean up.
+ * @o: target, limits, filter, output
+ * @res: what happened (filled in on every path)
+ * @err: error buffer
+ *
+ * Return: 0 when the trace ran and the rules were removed and verified
+ * identical (whatever stopped it, output errors aside); -EPIPE (or another
+ * errno) when writing the output failed (the rules were still removed);
+ * -EIO when the rules after removal differ from those before (@err names
+ * the first difference); another negative errno when the setup failed
+ * (then nothing of this session is left in the target) or the rules
+ * could not be removed (@res->attached && !@res->detached).
+ */
+int st_session_run(const struct st_session_opts *o,
+		   struct st_session_result *res, char *err);
+
+/** st_session_stop_name() - "duration", "count", "signal", ... */
+const char *st_session_stop_name(enum st_session_stop s);
+
+#endif /* ST_SESSION_H */
