@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * path.c - the article's notation for a flow, and the summary table (see
+ * path.h for which chains show and how they read).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "path.h"
+
+#define PT_MAX_DEPTH 16
+
+/* A bounded builder that still counts what did not fit. */
+struct pt_buf {
+	char *buf;
+	size_t size;
+	size_t len;
+	unsigned int ntok;
+};
+
+static void pt_add(struct pt_buf *b, const char *fmt, ...) __st_printf(2, 3);
+
+static void pt_add(struct pt_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+	size_t room = b->len < b->size ? b->size - b->len : 0;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? b->buf + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+static void pt_sep(struct pt_buf *b)
+{
+	if (b->ntok++ > 0)
+		pt_add(b, " -> ");
+}
+
+static bool pt_is_verdict(enum st_target_kind k)
+{
+	switch (k) {
+	case ST_T_RETURN:
+	case ST_T_ACCEPT:
+	case ST_T_DROP:
+	case ST_T_REJECT:
+	case ST_T_REDIRECT:
+	case ST_T_TPROXY:
+	case ST_T_DNAT:
+	case ST_T_SNAT:
+	case ST_T_MASQUERADE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool pt_is_jump(enum st_target_kind k)
+{
+	return k == ST_T_JUMP || k == ST_T_GOTO;
+}
+
+static bool pt_leaves(const struct st_flow_hop *h)
+{
+	return h->kind == ST_HIT_RULE && h->r != NULL &&
+	       (pt_is_jump(h->r->target.kind) ||
+		pt_is_verdict(h->r->target.kind));
+}
+
+/* Which hops of a leg show: see path.h. */
+struct pt_view {
+	const char *table;	/* nat, or the decisive table */
+	unsigned int run_first; /* the redirect's own traversal, when it */
+	unsigned int run_last;	/* is in another table than nat */
+	bool run;
+};
+
+static bool pt_shown(const struct st_flow_leg *l, const struct pt_view *v,
+		     unsigned int i)
+{
+	const struct st_flow_hop *h = &l->hops[i];
+
+	if (!h->builtin && !h->istio)
+		return false;
+	if (v->run && i >= v->run_first && i <= v->run_last)
+		return true;
+	return v->table != NULL && strcmp(h->table, v->table) == 0;
+}
+
+static void pt_view_of(const struct st_flow_leg *l, struct pt_view *v)
+{
+	const struct st_flow_hop *r = NULL;
+
+	memset(v, 0, sizeof(*v));
+	v->table = l->nat_table != NULL ? l->nat_table : l->decisive_table;
+	if (v->table == NULL && l->nhops > 0)
+		v->table = l->hops[0].table;
+	if (l->redirect_hop < 0 || (unsigned int)l->redirect_hop >= l->nhops)
+		return;
+	r = &l->hops[l->redirect_hop];
+	if (v->table != NULL && strcmp(r->table, v->table) == 0)
+		return;
+	v->run = true;
+	v->run_last = (unsigned int)l->redirect_hop;
+	v->run_first = v->run_last;
+	while (v->run_first > 0 &&
+	       strcmp(l->hops[v->run_first - 1].table, r->table) == 0)
+		v->run_first--;
+}
+
+struct pt_stack {
+	const struct st_flow_hop *frame[PT_MAX_DEPTH];
+	unsigned int depth;
+};
+
+static int pt_find(const struct pt_stack *s, const struct st_flow_hop *h)
+{
+	for (unsigned int i = s->depth; i > 0; i--)
+		if (strcmp(s->frame[i - 1]->chain, h->chain) == 0 &&
+		    strcmp(s->frame[i - 1]->table, h->table) == 0)
+			return (int)i - 1;
+	return -1;
+}
+
+static void pt_segment(struct pt_buf *b, struct pt_stack *s,
+		       const struct st_flow_hop *hops, unsigned int from,
+		       unsigned int to)
+{
+	const struct st_flow_hop *first = &hops[from];
+	const struct st_flow_hop *last = &hops[to - 1];
+	const struct st_flow_hop *dec = NULL;
+	const struct st_flow_hop *any = NULL;
+	int at = pt_find(s, first);
+	bool activation = at < 0 || first->kind == ST_HIT_ENTER;
+
+	for (unsigned int i = from; i < to; i++) {
+		if (pt_leaves(&hops[i]))
+			dec = &hops[i];
+		if (hops[i].kind == ST_HIT_RULE)
+			any = &hops[i];
+	}
+	if (dec == NULL)
+		dec = any;
+	if (activation) {
+		if (at >= 0)
+			s->depth = (unsigned int)at;
+		if (s->depth < PT_MAX_DEPTH)
+			s->frame[s->depth++] = first;
+	} else {
+		s->depth = (unsigned int)at + 1;
+	}
+
+	if (first->builtin) {
+		bool verdict = dec != NULL && dec->r != NULL &&
+			       pt_is_verdict(dec->r->target.kind) &&
+			       (dec->r->role != ST_ROLE_NONE ||
+				dec->r->target.kind == ST_T_REDIRECT ||
+				dec->r->target.kind == ST_T_TPROXY);
+
+		if (activation || verdict)
+			pt_sep(b);
+		if (activation && !verdict)
+			pt_add(b, "%s", first->chain);
+		else if (verdict)
+			pt_add(b, "%s RULE %u", first->chain, dec->rule);
+	} else if (activation) {
+		pt_sep(b);
+		if (dec == NULL && last->kind == ST_HIT_RETURN)
+			pt_add(b, "%s (no match)", first->chain);
+		else if (dec == NULL)
+			pt_add(b, "%s (records missing)", first->chain);
+		else if (dec->chain_rules > 1)
+			pt_add(b, "%s RULE %u", first->chain, dec->rule);
+		else
+			pt_add(b, "%s", first->chain);
+	} else if (dec != NULL) {
+		pt_sep(b);
+		pt_add(b, "%s RULE %u", first->chain, dec->rule);
+	}
+
+	/* Where the walk goes after the segment's last hop. */
+	if (last->kind == ST_HIT_POLICY) {
+		s->depth = 0;
+	} else if (last->kind == ST_HIT_RETURN) {
+		if (s->depth > 0)
+			s->depth--;
+	} else if (last->kind == ST_HIT_RULE && last->r != NULL) {
+		if (last->r->target.kind == ST_T_RETURN) {
+			if (s->depth > 0)
+				s->depth--;
+		} else if (pt_is_verdict(last->r->target.kind)) {
+			s->depth = 0;
+		}
+	}
+}
+
+static void pt_leg(struct pt_buf *b, const struct st_flow_leg *l)
+{
+	unsigned int end = l->nhops;
+	struct pt_view v;
+	struct pt_stack s;
+	unsigned int i = 0;
+
+	pt_view_of(l, &v);
+	if (l->redirect_hop >= 0 && (unsigned int)l->redirect_hop < l->nhops)
+		end = (unsigned int)l->redirect_hop + 1;
+	s.depth = 0;
+	while (i < end) {
+		unsigned int j = i + 1;
+
+		if (!pt_shown(l, &v, i)) {
+			i++;
+			continue;
+		}
+		while (j < end && pt_shown(l, &v, j) &&
+		       strcmp(l->hops[j].table, l->hops[i].table) == 0 &&
+		       strcmp(l->hops[j].chain, l->hops[i].chain) == 0 &&
+		       l->hops[j].kind != ST_HIT_ENTER)
+			j++;
+		pt_segment(b, &s, l->hops, i, j);
+		i = j;
+	}
+}
+
+static void pt_sidecar(struct pt_buf *b, const struct st_flow_leg *l)
+{
+	pt_sep(b);
+	switch (l->capture) {
+	case ST_CAPTURE_OUTBOUND:
+		pt_add(b, "Envoy %u (Outbound)", l->redirect_port);
+		break;
+	case ST_CAPTURE_INBOUND:
+		pt_add(b, "Envoy %u (Inbound)", l->redirect_port);
+		break;
+	case ST_CAPTURE_DNS:
+		pt_add(b, "DNS proxy %u", l->redirect_port);
+		break;
+	default:
+		pt_add(b, "port %u", l->redirect_port);
+		break;
+	}
+}
+
+static bool pt_loopback(const struct st_flow_leg *l)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	if (l->family == 4)
+		return l->dst[0] == 127;
+	return memcmp(l->dst, one, 16) == 0;
+}
+
+static const char *pt_start(const struct st_flow *f)
+{
+	static const char *const start[ST_TYPE_MAX + 1] = {
+		NULL,	      "Remote Pod", "Local Pod",
+		"Prometheus", "Local Pod",  "Envoy process (Localhost)",
+		"Local Pod",
+	};
+	const struct st_flow_leg *l = &f->legs[0];
+
+	if (f->type > 0 && f->type <= ST_TYPE_MAX)
+		return start[f->type];
+	if (l->arriving)
+		return "Remote Pod";
+	return l->proxy ? "Sidecar" : "Local Pod";
+}
+
+static const char *pt_end(const struct st_flow *f)
+{
+	static const char *const end[ST_TYPE_MAX + 1] = {
+		NULL,	     "Local Pod", "Remote Pod",
+		"Local Pod", "Local Pod", "Envoy process (Localhost)",
+		"Istiod",
+	};
+	const struct st_flow_leg *l = &f->legs[f->nlegs - 1];
+
+	if (f->type > 0 && f->type <= ST_TYPE_MAX)
+		return end[f->type];
+	if (l->arriving)
+		return "Local Pod";
+	if (pt_loopback(l))
+		return "Localhost";
+	if (strcmp(l->outdev, "lo") == 0)
+		return "Local Pod";
+	return "Remote Pod";
+}
+
+int st_path_format(const struct st_flow *f, char *buf, size_t size)
+{
+	struct pt_buf b = {.buf = buf, .size = size};
+	const struct st_flow_leg *last = NULL;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (f->nlegs == 0)
+		return 0;
+	pt_sep(&b);
+	pt_add(&b, "%s", pt_start(f));
+	for (unsigned int i = 0; i < f->nlegs; i++) {
+		pt_leg(&b, &f->legs[i]);
+		if (f->legs[i].capture != ST_CAPTURE_NONE)
+			pt_sidecar(&b, &f->legs[i]);
+	}
+	last = &f->legs[f->nlegs - 1];
+	if (last->capture == ST_CAPTURE_NONE || f->type != 0) {
+		pt_sep(&b);
+		pt_add(&b, "%s", pt_end(f));
+	}
+	return (int)b.len;
+}
+
+int st_path_print(FILE *out, const struct st_flow *f)
+{
+	char path[1024];
+	char src[ST_FLOW_ADDR_SIZE] = "?";
+	char dst[ST_FLOW_ADDR_SIZE] = "?";
+	int n = 0;
+
+	st_path_format(f, path, sizeof(path));
+	if (f->nlegs > 0) {
+		const struct st_flow_leg *l = &f->legs[0];
+
+		st_flow_addr_format(l->family, l->src, l->sport, src,
+				    sizeof(src));
+		st_flow_addr_format(l->family, l->dst, l->dport, dst,
+				    sizeof(dst));
+	}
+	if (f->type == 0)
+		n = fprintf(out, "[0 %s] %s  (%s -> %s; %s)\n",
+			    st_class_name(f->klass, f->type), path, src, dst,
+			    f->reason);
+	else
+		n = fprintf(out, "[%d %s] %s  (%s -> %s)\n", f->type,
+			    st_class_type_name(f->type), path, src, dst);
+	return n < 0 ? -EIO : 0;
+}
+
+int st_path_summary(FILE *out, const struct st_flow_stats *st)
+{
+	fprintf(out, "%-4s %-22s %8s\n", "type", "name", "flows");
+	for (int t = 1; t <= ST_TYPE_MAX; t++)
+		fprintf(out, "%-4d %-22s %8" PRIu64 "\n", t,
+			st_class_type_name(t), st->by_type[t]);
+	fprintf(out, "%-4d %-22s %8" PRIu64 "\n", 0, st_class_type_name(0),
+		st->by_type[0]);
+	for (int c = ST_CLASS_NONE + 1; c < ST_CLASS__MAX; c++)
+		if (st->by_class[c] > 0)
+			fprintf(out, "%-4s   %-20s %8" PRIu64 "\n", "",
+				st_class_name((enum st_class)c, 0),
+				st->by_class[c]);
+	fprintf(out, "%-4s %-22s %8" PRIu64 "\n", "", "total", st->flows);
+	fprintf(out,
+		"records: %" PRIu64 "  lost: %" PRIu64 "  skipped: %" PRIu64
+		"  evicted flows: %" PRIu64 "\n",
+		st->records, st->lost, st->skipped, st->evicted);
+	if (st->skipped > 0)
+		fprintf(out, "last skipped record: %s\n", st->last_skip);
+	return ferror(out) ? -EIO : 0;
+}

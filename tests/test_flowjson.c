@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_flowjson.c - the JSON Lines of flows and of the summary: key order,
+ * "ip:port" and "[ip6]:port", null owners, redirect_port only when
+ * redirected, the return hop's rule number, incomplete legs.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "flow.h"
+#include "flowjson.h"
+
+static void add_hop(struct st_flow_leg *l, const char *table, const char *chain,
+		    enum st_hit_kind kind, unsigned int rule)
+{
+	struct st_flow_hop *h = &l->hops[l->nhops++];
+
+	h->table = table;
+	h->chain = chain;
+	h->kind = kind;
+	h->rule = rule;
+	h->builtin = strcmp(chain, "OUTPUT") == 0 ||
+		     strcmp(chain, "PREROUTING") == 0;
+	h->istio = !h->builtin;
+	h->chain_rules = 9;
+}
+
+static void set_addr(struct st_flow_leg *l, const char *src, uint16_t sport,
+		     const char *dst, uint16_t dport)
+{
+	int af = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
+
+	l->family = af == AF_INET6 ? 6 : 4;
+	assert_int_equal(inet_pton(af, src, l->src), 1);
+	assert_int_equal(inet_pton(af, dst, l->dst), 1);
+	l->sport = sport;
+	l->dport = dport;
+}
+
+static char *dump(json_t *o)
+{
+	char *s = NULL;
+
+	assert_non_null(o);
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	assert_non_null(s);
+	return s;
+}
+
+static void test_type2(void **state)
+{
+	struct st_flow *f = calloc(1, sizeof(*f));
+	struct st_flow_leg *a = &f->legs[0];
+	struct st_flow_leg *b = &f->legs[1];
+	char *s = NULL;
+
+	(void)state;
+	assert_non_null(f);
+	f->type = 2;
+	f->nlegs = 2;
+	set_addr(a, "10.0.0.7", 50000, "10.96.0.20", 80);
+	a->proto = IPPROTO_TCP;
+	a->has_uid = a->has_gid = true;
+	a->uid = a->gid = 1000;
+	st_strlcpy(a->outdev, "eth0", sizeof(a->outdev));
+	a->capture = ST_CAPTURE_OUTBOUND;
+	a->redirect_port = 15001;
+	a->ts.tv_sec = 1700000000;
+	a->ts.tv_nsec = 123456789;
+	a->packets = 1;
+	add_hop(a, "nat", "OUTPUT", ST_HIT_RULE, 1);
+	add_hop(a, "nat", "ISTIO_OUTPUT", ST_HIT_RULE, 9);
+	set_addr(b, "10.0.0.7", 50010, "10.0.2.9", 8080);
+	b->proto = IPPROTO_TCP;
+	b->has_uid = b->has_gid = true;
+	b->uid = 0;
+	b->gid = 1337;
+	b->ts.tv_sec = 1700000000;
+	b->ts.tv_nsec = 124000000;
+	b->packets = 3;
+	add_hop(b, "nat", "ISTIO_OUTPUT", ST_HIT_ENTER, 0);
+	add_hop(b, "nat", "ISTIO_OUTPUT", ST_HIT_RETURN, 10);
+	add_hop(b, "nat", "OUTPUT", ST_HIT_POLICY, 0);
+	s = dump(st_flowjson_flow(f, "A -> B"));
+	assert_string_equal(
+		s,
+		"{\"type\":2,\"type_name\":\"local-to-remote\","
+		"\"class\":\"local-to-remote\",\"reason\":null,"
+		"\"path\":\"A -> B\",\"legs\":["
+		"{\"src\":\"10.0.0.7:50000\",\"dst\":\"10.96.0.20:80\","
+		"\"proto\":\"tcp\",\"uid\":1000,\"gid\":1000,\"hops\":["
+		"{\"table\":\"nat\",\"chain\":\"OUTPUT\",\"rule\":1,"
+		"\"kind\":\"rule\"},"
+		"{\"table\":\"nat\",\"chain\":\"ISTIO_OUTPUT\",\"rule\":9,"
+		"\"kind\":\"rule\"}],"
+		"\"redirect_port\":15001,\"in\":null,\"out\":\"eth0\","
+		"\"ts\":\"2023-11-14T22:13:20.123456Z\",\"packets\":1,"
+		"\"complete\":true},"
+		"{\"src\":\"10.0.0.7:50010\",\"dst\":\"10.0.2.9:8080\","
+		"\"proto\":\"tcp\",\"uid\":0,\"gid\":1337,\"hops\":["
+		"{\"table\":\"nat\",\"chain\":\"ISTIO_OUTPUT\",\"rule\":0,"
+		"\"kind\":\"enter\"},"
+		"{\"table\":\"nat\",\"chain\":\"ISTIO_OUTPUT\",\"rule\":10,"
+		"\"kind\":\"return\"},"
+		"{\"table\":\"nat\",\"chain\":\"OUTPUT\",\"rule\":0,"
+		"\"kind\":\"policy\"}],"
+		"\"in\":null,\"out\":null,\"ts\":\"2023-11-14T22:13:20.124000Z\","
+		"\"packets\":3,\"complete\":true}]}");
+	free(s);
+	free(f);
+}
+
+/* IPv6, an arriving leg (no owner), type 0 with its reason, incomplete. */
+static void test_type0_ipv6(void **state)
+{
+	struct st_flow *f = calloc(1, sizeof(*f));
+	struct st_flow_leg *a = &f->legs[0];
+	char *s = NULL;
+
+	(void)state;
+	assert_non_null(f);
+	f->type = 0;
+	f->klass = ST_CLASS_INCOMPLETE;
+	st_strlcpy(f->reason, "leg 1: records lost", sizeof(f->reason));
+	f->nlegs = 1;
+	set_addr(a, "fd00:10:244::5", 40300, "fd00:10:244::7", 8080);
+	a->proto = IPPROTO_SCTP;
+	a->arriving = true;
+	st_strlcpy(a->indev, "eth0", sizeof(a->indev));
+	a->incomplete = true;
+	a->truncated = true;
+	st_strlcpy(a->why, "records lost: walk stopped in nat:ISTIO_INBOUND",
+		   sizeof(a->why));
+	add_hop(a, "nat", "PREROUTING", ST_HIT_ENTER, 0);
+	s = dump(st_flowjson_flow(f, NULL));
+	assert_string_equal(
+		s,
+		"{\"type\":0,\"type_name\":\"other\",\"class\":\"incomplete\","
+		"\"reason\":\"leg 1: records lost\","
+		"\"path\":\"Remote Pod -> PREROUTING -> Local Pod\",\"legs\":["
+		"{\"src\":\"[fd00:10:244::5]:40300\","
+		"\"dst\":\"[fd00:10:244::7]:8080\",\"proto\":\"sctp\","
+		"\"uid\":null,\"gid\":null,\"hops\":["
+		"{\"table\":\"nat\",\"chain\":\"PREROUTING\",\"rule\":0,"
+		"\"kind\":\"enter\"}],"
+		"\"in\":\"eth0\",\"out\":null,\"ts\":\"1970-01-01T00:00:00.000000Z\","
+		"\"packets\":0,\"complete\":false,"
+		"\"why\":\"records lost: walk stopped in nat:ISTIO_INBOUND\","
+		"\"hops_truncated\":true}]}");
+	free(s);
+	free(f);
+}
+
+static void test_summary(void **state)
+{
+	struct st_flow_stats st;
+	char *s = NULL;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.flows = 7;
+	st.records = 99;
+	st.by_type[0] = 2;
+	st.by_type[2] = 4;
+	st.by_type[6] = 1;
+	st.by_class[ST_CLASS_DNS_CAPTURE] = 1;
+	st.by_class[ST_CLASS_UNKNOWN] = 1;
+	st.lost = 3;
+	st.skipped = 5;
+	st.evicted = 1;
+	s = dump(st_flowjson_summary(&st));
+	assert_string_equal(
+		s, "{\"summary\":{\"flows\":7,\"by_type\":{\"0\":2,\"1\":0,"
+		   "\"2\":4,\"3\":0,\"4\":0,\"5\":0,\"6\":1},\"by_class\":{"
+		   "\"bypass\":0,\"excluded-port\":0,\"excluded-cidr\":0,"
+		   "\"dns-capture\":1,\"proxy-direct\":0,\"incomplete\":0,"
+		   "\"unknown\":1},\"records\":99,\"lost\":3,\"skipped\":5,"
+		   "\"evicted\":1}}");
+	free(s);
+}
+
+/* The write functions: one line each, and -EIO on a failing stream. */
+static void test_write(void **state)
+{
+	struct st_flow *f = calloc(1, sizeof(*f));
+	struct st_flow_stats st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	FILE *ro = fopen("/dev/null", "r");
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(out);
+	assert_non_null(ro);
+	memset(&st, 0, sizeof(st));
+	f->type = 5;
+	f->nlegs = 1;
+	set_addr(&f->legs[0], "127.0.0.1", 47000, "127.0.0.1", 15000);
+	f->legs[0].proto = IPPROTO_UDP;
+	assert_int_equal(st_flowjson_write(out, f), 0);
+	assert_int_equal(st_flowjson_write_summary(out, &st), 0);
+	assert_int_equal(fclose(out), 0);
+	assert_non_null(strstr(text, "\"proto\":\"udp\""));
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	assert_non_null(strchr(text, '\n'));
+	assert_ptr_equal(strchr(text, '\n') + 1, strstr(text, "{\"summary\""));
+	assert_int_equal(st_flowjson_write(ro, f), -EIO);
+	fclose(ro);
+	free(text);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type2),
+		cmocka_unit_test(test_type0_ipv6),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_write),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

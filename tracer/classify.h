@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * classify.h - the six sidecar traffic types of the article, and type 0
+ * with a class that says why a flow is none of them.
+ *
+ * Everything is decided from the legs of an assembled flow (flow.h): the
+ * roles of the rules the legs hit (set by st_istio_analyze()), the sidecar
+ * settings (proxy uids/gids, capture and excluded ports) and two facts
+ * from PORTS.md that the rules cannot say: which ports are Prometheus
+ * ports (15090 Envoy stats, 15020 pilot-agent merged metrics; a port only
+ * counts when the rules exclude it from inbound capture) and which are
+ * istiod ports (15012 mTLS XDS/CA, 15010 plaintext XDS).  Rule numbers
+ * are never used.
+ *
+ *   1 remote-to-local     arriving leg captured to the inbound port, then
+ *                         the 127.0.0.6 / ::6 leg to the same destination
+ *                         (TPROXY: the proxy's leg from the client address;
+ *                         before Istio 1.10: the proxy's leg to
+ *                         127.0.0.1 on the same port)
+ *   2 local-to-remote     app leg captured to the outbound port, then the
+ *                         proxy's upstream leg
+ *   3 prometheus-scrape   arriving leg to a Prometheus port that
+ *                         ISTIO_INBOUND returns as excluded
+ *   4 local-to-local      app -> outbound port, proxy -> own pod IP
+ *                         redirected to the inbound port, 127.0.0.6 -> app
+ *   5 envoy-interprocess  proxy leg to a loopback address, not redirected
+ *   6 sidecar-to-istiod   proxy leg, not stitched, to an istiod port, out
+ *                         through a device other than lo
+ *   0 other               with a class: bypass, excluded-port,
+ *                         excluded-cidr, dns-capture, proxy-direct,
+ *                         incomplete, unknown
+ *
+ * A 15020 scrape makes pilot-agent fetch 127.0.0.1:15000: that fetch is a
+ * separate type-5 flow; nothing links the two.
+ */
+#ifndef ST_CLASSIFY_H
+#define ST_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "istio.h"
+
+#define ST_TYPE_MAX 6 /* types are 0..ST_TYPE_MAX */
+
+/* Why a type-0 flow is type 0; ST_CLASS_NONE for types 1-6. */
+enum st_class {
+	ST_CLASS_NONE = 0,
+	ST_CLASS_BYPASS,	/* returned without capture, not the proxy */
+	ST_CLASS_EXCLUDED_PORT, /* inbound/outbound port exclusion */
+	ST_CLASS_EXCLUDED_CIDR, /* outbound CIDR exclusion (or not included) */
+	ST_CLASS_DNS_CAPTURE,	/* redirected to the DNS proxy port */
+	ST_CLASS_PROXY_DIRECT,	/* proxy uid/gid leg stitched to nothing */
+	ST_CLASS_INCOMPLETE,	/* records lost, walk unfinished, evicted */
+	ST_CLASS_UNKNOWN,
+	ST_CLASS__MAX,
+};
+
+struct st_flow;
+
+/**
+ * st_class_flow() - set @flow's type, class and reason.
+ * @flow: an assembled flow (legs filled in by the flow table)
+ * @set: the sidecar settings derived from the rules
+ *
+ * For types 1-6 the class is ST_CLASS_NONE and the reason is empty.
+ */
+void st_class_flow(struct st_flow *flow, const struct st_istio_settings *set);
+
+/**
+ * st_class_type_name() - "remote-to-local" ... "sidecar-to-istiod" for
+ * types 1-6, "other" for 0 and anything out of range.
+ */
+const char *st_class_type_name(int type);
+
+/**
+ * st_class_name() - "bypass", "excluded-port", ... for a type-0 class; for
+ * ST_CLASS_NONE the type name of @type (a type 1-6 flow's class is its
+ * type name).
+ */
+const char *st_class_name(enum st_class c, int type);
+
+/**
+ * st_class_is_prometheus_port() - 15090 or 15020 (PORTS.md), and excluded
+ * from inbound capture by @set when @set lists exclusions at all.
+ */
+bool st_class_is_prometheus_port(uint16_t port,
+				 const struct st_istio_settings *set);
+
+/** st_class_is_istiod_port() - 15012 or 15010 (PORTS.md). */
+bool st_class_is_istiod_port(uint16_t port);
+
+#endif /* ST_CLASSIFY_H */

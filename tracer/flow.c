@@ -1,0 +1,1737 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * flow.c - hit records into legs, legs into flows (see flow.h).
+ *
+ * Everything lives in pools sized at creation: flow slots (each holding
+ * its legs), leg nodes (the per-key handle: hash link, list links, walk
+ * state), and lingering keys, which are leg nodes whose flow was emitted.
+ * Time-outs are kept in lists ordered by their start time so that expiry
+ * only ever looks at list heads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "flow.h"
+
+#define FL_DEF_MAX_FLOWS 1024u
+#define FL_DEF_WALK_MS 500u
+#define FL_DEF_WINDOW_MS 2000u
+#define FL_DEF_LINGER_MS 2000u
+#define FL_MAX_DEPTH 8
+#define FL_MAX_SEEN 16
+#define FL_NS_PER_MS 1000000LL
+
+#define FL_TCP_SYN 0x02
+#define FL_TCP_ACK 0x10
+
+enum fl_hook {
+	FL_HOOK_NONE = 0,
+	FL_HOOK_PRE,
+	FL_HOOK_IN,
+	FL_HOOK_FWD,
+	FL_HOOK_OUT,
+	FL_HOOK_POST,
+};
+
+enum fl_wait {
+	FL_WAIT_NONE = -1,
+	FL_WAIT_UPSTREAM = 0, /* an outbound capture waits for the proxy */
+	FL_WAIT_PASSTHROUGH,  /* an inbound capture waits for 127.0.0.6 */
+	FL_WAIT__MAX,
+};
+
+/* A chain of the ruleset, indexed for O(1) lookup by name. */
+struct fl_chain {
+	const char *table;
+	const char *name;
+	enum st_family family;
+	bool builtin;
+	bool istio;
+	bool raw; /* its table runs before conntrack */
+	enum fl_hook hook;
+	unsigned int nrules;
+	const struct st_rule **rules; /* [number - 1] */
+};
+
+struct fl_key {
+	uint8_t family;
+	uint8_t proto;
+	uint16_t sport;
+	uint8_t src[16];
+};
+
+struct fl_seen {
+	const struct fl_chain *c;
+	unsigned int pos;
+	bool done;
+};
+
+/* Where a leg's first walk stands. */
+struct fl_walk {
+	unsigned int depth;
+	const struct fl_chain *frames[FL_MAX_DEPTH];
+	const struct fl_chain *pending; /* jumped to, entry not seen yet */
+	bool pending_goto;
+	bool broken;
+	bool nonraw; /* crossed a table other than raw */
+	bool later;  /* a later packet has begun */
+	bool lost;   /* records were lost while it was open */
+	bool stitch_tried;
+	bool via_lo;   /* left over lo: it comes back in through prerouting */
+	bool seen_pre; /* a record of a prerouting chain */
+	unsigned int nseen;
+	struct fl_seen seen[FL_MAX_SEEN];
+};
+
+struct fl_slot;
+
+struct fl_node {
+	struct fl_key key;
+	struct fl_node *hnext;
+	struct fl_node *prev; /* walk list (open legs) or linger list */
+	struct fl_node *next;
+	struct fl_slot *slot; /* NULL when lingering or free */
+	unsigned int leg;
+	bool hashed;
+	bool listed;
+	bool sealed;
+	bool lingering;
+	int64_t last;	 /* ns */
+	uint8_t dst[16]; /* lingering: the emitted leg's destinations */
+	uint16_t dport;
+	bool has_ndst; /* a NAT'd destination was seen */
+	uint8_t ndst[16];
+	uint16_t ndport;
+	struct fl_walk w;
+	struct fl_node *free_next;
+};
+
+struct fl_list {
+	struct fl_node *head;
+	struct fl_node *tail;
+};
+
+struct fl_slot {
+	struct st_flow flow;
+	struct fl_node *nodes[ST_FLOW_MAX_LEGS];
+	struct fl_slot *cprev; /* open flows, oldest first */
+	struct fl_slot *cnext;
+	struct fl_slot *wprev; /* its wait queue */
+	struct fl_slot *wnext;
+	struct fl_slot *dnext; /* wait-by-destination bucket */
+	struct fl_slot *pnext; /* inbound waits by port only */
+	int wait;	       /* enum fl_wait */
+	unsigned int wq;       /* index of its wait queue */
+	int waited_leg;	       /* the last leg that began a wait, -1 */
+	int64_t wait_since;
+	uint64_t lost_at_wait;
+	bool used;
+	struct fl_slot *free_next;
+};
+
+struct fl_wq {
+	struct fl_slot *head;
+	struct fl_slot *tail;
+};
+
+struct st_flow_table {
+	const struct st_ruleset *rs;
+	struct st_istio_settings set;
+	struct st_flow_opts o;
+	st_flow_emit_fn emit;
+	void *data;
+
+	struct fl_chain *chains;
+	size_t nchains;
+	const struct st_rule **rules;
+	size_t *chash; /* chain index + 1, 0 = empty */
+	size_t chash_mask;
+	const char *nat_table;
+	bool pre_outside_nat; /* prerouting chains that see every packet */
+
+	struct fl_slot *slots;
+	struct fl_slot *free_slots;
+	struct fl_slot *chead;
+	struct fl_slot *ctail;
+
+	struct fl_node *nodes;
+	struct fl_node *free_nodes;
+	struct fl_node **buckets;
+	size_t bucket_mask;
+	struct fl_slot **dbuckets;
+	struct fl_slot **pbuckets;
+	size_t dbucket_mask;
+	struct fl_list walk;
+	struct fl_list linger;
+	unsigned int nlinger;
+	struct fl_wq wq[FL_WAIT__MAX * 2]; /* [wait * 2 + (family == 6)] */
+
+	int64_t now;
+	struct fl_node *active; /* the leg of the latest record */
+	uint64_t next_id;
+	struct st_flow_stats st;
+	int cbret;
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+static uint32_t fl_fnv(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static size_t fl_pow2(size_t n)
+{
+	size_t p = 16;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static int64_t fl_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+static size_t fl_alen(uint8_t family)
+{
+	return family == 6 ? 16 : 4;
+}
+
+static bool fl_is_loopback(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	if (family == 4)
+		return a[0] == 127;
+	return memcmp(a, one, 16) == 0;
+}
+
+static bool fl_is_passthrough(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t six[16] = {[15] = 6};
+	static const uint8_t v4[4] = {127, 0, 0, 6};
+
+	if (family == 4)
+		return memcmp(a, v4, 4) == 0;
+	return memcmp(a, six, 16) == 0;
+}
+
+static bool fl_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
+{
+	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static bool fl_is_proxy(const struct st_flow_table *t,
+			const struct st_flow_leg *l)
+{
+	return (l->has_uid &&
+		fl_id_in(l->uid, t->set.proxy_uids, t->set.nproxy_uids)) ||
+	       (l->has_gid &&
+		fl_id_in(l->gid, t->set.proxy_gids, t->set.nproxy_gids));
+}
+
+static enum fl_hook fl_hook_of(const char *s)
+{
+	static const struct {
+		const char *name;
+		enum fl_hook hook;
+	} hooks[] = {
+		{"prerouting", FL_HOOK_PRE},   {"input", FL_HOOK_IN},
+		{"forward", FL_HOOK_FWD},      {"output", FL_HOOK_OUT},
+		{"postrouting", FL_HOOK_POST},
+	};
+
+	if (s == NULL)
+		return FL_HOOK_NONE;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(hooks); i++)
+		if (strcasecmp(s, hooks[i].name) == 0)
+			return hooks[i].hook;
+	return FL_HOOK_NONE;
+}
+
+static bool fl_is_verdict(enum st_target_kind k)
+{
+	switch (k) {
+	case ST_T_RETURN:
+	case ST_T_ACCEPT:
+	case ST_T_DROP:
+	case ST_T_REJECT:
+	case ST_T_REDIRECT:
+	case ST_T_TPROXY:
+	case ST_T_DNAT:
+	case ST_T_SNAT:
+	case ST_T_MASQUERADE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void fl_skip(struct st_flow_table *t, enum st_flow_skip why,
+		    const char *fmt, ...) __st_printf(3, 4);
+
+static void fl_skip(struct st_flow_table *t, enum st_flow_skip why,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	t->st.skipped++;
+	t->st.skipped_by[why]++;
+	va_start(ap, fmt);
+	vsnprintf(t->st.last_skip, sizeof(t->st.last_skip), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the chain index ------------------------------------------------- */
+
+static uint32_t fl_chain_hash(const char *table, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	h = fl_fnv(h, table, strlen(table) + 1);
+	return fl_fnv(h, name, strlen(name));
+}
+
+static const struct fl_chain *fl_chain_find(const struct st_flow_table *t,
+					    const char *table, const char *name,
+					    unsigned int family)
+{
+	size_t i = fl_chain_hash(table, name) & t->chash_mask;
+
+	for (; t->chash[i] != 0; i = (i + 1) & t->chash_mask) {
+		const struct fl_chain *c = &t->chains[t->chash[i] - 1];
+
+		if (strcmp(c->name, name) != 0 || strcmp(c->table, table) != 0)
+			continue;
+		if (family != ST_FAMILY_ANY && c->family != ST_FAMILY_ANY &&
+		    (unsigned int)c->family != family)
+			continue;
+		return c;
+	}
+	return NULL;
+}
+
+/* raw: named so, or every base chain hooks in before conntrack (-200). */
+static bool fl_table_is_raw(const struct st_ruleset *rs, const char *table)
+{
+	bool any = false;
+
+	if (strcmp(table, "raw") == 0)
+		return true;
+	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+
+		if (c == NULL || strcmp(c->table, table) != 0 || !c->builtin)
+			continue;
+		if (c->prio >= -200)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* "nat", or for nftables the table that holds REDIRECT rules. */
+static const char *fl_find_nat_table(const struct st_ruleset *rs)
+{
+	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+
+		if (c != NULL && strcmp(c->table, "nat") == 0)
+			return c->table;
+	}
+	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+
+		if (r != NULL && r->target.kind == ST_T_REDIRECT)
+			return r->table;
+	}
+	return NULL;
+}
+
+static int fl_index_chains(struct st_flow_table *t, char *err)
+{
+	const struct st_ruleset *rs = t->rs;
+	size_t nrules = st_ruleset_nrules(rs);
+
+	t->nchains = st_ruleset_nchains(rs);
+	t->chains = calloc(t->nchains ? t->nchains : 1, sizeof(*t->chains));
+	t->rules = calloc(nrules ? nrules : 1, sizeof(*t->rules));
+	t->chash_mask = fl_pow2(t->nchains * 2 + 1) - 1;
+	t->chash = calloc(t->chash_mask + 1, sizeof(*t->chash));
+	if (t->chains == NULL || t->rules == NULL || t->chash == NULL)
+		return st_err(err, ENOMEM, "flow table: out of memory");
+	for (size_t i = 0; i < t->nchains; i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+		struct fl_chain *fc = &t->chains[i];
+		size_t h = 0;
+
+		if (c == NULL || c->first + (size_t)c->nrules > nrules)
+			return st_err(err, EINVAL,
+				      "flow table: inconsistent ruleset");
+		fc->table = c->table;
+		fc->name = c->name;
+		fc->family = c->family;
+		fc->builtin = c->builtin;
+		fc->istio = st_istio_is_istio_chain(c->name);
+		fc->raw = fl_table_is_raw(rs, c->table);
+		fc->hook = fl_hook_of(c->hook != NULL ? c->hook : c->name);
+		fc->nrules = c->nrules;
+		fc->rules = &t->rules[c->first];
+		for (unsigned int k = 0; k < c->nrules; k++) {
+			const struct st_rule *r =
+				st_ruleset_rule(rs, c->first + k);
+
+			if (r == NULL || strcmp(r->chain, c->name) != 0 ||
+			    r->number != k + 1)
+				r = st_ruleset_find_rule(rs, c->table, c->name,
+							 c->family, k + 1);
+			if (r == NULL)
+				return st_err(err, EINVAL,
+					      "flow table: no rule %u in %s:%s",
+					      k + 1, c->table, c->name);
+			fc->rules[k] = r;
+		}
+		h = fl_chain_hash(fc->table, fc->name) & t->chash_mask;
+		while (t->chash[h] != 0)
+			h = (h + 1) & t->chash_mask;
+		t->chash[h] = i + 1;
+	}
+	t->nat_table = fl_find_nat_table(rs);
+	/* Prerouting outside nat, in a table the instrumenter covers. */
+	for (size_t i = 0; i < t->nchains; i++) {
+		const struct fl_chain *c = &t->chains[i];
+
+		if (!c->builtin || c->hook != FL_HOOK_PRE ||
+		    (t->nat_table != NULL &&
+		     strcmp(c->table, t->nat_table) == 0))
+			continue;
+		for (size_t k = 0; k < t->nchains; k++)
+			if (t->chains[k].istio &&
+			    strcmp(t->chains[k].table, c->table) == 0)
+				t->pre_outside_nat = true;
+	}
+	return 0;
+}
+
+/* ---- lists ----------------------------------------------------------- */
+
+static void fl_list_del(struct fl_list *l, struct fl_node *n)
+{
+	if (!n->listed)
+		return;
+	if (n->prev != NULL)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next != NULL)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+	n->listed = false;
+}
+
+static void fl_list_add_tail(struct fl_list *l, struct fl_node *n)
+{
+	n->prev = l->tail;
+	n->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = n;
+	else
+		l->head = n;
+	l->tail = n;
+	n->listed = true;
+}
+
+/* ---- the leg hash ---------------------------------------------------- */
+
+static void fl_key_of(const struct st_rec *rec, struct fl_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = rec->family;
+	k->proto = rec->proto;
+	k->sport = rec->sport;
+	memcpy(k->src, rec->src, fl_alen(rec->family));
+}
+
+static size_t fl_key_bucket(const struct st_flow_table *t,
+			    const struct fl_key *k)
+{
+	return fl_fnv(2166136261u, k, sizeof(*k)) & t->bucket_mask;
+}
+
+static struct fl_node *fl_hash_find(const struct st_flow_table *t,
+				    const struct fl_key *k)
+{
+	struct fl_node *n = t->buckets[fl_key_bucket(t, k)];
+
+	for (; n != NULL; n = n->hnext)
+		if (memcmp(&n->key, k, sizeof(*k)) == 0)
+			return n;
+	return NULL;
+}
+
+static void fl_hash_add(struct st_flow_table *t, struct fl_node *n)
+{
+	size_t b = fl_key_bucket(t, &n->key);
+
+	n->hnext = t->buckets[b];
+	t->buckets[b] = n;
+	n->hashed = true;
+}
+
+static void fl_hash_del(struct st_flow_table *t, struct fl_node *n)
+{
+	struct fl_node **pp = NULL;
+
+	if (!n->hashed)
+		return;
+	pp = &t->buckets[fl_key_bucket(t, &n->key)];
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == n) {
+			*pp = n->hnext;
+			break;
+		}
+	}
+	n->hnext = NULL;
+	n->hashed = false;
+}
+
+static void fl_node_free(struct st_flow_table *t, struct fl_node *n)
+{
+	if (t->active == n)
+		t->active = NULL;
+	fl_hash_del(t, n);
+	if (n->lingering) {
+		fl_list_del(&t->linger, n);
+		t->nlinger--;
+	} else {
+		fl_list_del(&t->walk, n);
+	}
+	memset(n, 0, sizeof(*n));
+	n->free_next = t->free_nodes;
+	t->free_nodes = n;
+}
+
+static struct fl_node *fl_node_alloc(struct st_flow_table *t)
+{
+	struct fl_node *n = t->free_nodes;
+
+	if (n == NULL && t->linger.head != NULL) {
+		fl_node_free(t, t->linger.head);
+		n = t->free_nodes;
+	}
+	if (n == NULL)
+		return NULL;
+	t->free_nodes = n->free_next;
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+/* ---- waiting for a partner ------------------------------------------- */
+
+static size_t fl_dst_bucket(const struct st_flow_table *t, uint8_t family,
+			    const uint8_t *dst, uint16_t dport)
+{
+	uint32_t h = 2166136261u;
+
+	h = fl_fnv(h, &family, 1);
+	h = fl_fnv(h, dst, fl_alen(family));
+	h = fl_fnv(h, &dport, sizeof(dport));
+	return h & t->dbucket_mask;
+}
+
+/* Inbound waits also by port: Istio before 1.10 forwarded to 127.0.0.1. */
+static size_t fl_port_bucket(const struct st_flow_table *t, uint8_t family,
+			     uint16_t dport)
+{
+	static const uint8_t any[16];
+
+	return fl_dst_bucket(t, family, any, dport);
+}
+
+static const struct st_flow_leg *fl_last_leg(const struct fl_slot *s)
+{
+	return &s->flow.legs[s->flow.nlegs - 1];
+}
+
+static void fl_wait_start(struct st_flow_table *t, struct fl_slot *s,
+			  enum fl_wait kind)
+{
+	const struct st_flow_leg *l = fl_last_leg(s);
+	struct fl_wq *q = NULL;
+	size_t b = fl_dst_bucket(t, l->family, l->dst, l->dport);
+
+	s->wait = kind;
+	s->wq = (unsigned int)kind * 2 + (l->family == 6);
+	s->waited_leg = (int)s->flow.nlegs - 1;
+	s->wait_since = t->now;
+	s->lost_at_wait = t->st.lost;
+	q = &t->wq[s->wq];
+	s->wprev = q->tail;
+	s->wnext = NULL;
+	if (q->tail != NULL)
+		q->tail->wnext = s;
+	else
+		q->head = s;
+	q->tail = s;
+	s->dnext = t->dbuckets[b];
+	t->dbuckets[b] = s;
+	if (kind == FL_WAIT_PASSTHROUGH) {
+		b = fl_port_bucket(t, l->family, l->dport);
+		s->pnext = t->pbuckets[b];
+		t->pbuckets[b] = s;
+	}
+}
+
+static void fl_wait_stop(struct st_flow_table *t, struct fl_slot *s)
+{
+	const struct st_flow_leg *l = NULL;
+	struct fl_wq *q = &t->wq[s->wq];
+	struct fl_slot **pp = NULL;
+
+	if (s->wait == FL_WAIT_NONE)
+		return;
+	l = fl_last_leg(s);
+	if (s->wprev != NULL)
+		s->wprev->wnext = s->wnext;
+	else
+		q->head = s->wnext;
+	if (s->wnext != NULL)
+		s->wnext->wprev = s->wprev;
+	else
+		q->tail = s->wprev;
+	s->wprev = s->wnext = NULL;
+	pp = &t->dbuckets[fl_dst_bucket(t, l->family, l->dst, l->dport)];
+	for (; *pp != NULL; pp = &(*pp)->dnext) {
+		if (*pp == s) {
+			*pp = s->dnext;
+			break;
+		}
+	}
+	s->dnext = NULL;
+	if (s->wait == FL_WAIT_PASSTHROUGH) {
+		pp = &t->pbuckets[fl_port_bucket(t, l->family, l->dport)];
+		for (; *pp != NULL; pp = &(*pp)->pnext) {
+			if (*pp == s) {
+				*pp = s->pnext;
+				break;
+			}
+		}
+		s->pnext = NULL;
+	}
+	s->wait = FL_WAIT_NONE;
+}
+
+/* Does @l continue the flow @s that waits for a 127.0.0.6 leg? */
+static bool fl_passthrough_fits(const struct st_flow_table *t,
+				const struct fl_slot *s,
+				const struct st_flow_leg *l)
+{
+	const struct st_flow_leg *w = fl_last_leg(s);
+
+	if (l->passthrough_src)
+		return true;
+	/* TPROXY: Envoy's original_src keeps the client's address. */
+	return t->set.mode == ST_MODE_TPROXY && l->proxy &&
+	       memcmp(w->src, l->src, fl_alen(l->family)) == 0;
+}
+
+/* The oldest flow waiting with @kind for exactly @l's destination. */
+static struct fl_slot *fl_wait_find(const struct st_flow_table *t,
+				    enum fl_wait kind,
+				    const struct st_flow_leg *l)
+{
+	struct fl_slot *best = NULL;
+	struct fl_slot *s =
+		t->dbuckets[fl_dst_bucket(t, l->family, l->dst, l->dport)];
+
+	for (; s != NULL; s = s->dnext) {
+		const struct st_flow_leg *w = fl_last_leg(s);
+
+		if (s->wait != (int)kind || w->family != l->family ||
+		    w->dport != l->dport ||
+		    memcmp(w->dst, l->dst, fl_alen(l->family)) != 0)
+			continue;
+		if (kind == FL_WAIT_PASSTHROUGH &&
+		    !fl_passthrough_fits(t, s, l))
+			continue;
+		if (best == NULL || s->wait_since < best->wait_since)
+			best = s;
+	}
+	return best;
+}
+
+/*
+ * The oldest inbound capture to port @l->dport when @l is the proxy's
+ * connection to that port on loopback: how Envoy reached the app before
+ * Istio 1.10 (127.0.0.1 instead of 127.0.0.6 -> pod IP).
+ */
+static struct fl_slot *fl_wait_find_localhost(const struct st_flow_table *t,
+					      const struct st_flow_leg *l)
+{
+	struct fl_slot *best = NULL;
+	struct fl_slot *s = t->pbuckets[fl_port_bucket(t, l->family, l->dport)];
+
+	for (; s != NULL; s = s->pnext) {
+		const struct st_flow_leg *w = fl_last_leg(s);
+
+		if (s->wait != FL_WAIT_PASSTHROUGH || w->family != l->family ||
+		    w->dport != l->dport)
+			continue;
+		if (best == NULL || s->wait_since < best->wait_since)
+			best = s;
+	}
+	return best;
+}
+
+/* ---- flow slots ------------------------------------------------------ */
+
+static void fl_open_del(struct st_flow_table *t, struct fl_slot *s)
+{
+	if (s->cprev != NULL)
+		s->cprev->cnext = s->cnext;
+	else
+		t->chead = s->cnext;
+	if (s->cnext != NULL)
+		s->cnext->cprev = s->cprev;
+	else
+		t->ctail = s->cprev;
+	s->cprev = s->cnext = NULL;
+}
+
+static void fl_linger_add(struct st_flow_table *t, struct fl_node *n)
+{
+	const struct st_flow_leg *l = &n->slot->flow.legs[n->leg];
+
+	fl_list_del(&t->walk, n);
+	memcpy(n->dst, l->dst, sizeof(n->dst));
+	n->dport = l->dport;
+	n->slot = NULL;
+	n->lingering = true;
+	n->last = t->now;
+	fl_list_add_tail(&t->linger, n);
+	t->nlinger++;
+	while (t->nlinger > t->o.max_linger && t->linger.head != NULL)
+		fl_node_free(t, t->linger.head);
+}
+
+/* Forget a flow: its keys linger so that later packets are absorbed. */
+static void fl_slot_release(struct st_flow_table *t, struct fl_slot *s)
+{
+	fl_wait_stop(t, s);
+	for (unsigned int i = 0; i < ST_FLOW_MAX_LEGS; i++) {
+		struct fl_node *n = s->nodes[i];
+
+		if (n == NULL)
+			continue;
+		if (t->active == n)
+			t->active = NULL;
+		if (n->hashed && t->o.linger_ms > 0)
+			fl_linger_add(t, n);
+		else
+			fl_node_free(t, n);
+		s->nodes[i] = NULL;
+	}
+	fl_open_del(t, s);
+	s->used = false;
+	s->free_next = t->free_slots;
+	t->free_slots = s;
+}
+
+/* ---- finishing and emitting ------------------------------------------ */
+
+static void fl_why(struct st_flow_leg *l, const struct fl_walk *w,
+		   const char *fmt, ...) __st_printf(3, 4);
+
+static void fl_why(struct st_flow_leg *l, const struct fl_walk *w,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)w;
+	if (l->incomplete)
+		return;
+	l->incomplete = true;
+	va_start(ap, fmt);
+	vsnprintf(l->why, sizeof(l->why), fmt, ap);
+	va_end(ap);
+}
+
+static bool fl_hop_in(const struct st_flow_hop *h, const char *table)
+{
+	return table != NULL && strcmp(h->table, table) == 0;
+}
+
+static bool fl_hop_is_istio_verdict(const struct st_flow_hop *h)
+{
+	return h->kind == ST_HIT_RULE && h->r != NULL &&
+	       fl_is_verdict(h->r->target.kind) &&
+	       (h->r->role != ST_ROLE_NONE || h->istio);
+}
+
+static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
+{
+	const char *dt = NULL;
+
+	if (l->redirect_hop >= 0) {
+		dt = l->hops[l->redirect_hop].table;
+	} else {
+		for (unsigned int i = 0; i < l->nhops && dt == NULL; i++)
+			if (fl_hop_in(&l->hops[i], t->nat_table))
+				dt = t->nat_table;
+		for (unsigned int i = l->nhops; i > 0 && dt == NULL; i--)
+			if (fl_hop_is_istio_verdict(&l->hops[i - 1]))
+				dt = l->hops[i - 1].table;
+		if (dt == NULL && l->nhops > 0)
+			dt = l->hops[0].table;
+	}
+	l->decisive_table = dt;
+	l->nat_table = NULL;
+	for (unsigned int i = 0; i < l->nhops && l->nat_table == NULL; i++)
+		if (fl_hop_in(&l->hops[i], t->nat_table))
+			l->nat_table = t->nat_table;
+	l->decision_hop = l->redirect_hop;
+	for (unsigned int i = l->nhops; i > 0 && l->decision_hop < 0; i--) {
+		const struct st_flow_hop *h = &l->hops[i - 1];
+
+		if (fl_hop_in(h, dt) && fl_hop_is_istio_verdict(h))
+			l->decision_hop = (int)i - 1;
+	}
+	for (unsigned int i = l->nhops; i > 0 && l->decision_hop < 0; i--) {
+		const struct st_flow_hop *h = &l->hops[i - 1];
+
+		if (fl_hop_in(h, dt) && h->kind == ST_HIT_RETURN && h->istio)
+			l->decision_hop = (int)i - 1;
+	}
+}
+
+static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
+			  struct st_flow_leg *l)
+{
+	const struct fl_walk *w = &n->w;
+
+	static const char lost[] = "records lost: ";
+	char why[ST_FLOW_WHY_SIZE];
+
+	l->lost = l->lost || w->lost;
+	if (!l->incomplete && !w->broken && (w->depth > 0 || w->pending)) {
+		const struct fl_chain *c =
+			w->pending ? w->pending : w->frames[w->depth - 1];
+
+		fl_why(l, w, "walk stopped in %s:%s", c->table, c->name);
+	}
+	/* Loss is known only now: it may be reported after the gap. */
+	if (l->incomplete && l->lost &&
+	    strncmp(l->why, lost, sizeof(lost) - 1) != 0) {
+		st_strlcpy(why, l->why, sizeof(why));
+		snprintf(l->why, sizeof(l->why), "%s%.*s", lost,
+			 (int)(sizeof(l->why) - sizeof(lost)), why);
+	}
+	fl_leg_decide(t, l);
+}
+
+static void fl_emit(struct st_flow_table *t, struct fl_slot *s)
+{
+	struct st_flow *f = &s->flow;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < f->nlegs; i++)
+		fl_leg_finish(t, s->nodes[i], &f->legs[i]);
+	st_class_flow(f, &t->set);
+	f->id = ++t->next_id;
+	t->st.flows++;
+	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
+		t->st.by_type[f->type]++;
+	if ((unsigned int)f->klass < ST_CLASS__MAX)
+		t->st.by_class[f->klass]++;
+	ret = t->emit(f, t->data);
+	if (ret < 0)
+		t->cbret = ST_CB_ERROR;
+	else if (ret == ST_CB_STOP && t->cbret != ST_CB_ERROR)
+		t->cbret = ST_CB_STOP;
+	fl_slot_release(t, s);
+}
+
+static void fl_try_complete(struct st_flow_table *t, struct fl_slot *s)
+{
+	if (s->wait != FL_WAIT_NONE)
+		return;
+	for (unsigned int i = 0; i < s->flow.nlegs; i++)
+		if (!s->nodes[i]->sealed)
+			return;
+	fl_emit(t, s);
+}
+
+static void fl_seal(struct st_flow_table *t, struct fl_node *n)
+{
+	struct fl_slot *s = n->slot;
+
+	if (n->sealed || s == NULL)
+		return;
+	n->sealed = true;
+	fl_list_del(&t->walk, n);
+	if (!n->w.nonraw && s->flow.nlegs == 1) {
+		/* raw logs every packet: no connection starts here. */
+		const struct st_flow_leg *l = &s->flow.legs[0];
+
+		t->st.ignored += l->records + l->later;
+		fl_slot_release(t, s);
+		return;
+	}
+	fl_try_complete(t, s);
+}
+
+static bool fl_at_rest(const struct st_flow_table *t, const struct fl_walk *w)
+{
+	if (w->depth > 0 || w->pending != NULL || !w->nonraw)
+		return false;
+	/* A packet sent over lo walks prerouting again on its way in. */
+	return !(w->via_lo && t->pre_outside_nat && !w->seen_pre);
+}
+
+static void fl_evict_oldest(struct st_flow_table *t)
+{
+	struct fl_slot *s = t->chead;
+
+	if (s == NULL)
+		return;
+	t->st.evicted++;
+	s->flow.evicted = true;
+	fl_wait_stop(t, s);
+	for (unsigned int i = 0; i < s->flow.nlegs; i++) {
+		struct fl_node *n = s->nodes[i];
+
+		if (!n->sealed) {
+			n->sealed = true;
+			fl_list_del(&t->walk, n);
+		}
+	}
+	fl_emit(t, s);
+}
+
+static struct fl_slot *fl_slot_alloc(struct st_flow_table *t)
+{
+	struct fl_slot *s = NULL;
+
+	if (t->free_slots == NULL)
+		fl_evict_oldest(t);
+	s = t->free_slots;
+	if (s == NULL)
+		return NULL;
+	t->free_slots = s->free_next;
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->wait = FL_WAIT_NONE;
+	s->waited_leg = -1;
+	s->cprev = t->ctail;
+	if (t->ctail != NULL)
+		t->ctail->cnext = s;
+	else
+		t->chead = s;
+	t->ctail = s;
+	return s;
+}
+
+/* ---- time ------------------------------------------------------------ */
+
+static void fl_wait_timeout(struct st_flow_table *t, struct fl_slot *s)
+{
+	fl_wait_stop(t, s);
+	s->flow.timed_out = true;
+	if (t->st.lost > s->lost_at_wait)
+		s->flow.lost_meanwhile = true;
+	fl_try_complete(t, s);
+}
+
+static void fl_expire(struct st_flow_table *t)
+{
+	int64_t walk = (int64_t)t->o.walk_timeout_ms * FL_NS_PER_MS;
+	int64_t window = (int64_t)t->o.stitch_window_ms * FL_NS_PER_MS;
+	int64_t linger = (int64_t)t->o.linger_ms * FL_NS_PER_MS;
+
+	while (t->walk.head != NULL && t->walk.head->last + walk <= t->now)
+		fl_seal(t, t->walk.head);
+	for (unsigned int q = 0; q < ST_ARRAY_SIZE(t->wq); q++)
+		while (t->wq[q].head != NULL &&
+		       t->wq[q].head->wait_since + window <= t->now)
+			fl_wait_timeout(t, t->wq[q].head);
+	while (t->linger.head != NULL &&
+	       t->linger.head->last + linger <= t->now)
+		fl_node_free(t, t->linger.head);
+}
+
+static void fl_clock(struct st_flow_table *t, const struct timespec *ts)
+{
+	int64_t ns = fl_ns(ts);
+
+	if (ns > t->now)
+		t->now = ns;
+}
+
+static int fl_result(struct st_flow_table *t, char *err)
+{
+	if (t->cbret == ST_CB_ERROR)
+		return st_err(err, ECANCELED, "flow callback failed");
+	return t->cbret;
+}
+
+/* ---- the walk -------------------------------------------------------- */
+
+static struct fl_seen *fl_seen_find(struct fl_walk *w, const struct fl_chain *c)
+{
+	for (unsigned int i = 0; i < w->nseen; i++)
+		if (w->seen[i].c == c)
+			return &w->seen[i];
+	return NULL;
+}
+
+static unsigned int fl_pos(enum st_hit_kind kind, unsigned int rule)
+{
+	if (kind == ST_HIT_ENTER)
+		return 0;
+	if (kind == ST_HIT_RULE)
+		return rule;
+	return UINT_MAX;
+}
+
+/* Does this record begin a later packet than the walk's? */
+static bool fl_is_later(struct fl_walk *w, const struct fl_chain *c,
+			enum st_hit_kind kind, unsigned int rule)
+{
+	const struct fl_seen *s = NULL;
+
+	if (!c->builtin)
+		return false;
+	s = fl_seen_find(w, c);
+	return s != NULL && (s->done || fl_pos(kind, rule) <= s->pos);
+}
+
+static void fl_seen_note(struct fl_walk *w, const struct fl_chain *c,
+			 enum st_hit_kind kind, unsigned int rule)
+{
+	struct fl_seen *s = NULL;
+
+	if (!c->builtin)
+		return;
+	s = fl_seen_find(w, c);
+	if (s == NULL) {
+		if (w->nseen == FL_MAX_SEEN)
+			return;
+		s = &w->seen[w->nseen++];
+		s->c = c;
+		s->done = false;
+	}
+	s->pos = fl_pos(kind, rule);
+}
+
+static void fl_seen_done(struct fl_walk *w, const struct fl_chain *c)
+{
+	struct fl_seen *s = fl_seen_find(w, c);
+
+	if (s != NULL)
+		s->done = true;
+}
+
+static void fl_walk_pop(struct fl_walk *w)
+{
+	if (w->depth == 0)
+		return;
+	if (w->depth == 1)
+		fl_seen_done(w, w->frames[0]);
+	w->depth--;
+}
+
+static void fl_walk_end(struct fl_walk *w)
+{
+	if (w->depth > 0)
+		fl_seen_done(w, w->frames[0]);
+	w->depth = 0;
+}
+
+static void fl_walk_push(struct fl_walk *w, struct st_flow_leg *l,
+			 const struct fl_chain *c)
+{
+	if (w->depth == FL_MAX_DEPTH) {
+		if (!w->broken)
+			fl_why(l, w, "calls nested deeper than %d at %s:%s",
+			       FL_MAX_DEPTH, c->table, c->name);
+		w->broken = true;
+		return;
+	}
+	w->frames[w->depth++] = c;
+}
+
+#define fl_broken(w, l, ...)                   \
+	do {                                   \
+		fl_why((l), (w), __VA_ARGS__); \
+		(w)->broken = true;            \
+	} while (0)
+
+/* The record is in chain @c: make @c the current frame, checking order. */
+static void fl_walk_enter(struct fl_walk *w, struct st_flow_leg *l,
+			  const struct fl_chain *c, enum st_hit_kind kind,
+			  bool trace)
+{
+	const struct fl_chain *top = NULL;
+
+	if (w->pending != NULL) {
+		const struct fl_chain *p = w->pending;
+		bool go = w->pending_goto;
+
+		w->pending = NULL;
+		w->pending_goto = false;
+		if (p == c) {
+			if (!trace && kind != ST_HIT_ENTER)
+				fl_broken(w, l, "no entry record of %s:%s",
+					  c->table, c->name);
+			if (go)
+				fl_walk_pop(w);
+			fl_walk_push(w, l, c);
+			return;
+		}
+		if (p->istio || p->builtin) {
+			fl_broken(w, l, "jump to %s:%s without its records",
+				  p->table, p->name);
+		} else if (go) {
+			/* Not instrumented; a goto returns to our caller. */
+			fl_walk_pop(w);
+		}
+	}
+	top = w->depth > 0 ? w->frames[w->depth - 1] : NULL;
+	if (top == c) {
+		if (kind == ST_HIT_ENTER)
+			fl_broken(w, l, "%s:%s entered twice", c->table,
+				  c->name);
+		return;
+	}
+	if (top == NULL) {
+		if (!c->builtin)
+			fl_broken(w, l, "%s:%s reached without a caller",
+				  c->table, c->name);
+		else if (!trace && kind != ST_HIT_ENTER)
+			fl_broken(w, l, "no entry record of %s:%s", c->table,
+				  c->name);
+		fl_walk_push(w, l, c);
+		return;
+	}
+	for (unsigned int i = w->depth; i > 0; i--) {
+		if (w->frames[i - 1] == c) {
+			fl_broken(w, l, "%s:%s left without its last record",
+				  top->table, top->name);
+			w->depth = i;
+			return;
+		}
+	}
+	fl_broken(w, l, "%s:%s left without its last record", top->table,
+		  top->name);
+	fl_walk_end(w);
+	fl_walk_push(w, l, c);
+}
+
+static void fl_walk_step(struct st_flow_table *t, struct fl_walk *w,
+			 struct st_flow_leg *l, const struct fl_chain *c,
+			 enum st_hit_kind kind, const struct st_rule *r,
+			 bool trace)
+{
+	fl_walk_enter(w, l, c, kind, trace);
+	switch (kind) {
+	case ST_HIT_ENTER:
+		break;
+	case ST_HIT_RETURN:
+		fl_walk_pop(w);
+		break;
+	case ST_HIT_POLICY:
+		if (w->depth > 1)
+			fl_broken(w, l, "policy of %s:%s inside a call",
+				  c->table, c->name);
+		fl_walk_end(w);
+		break;
+	case ST_HIT_RULE:
+		switch (r->target.kind) {
+		case ST_T_JUMP:
+		case ST_T_GOTO:
+			w->pending = r->target.chain != NULL
+					     ? fl_chain_find(t, c->table,
+							     r->target.chain,
+							     c->family)
+					     : NULL;
+			w->pending_goto = r->target.kind == ST_T_GOTO;
+			break;
+		case ST_T_RETURN:
+			fl_walk_pop(w);
+			break;
+		default:
+			if (fl_is_verdict(r->target.kind))
+				fl_walk_end(w);
+			break;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static enum st_capture fl_capture_of(const struct st_flow_table *t,
+				     const struct st_rule *r, uint16_t port)
+{
+	switch (r->role) {
+	case ST_ROLE_OUTBOUND_REDIRECT:
+		return ST_CAPTURE_OUTBOUND;
+	case ST_ROLE_INBOUND_REDIRECT:
+	case ST_ROLE_TPROXY_REDIRECT:
+		return ST_CAPTURE_INBOUND;
+	case ST_ROLE_DNS_CAPTURE:
+		return ST_CAPTURE_DNS;
+	default:
+		break;
+	}
+	/* No role (recogniser unsure): the settings' ports. */
+	if (r->target.kind == ST_T_TPROXY)
+		return ST_CAPTURE_INBOUND;
+	if (t->set.outbound_port != 0 && port == t->set.outbound_port)
+		return ST_CAPTURE_OUTBOUND;
+	if (t->set.inbound_port != 0 && port == t->set.inbound_port)
+		return ST_CAPTURE_INBOUND;
+	if (t->set.dns_port != 0 && port == t->set.dns_port)
+		return ST_CAPTURE_DNS;
+	return ST_CAPTURE_OTHER;
+}
+
+/* ---- stitching ------------------------------------------------------- */
+
+static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
+{
+	struct fl_slot *s = n->slot;
+	struct st_flow_leg *l = &s->flow.legs[n->leg];
+	struct fl_slot *f = NULL;
+	unsigned int idx = 0;
+
+	if (s->flow.nlegs != 1 || l->arriving)
+		return;
+	if (l->passthrough_src || (t->set.mode == ST_MODE_TPROXY && l->proxy))
+		f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l);
+	if (f == NULL && l->proxy && fl_is_loopback(l->family, l->dst))
+		f = fl_wait_find_localhost(t, l);
+	if (f == NULL && l->proxy && l->proto == IPPROTO_TCP &&
+	    !l->passthrough_src) {
+		f = fl_wait_find(t, FL_WAIT_UPSTREAM, l);
+		if (f == NULL && !fl_is_loopback(l->family, l->dst) &&
+		    !st_class_is_istiod_port(l->dport))
+			f = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].head;
+	}
+	if (f == NULL || f == s || f->flow.nlegs >= ST_FLOW_MAX_LEGS)
+		return;
+	fl_wait_stop(t, f);
+	idx = f->flow.nlegs++;
+	f->flow.legs[idx] = *l;
+	f->nodes[idx] = n;
+	n->slot = f;
+	n->leg = idx;
+	s->nodes[0] = NULL;
+	s->flow.nlegs = 0;
+	fl_slot_release(t, s);
+}
+
+static void fl_update_wait(struct st_flow_table *t, struct fl_slot *s)
+{
+	const struct st_flow_leg *l = NULL;
+
+	if (s->wait != FL_WAIT_NONE || s->flow.nlegs >= ST_FLOW_MAX_LEGS ||
+	    s->waited_leg == (int)s->flow.nlegs - 1)
+		return;
+	l = fl_last_leg(s);
+	if (l->capture == ST_CAPTURE_OUTBOUND)
+		fl_wait_start(t, s, FL_WAIT_UPSTREAM);
+	else if (l->capture == ST_CAPTURE_INBOUND)
+		fl_wait_start(t, s, FL_WAIT_PASSTHROUGH);
+}
+
+/* ---- records --------------------------------------------------------- */
+
+static bool fl_fresh_start(const struct st_rec *rec)
+{
+	if (rec->proto != IPPROTO_TCP)
+		return true;
+	return (rec->tcp_flags & (FL_TCP_SYN | FL_TCP_ACK)) == FL_TCP_SYN;
+}
+
+/* Is @rec's destination none that the leg of @n has shown? */
+static bool fl_dst_differs(const struct fl_node *n, const uint8_t *dst,
+			   uint16_t dport, uint8_t family)
+{
+	size_t len = fl_alen(family);
+
+	if (dport == n->dport && memcmp(dst, n->dst, len) == 0)
+		return false;
+	return !(n->has_ndst && dport == n->ndport &&
+		 memcmp(dst, n->ndst, len) == 0);
+}
+
+static void fl_copy_dev(char *dst, const char *src)
+{
+	if (dst[0] == '\0' && src[0] != '\0')
+		st_strlcpy(dst, src, 16);
+}
+
+static struct fl_node *fl_leg_new(struct st_flow_table *t,
+				  const struct st_rec *rec,
+				  const struct fl_key *key,
+				  const struct fl_chain *c)
+{
+	struct fl_slot *s = fl_slot_alloc(t);
+	struct fl_node *n = NULL;
+	struct st_flow_leg *l = NULL;
+
+	if (s == NULL)
+		return NULL;
+	n = fl_node_alloc(t);
+	if (n == NULL) {
+		fl_slot_release(t, s);
+		return NULL;
+	}
+	n->key = *key;
+	memcpy(n->dst, rec->dst, sizeof(n->dst));
+	n->dport = rec->dport;
+	n->slot = s;
+	n->leg = 0;
+	n->last = t->now;
+	fl_hash_add(t, n);
+	fl_list_add_tail(&t->walk, n);
+	s->nodes[0] = n;
+	s->flow.nlegs = 1;
+
+	l = &s->flow.legs[0];
+	l->family = rec->family;
+	l->proto = rec->proto;
+	l->sport = rec->sport;
+	l->dport = rec->dport;
+	memcpy(l->src, rec->src, sizeof(l->src));
+	memcpy(l->dst, rec->dst, sizeof(l->dst));
+	l->has_uid = rec->has_uid;
+	l->uid = rec->has_uid ? rec->uid : 0;
+	l->has_gid = rec->has_gid;
+	l->gid = rec->has_gid ? rec->gid : 0;
+	l->mark = rec->mark;
+	if (rec->hook <= 4)
+		l->arriving = rec->hook <= 2; /* NF_INET_PRE_ROUTING..FORWARD */
+	else if (c->hook != FL_HOOK_NONE)
+		l->arriving = c->hook == FL_HOOK_PRE || c->hook == FL_HOOK_IN ||
+			      c->hook == FL_HOOK_FWD;
+	else
+		l->arriving = !rec->has_uid && rec->indev_name[0] != '\0';
+	l->proxy = fl_is_proxy(t, l);
+	l->passthrough_src = fl_is_passthrough(l->family, l->src);
+	l->redirect_hop = -1;
+	l->decision_hop = -1;
+	l->ts = rec->ts;
+	l->seq = rec->seq;
+	l->packets = 1;
+	return n;
+}
+
+static void fl_append(struct st_flow_table *t, struct fl_node *n,
+		      const struct st_rec *rec, const struct fl_chain *c,
+		      const struct st_rule *r)
+{
+	enum st_hit_kind kind = rec->hit.kind;
+	struct st_flow_leg *l = NULL;
+	struct st_flow_hop *h = NULL;
+
+	if (!n->w.stitch_tried && !c->raw) {
+		n->w.stitch_tried = true;
+		fl_try_stitch(t, n);
+	}
+	l = &n->slot->flow.legs[n->leg];
+	l->records++;
+	l->last_ts = rec->ts;
+	if (!l->has_uid && rec->has_uid) {
+		l->has_uid = true;
+		l->uid = rec->uid;
+	}
+	if (!l->has_gid && rec->has_gid) {
+		l->has_gid = true;
+		l->gid = rec->gid;
+	}
+	l->proxy = fl_is_proxy(t, l);
+	fl_copy_dev(l->indev, rec->indev_name);
+	fl_copy_dev(l->outdev, rec->outdev_name);
+	if (fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
+		memcpy(n->ndst, rec->dst, sizeof(n->ndst));
+		n->ndport = rec->dport;
+		n->has_ndst = true;
+	}
+	if (l->nhops < ST_FLOW_MAX_HOPS) {
+		h = &l->hops[l->nhops++];
+		h->table = c->table;
+		h->chain = c->name;
+		h->r = r;
+		h->rule = kind == ST_HIT_RULE	  ? rec->hit.rule
+			  : kind == ST_HIT_RETURN ? c->nrules + 1
+						  : 0;
+		h->chain_rules = c->nrules;
+		h->kind = kind;
+		h->builtin = c->builtin;
+		h->istio = c->istio;
+	} else {
+		l->truncated = true;
+	}
+	if (!c->raw)
+		n->w.nonraw = true;
+	if (strcmp(rec->outdev_name, "lo") == 0 && !l->arriving)
+		n->w.via_lo = true;
+	if (c->builtin && c->hook == FL_HOOK_PRE && !l->arriving)
+		n->w.seen_pre = true;
+	fl_seen_note(&n->w, c, kind, rec->hit.rule);
+	fl_walk_step(t, &n->w, l, c, kind, r, rec->hit.trace);
+	if (kind == ST_HIT_RULE && l->capture == ST_CAPTURE_NONE &&
+	    (r->target.kind == ST_T_REDIRECT || r->target.kind == ST_T_TPROXY ||
+	     (r->target.kind == ST_T_DNAT && r->role == ST_ROLE_DNS_CAPTURE))) {
+		l->redirect_port =
+			r->target.port_lo ? r->target.port_lo : l->dport;
+		l->redirect_hop = h != NULL ? (int)(h - l->hops) : -1;
+		l->capture = fl_capture_of(t, r, l->redirect_port);
+		/* A local packet redirected to a local port loops over lo. */
+		if (!l->arriving && c->hook != FL_HOOK_PRE)
+			n->w.via_lo = true;
+	}
+	if (kind == ST_HIT_RULE && r->role == ST_ROLE_PROXY_TO_OWN_POD_REDIRECT)
+		l->own_pod = true;
+	n->last = t->now;
+	if (!n->sealed) {
+		fl_list_del(&t->walk, n);
+		fl_list_add_tail(&t->walk, n);
+	}
+	fl_update_wait(t, n->slot);
+}
+
+/* A record of a packet after the leg's first one. */
+static void fl_later(struct st_flow_table *t, struct fl_node *n,
+		     const struct fl_chain *c, enum st_hit_kind kind,
+		     unsigned int rule)
+{
+	struct st_flow_leg *l = &n->slot->flow.legs[n->leg];
+
+	t->st.later++;
+	l->later++;
+	if (fl_is_later(&n->w, c, kind, rule)) {
+		l->packets++;
+		n->w.nseen = 0;
+	}
+	fl_seen_note(&n->w, c, kind, rule);
+	if (kind == ST_HIT_POLICY)
+		fl_seen_done(&n->w, c);
+	if (!n->w.later) {
+		n->w.later = true;
+		fl_seal(t, n);
+	}
+}
+
+static void fl_seal_if_rest(struct st_flow_table *t, struct fl_node *n)
+{
+	if (n != NULL && !n->lingering && !n->sealed && fl_at_rest(t, &n->w))
+		fl_seal(t, n);
+}
+
+static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
+		     char *err)
+{
+	const struct st_hit *hit = &rec->hit;
+	const struct fl_chain *c = NULL;
+	const struct st_rule *r = NULL;
+	struct fl_node *n = NULL;
+	struct fl_key key;
+	unsigned int fam = hit->family ? hit->family : rec->family;
+
+	if (hit->kind == ST_HIT_NONE) {
+		fl_skip(t, ST_SKIP_UNTAGGED, "untagged prefix \"%s\"",
+			rec->prefix);
+		return 0;
+	}
+	if (!rec->l4_ok || (rec->family != 4 && rec->family != 6)) {
+		fl_skip(t, ST_SKIP_NOT_IP, "no IP/TCP/UDP headers (%s:%s)",
+			hit->table, hit->chain);
+		return 0;
+	}
+	c = fl_chain_find(t, hit->table, hit->chain, fam);
+	if (c == NULL) {
+		fl_skip(t, ST_SKIP_UNKNOWN_CHAIN, "no chain %s:%s in the rules",
+			hit->table, hit->chain);
+		return 0;
+	}
+	if (hit->kind == ST_HIT_RULE) {
+		if (hit->rule == 0 || hit->rule > c->nrules) {
+			fl_skip(t, ST_SKIP_UNKNOWN_RULE,
+				"no rule %u in %s:%s (%u rules)", hit->rule,
+				c->table, c->name, c->nrules);
+			return 0;
+		}
+		r = c->rules[hit->rule - 1];
+	}
+	fl_key_of(rec, &key);
+	n = fl_hash_find(t, &key);
+	if (n != NULL && n->lingering) {
+		if (!(fl_fresh_start(rec) &&
+		      fl_dst_differs(n, rec->dst, rec->dport, rec->family))) {
+			t->st.late++;
+			n->last = t->now;
+			fl_list_del(&t->linger, n);
+			fl_list_add_tail(&t->linger, n);
+			return 0;
+		}
+		fl_node_free(t, n); /* the address and port are reused */
+		n = NULL;
+	}
+	if (n != NULL &&
+	    (n->w.later || fl_is_later(&n->w, c, hit->kind, hit->rule))) {
+		if (n->w.later || !fl_fresh_start(rec) ||
+		    !fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
+			fl_later(t, n, c, hit->kind, hit->rule);
+			return 0;
+		}
+		/* A new connection from the same address and port. */
+		fl_hash_del(t, n);
+		fl_seal(t, n);
+		n = NULL;
+	}
+	if (n == NULL && !fl_fresh_start(rec)) {
+		t->st.ignored++;
+		return 0;
+	}
+	if (t->active != NULL && t->active != n)
+		fl_seal_if_rest(t, t->active);
+	if (n != NULL && n->slot == NULL) {
+		/* Sealing the other leg completed and emitted this one. */
+		t->st.late++;
+		return 0;
+	}
+	if (n == NULL) {
+		n = fl_leg_new(t, rec, &key, c);
+		if (n == NULL)
+			return st_err(err, ENOMEM, "flow table: no free leg");
+	}
+	fl_append(t, n, rec, c, r);
+	t->active = n;
+	return 0;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
+					const struct st_istio_settings *set,
+					const struct st_flow_opts *opts,
+					st_flow_emit_fn emit, void *data,
+					char *err)
+{
+	struct st_flow_table *t = NULL;
+	size_t nnodes = 0;
+
+	if (rs == NULL || set == NULL || emit == NULL) {
+		st_err(err, EINVAL,
+		       "flow table: rules, settings and a "
+		       "callback are required");
+		goto fail;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		st_err(err, ENOMEM, "flow table: out of memory");
+		goto fail;
+	}
+	t->rs = rs;
+	t->set = *set;
+	if (opts != NULL)
+		t->o = *opts;
+	if (t->o.max_flows == 0)
+		t->o.max_flows = FL_DEF_MAX_FLOWS;
+	if (t->o.max_linger == 0)
+		t->o.max_linger = 4 * t->o.max_flows;
+	if (t->o.walk_timeout_ms == 0)
+		t->o.walk_timeout_ms = FL_DEF_WALK_MS;
+	if (t->o.stitch_window_ms == 0)
+		t->o.stitch_window_ms = FL_DEF_WINDOW_MS;
+	if (t->o.linger_ms == 0)
+		t->o.linger_ms = FL_DEF_LINGER_MS;
+	t->emit = emit;
+	t->data = data;
+	t->cbret = ST_CB_OK;
+	if (fl_index_chains(t, err) < 0)
+		goto fail;
+
+	nnodes = (size_t)t->o.max_flows * ST_FLOW_MAX_LEGS + t->o.max_linger;
+	t->slots = calloc(t->o.max_flows, sizeof(*t->slots));
+	t->nodes = calloc(nnodes, sizeof(*t->nodes));
+	t->bucket_mask = fl_pow2(nnodes * 2) - 1;
+	t->buckets = calloc(t->bucket_mask + 1, sizeof(*t->buckets));
+	t->dbucket_mask = fl_pow2((size_t)t->o.max_flows * 2) - 1;
+	t->dbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->dbuckets));
+	t->pbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->pbuckets));
+	if (t->slots == NULL || t->nodes == NULL || t->buckets == NULL ||
+	    t->dbuckets == NULL || t->pbuckets == NULL) {
+		st_err(err, ENOMEM, "flow table: out of memory (%u flows)",
+		       t->o.max_flows);
+		goto fail;
+	}
+	for (size_t i = t->o.max_flows; i > 0; i--) {
+		t->slots[i - 1].free_next = t->free_slots;
+		t->free_slots = &t->slots[i - 1];
+	}
+	for (size_t i = nnodes; i > 0; i--) {
+		t->nodes[i - 1].free_next = t->free_nodes;
+		t->free_nodes = &t->nodes[i - 1];
+	}
+	return t;
+fail:
+	st_flow_table_free(t);
+	return NULL;
+}
+
+void st_flow_table_free(struct st_flow_table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->chains);
+	free(t->rules);
+	free(t->chash);
+	free(t->slots);
+	free(t->nodes);
+	free(t->buckets);
+	free(t->dbuckets);
+	free(t->pbuckets);
+	free(t);
+}
+
+int st_flow_table_add(struct st_flow_table *t, const struct st_rec *rec,
+		      char *err)
+{
+	int ret = 0;
+
+	t->cbret = ST_CB_OK;
+	t->st.records++;
+	fl_clock(t, &rec->ts);
+	fl_expire(t);
+	ret = fl_record(t, rec, err);
+	if (ret < 0)
+		return ret;
+	return fl_result(t, err);
+}
+
+int st_flow_table_lost(struct st_flow_table *t, uint64_t n)
+{
+	t->st.lost += n;
+	for (struct fl_node *x = t->walk.head; x != NULL; x = x->next) {
+		x->w.lost = true;
+		x->slot->flow.legs[x->leg].lost = true;
+	}
+	return ST_CB_OK;
+}
+
+int st_flow_table_expire(struct st_flow_table *t, const struct timespec *now,
+			 char *err)
+{
+	t->cbret = ST_CB_OK;
+	fl_clock(t, now);
+	fl_expire(t);
+	return fl_result(t, err);
+}
+
+int st_flow_table_flush(struct st_flow_table *t, char *err)
+{
+	t->cbret = ST_CB_OK;
+	while (t->walk.head != NULL)
+		fl_seal(t, t->walk.head);
+	for (unsigned int q = 0; q < ST_ARRAY_SIZE(t->wq); q++)
+		while (t->wq[q].head != NULL)
+			fl_wait_timeout(t, t->wq[q].head);
+	while (t->chead != NULL) {
+		struct fl_slot *s = t->chead;
+
+		/* Every leg is sealed and nothing waits: emit. */
+		fl_try_complete(t, s);
+		if (t->chead == s)
+			fl_emit(t, s);
+	}
+	t->active = NULL;
+	return fl_result(t, err);
+}
+
+void st_flow_table_stats(const struct st_flow_table *t,
+			 struct st_flow_stats *out)
+{
+	*out = t->st;
+}
+
+const char *st_flow_skip_name(enum st_flow_skip s)
+{
+	static const char *const names[ST_SKIP__MAX] = {
+		[ST_SKIP_UNTAGGED] = "untagged",
+		[ST_SKIP_NOT_IP] = "not-ip",
+		[ST_SKIP_UNKNOWN_CHAIN] = "unknown-chain",
+		[ST_SKIP_UNKNOWN_RULE] = "unknown-rule",
+	};
+
+	if ((unsigned int)s >= ST_SKIP__MAX)
+		return "unknown";
+	return names[s];
+}
+
+const char *st_flow_capture_name(enum st_capture c)
+{
+	switch (c) {
+	case ST_CAPTURE_OUTBOUND:
+		return "outbound";
+	case ST_CAPTURE_INBOUND:
+		return "inbound";
+	case ST_CAPTURE_DNS:
+		return "dns";
+	case ST_CAPTURE_OTHER:
+		return "other";
+	default:
+		return "none";
+	}
+}
+
+void st_flow_addr_format(uint8_t family, const uint8_t *addr, uint16_t port,
+			 char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	if (family == 6)
+		snprintf(buf, size, "[%s]:%u", a, port);
+	else
+		snprintf(buf, size, "%s:%u", a, port);
+}
+
+const char *st_flow_hop_kind_name(enum st_hit_kind k)
+{
+	switch (k) {
+	case ST_HIT_RULE:
+		return "rule";
+	case ST_HIT_ENTER:
+		return "enter";
+	case ST_HIT_POLICY:
+		return "policy";
+	case ST_HIT_RETURN:
+		return "return";
+	default:
+		return "none";
+	}
+}
