@@ -795,13 +795,30 @@ static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
 	if (l->redirect_hop >= 0) {
 		dt = l->hops[l->redirect_hop].table;
 	} else {
-		for (unsigned int i = 0; i < l->nhops && dt == NULL; i++)
-			if (fl_hop_in(&l->hops[i], t->nat_table))
-				dt = t->nat_table;
-		for (unsigned int i = l->nhops; i > 0 && dt == NULL; i--)
-			if (fl_hop_is_istio_verdict(&l->hops[i - 1]))
-				dt = l->hops[i - 1].table;
-		if (dt == NULL && l->nhops > 0)
+		/*
+		 * nat tells the story when an Istio rule decided there; in
+		 * TPROXY mode arriving traffic is decided in mangle while
+		 * nat only shows its empty built-in chains.
+		 */
+		const char *verdict = NULL;
+		bool nat_verdict = false;
+		bool nat_crossed = false;
+
+		for (unsigned int i = 0; i < l->nhops; i++) {
+			const struct st_flow_hop *h = &l->hops[i];
+			bool in_nat = fl_hop_in(h, t->nat_table);
+
+			nat_crossed = nat_crossed || in_nat;
+			if (!fl_hop_is_istio_verdict(h))
+				continue;
+			verdict = h->table;
+			nat_verdict = nat_verdict || in_nat;
+		}
+		if (nat_verdict || (verdict == NULL && nat_crossed))
+			dt = t->nat_table;
+		else if (verdict != NULL)
+			dt = verdict;
+		else if (l->nhops > 0)
 			dt = l->hops[0].table;
 	}
 	l->decisive_table = dt;
