@@ -1,0 +1,1317 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * graph.c - a flow as the article's schematic, built with cgraph and laid
+ * out and rendered with gvc (see graph.h for what is drawn).
+ *
+ * Which chains a leg shows and which rule decided each of them follows
+ * path.c exactly, so that the numbered edges read like the caption.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
+
+#include "graph.h"
+#include "path.h"
+
+#define GR_MAX_CHAINS 48
+#define GR_MAX_TABLES 4
+#define GR_MAX_STOPS (ST_FLOW_MAX_LEGS * ST_FLOW_MAX_HOPS)
+#define GR_MAX_DEPTH 16
+#define GR_RULE_COLS 58 /* rule text shown in a row, the rest in the tooltip */
+
+/* One colour per leg, and its light tint for highlighted rule rows. */
+static const char *const gr_leg_color[ST_FLOW_MAX_LEGS] = {
+	"#1f5fbf",
+	"#c0392b",
+	"#1e8449",
+};
+static const char *const gr_leg_tint[ST_FLOW_MAX_LEGS] = {
+	"#d6e4fa",
+	"#f8d7d3",
+	"#d4efdf",
+};
+
+#define GR_FAINT_LINE "#c8c8c8"
+#define GR_FAINT_TEXT "#a0a0a0"
+
+/* The article's order of the chains; anything else follows. */
+static const char *const gr_chain_order[] = {
+	"PREROUTING",	     "ISTIO_INBOUND",  "ISTIO_TPROXY", "ISTIO_DIVERT",
+	"ISTIO_IN_REDIRECT", "INPUT",	       "OUTPUT",       "ISTIO_OUTPUT",
+	"ISTIO_OUTPUT_DNS",  "ISTIO_REDIRECT", "POSTROUTING",
+};
+
+enum gr_peer {
+	GR_APP = 0,
+	GR_ENVOY,
+	GR_REMOTE,
+	GR_PROMETHEUS,
+	GR_ISTIOD,
+	GR_PEER__MAX,
+};
+
+static const char *const gr_peer_id[GR_PEER__MAX] = {
+	"app", "envoy", "remote", "prometheus", "istiod",
+};
+
+struct gr_chain {
+	const char *table;
+	const char *name;
+	const struct st_chain *c; /* NULL when the rules do not have it */
+	int table_idx;
+	int rank;
+	unsigned int seen; /* order of discovery */
+	bool visited;
+	bool rows; /* drawn with its rules */
+	Agnode_t *n;
+};
+
+/* A step of the path: a chain token, as path.c prints one. */
+struct gr_stop {
+	int chain;
+	unsigned int leg;
+	const struct st_flow_hop *dec; /* the deciding rule hop, or NULL */
+	bool ruled;		       /* the path says "RULE N" */
+};
+
+/* Where an edge starts or ends. */
+struct gr_end {
+	Agnode_t *n;
+	const char *port; /* "" for none */
+	const struct st_flow_hop *dec;
+	bool ruled;
+	int chain; /* -1: not a chain */
+};
+
+struct st_graph {
+	Agraph_t *g;
+	bool laid_out;
+};
+
+/*
+ * One Graphviz context for the process, never freed: Graphviz 2.43's
+ * pango plugin keeps a pointer to the last font name, which lives in the
+ * context, and compares it on the next layout - after a gvFreeContext()
+ * that is a use after free (seen with AddressSanitizer).  The context
+ * stays reachable, so leak checkers do not count it.
+ */
+static GVC_t *gr_gvc;
+
+/* Everything needed while building. */
+struct gr_build {
+	const struct st_flow *f;
+	struct st_graph_opts o;
+	Agraph_t *g;
+	const char *tables[GR_MAX_TABLES];
+	unsigned int ntables;
+	Agraph_t *table_sub[GR_MAX_TABLES];
+	struct gr_chain chains[GR_MAX_CHAINS];
+	unsigned int nchains;
+	struct gr_stop stops[GR_MAX_STOPS];
+	unsigned int nstops;
+	bool peer_used[GR_PEER__MAX];
+	Agnode_t *peer[GR_PEER__MAX];
+	uint16_t out_port, in_port, dns_port;
+	bool has_dns;
+	char *err;
+};
+
+/* ---- the non-const char * API of Graphviz 2.4x, one cast each -------- */
+
+static Agraph_t *gr_subg(Agraph_t *g, const char *name)
+{
+	return agsubg(g, (char *)name, 1);
+}
+
+static Agnode_t *gr_node(Agraph_t *g, const char *name)
+{
+	return agnode(g, (char *)name, 1);
+}
+
+static Agedge_t *gr_edge(Agraph_t *g, Agnode_t *t, Agnode_t *h)
+{
+	return agedge(g, t, h, NULL, 1);
+}
+
+static void gr_default(Agraph_t *g, int kind, const char *name,
+		       const char *value)
+{
+	agattr(g, kind, (char *)name, (char *)value);
+}
+
+/* Attributes are declared on the root first, so no default is given here. */
+static void gr_set(void *obj, const char *name, const char *value)
+{
+	agsafeset(obj, (char *)name, (char *)value, (char *)"");
+}
+
+static void gr_set_html(Agraph_t *g, void *obj, const char *name,
+			const char *html)
+{
+	char *s = agstrdup_html(g, (char *)html);
+
+	agsafeset(obj, (char *)name, s, (char *)"");
+	agstrfree(g, s);
+}
+
+static int gr_render_to(GVC_t *gvc, Agraph_t *g, const char *format, FILE *out)
+{
+	return gvRender(gvc, g, format, out);
+}
+
+/* ---- Graphviz messages into our error buffer ------------------------- */
+
+static char gr_msg[ST_ERRBUF_SIZE];
+
+static int gr_errf(char *msg)
+{
+	size_t n = strlen(gr_msg);
+
+	/* Keep the first error: later ones are usually its consequences. */
+	if (n == 0 || strncmp(gr_msg, "Warning", 7) == 0)
+		st_strlcpy(gr_msg, msg, sizeof(gr_msg));
+	n = strlen(gr_msg);
+	while (n > 0 && (gr_msg[n - 1] == '\n' || gr_msg[n - 1] == ' '))
+		gr_msg[--n] = '\0';
+	return 0;
+}
+
+/* ---- text helpers ---------------------------------------------------- */
+
+/* Appends @s to @out with HTML/XML special characters escaped. */
+static void gr_esc(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+/* Appends @s escaped, at most @cols characters, "..." when cut. */
+static void gr_esc_cut(FILE *out, const char *s, size_t cols)
+{
+	char buf[128];
+	size_t n = strlen(s);
+
+	if (cols >= sizeof(buf))
+		cols = sizeof(buf) - 1;
+	if (n <= cols) {
+		gr_esc(out, s);
+		return;
+	}
+	memcpy(buf, s, cols - 3);
+	strcpy(buf + cols - 3, "...");
+	gr_esc(out, buf);
+}
+
+/* The rule as a row shows it: without "-A CHAIN" and nft counters. */
+static void gr_rule_text(const struct st_rule *r, char *buf, size_t size)
+{
+	const char *s = r->text != NULL ? r->text : "";
+	size_t clen = strlen(r->chain);
+	char *p = NULL;
+
+	if (strncmp(s, "-A ", 3) == 0 && strncmp(s + 3, r->chain, clen) == 0 &&
+	    s[3 + clen] == ' ')
+		s += 4 + clen;
+	st_strlcpy(buf, s, size);
+	while ((p = strstr(buf, "counter packets ")) != NULL) {
+		char *q = p + 16;
+
+		/* "counter packets N bytes N " */
+		q += strspn(q, "0123456789");
+		if (strncmp(q, " bytes ", 7) != 0)
+			break;
+		q += 7;
+		q += strspn(q, "0123456789");
+		q += strspn(q, " ");
+		memmove(p, q, strlen(q) + 1);
+	}
+}
+
+/* Article order: ISTIO_OUTPUT and istio-output sort alike. */
+static int gr_rank(const char *name)
+{
+	char norm[64];
+	size_t i = 0;
+
+	for (; name[i] != '\0' && i + 1 < sizeof(norm); i++)
+		norm[i] = name[i] == '-' ? '_' : (char)toupper(name[i]);
+	norm[i] = '\0';
+	for (i = 0; i < ST_ARRAY_SIZE(gr_chain_order); i++)
+		if (strcmp(norm, gr_chain_order[i]) == 0)
+			return (int)i;
+	return (int)ST_ARRAY_SIZE(gr_chain_order);
+}
+
+/* ---- the frame ------------------------------------------------------- */
+
+static int gr_table(struct gr_build *b, const char *table)
+{
+	for (unsigned int i = 0; i < b->ntables; i++)
+		if (strcmp(b->tables[i], table) == 0)
+			return (int)i;
+	if (b->ntables == GR_MAX_TABLES)
+		return -1;
+	b->tables[b->ntables] = table;
+	return (int)b->ntables++;
+}
+
+static int gr_find_chain(const struct gr_build *b, const char *table,
+			 const char *name)
+{
+	for (unsigned int i = 0; i < b->nchains; i++)
+		if (strcmp(b->chains[i].table, table) == 0 &&
+		    strcmp(b->chains[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int gr_add_chain(struct gr_build *b, const char *table, const char *name,
+			const struct st_chain *c)
+{
+	int t = gr_table(b, table);
+	int i = gr_find_chain(b, table, name);
+	struct gr_chain *gc = NULL;
+
+	if (i >= 0)
+		return i;
+	if (t < 0 || b->nchains == GR_MAX_CHAINS)
+		return st_err(b->err, ENOSPC, "too many chains to draw");
+	gc = &b->chains[b->nchains];
+	memset(gc, 0, sizeof(*gc));
+	gc->table = table;
+	gc->name = name;
+	gc->c = c;
+	gc->table_idx = t;
+	gc->rank = gr_rank(name);
+	gc->seen = b->nchains;
+	gc->rows = c != NULL && st_istio_is_istio_chain(name) && c->nrules > 1;
+	return (int)b->nchains++;
+}
+
+/*
+ * The frame comes from the rules alone (tables holding a REDIRECT or
+ * TPROXY, their built-in and Istio chains), so that every flow of one
+ * pod gets the same boxes.
+ */
+static int gr_frame(struct gr_build *b)
+{
+	const struct st_ruleset *rs = b->o.rs;
+	enum st_family fam = ST_FAMILY_ANY;
+	size_t n = 0;
+
+	if (rs == NULL)
+		return 0;
+	if (b->f->nlegs > 0)
+		fam = b->f->legs[0].family == 6 ? ST_FAMILY_IPV6
+						: ST_FAMILY_IPV4;
+	n = st_ruleset_nrules(rs);
+	for (size_t i = 0; i < n; i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+
+		if (r->target.kind == ST_T_REDIRECT ||
+		    r->target.kind == ST_T_TPROXY)
+			gr_table(b, r->table);
+	}
+	/* nat first: it is where the article's story happens. */
+	for (unsigned int i = 1; i < b->ntables; i++) {
+		const char *t = b->tables[i];
+		size_t len = strlen(t);
+
+		if (len >= 3 && strcmp(t + len - 3, "nat") == 0) {
+			memmove(&b->tables[1], &b->tables[0],
+				i * sizeof(b->tables[0]));
+			b->tables[0] = t;
+		}
+	}
+	n = st_ruleset_nchains(rs);
+	for (size_t i = 0; i < n; i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+		int rc = 0;
+		bool ours = false;
+
+		for (unsigned int t = 0; t < b->ntables; t++)
+			ours |= strcmp(c->table, b->tables[t]) == 0;
+		if (!ours || !(c->builtin || st_istio_is_istio_chain(c->name)))
+			continue;
+		if (c->family != ST_FAMILY_ANY && c->family != fam &&
+		    st_ruleset_find_chain(rs, c->table, c->name, fam) != NULL)
+			continue;
+		rc = gr_add_chain(b, c->table, c->name, c);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the path's steps (path.c's reading of a leg) -------------------- */
+
+static bool gr_is_verdict(enum st_target_kind k)
+{
+	switch (k) {
+	case ST_T_RETURN:
+	case ST_T_ACCEPT:
+	case ST_T_DROP:
+	case ST_T_REJECT:
+	case ST_T_REDIRECT:
+	case ST_T_TPROXY:
+	case ST_T_DNAT:
+	case ST_T_SNAT:
+	case ST_T_MASQUERADE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool gr_leaves(const struct st_flow_hop *h)
+{
+	return h->kind == ST_HIT_RULE && h->r != NULL &&
+	       (h->r->target.kind == ST_T_JUMP ||
+		h->r->target.kind == ST_T_GOTO ||
+		gr_is_verdict(h->r->target.kind));
+}
+
+struct gr_view {
+	const char *table;
+	unsigned int run_first;
+	unsigned int run_last;
+	bool run;
+};
+
+static void gr_view_of(const struct st_flow_leg *l, struct gr_view *v)
+{
+	const struct st_flow_hop *r = NULL;
+
+	memset(v, 0, sizeof(*v));
+	v->table = l->nat_table != NULL ? l->nat_table : l->decisive_table;
+	if (v->table == NULL && l->nhops > 0)
+		v->table = l->hops[0].table;
+	if (l->redirect_hop < 0 || (unsigned int)l->redirect_hop >= l->nhops)
+		return;
+	r = &l->hops[l->redirect_hop];
+	if (v->table != NULL && strcmp(r->table, v->table) == 0)
+		return;
+	v->run = true;
+	v->run_last = (unsigned int)l->redirect_hop;
+	v->run_first = v->run_last;
+	while (v->run_first > 0 &&
+	       strcmp(l->hops[v->run_first - 1].table, r->table) == 0)
+		v->run_first--;
+}
+
+static bool gr_shown(const struct st_flow_leg *l, const struct gr_view *v,
+		     unsigned int i)
+{
+	const struct st_flow_hop *h = &l->hops[i];
+
+	if (!h->builtin && !h->istio)
+		return false;
+	if (v->run && i >= v->run_first && i <= v->run_last)
+		return true;
+	return v->table != NULL && strcmp(h->table, v->table) == 0;
+}
+
+struct gr_stack {
+	const struct st_flow_hop *frame[GR_MAX_DEPTH];
+	unsigned int depth;
+};
+
+static int gr_on_stack(const struct gr_stack *s, const struct st_flow_hop *h)
+{
+	for (unsigned int i = s->depth; i > 0; i--)
+		if (strcmp(s->frame[i - 1]->chain, h->chain) == 0 &&
+		    strcmp(s->frame[i - 1]->table, h->table) == 0)
+			return (int)i - 1;
+	return -1;
+}
+
+static int gr_stop(struct gr_build *b, unsigned int leg,
+		   const struct st_flow_hop *first,
+		   const struct st_flow_hop *dec, bool ruled)
+{
+	int c = gr_add_chain(b, first->table, first->chain, NULL);
+	struct gr_stop *s = NULL;
+
+	if (c < 0)
+		return c;
+	if (b->nstops == GR_MAX_STOPS)
+		return st_err(b->err, ENOSPC, "too many steps to draw");
+	s = &b->stops[b->nstops++];
+	s->chain = c;
+	s->leg = leg;
+	s->dec = dec;
+	s->ruled = ruled;
+	b->chains[c].visited = true;
+	return 0;
+}
+
+static int gr_segment(struct gr_build *b, unsigned int leg, struct gr_stack *s,
+		      const struct st_flow_hop *hops, unsigned int from,
+		      unsigned int to)
+{
+	const struct st_flow_hop *first = &hops[from];
+	const struct st_flow_hop *last = &hops[to - 1];
+	const struct st_flow_hop *dec = NULL;
+	const struct st_flow_hop *any = NULL;
+	int at = gr_on_stack(s, first);
+	bool activation = at < 0 || first->kind == ST_HIT_ENTER;
+	int rc = 0;
+
+	for (unsigned int i = from; i < to; i++) {
+		if (gr_leaves(&hops[i]))
+			dec = &hops[i];
+		if (hops[i].kind == ST_HIT_RULE)
+			any = &hops[i];
+	}
+	if (dec == NULL)
+		dec = any;
+	if (activation) {
+		if (at >= 0)
+			s->depth = (unsigned int)at;
+		if (s->depth < GR_MAX_DEPTH)
+			s->frame[s->depth++] = first;
+	} else {
+		s->depth = (unsigned int)at + 1;
+	}
+
+	if (first->builtin) {
+		bool verdict = dec != NULL && dec->r != NULL &&
+			       gr_is_verdict(dec->r->target.kind) &&
+			       (dec->r->role != ST_ROLE_NONE ||
+				dec->r->target.kind == ST_T_REDIRECT ||
+				dec->r->target.kind == ST_T_TPROXY);
+
+		if (activation || verdict)
+			rc = gr_stop(b, leg, first, dec, verdict);
+	} else if (activation) {
+		rc = gr_stop(b, leg, first, dec,
+			     dec != NULL && dec->chain_rules > 1);
+	} else if (dec != NULL) {
+		rc = gr_stop(b, leg, first, dec, true);
+	}
+	if (rc < 0)
+		return rc;
+
+	if (last->kind == ST_HIT_POLICY) {
+		s->depth = 0;
+	} else if (last->kind == ST_HIT_RETURN) {
+		if (s->depth > 0)
+			s->depth--;
+	} else if (last->kind == ST_HIT_RULE && last->r != NULL) {
+		if (last->r->target.kind == ST_T_RETURN) {
+			if (s->depth > 0)
+				s->depth--;
+		} else if (gr_is_verdict(last->r->target.kind)) {
+			s->depth = 0;
+		}
+	}
+	return 0;
+}
+
+static int gr_leg(struct gr_build *b, unsigned int leg)
+{
+	const struct st_flow_leg *l = &b->f->legs[leg];
+	unsigned int end = l->nhops;
+	struct gr_view v;
+	struct gr_stack s = {.depth = 0};
+	unsigned int i = 0;
+	int rc = 0;
+
+	gr_view_of(l, &v);
+	if (l->redirect_hop >= 0 && (unsigned int)l->redirect_hop < l->nhops)
+		end = (unsigned int)l->redirect_hop + 1;
+	while (i < end) {
+		unsigned int j = i + 1;
+
+		if (!gr_shown(l, &v, i)) {
+			i++;
+			continue;
+		}
+		while (j < end && gr_shown(l, &v, j) &&
+		       strcmp(l->hops[j].table, l->hops[i].table) == 0 &&
+		       strcmp(l->hops[j].chain, l->hops[i].chain) == 0 &&
+		       l->hops[j].kind != ST_HIT_ENTER)
+			j++;
+		rc = gr_segment(b, leg, &s, l->hops, i, j);
+		if (rc < 0)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+/* ---- endpoints ------------------------------------------------------- */
+
+static bool gr_loopback(const struct st_flow_leg *l)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	if (l->family == 4)
+		return l->dst[0] == 127;
+	return memcmp(l->dst, one, 16) == 0;
+}
+
+static enum gr_peer gr_start(const struct st_flow *f)
+{
+	const struct st_flow_leg *l = &f->legs[0];
+
+	switch (f->type) {
+	case 1:
+		return GR_REMOTE;
+	case 3:
+		return GR_PROMETHEUS;
+	case 5:
+	case 6:
+		return GR_ENVOY;
+	case 2:
+	case 4:
+		return GR_APP;
+	default:
+		break;
+	}
+	if (l->arriving)
+		return GR_REMOTE;
+	return l->proxy ? GR_ENVOY : GR_APP;
+}
+
+/* Prometheus scrapes the sidecar's own ports (15090 Envoy, 15020 agent). */
+static enum gr_peer gr_finish(const struct st_flow *f)
+{
+	const struct st_flow_leg *l = &f->legs[f->nlegs - 1];
+
+	switch (f->type) {
+	case 1:
+	case 4:
+		return GR_APP;
+	case 2:
+		return GR_REMOTE;
+	case 3:
+	case 5:
+		return GR_ENVOY;
+	case 6:
+		return GR_ISTIOD;
+	default:
+		break;
+	}
+	if (l->arriving)
+		return GR_APP;
+	if (gr_loopback(l))
+		return l->proxy ? GR_ENVOY : GR_APP;
+	if (strcmp(l->outdev, "lo") == 0)
+		return GR_APP;
+	return GR_REMOTE;
+}
+
+static const char *gr_capture_port(const struct st_flow_leg *l)
+{
+	switch (l->capture) {
+	case ST_CAPTURE_OUTBOUND:
+		return "out";
+	case ST_CAPTURE_INBOUND:
+		return "in";
+	case ST_CAPTURE_DNS:
+		return "dns";
+	default:
+		return "main";
+	}
+}
+
+/* ---- nodes ----------------------------------------------------------- */
+
+static void gr_declare(Agraph_t *g)
+{
+	gr_default(g, AGRAPH, "label", "");
+	gr_default(g, AGRAPH, "rankdir", "LR");
+	gr_default(g, AGRAPH, "newrank", "true");
+	gr_default(g, AGRAPH, "fontname", "Helvetica");
+	gr_default(g, AGRAPH, "fontsize", "11");
+	gr_default(g, AGRAPH, "labelloc", "t");
+	gr_default(g, AGRAPH, "labeljust", "l");
+	gr_default(g, AGRAPH, "nodesep", "0.25");
+	gr_default(g, AGRAPH, "ranksep", "0.4");
+	gr_default(g, AGRAPH, "style", "");
+	gr_default(g, AGRAPH, "color", "black");
+	gr_default(g, AGRAPH, "fontcolor", "black");
+	gr_default(g, AGRAPH, "fillcolor", "white");
+	gr_default(g, AGNODE, "label", "\\N");
+	gr_default(g, AGNODE, "shape", "box");
+	gr_default(g, AGNODE, "style", "rounded,filled");
+	gr_default(g, AGNODE, "fillcolor", "#f7f7f7");
+	gr_default(g, AGNODE, "color", "#404040");
+	gr_default(g, AGNODE, "fontcolor", "black");
+	gr_default(g, AGNODE, "fontname", "Helvetica");
+	gr_default(g, AGNODE, "fontsize", "10");
+	gr_default(g, AGNODE, "tooltip", "");
+	gr_default(g, AGEDGE, "label", "");
+	gr_default(g, AGEDGE, "color", "black");
+	gr_default(g, AGEDGE, "fontcolor", "black");
+	gr_default(g, AGEDGE, "fontname", "Helvetica");
+	gr_default(g, AGEDGE, "fontsize", "9");
+	gr_default(g, AGEDGE, "penwidth", "1.4");
+	gr_default(g, AGEDGE, "arrowsize", "0.7");
+	gr_default(g, AGEDGE, "tailport", "");
+	gr_default(g, AGEDGE, "headport", "");
+	gr_default(g, AGEDGE, "tooltip", "");
+	gr_default(g, AGEDGE, "labeltooltip", "");
+}
+
+static void gr_faint(void *obj)
+{
+	gr_set(obj, "color", GR_FAINT_LINE);
+	gr_set(obj, "fontcolor", GR_FAINT_TEXT);
+	gr_set(obj, "fillcolor", "white");
+	gr_set(obj, "style", "rounded,dashed");
+}
+
+static void gr_ports(struct gr_build *b)
+{
+	const struct st_istio_settings *set = b->o.set;
+
+	if (set != NULL) {
+		b->out_port = set->outbound_port;
+		b->in_port = set->inbound_port;
+		b->has_dns = set->dns_capture;
+		b->dns_port = set->dns_port;
+	}
+	for (unsigned int i = 0; i < b->f->nlegs; i++) {
+		const struct st_flow_leg *l = &b->f->legs[i];
+
+		if (l->capture == ST_CAPTURE_OUTBOUND && b->out_port == 0)
+			b->out_port = l->redirect_port;
+		if (l->capture == ST_CAPTURE_INBOUND && b->in_port == 0)
+			b->in_port = l->redirect_port;
+		if (l->capture == ST_CAPTURE_DNS) {
+			b->has_dns = true;
+			if (b->dns_port == 0)
+				b->dns_port = l->redirect_port;
+		}
+	}
+}
+
+static void gr_port_field(char *buf, size_t size, const char *port,
+			  const char *what, uint16_t num)
+{
+	if (num != 0)
+		snprintf(buf, size, "<%s> %u\\n%s", port, num, what);
+	else
+		snprintf(buf, size, "<%s> %s", port, what);
+}
+
+static int gr_pod(struct gr_build *b, Agraph_t *pod)
+{
+	const struct st_istio_settings *set = b->o.set;
+	char out[64], in[64], dns[64], uid[48] = "";
+	char label[320];
+	Agnode_t *n = NULL;
+	bool used_out = false, used_in = false, used_dns = false;
+
+	for (unsigned int i = 0; i < b->f->nlegs; i++) {
+		enum st_capture c = b->f->legs[i].capture;
+
+		used_out |= c == ST_CAPTURE_OUTBOUND;
+		used_in |= c == ST_CAPTURE_INBOUND;
+		used_dns |= c == ST_CAPTURE_DNS;
+	}
+	n = gr_node(pod, gr_peer_id[GR_APP]);
+	gr_set(n, "label", "Local Pod\\n(app container)");
+	gr_set(n, "fillcolor", "#fff4d6");
+	b->peer[GR_APP] = n;
+
+	gr_port_field(out, sizeof(out), "out", "outbound", b->out_port);
+	gr_port_field(in, sizeof(in), "in", "inbound", b->in_port);
+	gr_port_field(dns, sizeof(dns), "dns", "DNS proxy", b->dns_port);
+	if (set != NULL && set->nproxy_uids > 0)
+		snprintf(uid, sizeof(uid), "\\nuid %u", set->proxy_uids[0]);
+	snprintf(label, sizeof(label), "{%s|<main> Envoy sidecar%s|%s%s%s}",
+		 out, uid, in, b->has_dns ? "|" : "", b->has_dns ? dns : "");
+	n = gr_node(pod, gr_peer_id[GR_ENVOY]);
+	gr_set(n, "shape", "record");
+	gr_set(n, "style", "filled");
+	gr_set(n, "fillcolor", "#e3edfb");
+	gr_set(n, "label", label);
+	b->peer[GR_ENVOY] = n;
+	/* The listeners the flow used stand out in the tooltip too. */
+	snprintf(label, sizeof(label), "Envoy: outbound %s, inbound %s%s",
+		 used_out ? "used" : "unused", used_in ? "used" : "unused",
+		 b->has_dns ? (used_dns ? ", DNS proxy used"
+					: ", DNS proxy unused")
+			    : "");
+	gr_set(n, "tooltip", label);
+	return 0;
+}
+
+static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
+{
+	const struct st_ruleset *rs = b->o.rs;
+	size_t len = 0;
+	FILE *f = open_memstream(html, &len);
+	const char *line = gc->visited ? "#404040" : GR_FAINT_LINE;
+	const char *text = gc->visited ? "black" : GR_FAINT_TEXT;
+
+	if (f == NULL)
+		return st_err(b->err, errno, "open_memstream");
+	fprintf(f,
+		"<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+		"CELLPADDING=\"2\" COLOR=\"%s\" BGCOLOR=\"%s\">",
+		line, gc->visited ? "#f7f7f7" : "white");
+	fprintf(f,
+		"<TR><TD PORT=\"head\" COLSPAN=\"2\"><FONT COLOR=\"%s\">"
+		"<B>",
+		text);
+	gr_esc(f, gc->name);
+	fputs("</B></FONT></TD></TR>", f);
+	for (unsigned int k = 0; k < gc->c->nrules; k++) {
+		const struct st_rule *r = st_ruleset_rule(rs, gc->c->first + k);
+		const char *bg = NULL;
+		const char *fg = text;
+		char rt[512];
+
+		for (unsigned int s = 0; s < b->nstops; s++) {
+			const struct gr_stop *st = &b->stops[s];
+
+			if (st->chain == (int)(gc - b->chains) &&
+			    st->dec != NULL && st->dec->r == r) {
+				bg = gr_leg_tint[st->leg];
+				fg = "black";
+				break;
+			}
+		}
+		gr_rule_text(r, rt, sizeof(rt));
+		fprintf(f, "<TR><TD ALIGN=\"RIGHT\"%s%s%s><FONT COLOR=\"%s\">",
+			bg ? " BGCOLOR=\"" : "", bg ? bg : "", bg ? "\"" : "",
+			fg);
+		fprintf(f, "%s%u%s</FONT></TD>", bg ? "<B>" : "", r->number,
+			bg ? "</B>" : "");
+		/*
+		 * Graphviz 2.43 writes a cell's tooltip only for a link: a
+		 * link to the cell itself goes nowhere.
+		 */
+		fprintf(f, "<TD PORT=\"r%u\" HREF=\"#", r->number);
+		gr_esc(f, gc->table);
+		fputc('/', f);
+		gr_esc(f, gc->name);
+		fprintf(f, "/r%u\" ALIGN=\"LEFT\" TOOLTIP=\"", r->number);
+		gr_esc(f, r->text != NULL ? r->text : "");
+		fprintf(f, "\"%s%s%s><FONT POINT-SIZE=\"9\" COLOR=\"%s\">",
+			bg ? " BGCOLOR=\"" : "", bg ? bg : "", bg ? "\"" : "",
+			fg);
+		gr_esc_cut(f, rt, GR_RULE_COLS);
+		fputs("</FONT></TD></TR>", f);
+	}
+	fputs("</TABLE>", f);
+	if (fclose(f) != 0)
+		return st_err(b->err, ENOMEM, "building a rule table");
+	return 0;
+}
+
+static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
+{
+	char name[160];
+	unsigned int order[GR_MAX_CHAINS];
+	enum st_backend be = b->o.rs != NULL ? st_ruleset_backend(b->o.rs)
+					     : ST_BACKEND_UNKNOWN;
+
+	for (unsigned int t = 0; t < b->ntables; t++) {
+		const char *kind = be == ST_BACKEND_NFTABLES ? "nftables table"
+							     : "iptables table";
+
+		snprintf(name, sizeof(name), "cluster_%s", b->tables[t]);
+		b->table_sub[t] = gr_subg(pod, name);
+		snprintf(name, sizeof(name), "%s %s", kind, b->tables[t]);
+		gr_set(b->table_sub[t], "label", name);
+		gr_set(b->table_sub[t], "style", "rounded,filled");
+		gr_set(b->table_sub[t], "fillcolor", "#fcfcfc");
+		gr_set(b->table_sub[t], "color", "#909090");
+	}
+	/* Stable order: table, the article's chain order, discovery. */
+	for (unsigned int i = 0; i < b->nchains; i++) {
+		unsigned int j = i;
+
+		while (j > 0) {
+			const struct gr_chain *x = &b->chains[order[j - 1]];
+			const struct gr_chain *y = &b->chains[i];
+
+			if (x->table_idx < y->table_idx ||
+			    (x->table_idx == y->table_idx &&
+			     (x->rank < y->rank ||
+			      (x->rank == y->rank && x->seen < y->seen))))
+				break;
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (unsigned int i = 0; i < b->nchains; i++) {
+		struct gr_chain *gc = &b->chains[order[i]];
+		char *html = NULL;
+		int rc = 0;
+
+		snprintf(name, sizeof(name), "%s/%s", gc->table, gc->name);
+		gc->n = gr_node(b->table_sub[gc->table_idx], name);
+		if (gc->rows) {
+			rc = gr_rows(b, gc, &html);
+			if (rc < 0)
+				return rc;
+			gr_set(gc->n, "shape", "plain");
+			gr_set_html(b->g, gc->n, "label", html);
+			free(html);
+		} else {
+			gr_set(gc->n, "label", gc->name);
+			if (!gc->visited)
+				gr_faint(gc->n);
+		}
+	}
+	(void)pod;
+	return 0;
+}
+
+static void gr_peers(struct gr_build *b)
+{
+	static const char *const label[GR_PEER__MAX] = {
+		NULL, NULL, "Remote Pod", "Prometheus", "Istiod",
+	};
+
+	for (int p = GR_REMOTE; p < GR_PEER__MAX; p++) {
+		Agnode_t *n = gr_node(b->g, gr_peer_id[p]);
+
+		gr_set(n, "label", label[p]);
+		gr_set(n, "shape", "box");
+		gr_set(n, "fillcolor", "#eaf5ea");
+		b->peer[p] = n;
+	}
+}
+
+/* ---- edges ----------------------------------------------------------- */
+
+static struct gr_end gr_peer_end(struct gr_build *b, enum gr_peer p,
+				 const char *port)
+{
+	struct gr_end e = {.n = b->peer[p], .port = "", .chain = -1};
+
+	b->peer_used[p] = true;
+	if (p == GR_ENVOY)
+		e.port = port != NULL ? port : "main";
+	return e;
+}
+
+static void gr_edge_to(struct gr_build *b, unsigned int *num, unsigned int leg,
+		       const struct gr_end *from, const struct gr_end *to)
+{
+	Agedge_t *e = gr_edge(b->g, from->n, to->n);
+	char label[64];
+	char port[16] = "";
+
+	if (from->ruled && from->dec != NULL)
+		snprintf(label, sizeof(label), "%u: RULE %u", ++*num,
+			 from->dec->rule);
+	else
+		snprintf(label, sizeof(label), "%u", ++*num);
+	gr_set(e, "label", label);
+	gr_set(e, "color", gr_leg_color[leg]);
+	gr_set(e, "fontcolor", gr_leg_color[leg]);
+	if (from->dec != NULL && from->dec->r != NULL &&
+	    from->dec->r->text != NULL) {
+		gr_set(e, "tooltip", from->dec->r->text);
+		gr_set(e, "labeltooltip", from->dec->r->text);
+	}
+	if (from->chain >= 0 && b->chains[from->chain].rows &&
+	    from->dec != NULL && from->dec->kind == ST_HIT_RULE) {
+		snprintf(port, sizeof(port), "r%u:e", from->dec->rule);
+		gr_set(e, "tailport", port);
+	} else if (from->port[0] != '\0') {
+		gr_set(e, "tailport", from->port);
+	}
+	if (to->chain >= 0 && b->chains[to->chain].rows)
+		gr_set(e, "headport", "head");
+	else if (to->port[0] != '\0')
+		gr_set(e, "headport", to->port);
+}
+
+static void gr_edges(struct gr_build *b)
+{
+	const struct st_flow *f = b->f;
+	struct gr_end prev = gr_peer_end(b, gr_start(f), "main");
+	unsigned int num = 0;
+	unsigned int s = 0;
+
+	for (unsigned int li = 0; li < f->nlegs; li++) {
+		const struct st_flow_leg *l = &f->legs[li];
+
+		if (li > 0 && f->legs[li - 1].capture != ST_CAPTURE_NONE)
+			prev = gr_peer_end(b, GR_ENVOY,
+					   gr_capture_port(&f->legs[li - 1]));
+		for (; s < b->nstops && b->stops[s].leg == li; s++) {
+			const struct gr_stop *st = &b->stops[s];
+			struct gr_end to = {.n = b->chains[st->chain].n,
+					    .port = "",
+					    .dec = st->dec,
+					    .ruled = st->ruled,
+					    .chain = st->chain};
+
+			gr_edge_to(b, &num, li, &prev, &to);
+			prev = to;
+		}
+		if (l->capture != ST_CAPTURE_NONE) {
+			struct gr_end to =
+				gr_peer_end(b, GR_ENVOY, gr_capture_port(l));
+
+			gr_edge_to(b, &num, li, &prev, &to);
+			prev = to;
+		} else if (li + 1 == f->nlegs) {
+			struct gr_end to = gr_peer_end(b, gr_finish(f), "main");
+
+			gr_edge_to(b, &num, li, &prev, &to);
+		}
+	}
+}
+
+/* ---- legend and caption ---------------------------------------------- */
+
+static int gr_legend(struct gr_build *b)
+{
+	/*
+	 * A plain node, not a cluster: cgraph orders sibling subgraphs by
+	 * their names' addresses, which would make agwrite() output vary.
+	 */
+	Agnode_t *n = gr_node(b->g, "legend");
+	char *html = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&html, &len);
+
+	if (f == NULL)
+		return st_err(b->err, errno, "open_memstream");
+	gr_set(n, "shape", "plain");
+	gr_set(n, "style", "");
+	fputs("<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"2\" "
+	      "CELLPADDING=\"1\">",
+	      f);
+	for (unsigned int i = 0; i < b->f->nlegs; i++) {
+		const struct st_flow_leg *l = &b->f->legs[i];
+		char src[ST_FLOW_ADDR_SIZE], dst[ST_FLOW_ADDR_SIZE];
+		char who[48] = "";
+
+		st_flow_addr_format(l->family, l->src, l->sport, src,
+				    sizeof(src));
+		st_flow_addr_format(l->family, l->dst, l->dport, dst,
+				    sizeof(dst));
+		if (l->has_uid)
+			snprintf(who, sizeof(who), ", uid %u", l->uid);
+		fprintf(f,
+			"<TR><TD BGCOLOR=\"%s\" WIDTH=\"18\"> </TD>"
+			"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">leg %u: ",
+			gr_leg_color[i], i + 1);
+		gr_esc(f, src);
+		fputs(" &#8594; ", f);
+		gr_esc(f, dst);
+		gr_esc(f, who);
+		if (l->capture != ST_CAPTURE_NONE)
+			fprintf(f, ", to %s %u",
+				st_flow_capture_name(l->capture),
+				l->redirect_port);
+		if (l->incomplete)
+			fputs(" (incomplete)", f);
+		fputs("</FONT></TD></TR>", f);
+	}
+	fprintf(f,
+		"<TR><TD BORDER=\"1\" COLOR=\"%s\" WIDTH=\"18\"> </TD>"
+		"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"%s\">"
+		"faint: not visited by this flow</FONT></TD></TR>"
+		"<TR><TD BGCOLOR=\"%s\" WIDTH=\"18\"> </TD>"
+		"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">"
+		"highlighted row: the rule that decided; edges are numbered "
+		"in travel order</FONT></TD></TR></TABLE>",
+		GR_FAINT_LINE, GR_FAINT_TEXT, gr_leg_tint[0]);
+	if (fclose(f) != 0)
+		return st_err(b->err, ENOMEM, "building the legend");
+	gr_set_html(b->g, n, "label", html);
+	free(html);
+	return 0;
+}
+
+/* "Type 2 local-to-remote: PATH", wrapped at " -> " into left-aligned lines. */
+static int gr_caption(struct gr_build *b)
+{
+	const struct st_flow *f = b->f;
+	char path[1024];
+	char *cap = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&cap, &len);
+	size_t col = 0;
+	const char *p = path;
+
+	if (o == NULL)
+		return st_err(b->err, errno, "open_memstream");
+	st_path_format(f, path, sizeof(path));
+	if (f->type == 0)
+		fprintf(o, "Type 0 (%s)", st_class_name(f->klass, 0));
+	else
+		fprintf(o, "Type %d: %s", f->type, st_class_type_name(f->type));
+	fputs("\\l", o);
+	while (*p != '\0') {
+		const char *arrow = strstr(p, " -> ");
+		size_t n = arrow != NULL ? (size_t)(arrow - p) : strlen(p);
+
+		if (col > 0 && col + n > 90) {
+			fputs("\\l    ", o);
+			col = 4;
+		}
+		/* A backslash would start a Graphviz escape. */
+		for (size_t i = 0; i < n; i++)
+			fputc(p[i] == '\\' ? '/' : p[i], o);
+		col += n;
+		if (arrow == NULL)
+			break;
+		fputs(" -> ", o);
+		col += 4;
+		p = arrow + 4;
+	}
+	fputs("\\l", o);
+	if (f->type == 0 && f->reason[0] != '\0') {
+		for (const char *r = f->reason; *r != '\0'; r++)
+			fputc(*r == '\\' ? '/' : *r, o);
+		fputs("\\l", o);
+	}
+	if (fclose(o) != 0)
+		return st_err(b->err, ENOMEM, "building the caption");
+	gr_set(b->g, "label", cap);
+	free(cap);
+	return 0;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+struct st_graph *st_graph_new(const struct st_flow *flow,
+			      const struct st_graph_opts *opts, char *err)
+{
+	struct st_graph *sg = NULL;
+	struct gr_build *b = NULL;
+	Agraph_t *pod = NULL;
+	char label[256];
+	int rc = 0;
+
+	if (flow == NULL || flow->nlegs == 0 ||
+	    flow->nlegs > ST_FLOW_MAX_LEGS) {
+		st_err(err, EINVAL, "no flow to draw");
+		goto out;
+	}
+	b = calloc(1, sizeof(*b));
+	sg = calloc(1, sizeof(*sg));
+	if (b == NULL || sg == NULL) {
+		st_err(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	b->f = flow;
+	b->err = err;
+	if (opts != NULL)
+		b->o = *opts;
+	gr_ports(b);
+	rc = gr_frame(b);
+	for (unsigned int i = 0; rc == 0 && i < flow->nlegs; i++)
+		rc = gr_leg(b, i);
+	if (rc < 0)
+		goto fail;
+
+	sg->g = agopen((char *)"sidecar_trace", Agdirected, NULL);
+	if (sg->g == NULL) {
+		st_err(err, ENOMEM, "agopen failed");
+		goto fail;
+	}
+	b->g = sg->g;
+	gr_declare(b->g);
+
+	pod = gr_subg(b->g, "cluster_pod");
+	if (b->o.pod_name != NULL && b->o.pod_name[0] != '\0')
+		snprintf(label, sizeof(label), "Pod %s%s%s%s", b->o.pod_name,
+			 b->o.pod_ip != NULL && b->o.pod_ip[0] ? " (" : "",
+			 b->o.pod_ip != NULL ? b->o.pod_ip : "",
+			 b->o.pod_ip != NULL && b->o.pod_ip[0] ? ")" : "");
+	else if (b->o.pod_ip != NULL && b->o.pod_ip[0] != '\0')
+		snprintf(label, sizeof(label), "Pod %s", b->o.pod_ip);
+	else
+		snprintf(label, sizeof(label), "Pod");
+	gr_set(pod, "label", label);
+	gr_set(pod, "style", "rounded");
+	gr_set(pod, "color", "#303030");
+	gr_set(pod, "labeljust", "l");
+	gr_set(pod, "fontsize", "12");
+
+	rc = gr_pod(b, pod);
+	if (rc == 0)
+		rc = gr_chain_nodes(b, pod);
+	if (rc < 0)
+		goto fail;
+	gr_peers(b);
+	gr_edges(b);
+	for (int p = GR_APP; p < GR_PEER__MAX; p++)
+		if (!b->peer_used[p] && p != GR_ENVOY)
+			gr_faint(b->peer[p]);
+	if (!b->o.no_legend)
+		rc = gr_legend(b);
+	if (rc == 0)
+		rc = gr_caption(b);
+	if (rc < 0)
+		goto fail;
+	goto out;
+fail:
+	st_graph_free(sg);
+	sg = NULL;
+out:
+	free(b);
+	return sg;
+}
+
+void st_graph_free(struct st_graph *g)
+{
+	if (g == NULL)
+		return;
+	if (g->laid_out)
+		gvFreeLayout(gr_gvc, g->g);
+	if (g->g != NULL)
+		agclose(g->g);
+	free(g);
+}
+
+int st_graph_write_dot(struct st_graph *g, FILE *out, char *err)
+{
+	if (agwrite(g->g, out) == EOF || ferror(out))
+		return st_err(err, EIO, "writing DOT text failed");
+	return 0;
+}
+
+const char *st_graph_format_of(const char *path)
+{
+	const char *dot = path != NULL ? strrchr(path, '.') : NULL;
+
+	if (dot == NULL || strchr(dot, '/') != NULL)
+		return NULL;
+	if (strcasecmp(dot, ".svg") == 0)
+		return "svg";
+	if (strcasecmp(dot, ".png") == 0)
+		return "png";
+	if (strcasecmp(dot, ".pdf") == 0)
+		return "pdf";
+	if (strcasecmp(dot, ".dot") == 0 || strcasecmp(dot, ".gv") == 0)
+		return "dot";
+	return NULL;
+}
+
+static int gr_write_dot_file(struct st_graph *g, const char *path, char *err)
+{
+	FILE *f = fopen(path, "w");
+	int rc = 0;
+
+	if (f == NULL)
+		return st_err(err, errno, "%s: %s", path, strerror(errno));
+	rc = st_graph_write_dot(g, f, err);
+	if (fclose(f) != 0 && rc == 0)
+		rc = st_err(err, EIO, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+int st_graph_render(struct st_graph *g, const char *format, const char *path,
+		    char *err)
+{
+	agusererrf old = NULL;
+	const char *renderer = NULL;
+	FILE *out = NULL;
+	int rc = 0;
+
+	if (format == NULL)
+		return st_err(err, EINVAL, "no output format");
+	if (strcmp(format, "dot") == 0)
+		return gr_write_dot_file(g, path, err);
+	if (strcmp(format, "svg") == 0)
+		renderer = "svg";
+	else if (strcmp(format, "png") == 0)
+		renderer = "png:cairo";
+	else if (strcmp(format, "pdf") == 0)
+		renderer = "pdf:cairo";
+	else
+		return st_err(
+			err, EINVAL,
+			"unknown diagram format '%s' (svg, png, pdf, dot)",
+			format);
+
+	gr_msg[0] = '\0';
+	old = agseterrf(gr_errf);
+	if (gr_gvc == NULL) {
+		gr_gvc = gvContext();
+		if (gr_gvc == NULL) {
+			rc = st_err(err, ENOMEM, "gvContext failed");
+			goto out;
+		}
+	}
+	if (!g->laid_out) {
+		if (gvLayout(gr_gvc, g->g, "dot") != 0) {
+			rc = st_err(err, EIO, "Graphviz layout failed: %s",
+				    gr_msg[0] ? gr_msg : "no message");
+			goto out;
+		}
+		g->laid_out = true;
+	}
+	/* Our own file: its open and write errors are ours to report. */
+	out = fopen(path, "w");
+	if (out == NULL) {
+		rc = st_err(err, errno, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (gr_render_to(gr_gvc, g->g, renderer, out) != 0) {
+		if (strstr(gr_msg, "unavailable") != NULL)
+			rc = st_err(err, ENOTSUP,
+				    "%s: Graphviz cannot write %s here: the "
+				    "cairo plugin (libgvplugin_pango) is not "
+				    "installed or not registered (run dot -c)",
+				    path, format);
+		else
+			rc = st_err(err, EIO, "%s: rendering %s failed: %s",
+				    path, format,
+				    gr_msg[0] ? gr_msg : "no message");
+	}
+	if (fclose(out) != 0 && rc == 0)
+		rc = st_err(err, errno, "%s: %s", path, strerror(errno));
+	out = NULL;
+	if (rc < 0)
+		unlink(path);
+out:
+	agseterrf(old);
+	return rc;
+}
+
+int st_graph_render_file(struct st_graph *g, const char *path, char *err)
+{
+	const char *fmt = st_graph_format_of(path);
+
+	if (fmt == NULL)
+		return st_err(err, EINVAL,
+			      "%s: the extension must be .svg, .png, .pdf or "
+			      ".dot",
+			      path);
+	return st_graph_render(g, fmt, path, err);
+}

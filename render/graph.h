@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * graph.h - one flow drawn as the article's schematic, with Graphviz
+ * (cgraph to build the graph, gvc to lay it out and render it, all in
+ * process).
+ *
+ * The frame: the pod as a cluster (labelled with its name and IP when
+ * known) holding the app ("Local Pod"), Envoy as a record with its
+ * outbound, inbound (and DNS proxy) ports as the settings give them, and
+ * one cluster per netfilter table that holds a REDIRECT/TPROXY rule with
+ * that table's built-in and Istio chains in the article's order
+ * (PREROUTING, ISTIO_INBOUND, ISTIO_IN_REDIRECT, INPUT, OUTPUT,
+ * ISTIO_OUTPUT, ISTIO_REDIRECT, POSTROUTING; nftables: its chain names).
+ * Istio chains of more than one rule show their rules as a table, the
+ * rules the flow matched highlighted in its leg's colour.  Outside the
+ * pod: Remote Pod, Prometheus and Istiod.  Everything the flow did not
+ * visit is drawn faint, so that all diagrams of one pod share a frame.
+ *
+ * The flow: one edge per step of the path text (path.h), numbered in
+ * travel order, one colour per leg; an edge leaving a chain whose rule
+ * decided is labelled "RULE N" and carries the rule's text as its
+ * tooltip.  The graph's label is the type and the path text; a legend
+ * explains the legs' colours.
+ *
+ * Graph ids are stable (nodes "app", "envoy", "remote", "prometheus",
+ * "istiod", "TABLE/CHAIN", "legend"; clusters "cluster_pod",
+ * "cluster_TABLE"), so agwrite() output is a deterministic golden text
+ * (as long as the rules put Istio's redirects in one table: cgraph orders
+ * sibling clusters by address).
+ */
+#ifndef ST_GRAPH_H
+#define ST_GRAPH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "flow.h"
+
+struct st_graph_opts {
+	const char *pod_name; /* NULL or "" when unknown */
+	const char *pod_ip;   /* NULL or "" when unknown */
+	/*
+	 * The pod's rules: the frame of chains and the rule rows.  NULL:
+	 * only the chains the flow visited are drawn.
+	 */
+	const struct st_ruleset *rs;
+	/* Ports and proxy ids; NULL: the ports the flow's legs show. */
+	const struct st_istio_settings *set;
+	bool no_legend;
+};
+
+struct st_graph;
+
+/**
+ * st_graph_new() - build the graph of a classified flow (no layout yet).
+ * @flow: the flow; only read during the call
+ * @opts: pod, rules and settings, or NULL
+ * @err: error buffer
+ *
+ * Return: the graph, or NULL with @err set.
+ */
+struct st_graph *st_graph_new(const struct st_flow *flow,
+			      const struct st_graph_opts *opts, char *err);
+
+/** st_graph_free() - release a graph (and its layout, if any); NULL is ok. */
+void st_graph_free(struct st_graph *g);
+
+/**
+ * st_graph_write_dot() - the graph as DOT text through agwrite(), without
+ * layout: deterministic, for golden files.
+ * @g: the graph
+ * @out: where to write
+ * @err: error buffer
+ *
+ * Return: 0, or -EIO.
+ */
+int st_graph_write_dot(struct st_graph *g, FILE *out, char *err);
+
+/**
+ * st_graph_render() - lay the graph out with dot and render it to a file.
+ * @g: the graph
+ * @format: "svg", "png", "pdf" (both need Graphviz's cairo plugin) or
+ *          "dot" (agwrite(), no layout)
+ * @path: the file to write
+ * @err: error buffer; Graphviz's own messages end up here
+ *
+ * The first call creates one Graphviz context for the whole process; it
+ * is never freed (Graphviz 2.43 cannot safely create a second one).  Not
+ * thread-safe.
+ *
+ * Return: 0; -EINVAL for an unknown format; -ENOTSUP when the renderer is
+ * not installed; -EIO when layout or rendering failed.
+ */
+int st_graph_render(struct st_graph *g, const char *format, const char *path,
+		    char *err);
+
+/**
+ * st_graph_format_of() - the format a file name's extension asks for:
+ * "svg", "png", "pdf" or "dot" (case-insensitive; ".gv" is "dot"), or
+ * NULL when it is none of them.
+ */
+const char *st_graph_format_of(const char *path);
+
+/**
+ * st_graph_render_file() - st_graph_render() with the format picked by
+ * @path's extension (st_graph_format_of()); -EINVAL when there is none.
+ */
+int st_graph_render_file(struct st_graph *g, const char *path, char *err);
+
+#endif /* ST_GRAPH_H */

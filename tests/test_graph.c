@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_graph.c - the Graphviz schematic of each canonical traffic type,
+ * for several eras of Istio's rules: the graph's structure through
+ * agwrite() (deterministic, no layout) against golden files
+ * samples/diagrams/RULES/type-N-NAME.dot (ST_REGEN=1 rewrites them, and
+ * then also renders the .svg files and index.html next to them for the
+ * README; ST_REVIEW_DIR=DIR renders a PNG of each into DIR to look at),
+ * plus render smoke tests per format and directory mode.
+ *
+ * Flows are built directly as struct st_flow values from a template per
+ * type whose rules are chosen by role (or by destination port), never by
+ * number, so that one template fits every era:
+ *   leg: "SRC DST [uid=N] [in=IF] [out=IF]"
+ *   hop: "K CHAIN [SEL]"  K: e enter, h rule, p policy; CHAIN as iptables
+ *        spells it (nftables' lower-case, dashed names are found too);
+ *        SEL: "@role" or "#dport", alternatives separated by '|'.
+ * Hops into a chain the rules do not have (nft: no postrouting chain) are
+ * left out, as the kernel would never log them.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "diagram.h"
+#include "graph.h"
+#include "istio.h"
+#include "path.h"
+
+#define MAX_HOPS 12
+
+struct tleg {
+	const char *addr; /* "SRC DST [uid=N] [in=IF] [out=IF]" */
+	const char *hops[MAX_HOPS];
+};
+
+struct ttype {
+	int type;
+	struct tleg legs[ST_FLOW_MAX_LEGS];
+};
+
+static const struct ttype types[] = {
+	{1,
+	 {{"10.244.1.5:40200 10.244.0.7:8080 in=eth0",
+	   {"e PREROUTING", "h PREROUTING @inbound-entry", "e ISTIO_INBOUND",
+	    "h ISTIO_INBOUND @inbound-capture", "e ISTIO_IN_REDIRECT",
+	    "h ISTIO_IN_REDIRECT @inbound-redirect"}},
+	  {"127.0.0.6:41200 10.244.0.7:8080 uid=1337 out=lo",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @inbound-passthrough-return", "p OUTPUT",
+	    "e POSTROUTING", "p POSTROUTING"}}}},
+	{2,
+	 {{"10.244.0.7:50000 10.96.0.20:80 uid=1000 out=eth0",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @outbound-capture", "e ISTIO_REDIRECT",
+	    "h ISTIO_REDIRECT @outbound-redirect"}},
+	  {"10.244.0.7:50010 10.244.2.9:8080 uid=1337 out=eth0",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @proxy-uid-return", "p OUTPUT", "e POSTROUTING",
+	    "p POSTROUTING"}}}},
+	{3,
+	 {{"10.244.3.4:52000 10.244.0.7:15090 in=eth0",
+	   {"e PREROUTING", "h PREROUTING @inbound-entry", "e ISTIO_INBOUND",
+	    "h ISTIO_INBOUND #15090|#15020", "p PREROUTING", "e INPUT",
+	    "p INPUT"}}}},
+	{4,
+	 {{"10.244.0.7:50020 10.96.0.30:80 uid=1000 out=eth0",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @outbound-capture", "e ISTIO_REDIRECT",
+	    "h ISTIO_REDIRECT @outbound-redirect"}},
+	  {"10.244.0.7:50030 10.244.0.7:8080 uid=1337 out=lo",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @proxy-to-own-pod-redirect|@loopback-redirect",
+	    "e ISTIO_IN_REDIRECT", "h ISTIO_IN_REDIRECT @inbound-redirect"}},
+	  {"127.0.0.6:50040 10.244.0.7:8080 uid=1337 out=lo",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @inbound-passthrough-return", "p OUTPUT",
+	    "e POSTROUTING", "p POSTROUTING"}}}},
+	{5,
+	 {{"127.0.0.1:43000 127.0.0.1:15000 uid=1337 out=lo",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @proxy-uid-return", "p OUTPUT", "e POSTROUTING",
+	    "p POSTROUTING"}}}},
+	{6,
+	 {{"10.244.0.7:44000 10.96.0.10:15012 uid=1337 out=eth0",
+	   {"e OUTPUT", "h OUTPUT @outbound-entry", "e ISTIO_OUTPUT",
+	    "h ISTIO_OUTPUT @proxy-uid-return", "p OUTPUT", "e POSTROUTING",
+	    "p POSTROUTING"}}}},
+};
+
+/* Rule sets with golden diagrams: one per era of ISTIO_OUTPUT. */
+static const char *const rulesets[] = {
+	"istio-1.4_redirect_default_legacy.rules",
+	"istio-1.17_redirect_default_legacy.rules",
+	"istio-1.28plus_native-nftables_redirect_default.nft.json",
+};
+
+/*
+ * What each type's graph must show for the 1.17 rules (README's table):
+ * the edges in travel order as "TAIL -> HEAD LABEL".
+ */
+static const struct {
+	int type;
+	const char *edges[14];
+} want_117[] = {
+	{1,
+	 {"remote -> nat/PREROUTING 1",
+	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head 2",
+	  "nat/ISTIO_INBOUND:r5:e -> nat/ISTIO_IN_REDIRECT 3: RULE 5",
+	  "nat/ISTIO_IN_REDIRECT -> envoy:in 4", "envoy:in -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
+	  "nat/ISTIO_OUTPUT:r1:e -> nat/POSTROUTING 7: RULE 1",
+	  "nat/POSTROUTING -> app 8"}},
+	{2,
+	 {"app -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	  "nat/ISTIO_OUTPUT:r9:e -> nat/ISTIO_REDIRECT 3: RULE 9",
+	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:out -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
+	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 7: RULE 4",
+	  "nat/POSTROUTING -> remote 8"}},
+	{3,
+	 {"prometheus -> nat/PREROUTING 1",
+	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head 2",
+	  "nat/ISTIO_INBOUND:r2:e -> nat/INPUT 3: RULE 2",
+	  "nat/INPUT -> envoy:main 4"}},
+	{4,
+	 {"app -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	  "nat/ISTIO_OUTPUT:r9:e -> nat/ISTIO_REDIRECT 3: RULE 9",
+	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:out -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
+	  "nat/ISTIO_OUTPUT:r2:e -> nat/ISTIO_IN_REDIRECT 7: RULE 2",
+	  "nat/ISTIO_IN_REDIRECT -> envoy:in 8", "envoy:in -> nat/OUTPUT 9",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 10",
+	  "nat/ISTIO_OUTPUT:r1:e -> nat/POSTROUTING 11: RULE 1",
+	  "nat/POSTROUTING -> app 12"}},
+	{5,
+	 {"envoy:main -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 3: RULE 4",
+	  "nat/POSTROUTING -> envoy:main 4"}},
+	{6,
+	 {"envoy:main -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 3: RULE 4",
+	  "nat/POSTROUTING -> istiod 4"}},
+};
+
+struct env {
+	struct st_ruleset *rs;
+	struct st_istio_settings set;
+	const char *nat; /* the table holding the outbound REDIRECT */
+	char err[ST_ERRBUF_SIZE];
+};
+
+/* ---- helpers --------------------------------------------------------- */
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n = 0;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = calloc(1, (size_t)n + 1);
+		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool regen(void)
+{
+	return getenv("ST_REGEN") != NULL;
+}
+
+static void load(struct env *e, const char *rules)
+{
+	char path[512];
+	size_t n = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->rs = st_ruleset_new();
+	assert_non_null(e->rs);
+	snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES, rules);
+	if (st_rules_load_file(e->rs, path, e->err) < 0)
+		fail_msg("%s: %s", path, e->err);
+	if (st_istio_analyze(e->rs, &e->set, e->err) < 0)
+		fail_msg("%s: %s", path, e->err);
+	n = st_ruleset_nrules(e->rs);
+	for (size_t i = 0; i < n; i++) {
+		const struct st_rule *r = st_ruleset_rule(e->rs, i);
+
+		if (r->role == ST_ROLE_OUTBOUND_REDIRECT)
+			e->nat = r->table;
+	}
+	assert_non_null(e->nat);
+}
+
+static void unload(struct env *e)
+{
+	st_ruleset_free(e->rs);
+	e->rs = NULL;
+}
+
+/* ISTIO_OUTPUT, or istio-output in nftables' spelling. */
+static const struct st_chain *find_chain(const struct env *e, const char *name)
+{
+	const struct st_chain *c =
+		st_ruleset_find_chain(e->rs, e->nat, name, ST_FAMILY_ANY);
+	char alt[64];
+	size_t i = 0;
+
+	if (c != NULL)
+		return c;
+	for (; name[i] != '\0' && i + 1 < sizeof(alt); i++)
+		alt[i] = name[i] == '_' ? '-' : (char)tolower(name[i]);
+	alt[i] = '\0';
+	return st_ruleset_find_chain(e->rs, e->nat, alt, ST_FAMILY_ANY);
+}
+
+static bool has_dport(const struct st_rule *r, unsigned long port)
+{
+	for (unsigned int m = 0; m < r->nmatches; m++) {
+		const struct st_match *x = &r->matches[m];
+
+		if (x->kind != ST_M_DPORT || x->neg)
+			continue;
+		for (unsigned int p = 0; p < x->nports; p++)
+			if (x->ports[p].lo <= port && port <= x->ports[p].hi)
+				return true;
+	}
+	return false;
+}
+
+static const struct st_rule *
+select_rule(const struct env *e, const struct st_chain *c, const char *sel)
+{
+	char buf[128];
+	char *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", sel);
+	for (char *alt = strtok_r(buf, "|", &save); alt != NULL;
+	     alt = strtok_r(NULL, "|", &save)) {
+		for (unsigned int k = 0; k < c->nrules; k++) {
+			const struct st_rule *r =
+				st_ruleset_rule(e->rs, c->first + k);
+
+			if (alt[0] == '@' &&
+			    strcmp(st_role_name(r->role), alt + 1) == 0)
+				return r;
+			if (alt[0] == '#' &&
+			    has_dport(r, strtoul(alt + 1, NULL, 10)))
+				return r;
+		}
+	}
+	return NULL;
+}
+
+static void parse_addr(const char *s, struct st_flow_leg *l, bool src)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	uint8_t *a = src ? l->src : l->dst;
+
+	assert_non_null(colon);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+	assert_int_equal(inet_pton(AF_INET, host, a), 1);
+	l->family = 4;
+	if (src)
+		l->sport = (uint16_t)atoi(colon + 1);
+	else
+		l->dport = (uint16_t)atoi(colon + 1);
+}
+
+static void build_leg(const struct env *e, const struct tleg *t,
+		      struct st_flow_leg *l)
+{
+	char buf[160];
+	char *save = NULL;
+	int field = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->proto = IPPROTO_TCP;
+	l->redirect_hop = -1;
+	l->decision_hop = -1;
+	snprintf(buf, sizeof(buf), "%s", t->addr);
+	for (char *w = strtok_r(buf, " ", &save); w != NULL;
+	     w = strtok_r(NULL, " ", &save), field++) {
+		if (field < 2) {
+			parse_addr(w, l, field == 0);
+		} else if (strncmp(w, "uid=", 4) == 0) {
+			l->has_uid = l->has_gid = true;
+			l->uid = l->gid = (uint32_t)atoi(w + 4);
+		} else if (strncmp(w, "in=", 3) == 0) {
+			snprintf(l->indev, sizeof(l->indev), "%s", w + 3);
+			l->arriving = true;
+		} else if (strncmp(w, "out=", 4) == 0) {
+			snprintf(l->outdev, sizeof(l->outdev), "%s", w + 4);
+		}
+	}
+	l->proxy = l->has_uid && l->uid == e->set.proxy_uids[0];
+	l->passthrough_src = l->src[0] == 127 && l->src[3] == 6;
+	l->nat_table = e->nat;
+	l->decisive_table = e->nat;
+	for (unsigned int i = 0; i < MAX_HOPS && t->hops[i] != NULL; i++) {
+		char kind = t->hops[i][0];
+		char name[64];
+		char sel[96] = "";
+		const struct st_chain *c = NULL;
+		struct st_flow_hop *h = &l->hops[l->nhops];
+
+		assert_true(sscanf(t->hops[i] + 2, "%63s %95s", name, sel) >=
+			    1);
+		c = find_chain(e, name);
+		if (c == NULL)
+			continue;
+		h->table = c->table;
+		h->chain = c->name;
+		h->chain_rules = c->nrules;
+		h->builtin = c->builtin;
+		h->istio = st_istio_is_istio_chain(c->name);
+		switch (kind) {
+		case 'e':
+			h->kind = ST_HIT_ENTER;
+			break;
+		case 'p':
+			h->kind = ST_HIT_POLICY;
+			break;
+		default:
+			h->kind = ST_HIT_RULE;
+			h->r = select_rule(e, c, sel);
+			if (h->r == NULL)
+				fail_msg("no rule %s in %s", sel, name);
+			h->rule = h->r->number;
+			/* The port fallen back to (1.4 has no 15090 rule). */
+			if (sel[0] == '#' && !has_dport(h->r, l->dport))
+				for (unsigned int m = 0; m < h->r->nmatches;
+				     m++)
+					if (h->r->matches[m].kind == ST_M_DPORT)
+						l->dport = h->r->matches[m]
+								   .ports[0]
+								   .lo;
+			break;
+		}
+		if (h->r != NULL && h->r->target.kind == ST_T_REDIRECT) {
+			uint16_t p = h->r->target.port_lo;
+
+			l->redirect_hop = (int)l->nhops;
+			l->redirect_port = p;
+			l->capture =
+				p == e->set.outbound_port  ? ST_CAPTURE_OUTBOUND
+				: p == e->set.inbound_port ? ST_CAPTURE_INBOUND
+							   : ST_CAPTURE_OTHER;
+		}
+		if (h->r != NULL && h->istio)
+			l->decision_hop = (int)l->nhops;
+		l->nhops++;
+		l->records++;
+	}
+	if (l->redirect_hop >= 0)
+		l->decision_hop = l->redirect_hop;
+	l->packets = 1;
+}
+
+static void build_flow(const struct env *e, const struct ttype *t,
+		       struct st_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = 1;
+	f->type = t->type;
+	f->klass = ST_CLASS_NONE;
+	for (unsigned int i = 0;
+	     i < ST_FLOW_MAX_LEGS && t->legs[i].addr != NULL; i++)
+		build_leg(e, &t->legs[i], &f->legs[f->nlegs++]);
+}
+
+static char *dot_text(struct st_graph *g)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	char err[ST_ERRBUF_SIZE] = "";
+
+	assert_non_null(f);
+	assert_int_equal(st_graph_write_dot(g, f, err), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void base_name(const char *rules, char *buf, size_t size)
+{
+	/* "istio-1.17_..." has dots in the version: cut the known suffix. */
+	const char *dot = strstr(rules, ".nft.json");
+
+	if (dot == NULL)
+		dot = strrchr(rules, '.');
+	snprintf(buf, size, "%.*s", (int)(dot - rules), rules);
+}
+
+static const struct st_graph_opts *opts_for(const struct env *e,
+					    struct st_graph_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->pod_name = "productpage-v1-7d6cfb7dfd-x2k9q";
+	o->pod_ip = "10.244.0.7";
+	o->rs = e->rs;
+	o->set = &e->set;
+	return o;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+/* Every type of every era against its golden .dot. */
+static void test_golden(void **state)
+{
+	(void)state;
+	for (size_t r = 0; r < ST_ARRAY_SIZE(rulesets); r++) {
+		struct env e;
+		struct st_graph_opts o;
+		char base[256], dir[512];
+		struct st_diagram *d = NULL;
+
+		load(&e, rulesets[r]);
+		base_name(rulesets[r], base, sizeof(base));
+		snprintf(dir, sizeof(dir), "%s/diagrams/%s", ST_SAMPLES, base);
+		if (regen()) {
+			d = st_diagram_new(dir, "svg", opts_for(&e, &o), e.err);
+			assert_non_null(d);
+		}
+		for (size_t t = 0; t < ST_ARRAY_SIZE(types); t++) {
+			struct st_flow f;
+			struct st_graph *g = NULL;
+			char name[96], path[1024];
+			char *got = NULL, *want = NULL;
+
+			build_flow(&e, &types[t], &f);
+			g = st_graph_new(&f, opts_for(&e, &o), e.err);
+			if (g == NULL)
+				fail_msg("%s type %d: %s", base, f.type, e.err);
+			got = dot_text(g);
+			st_diagram_file_name(&f, "dot", name, sizeof(name));
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			if (regen()) {
+				mkdir(dir, 0755);
+				write_file(path, got);
+				st_diagram_add(d, &f);
+			} else {
+				want = read_file(path);
+				if (want == NULL)
+					fail_msg("missing %s (ST_REGEN=1)",
+						 path);
+				if (strcmp(want, got) != 0) {
+					print_error("%s differs:\n%s\n", path,
+						    got);
+					fail_msg("golden %s mismatch", path);
+				}
+			}
+			if (getenv("ST_REVIEW_DIR") != NULL) {
+				/* PNGs to look at: ST_REVIEW_DIR=/tmp/x */
+				snprintf(path, sizeof(path),
+					 "%s/%s-type-%d.png",
+					 getenv("ST_REVIEW_DIR"), base, f.type);
+				if (st_graph_render_file(g, path, e.err) != 0)
+					fail_msg("%s", e.err);
+			}
+			free(want);
+			free(got);
+			st_graph_free(g);
+		}
+		if (d != NULL && st_diagram_write(d, e.err) < 0)
+			fail_msg("%s: %s", dir, e.err);
+		st_diagram_free(d);
+		unload(&e);
+	}
+}
+
+/* "TAIL -> HEAD LABEL" without quotes. */
+struct tedge {
+	unsigned int num;
+	char text[160];
+};
+
+static int edge_cmp(const void *a, const void *b)
+{
+	const struct tedge *x = a, *y = b;
+
+	return (x->num > y->num) - (x->num < y->num);
+}
+
+/* The edges of a DOT text, sorted by their number (agwrite groups them). */
+static unsigned int edges_of(const char *dot, struct tedge *out,
+			     unsigned int max)
+{
+	unsigned int n = 0;
+	const char *line = dot;
+
+	for (; line != NULL && *line != '\0' && n < max;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *arrow = strstr(line, " -> ");
+		const char *eol = strchr(line, '\n');
+		const char *tab = NULL, *l = NULL, *v = NULL;
+		char ends[128], label[32];
+		size_t k = 0, m = 0;
+
+		/* Edge statements sit one tab deep; captions wrap anywhere. */
+		if (arrow == NULL || (eol != NULL && arrow > eol) ||
+		    line[0] != '\t' || line[1] == '\t')
+			continue;
+		tab = strchr(arrow, '\t');
+		assert_non_null(tab);
+		for (const char *c = line; c < tab; c++)
+			if (*c != '"' && *c != '\t' && m + 1 < sizeof(ends))
+				ends[m++] = *c;
+		ends[m] = '\0';
+		/* The label is on one of the attribute lines below. */
+		l = strstr(tab, "label=");
+		assert_non_null(l);
+		v = l + 6 + (l[6] == '"');
+		while (v[k] != '"' && v[k] != ',' && v[k] != ']' &&
+		       v[k] != '\n' && k + 1 < sizeof(label))
+			k++;
+		snprintf(label, sizeof(label), "%.*s", (int)k, v);
+		out[n].num = (unsigned int)strtoul(label, NULL, 10);
+		snprintf(out[n].text, sizeof(out[n].text), "%s %s", ends,
+			 label);
+		n++;
+	}
+	qsort(out, n, sizeof(*out), edge_cmp);
+	return n;
+}
+
+/* The structure, asserted independently of the golden files. */
+static void test_structure(void **state)
+{
+	struct env e;
+	struct st_graph_opts o;
+
+	(void)state;
+	load(&e, "istio-1.17_redirect_default_legacy.rules");
+	for (size_t i = 0; i < ST_ARRAY_SIZE(want_117); i++) {
+		const struct ttype *t = &types[want_117[i].type - 1];
+		struct st_flow f;
+		struct st_graph *g = NULL;
+		struct tedge edges[16];
+		unsigned int n = 0, nwant = 0;
+		char *dot = NULL;
+
+		build_flow(&e, t, &f);
+		g = st_graph_new(&f, opts_for(&e, &o), e.err);
+		assert_non_null(g);
+		dot = dot_text(g);
+		/* The frame: pod, its table, every chain, peers, legend. */
+		assert_non_null(strstr(dot, "subgraph cluster_pod {"));
+		assert_non_null(strstr(dot, "subgraph cluster_nat {"));
+		assert_non_null(strstr(dot, "label=\"Pod productpage-v1-"
+					    "7d6cfb7dfd-x2k9q (10.244.0.7)\""));
+		assert_non_null(strstr(dot, "\"nat/PREROUTING\""));
+		assert_non_null(strstr(dot, "\"nat/INPUT\""));
+		assert_non_null(strstr(dot, "\"nat/ISTIO_IN_REDIRECT\""));
+		assert_non_null(strstr(dot, "\"nat/ISTIO_REDIRECT\""));
+		assert_non_null(strstr(dot, "\"nat/POSTROUTING\""));
+		assert_non_null(strstr(dot, "<TD PORT=\"r9\""));
+		assert_non_null(strstr(dot, "<B>ISTIO_OUTPUT</B>"));
+		assert_non_null(strstr(dot, "15001\\noutbound"));
+		assert_non_null(strstr(dot, "15006\\ninbound"));
+		assert_non_null(strstr(dot, "Remote Pod"));
+		assert_non_null(strstr(dot, "Prometheus"));
+		assert_non_null(strstr(dot, "Istiod"));
+		assert_non_null(strstr(dot, "legend"));
+		n = edges_of(dot, edges, 16);
+		while (nwant < 14 && want_117[i].edges[nwant] != NULL)
+			nwant++;
+		if (n != nwant)
+			fail_msg("type %d: %u edges, want %u:\n%s", t->type, n,
+				 nwant, dot);
+		for (unsigned int k = 0; k < n; k++)
+			if (strcmp(edges[k].text, want_117[i].edges[k]) != 0)
+				fail_msg("type %d edge %u: '%s', want '%s'",
+					 t->type, k + 1, edges[k].text,
+					 want_117[i].edges[k]);
+		free(dot);
+		st_graph_free(g);
+	}
+	unload(&e);
+}
+
+/* Type 2 in detail: rows highlighted, ports used, tooltip, faint frame. */
+static void test_type2_details(void **state)
+{
+	struct env e;
+	struct st_graph_opts o;
+	struct st_flow f;
+	struct st_graph *g = NULL;
+	char *dot = NULL;
+
+	(void)state;
+	load(&e, "istio-1.17_redirect_default_legacy.rules");
+	build_flow(&e, &types[1], &f);
+	g = st_graph_new(&f, opts_for(&e, &o), e.err);
+	assert_non_null(g);
+	dot = dot_text(g);
+	/* Leg 1 (blue) decided by rule 9, leg 2 (red) by rule 4. */
+	assert_non_null(strstr(dot, "ALIGN=\"LEFT\" TOOLTIP=\"-A ISTIO_OUTPUT "
+				    "-j ISTIO_REDIRECT\" BGCOLOR=\"#d6e4fa\""));
+	assert_non_null(strstr(dot, "ALIGN=\"LEFT\" TOOLTIP=\"-A ISTIO_OUTPUT "
+				    "-m owner --uid-owner 1337 -j RETURN\" "
+				    "BGCOLOR=\"#f8d7d3\""));
+	/* The edge out of rule 9 leaves from its row, with the rule text. */
+	assert_non_null(strstr(dot, "\"nat/ISTIO_OUTPUT\":r9:e -> "
+				    "\"nat/ISTIO_REDIRECT\""));
+	assert_non_null(
+		strstr(dot, "tooltip=\"-A ISTIO_OUTPUT -j ISTIO_REDIRECT\""));
+	/* Into Envoy's outbound port and out of it again. */
+	assert_non_null(strstr(dot, "\"nat/ISTIO_REDIRECT\" -> envoy:out"));
+	assert_non_null(strstr(dot, "envoy:out -> \"nat/OUTPUT\""));
+	/* PREROUTING was not visited: faint. */
+	assert_non_null(strstr(dot, "\"nat/PREROUTING\"\t[color=\"#c8c8c8\""));
+	/* The caption is the path text. */
+	assert_non_null(strstr(dot,
+			       "Type 2: local-to-remote\\lLocal Pod -> "
+			       "OUTPUT -> ISTIO_OUTPUT RULE 9 -> "
+			       "ISTIO_REDIRECT -> Envoy 15001 (Outbound)"));
+	free(dot);
+	st_graph_free(g);
+
+	/* Without rules or pod: only the visited chains, ports from the legs. */
+	g = st_graph_new(&f, NULL, e.err);
+	assert_non_null(g);
+	dot = dot_text(g);
+	assert_non_null(strstr(dot, "label=Pod"));
+	assert_null(strstr(dot, "PREROUTING"));
+	assert_non_null(strstr(dot, "15001\\noutbound"));
+	assert_non_null(strstr(dot, "<in> inbound"));
+	free(dot);
+	st_graph_free(g);
+	unload(&e);
+}
+
+static void test_format_of(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *fmt;
+	} cases[] = {
+		{"a.svg", "svg"}, {"dir/x.PNG", "png"}, {"x.pdf", "pdf"},
+		{"x.dot", "dot"}, {"x.gv", "dot"},	{"x.jpg", NULL},
+		{"out", NULL},	  {"a.b/out", NULL},	{"", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++) {
+		const char *got = st_graph_format_of(cases[i].path);
+
+		if (cases[i].fmt == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, cases[i].fmt);
+		assert_int_equal(st_diagram_is_file(cases[i].path),
+				 cases[i].fmt != NULL);
+	}
+}
+
+static void test_errors(void **state)
+{
+	struct st_flow f;
+	char err[ST_ERRBUF_SIZE] = "";
+	struct env e;
+	struct st_graph *g = NULL;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_null(st_graph_new(&f, NULL, err));
+	assert_non_null(strstr(err, "no flow"));
+	st_graph_free(NULL);
+	st_diagram_free(NULL);
+
+	load(&e, "istio-1.17_redirect_default_legacy.rules");
+	build_flow(&e, &types[1], &f);
+	g = st_graph_new(&f, NULL, err);
+	assert_non_null(g);
+	assert_int_equal(st_graph_render(g, "jpeg", "/tmp/x.jpeg", err),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown diagram format"));
+	assert_int_equal(st_graph_render_file(g, "/tmp/x", err), -EINVAL);
+	assert_int_equal(st_diagram_write_file(&f, NULL, "/tmp/x.txt", err),
+			 -EINVAL);
+	/* An unwritable path: Graphviz's message comes back through err. */
+	assert_true(st_graph_render(g, "svg", "/nonexistent/dir/x.svg", err) <
+		    0);
+	assert_true(err[0] != '\0');
+	assert_null(st_diagram_new("/tmp", "gif", NULL, err));
+	st_graph_free(g);
+	unload(&e);
+}
+
+static bool file_starts(const char *path, const char *magic, size_t n)
+{
+	char buf[16] = "";
+	FILE *f = fopen(path, "rb");
+	bool ok = false;
+
+	if (f == NULL)
+		return false;
+	ok = fread(buf, 1, n, f) == n && memcmp(buf, magic, n) == 0;
+	fclose(f);
+	return ok;
+}
+
+/* Layout and render, once per format, into a temporary directory. */
+static void test_render(void **state)
+{
+	char dir[] = "/tmp/st-graph-XXXXXX";
+	char path[256];
+	struct env e;
+	struct st_graph_opts o;
+	struct st_flow f;
+	struct st_graph *g = NULL;
+	char *svg = NULL;
+	int rc = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	load(&e, "istio-1.17_redirect_default_legacy.rules");
+	build_flow(&e, &types[3], &f);
+	g = st_graph_new(&f, opts_for(&e, &o), e.err);
+	assert_non_null(g);
+
+	snprintf(path, sizeof(path), "%s/t4.svg", dir);
+	if (st_graph_render_file(g, path, e.err) != 0)
+		fail_msg("%s", e.err);
+	svg = read_file(path);
+	assert_non_null(svg);
+	assert_non_null(strstr(svg, "<?xml"));
+	assert_non_null(strstr(svg, "<svg "));
+	assert_non_null(strstr(svg, "</svg>"));
+	/* The rule text is the tooltip of the edge leaving its row. */
+	assert_non_null(strstr(svg, "xlink:title=\"&#45;A ISTIO_OUTPUT "
+				    "&#45;j ISTIO_REDIRECT\""));
+	assert_non_null(strstr(svg, "11: RULE 1"));
+	free(svg);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/t4.dot", dir);
+	assert_int_equal(st_graph_render_file(g, path, e.err), 0);
+	assert_true(file_starts(path, "digraph", 7));
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/t4.png", dir);
+	rc = st_graph_render_file(g, path, e.err);
+	if (rc == -ENOTSUP) {
+		assert_non_null(strstr(e.err, "cairo"));
+	} else {
+		assert_int_equal(rc, 0);
+		assert_true(file_starts(path, "\x89PNG", 4));
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/t4.pdf", dir);
+	rc = st_graph_render_file(g, path, e.err);
+	if (rc != -ENOTSUP) {
+		assert_int_equal(rc, 0);
+		assert_true(file_starts(path, "%PDF", 4));
+		unlink(path);
+	}
+	st_graph_free(g);
+	unload(&e);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* Directory mode: one file per type, index.html escaped. */
+static void test_directory(void **state)
+{
+	char dir[] = "/tmp/st-diagram-XXXXXX";
+	char sub[128], path[256];
+	struct env e;
+	struct st_graph_opts o;
+	struct st_diagram *d = NULL;
+	char *html = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/out/diagrams", dir);
+	load(&e, "istio-1.28plus_native-nftables_redirect_default.nft.json");
+	opts_for(&e, &o);
+	o.pod_name = "web<1>&co";
+	d = st_diagram_new(sub, "dot", &o, e.err);
+	assert_non_null(d);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t t = 0; t < ST_ARRAY_SIZE(types); t++) {
+			struct st_flow f;
+
+			build_flow(&e, &types[t], &f);
+			assert_int_equal(st_diagram_add(d, &f), ST_CB_OK);
+		}
+	assert_int_equal(st_diagram_count(d), 6);
+	if (st_diagram_write(d, e.err) != 0)
+		fail_msg("%s", e.err);
+	for (size_t t = 0; t < ST_ARRAY_SIZE(types); t++) {
+		snprintf(path, sizeof(path), "%s/type-%d-%s.dot", sub,
+			 types[t].type, st_class_type_name(types[t].type));
+		assert_true(file_starts(path, "digraph", 7));
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/index.html", sub);
+	html = read_file(path);
+	assert_non_null(html);
+	assert_non_null(strstr(html, "web&lt;1&gt;&amp;co"));
+	assert_null(strstr(html, "web<1>"));
+	assert_non_null(strstr(html, "2 flows observed"));
+	assert_non_null(strstr(html, "<h2>Type 2: local-to-remote</h2>"));
+	assert_non_null(strstr(html, "Local Pod -&gt; output -&gt; "
+				     "istio-output RULE 9"));
+	assert_non_null(strstr(html, "href=\"type-6-sidecar-to-istiod.dot\""));
+	free(html);
+	unlink(path);
+	st_diagram_free(d);
+	unload(&e);
+	assert_int_equal(rmdir(sub), 0);
+	snprintf(sub, sizeof(sub), "%s/out", dir);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/*
+ * Under AddressSanitizer: full malloc stacks, so that tests/lsan.supp's
+ * library names match Graphviz's own leaks (the fast unwinder stops at
+ * the first Graphviz frame, which has no frame pointer).
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_type2_details),
+		cmocka_unit_test(test_format_of),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_directory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
