@@ -788,7 +788,7 @@ static bool fl_hop_is_istio_verdict(const struct st_flow_hop *h)
 	       (h->r->role != ST_ROLE_NONE || h->istio);
 }
 
-static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
+void st_flow_leg_decide(const char *nat_table, struct st_flow_leg *l)
 {
 	const char *dt = NULL;
 
@@ -806,7 +806,7 @@ static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
 
 		for (unsigned int i = 0; i < l->nhops; i++) {
 			const struct st_flow_hop *h = &l->hops[i];
-			bool in_nat = fl_hop_in(h, t->nat_table);
+			bool in_nat = fl_hop_in(h, nat_table);
 
 			nat_crossed = nat_crossed || in_nat;
 			if (!fl_hop_is_istio_verdict(h))
@@ -815,7 +815,7 @@ static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
 			nat_verdict = nat_verdict || in_nat;
 		}
 		if (nat_verdict || (verdict == NULL && nat_crossed))
-			dt = t->nat_table;
+			dt = nat_table;
 		else if (verdict != NULL)
 			dt = verdict;
 		else if (l->nhops > 0)
@@ -824,8 +824,8 @@ static void fl_leg_decide(const struct st_flow_table *t, struct st_flow_leg *l)
 	l->decisive_table = dt;
 	l->nat_table = NULL;
 	for (unsigned int i = 0; i < l->nhops && l->nat_table == NULL; i++)
-		if (fl_hop_in(&l->hops[i], t->nat_table))
-			l->nat_table = t->nat_table;
+		if (fl_hop_in(&l->hops[i], nat_table))
+			l->nat_table = nat_table;
 	l->decision_hop = l->redirect_hop;
 	for (unsigned int i = l->nhops; i > 0 && l->decision_hop < 0; i--) {
 		const struct st_flow_hop *h = &l->hops[i - 1];
@@ -863,7 +863,7 @@ static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 		snprintf(l->why, sizeof(l->why), "%s%.*s", lost,
 			 (int)(sizeof(l->why) - sizeof(lost)), why);
 	}
-	fl_leg_decide(t, l);
+	st_flow_leg_decide(t->nat_table, l);
 }
 
 static void fl_emit(struct st_flow_table *t, struct fl_slot *s)

@@ -289,4 +289,16 @@ void st_flow_addr_format(uint8_t family, const uint8_t *addr, uint16_t port,
 /** st_flow_hop_kind_name() - "rule", "enter", "policy", "return". */
 const char *st_flow_hop_kind_name(enum st_hit_kind k);
 
+/**
+ * st_flow_leg_decide() - set a leg's decisive_table, nat_table and
+ * decision_hop from its hops (see struct st_flow_leg): the redirect hop's
+ * table; else nat when an Istio rule decided there or nothing did; else the
+ * table of the last Istio verdict.  Shared by live flows and simulation so
+ * that both name the same deciding rule.
+ * @nat_table: the nat table's name ("nat", nft: the table holding the
+ *	REDIRECT rules), or NULL
+ * @l: the leg, with its hops and redirect_hop set
+ */
+void st_flow_leg_decide(const char *nat_table, struct st_flow_leg *l);
+
 #endif /* ST_FLOW_H */
