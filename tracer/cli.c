@@ -13,24 +13,35 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
+#include "findings.h"
 #include "cli.h"
 #include "common.h"
+#include "diagram.h"
+#include "eval.h"
 #include "explain.h"
 #include "filter.h"
 #include "flowjson.h"
 #include "istio.h"
 #include "path.h"
+#include "pcapout.h"
 #include "pod.h"
+#include "replay.h"
 #include "rules.h"
+#include "scenario.h"
 #include "session.h"
+#include "simspec.h"
 #include "target.h"
 
 #define ST_PROG "sidecar-trace"
 #define ST_MAX_RULE_FILES 4
 #define ST_MAX_DURATION_S 31536000.0 /* a year: timerfd and ms fit */
 #define ST_FILTER_MAX 4096
+#define ST_RCVBUF_MIN 4096ULL
+#define ST_RCVBUF_MAX (1024ULL << 20)
 
 /* Short options are their letter; long-only ones start above 255. */
 enum st_opt_val {
@@ -45,11 +56,20 @@ enum st_opt_val {
 	OPT_DURATION = 'd',
 	OPT_COUNT = 'c',
 	OPT_GROUP = 'g',
+	OPT_OUTPUT = 'o',
 	OPT_INVALID = '?',
 	OPT_NETNS = 256,
 	OPT_PID,
 	OPT_CLEANUP,
 	OPT_ALL_CHAINS,
+	OPT_REPLAY,
+	OPT_WRITE,
+	OPT_RCVBUF,
+	OPT_MAX_FLOWS,
+	OPT_CHECK,
+	OPT_SIMULATE,
+	OPT_DIAGRAM,
+	OPT_POD_IP,
 };
 
 enum st_opt_section {
@@ -82,6 +102,9 @@ static const struct st_opt st_options[] = {
 	{"rules", OPT_RULES, "FILE",
 	 "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
 	 SEC_INPUT},
+	{"replay", OPT_REPLAY, "FILE",
+	 "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules",
+	 SEC_INPUT},
 	{"explain", OPT_EXPLAIN, NULL,
 	 "print the sidecar settings and the role of every Istio rule (saved or live rules)",
 	 SEC_JOB},
@@ -90,6 +113,9 @@ static const struct st_opt st_options[] = {
 	 SEC_JOB},
 	{"cleanup", OPT_CLEANUP, NULL,
 	 "remove the rules that dead sidecar-trace sessions left in the target, and exit",
+	 SEC_JOB},
+	{"check", OPT_CHECK, NULL,
+	 "report what is wrong or surprising in the interception (dead rules, apps running as the proxy uid, listeners and flows that bypass the sidecar, rules split over two backends) for --rules, a target or --replay; exits 0 whatever it finds",
 	 SEC_JOB},
 	{"duration", OPT_DURATION, "SECONDS",
 	 "stop tracing after SECONDS (default: at Ctrl-C)", SEC_TRACE},
@@ -101,8 +127,17 @@ static const struct st_opt st_options[] = {
 	{"all-chains", OPT_ALL_CHAINS, NULL,
 	 "also log empty built-in chains (every policy hop, as TRACE shows them)",
 	 SEC_TRACE},
+	{"rcvbuf", OPT_RCVBUF, "BYTES",
+	 "NFLOG socket receive buffer (default 8M; K and M suffixes); records that do not fit are lost, counted and reported",
+	 SEC_TRACE},
+	{"max-flows", OPT_MAX_FLOWS, "N",
+	 "flows kept open at most (default 1024, memory is preallocated); when full the oldest is printed early as incomplete",
+	 SEC_TRACE},
 	{"json", OPT_JSON, NULL,
 	 "print JSON (JSON Lines while tracing) instead of text", SEC_OUTPUT},
+	{"write", OPT_WRITE, "FILE",
+	 "while tracing, save every record to FILE (LINKTYPE_NFLOG pcap) and the rules to FILE.rules, FILE.rules6, FILE.meta.json",
+	 SEC_OUTPUT},
 	{"help", OPT_HELP, NULL, "show this help and exit", SEC_GENERAL},
 	{"version", OPT_VERSION, NULL, "show the version and exit",
 	 SEC_GENERAL},
@@ -123,11 +158,16 @@ struct st_cli_opts {
 	bool json;
 	bool list;
 	bool cleanup;
+	bool check;
 	struct st_session_target target;
 	unsigned int duration_ms;
 	uint64_t count;
 	int group;
+	unsigned int rcvbuf;
+	unsigned int max_flows;
 	unsigned int instr_flags;
+	const char *replay; /* --replay FILE */
+	const char *write;  /* --write FILE */
 	char filter[ST_FILTER_MAX];
 };
 
@@ -166,6 +206,11 @@ static void st_cli_help(FILE *out)
 		"  " ST_PROG
 		" --netns /var/run/netns/mypod --json tcp port 9080\n"
 		"  " ST_PROG " --rules saved.rules --explain\n"
+		"  " ST_PROG
+		" --pod reviews-v1-5d8f7c9b4-x2k7q --write trace.pcap\n"
+		"  " ST_PROG " --replay trace.pcap --json\n"
+		"  " ST_PROG
+		" --replay tcpdump.pcap --rules pod.rules tcp port 9080\n"
 		"\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
 }
 
@@ -235,6 +280,29 @@ static bool st_parse_seconds(const char *s, unsigned int *ms)
 	return *ms > 0;
 }
 
+/* BYTES with an optional K or M suffix (powers of 1024), in [lo, hi]. */
+static bool st_parse_bytes(const char *s, unsigned long long lo,
+			   unsigned long long hi, unsigned int *out)
+{
+	unsigned long long v, mul = 1;
+	char *end = NULL;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return false;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	if (*end != '\0' || v > hi / mul || v * mul < lo)
+		return false;
+	*out = (unsigned int)(v * mul);
+	return true;
+}
+
 /* The trailing words, joined by spaces, as tcpdump takes its filter. */
 static int st_cli_join(int argc, char **argv, int first, char *buf, size_t size)
 {
@@ -253,6 +321,43 @@ static int st_cli_join(int argc, char **argv, int first, char *buf, size_t size)
 		buf[n] = '\0';
 	}
 	return 0;
+}
+
+/* The checks for --replay FILE.  Return: -1 to go on, else the status. */
+static int st_cli_check_replay(int argc, char **argv, struct st_cli_opts *o,
+			       int ntargets, FILE *err)
+{
+	char side[2][PATH_MAX];
+	char ebuf[ST_ERRBUF_SIZE];
+
+	if (ntargets > 0 || o->list || o->cleanup || o->explain)
+		return st_usage_error(
+			err,
+			"--replay FILE traces a capture: not with --pod, --netns, --pid, --list, --cleanup or --explain");
+	if (o->write != NULL)
+		return st_usage_error(
+			err, "--write saves a live trace: not with --replay");
+	if (o->duration_ms > 0 || o->group >= 0 || o->instr_flags != 0 ||
+	    o->rcvbuf > 0)
+		return st_usage_error(
+			err,
+			"--duration, --group, --all-chains and --rcvbuf only apply when tracing a target");
+	if (st_cli_join(argc, argv, optind, o->filter, sizeof(o->filter)) < 0)
+		return st_usage_error(err, "the filter expression is too long");
+	if (o->nrules > 0)
+		return -1;
+	if (strcmp(o->replay, "-") == 0)
+		return st_usage_error(
+			err,
+			"--replay -: give the pod's rules with --rules FILE");
+	/* A capture that cannot be read is the reader's error to report. */
+	if (access(o->replay, R_OK) == 0 &&
+	    st_replay_side_rules(o->replay, side, ebuf) == 0)
+		return st_usage_error(
+			err,
+			"--replay %s: no %s.rules beside it (a tcpdump capture?): give the pod's rules with --rules FILE",
+			o->replay, o->replay);
+	return -1;
 }
 
 /* Parse argv into @o.  Return: -1 to go on, else the exit status. */
@@ -289,6 +394,18 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 		case OPT_EXPLAIN:
 			o->explain = true;
 			break;
+		case OPT_REPLAY:
+			if (optarg[0] == '\0')
+				return st_usage_error(err,
+						      "--replay needs a file");
+			o->replay = optarg;
+			break;
+		case OPT_WRITE:
+			if (optarg[0] == '\0')
+				return st_usage_error(err,
+						      "--write needs a file");
+			o->write = optarg;
+			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
@@ -297,6 +414,9 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			break;
 		case OPT_CLEANUP:
 			o->cleanup = true;
+			break;
+		case OPT_CHECK:
+			o->check = true;
 			break;
 		case OPT_POD:
 			if (st_pod_check_name(optarg, ebuf) < 0)
@@ -346,6 +466,24 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			o->instr_flags |= ST_INSTR_F_ALL_BUILTIN;
 			tuned = true;
 			break;
+		case OPT_RCVBUF:
+			if (!st_parse_bytes(optarg, ST_RCVBUF_MIN,
+					    ST_RCVBUF_MAX, &o->rcvbuf))
+				return st_usage_error(
+					err,
+					"--rcvbuf: '%s' is not a buffer size (4K-1024M)",
+					optarg);
+			tuned = true;
+			break;
+		case OPT_MAX_FLOWS:
+			if (!st_parse_ulong(optarg, 1, 65536, &v))
+				return st_usage_error(
+					err,
+					"--max-flows: '%s' is not a number of flows (1-65536)",
+					optarg);
+			o->max_flows = (unsigned int)v;
+			tuned = true;
+			break;
 		case OPT_GROUP:
 			if (!st_parse_ulong(optarg, 0, 65535, &v))
 				return st_usage_error(
@@ -370,17 +508,24 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			err, "give one target: --pod, --netns or --pid");
 	if (o->target.pod_ns != NULL && o->target.pod == NULL)
 		return st_usage_error(err, "--namespace goes with --pod NAME");
+	if (o->replay != NULL)
+		return st_cli_check_replay(argc, argv, o, ntargets, err);
+	if (o->write != NULL &&
+	    (ntargets == 0 || o->list || o->cleanup || o->explain || o->check))
+		return st_usage_error(
+			err,
+			"--write FILE saves a live trace: it needs a target (--pod, --netns, --pid)");
 	if (o->nrules > 0 && ntargets > 0)
 		return st_usage_error(
 			err,
 			"--rules reads saved rules, --pod/--netns/--pid a live target: give one or the other");
-	if (o->list + o->cleanup + o->explain > 1)
+	if (o->list + o->cleanup + o->explain + o->check > 1)
 		return st_usage_error(
 			err,
-			"give only one of --list, --cleanup and --explain");
+			"give only one of --list, --cleanup, --explain and --check");
 	/* A filter expression only makes sense while tracing. */
 	if (optind < argc &&
-	    (ntargets == 0 || o->list || o->cleanup || o->explain))
+	    (ntargets == 0 || o->list || o->cleanup || o->explain || o->check))
 		return st_usage_error(
 			err,
 			"unexpected argument '%s' (a filter expression is only taken when tracing a target)",
@@ -396,15 +541,19 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 		return st_usage_error(
 			err,
 			"--explain needs --rules FILE or a target (--pod, --netns, --pid)");
+	if (o->check && o->nrules == 0 && ntargets == 0)
+		return st_usage_error(
+			err,
+			"--check needs --rules FILE, a target (--pod, --netns, --pid) or --replay FILE");
 	if (o->cleanup && ntargets == 0)
 		return st_usage_error(
 			err,
 			"--cleanup needs a target (--pod, --netns, --pid)");
-	if (tuned && (o->explain || o->cleanup || ntargets == 0))
+	if (tuned && (o->explain || o->cleanup || o->check || ntargets == 0))
 		return st_usage_error(
 			err,
-			"--duration, --count, --group and --all-chains only apply when tracing a target");
-	if (!o->explain && !o->cleanup && ntargets == 0)
+			"--duration, --count, --group, --all-chains, --rcvbuf and --max-flows only apply when tracing a target");
+	if (!o->explain && !o->cleanup && !o->check && ntargets == 0)
 		return st_usage_error(
 			err,
 			"nothing to do: give a target to trace (--pod, --netns, --pid), --list, or --explain");
@@ -617,10 +766,141 @@ static const char *st_cli_signame(int sig)
 	return "a signal";
 }
 
+/*
+ * Finish --write after the session: one line when the capture failed.
+ * A capture of a session that never attached holds nothing: removed.
+ * Return: 0, or 1 when the capture failed (the error was printed).
+ */
+static int st_cli_write_close(const struct st_cli_opts *o,
+			      struct st_replay_writer *wr,
+			      const struct st_session_result *res, int sret,
+			      FILE *err)
+{
+	static const char *const ext[] = {"rules", "rules6", "meta.json"};
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	char side[PATH_MAX];
+	bool unused = !res->attached && st_replay_writer_records(wr) == 0;
+	int failed = st_replay_writer_failed(wr);
+	int ret;
+
+	ret = st_replay_writer_close(wr, ebuf);
+	if (unused) {
+		unlink(o->write);
+		for (size_t i = 0; i < ST_ARRAY_SIZE(ext); i++)
+			if (st_pcapout_side_path(side, sizeof(side), o->write,
+						 ext[i]) == 0)
+				unlink(side);
+	}
+	if (failed < 0 && sret < 0) {
+		fprintf(err,
+			ST_PROG
+			": --write %s failed: %s; tracing stopped, %s\n",
+			o->write, strerror(-failed),
+			res->detached ? "the rules were removed"
+				      : "see above for the rules");
+		return 1;
+	}
+	if (ret < 0 && !unused) {
+		fprintf(err, ST_PROG ": --write %s failed: %s\n", o->write,
+			ebuf);
+		return 1;
+	}
+	return 0;
+}
+
 static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 {
 	struct st_session_opts so;
 	struct st_session_result res;
+	struct st_filter *filter = NULL;
+	struct st_replay_writer *wr = NULL;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	int rc = 1;
+	int ret, wret = 0;
+
+	if (o->filter[0] != '\0') {
+		ret = st_filter_new(&filter, o->filter, ebuf);
+		if (ret == -EINVAL) {
+			rc = st_usage_error(err, "%s", ebuf);
+			goto out;
+		}
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+	}
+	if (o->write != NULL) {
+		ret = st_replay_writer_open(&wr, o->write, &o->target, ebuf);
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+	}
+	memset(&so, 0, sizeof(so));
+	so.tap = wr != NULL ? st_replay_writer_tap() : NULL;
+	so.tap_data = wr;
+	so.target = o->target;
+	so.backend = ST_BACKEND_UNKNOWN;
+	so.group = o->group;
+	so.duration_ms = o->duration_ms;
+	so.count = o->count;
+	so.instr_flags = o->instr_flags;
+	so.rcvbuf = o->rcvbuf;
+	so.max_flows = o->max_flows;
+	so.filter = filter;
+	so.out = out;
+	so.diag = err;
+	so.write_flow = o->json ? st_flowjson_write : st_path_print;
+	so.write_summary =
+		o->json ? st_flowjson_write_summary : st_path_summary;
+	ret = st_session_run(&so, &res, ebuf);
+	if (wr != NULL) {
+		wret = st_cli_write_close(o, wr, &res, ret, err);
+		wr = NULL;
+	}
+	if (ret < 0 && wret == 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if (res.attached) {
+		char why[64];
+
+		if (res.stop == ST_STOP_SIGNAL)
+			snprintf(why, sizeof(why), "%s",
+				 st_cli_signame(res.signo));
+		else
+			snprintf(why, sizeof(why), "%s",
+				 st_session_stop_name(res.stop));
+		fprintf(err,
+			ST_PROG ": stopped (%s) after %" PRIu64
+				" flows, %" PRIu64 " records lost, %" PRIu64
+				" flows evicted (at most %u open); %u rules "
+				"removed, %s\n",
+			why, res.written, res.nflog.lost, res.flows.evicted,
+			res.max_flows, res.instr.nrules,
+			res.rules_changed
+				? "the rules are as someone else left them "
+				  "(their change is kept)"
+				: "the rules are as before");
+	} else if (res.stop == ST_STOP_SIGNAL) {
+		fprintf(err, ST_PROG ": stopped (%s) before tracing began\n",
+			st_cli_signame(res.signo));
+	}
+	if (wret != 0)
+		goto out;
+	rc = 0;
+out:
+	st_replay_writer_close(wr, ebuf);
+	st_filter_free(filter);
+	return rc;
+}
+
+static int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_replay_opts ro;
+	struct st_replay_result res;
 	struct st_filter *filter = NULL;
 	char ebuf[ST_ERRBUF_SIZE] = "";
 	int rc = 1;
@@ -637,46 +917,157 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 			goto out;
 		}
 	}
-	memset(&so, 0, sizeof(so));
-	so.target = o->target;
-	so.backend = ST_BACKEND_UNKNOWN;
-	so.group = o->group;
-	so.duration_ms = o->duration_ms;
-	so.count = o->count;
-	so.instr_flags = o->instr_flags;
-	so.filter = filter;
-	so.out = out;
-	so.diag = err;
-	so.write_flow = o->json ? st_flowjson_write : st_path_print;
-	so.write_summary =
+	memset(&ro, 0, sizeof(ro));
+	ro.capture = o->replay;
+	for (unsigned int i = 0; i < o->nrules && i < ST_REPLAY_MAX_RULES; i++)
+		ro.rules[ro.nrules++] = o->rules[i];
+	ro.count = o->count;
+	ro.filter = filter;
+	ro.out = out;
+	ro.diag = err;
+	ro.write_flow = o->json ? st_flowjson_write : st_path_print;
+	ro.write_summary =
 		o->json ? st_flowjson_write_summary : st_path_summary;
-	ret = st_session_run(&so, &res, ebuf);
+	ret = st_replay_run(&ro, &res, ebuf);
 	if (ret < 0) {
 		st_cli_runtime_error(err, ebuf);
 		goto out;
 	}
-	if (res.attached) {
-		char why[64];
-
-		if (res.stop == ST_STOP_SIGNAL)
-			snprintf(why, sizeof(why), "%s",
-				 st_cli_signame(res.signo));
-		else
-			snprintf(why, sizeof(why), "%s",
-				 st_session_stop_name(res.stop));
-		fprintf(err,
-			ST_PROG ": stopped (%s) after %" PRIu64
-				" flows, %" PRIu64
-				" records lost; %u rules removed, "
-				"the rules are as before\n",
-			why, res.written, res.nflog.lost, res.instr.nrules);
-	} else if (res.stop == ST_STOP_SIGNAL) {
-		fprintf(err, ST_PROG ": stopped (%s) before tracing began\n",
-			st_cli_signame(res.signo));
-	}
 	rc = 0;
 out:
 	st_filter_free(filter);
+	return rc;
+}
+
+/* --replay FILE --check: the flows go to the check, not to the output. */
+static struct st_check *st_cli_check_acc;
+
+static int st_cli_check_flow(FILE *out, const struct st_flow *flow)
+{
+	(void)out;
+	return st_check_add_flow(st_cli_check_acc, flow);
+}
+
+static int st_cli_check_summary(FILE *out, const struct st_flow_stats *stats)
+{
+	(void)out;
+	(void)stats;
+	return 0;
+}
+
+/* The rules a check reads: --rules, else (replay) the side files. */
+static int st_cli_check_rules(const struct st_cli_opts *o,
+			      struct st_ruleset **out, char *ebuf)
+{
+	struct st_cli_opts so = *o;
+	char side[2][PATH_MAX];
+	int n;
+
+	if (o->replay != NULL && o->nrules == 0) {
+		n = st_replay_side_rules(o->replay, side, ebuf);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return st_err(ebuf, ENOENT,
+				      "%s: no rules beside it: give --rules",
+				      o->replay);
+		for (int i = 0; i < n; i++)
+			so.rules[i] = side[i];
+		so.nrules = (unsigned int)n;
+	}
+	return st_cli_load(&so, out, ebuf);
+}
+
+static int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_istio_settings set = {0};
+	struct st_replay_result res;
+	struct st_replay_opts ro;
+	struct st_filter *filter = NULL;
+	struct st_ruleset *rs = NULL;
+	struct st_tgt *tgt = NULL;
+	struct st_check *c = NULL;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	int rc = 1;
+	int fd = -1;
+	int ret;
+
+	c = st_check_new();
+	if (c == NULL) {
+		st_cli_runtime_error(err, "out of memory");
+		goto out;
+	}
+	if (o->nrules > 0 || o->replay != NULL) {
+		ret = st_cli_check_rules(o, &rs, ebuf);
+	} else {
+		fd = st_session_target_open(&o->target, NULL, 0, ebuf);
+		ret = fd < 0 ? fd : st_tgt_read(fd, NULL, &tgt, ebuf);
+		/* No Istio rules is a finding of the check, not a failure. */
+		if (ret == -ENODATA) {
+			set.kind = ST_ISTIO_NONE;
+			st_strlcpy(set.note, ebuf, sizeof(set.note));
+			rs = st_ruleset_new();
+			ret = rs ? 0 : st_err(ebuf, ENOMEM, "out of memory");
+		} else if (ret == 0) {
+			rs = st_tgt_take_rules(tgt);
+		}
+	}
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	if (st_ruleset_nrules(rs) > 0 || tgt != NULL || o->nrules > 0 ||
+	    o->replay != NULL)
+		ret = st_istio_analyze(rs, &set, ebuf);
+	if (ret == 0)
+		ret = st_check_rules(c, rs, &set, ebuf);
+	if (ret == 0 && fd >= 0)
+		ret = st_check_live(c, fd, &set, NULL, ebuf);
+	if (ret == 0 && o->replay != NULL) {
+		if (o->filter[0] != '\0') {
+			ret = st_filter_new(&filter, o->filter, ebuf);
+			if (ret == -EINVAL) {
+				rc = st_usage_error(err, "%s", ebuf);
+				goto out;
+			}
+		}
+		memset(&ro, 0, sizeof(ro));
+		ro.capture = o->replay;
+		for (unsigned int i = 0;
+		     i < o->nrules && i < ST_REPLAY_MAX_RULES; i++)
+			ro.rules[ro.nrules++] = o->rules[i];
+		ro.count = o->count;
+		ro.filter = filter;
+		ro.out = out;
+		ro.diag = err;
+		ro.write_flow = st_cli_check_flow;
+		ro.write_summary = st_cli_check_summary;
+		st_cli_check_acc = c;
+		if (ret == 0)
+			ret = st_replay_run(&ro, &res, ebuf);
+		st_cli_check_acc = NULL;
+	}
+	if (ret == 0)
+		ret = st_check_finish(c, ebuf);
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	ret = o->json ? st_findings_json(out, c) : st_findings_text(out, c);
+	if (ret < 0 || fflush(out) != 0) {
+		fprintf(err, ST_PROG ": writing the output failed: %s\n",
+			strerror(ret < 0 ? -ret : errno));
+		goto out;
+	}
+	/* Findings, errors included, are the output: exit 0 (check.h). */
+	rc = 0;
+out:
+	st_filter_free(filter);
+	st_check_free(c);
+	st_ruleset_free(rs);
+	st_tgt_free(tgt);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -688,11 +1079,15 @@ int st_cli_run(int argc, char **argv, FILE *out, FILE *err)
 	rc = st_cli_parse(argc, argv, &o, out, err);
 	if (rc >= 0)
 		return rc;
+	if (o.check)
+		return st_cli_check(&o, out, err);
 	if (o.list)
 		return st_cli_list(&o, out, err);
 	if (o.explain)
 		return st_cli_explain(&o, out, err);
 	if (o.cleanup)
 		return st_cli_cleanup(&o, out, err);
+	if (o.replay != NULL)
+		return st_cli_replay(&o, out, err);
 	return st_cli_trace(&o, out, err);
 }

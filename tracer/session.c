@@ -12,12 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "istio.h"
 #include "netns.h"
 #include "pod.h"
+#include "rules-int.h"
 #include "session.h"
 #include "target.h"
 
@@ -27,6 +32,35 @@
 #define ST_SESS_DRAIN_IDLE_MS 50
 #define ST_SESS_DRAIN_MAX_MS 500
 #define ST_SESS_MAX_STALE 16
+#define ST_SESS_WATCH_MS 1000
+#define ST_SESS_MAX_FLOWS 1024 /* as flow.h's default; reported */
+/* Compare the live rules every this many watch periods (spawns a save). */
+#define ST_SESS_CHECK_EVERY 2
+#define ST_SESS_DETACH_TRIES 3
+#define ST_SESS_DETACH_PAUSE_MS 200
+#define ST_NETNS_RUN_DIR "/var/run/netns"
+/*
+ * Losses (records the kernel could not queue, flows evicted from a full
+ * table) are remembered as time spans (kernel clock) in a small ring,
+ * spans closer than ST_SESS_LOSS_MERGE_MS merged; a flow that depends on
+ * a partner leg not being there is suspect within ST_SESS_LOSS_NEAR_MS of
+ * one (the flow table's stitch window plus its walk time-out).
+ */
+#define ST_SESS_LOSS_RING 64
+#define ST_SESS_LOSS_MERGE_MS 200
+#define ST_SESS_LOSS_NEAR_MS 2500
+
+struct st_sess_span {
+	int64_t from_ms, to_ms; /* CLOCK_REALTIME milliseconds */
+};
+
+/* What the target was when it was opened, to notice it vanish. */
+struct st_sess_tgt {
+	char path[256]; /* --netns: the path as opened; "" otherwise */
+	int pid;	/* --pid, --pod: the process whose namespace it is */
+	dev_t dev;	/* the namespace's identity */
+	ino_t ino;
+};
 
 struct st_sess {
 	const struct st_session_opts *o;
@@ -41,6 +75,17 @@ struct st_sess {
 	bool count_done; /* --count reached: print nothing more */
 	int cb_ret;	 /* a flow table error inside the record callback */
 	char *err;
+	/* Watching the target and the rules while tracing. */
+	struct st_sess_tgt tgt;
+	struct st_instr *in;
+	unsigned int watch_ticks;
+	bool loss_noted;
+	bool change_noted;
+	bool check_failed;
+	/* When records were lost, to mark the flows that may miss a leg. */
+	struct st_sess_span loss[ST_SESS_LOSS_RING];
+	unsigned int nloss;	/* spans stored (ring: the latest win) */
+	struct st_flow scratch; /* a flow re-marked incomplete */
 };
 
 const char *st_session_stop_name(enum st_session_stop s)
@@ -56,6 +101,8 @@ const char *st_session_stop_name(enum st_session_stop s)
 		return "output";
 	case ST_STOP_ERROR:
 		return "error";
+	case ST_STOP_TARGET:
+		return "target gone";
 	case ST_STOP_NONE:
 		break;
 	}
@@ -76,15 +123,19 @@ static void __st_printf(2, 3) st_note(FILE *diag, const char *fmt, ...)
 	fflush(diag);
 }
 
-int st_session_target_open(const struct st_session_target *t, char *desc,
-			   size_t size, char *err)
+/* As st_session_target_open(); @tg (may be NULL) learns what to watch. */
+static int st_sess_target_open(const struct st_session_target *t, char *desc,
+			       size_t size, struct st_sess_tgt *tg, char *err)
 {
 	struct st_pod pod;
+	struct stat sb;
 	int n = (t->netns != NULL) + (t->pid > 0) + (t->pod != NULL);
-	int fd;
+	int fd = -1;
 
 	if (desc != NULL && size > 0)
 		desc[0] = '\0';
+	if (tg != NULL)
+		memset(tg, 0, sizeof(*tg));
 	if (n != 1)
 		return st_err(
 			err, EINVAL,
@@ -93,23 +144,96 @@ int st_session_target_open(const struct st_session_target *t, char *desc,
 		fd = st_netns_open(t->netns, err);
 		if (fd >= 0 && desc != NULL)
 			snprintf(desc, size, "netns %s", t->netns);
-		return fd;
-	}
-	if (t->pid > 0) {
+		/* As st_netns_open() resolves it: a bare name is in the run dir. */
+		if (fd >= 0 && tg != NULL) {
+			if (strchr(t->netns, '/') != NULL)
+				st_strlcpy(tg->path, t->netns,
+					   sizeof(tg->path));
+			else
+				snprintf(tg->path, sizeof(tg->path), "%s/%s",
+					 ST_NETNS_RUN_DIR, t->netns);
+		}
+	} else if (t->pid > 0) {
 		fd = st_tgt_open_pid(t->pid, NULL, err);
 		if (fd >= 0 && desc != NULL)
 			snprintf(desc, size, "pid %d", t->pid);
-		return fd;
+		if (tg != NULL)
+			tg->pid = t->pid;
+	} else {
+		fd = st_pod_lookup(NULL, t->pod,
+				   t->pod_ns ? t->pod_ns : "default", &pod,
+				   err);
+		if (fd < 0)
+			return fd;
+		fd = st_pod_netns_open(&pod, NULL, err);
+		if (fd >= 0 && desc != NULL)
+			snprintf(desc, size, "pod %s/%s (pid %d)", pod.ns,
+				 pod.name, pod.pid);
+		if (tg != NULL)
+			tg->pid = pod.pid;
 	}
-	fd = st_pod_lookup(NULL, t->pod, t->pod_ns ? t->pod_ns : "default",
-			   &pod, err);
-	if (fd < 0)
-		return fd;
-	fd = st_pod_netns_open(&pod, NULL, err);
-	if (fd >= 0 && desc != NULL)
-		snprintf(desc, size, "pod %s/%s (pid %d)", pod.ns, pod.name,
-			 pod.pid);
+	if (fd >= 0 && tg != NULL && fstat(fd, &sb) == 0) {
+		tg->dev = sb.st_dev;
+		tg->ino = sb.st_ino;
+	}
 	return fd;
+}
+
+int st_session_target_open(const struct st_session_target *t, char *desc,
+			   size_t size, char *err)
+{
+	return st_sess_target_open(t, desc, size, NULL, err);
+}
+
+/*
+ * Is the target still there?  Return: true, or false with @why saying
+ * what vanished.  A pod whose proxy process went is looked up again: a
+ * restarted container keeps the pod's namespace.
+ */
+static bool st_sess_target_alive(const struct st_session_target *t,
+				 struct st_sess_tgt *tg, char *why, size_t size)
+{
+	char path[64];
+	char ebuf[ST_ERRBUF_SIZE];
+	struct st_pod pod;
+	struct stat sb;
+
+	if (tg->ino == 0)
+		return true; /* nothing known to compare with */
+	if (tg->path[0] != '\0') {
+		if (stat(tg->path, &sb) < 0) {
+			snprintf(why, size,
+				 "the network namespace %s was deleted (%s)",
+				 tg->path, strerror(errno));
+			return false;
+		}
+		if (sb.st_dev != tg->dev || sb.st_ino != tg->ino) {
+			snprintf(why, size,
+				 "%s names another network namespace now",
+				 tg->path);
+			return false;
+		}
+		return true;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", tg->pid);
+	if (stat(path, &sb) == 0 && sb.st_dev == tg->dev &&
+	    sb.st_ino == tg->ino)
+		return true;
+	if (t->pod != NULL &&
+	    st_pod_lookup(NULL, t->pod, t->pod_ns ? t->pod_ns : "default", &pod,
+			  ebuf) == 0 &&
+	    pod.netns_ino == (uint64_t)tg->ino) {
+		tg->pid = pod.pid;
+		return true;
+	}
+	if (t->pod != NULL)
+		snprintf(why, size, "the pod %s/%s is gone",
+			 t->pod_ns ? t->pod_ns : "default", t->pod);
+	else
+		snprintf(why, size,
+			 "process %d has exited or left its network namespace",
+			 tg->pid);
+	return false;
 }
 
 int st_session_cleanup(int netns_fd, enum st_backend backend,
@@ -170,6 +294,67 @@ static void st_sess_summary_stats(const struct st_sess *s,
 		st->lost = ns->lost;
 }
 
+static int64_t st_ts_ms(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+static void st_sess_loss_at(struct st_sess *s, int64_t ms)
+{
+	struct st_sess_span *last =
+		s->nloss ? &s->loss[(s->nloss - 1) % ST_SESS_LOSS_RING] : NULL;
+
+	if (last != NULL && ms >= last->from_ms &&
+	    ms - last->to_ms <= ST_SESS_LOSS_MERGE_MS) {
+		if (ms > last->to_ms)
+			last->to_ms = ms;
+		return;
+	}
+	s->loss[s->nloss % ST_SESS_LOSS_RING] = (struct st_sess_span){ms, ms};
+	s->nloss++;
+}
+
+static bool st_sess_loss_near(const struct st_sess *s, int64_t ms)
+{
+	unsigned int n =
+		s->nloss < ST_SESS_LOSS_RING ? s->nloss : ST_SESS_LOSS_RING;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (ms >= s->loss[i].from_ms - ST_SESS_LOSS_NEAR_MS &&
+		    ms <= s->loss[i].to_ms + ST_SESS_LOSS_NEAR_MS)
+			return true;
+	return false;
+}
+
+/*
+ * A flow whose class says a partner leg was not there (a proxy leg
+ * stitched to nothing, legs that form no known type) proves nothing when
+ * records were lost or flows evicted around it: the partner may be among
+ * them.  Such a flow is reported incomplete instead of silently wrong.
+ * Return: the flow to write (@f, or the re-marked copy).
+ */
+static const struct st_flow *st_sess_loss_mark(struct st_sess *s,
+					       const struct st_flow *f)
+{
+	char was[ST_FLOW_REASON_SIZE];
+	struct st_flow *c = &s->scratch;
+
+	if (s->nloss == 0 || f->type != 0 || f->nlegs == 0 ||
+	    (f->klass != ST_CLASS_PROXY_DIRECT && f->klass != ST_CLASS_UNKNOWN))
+		return f;
+	if (!st_sess_loss_near(s, st_ts_ms(&f->legs[0].ts)))
+		return f;
+	*c = *f;
+	st_strlcpy(was, f->reason, sizeof(was));
+	c->klass = ST_CLASS_INCOMPLETE;
+	c->lost_meanwhile = true;
+	snprintf(c->reason, sizeof(c->reason),
+		 "records were lost or flows evicted around it, its partner "
+		 "leg may be among them (%.*s)",
+		 (int)sizeof(c->reason) - 88, was);
+	return c;
+}
+
 static int st_sess_emit(const struct st_flow *f, void *data)
 {
 	struct st_sess *s = data;
@@ -178,8 +363,12 @@ static int st_sess_emit(const struct st_flow *f, void *data)
 
 	if (s->out_errno != 0 || s->count_done)
 		return ST_CB_STOP;
+	/* Even when not selected: its partner may be. */
+	if (f->evicted && f->nlegs > 0)
+		st_sess_loss_at(s, st_ts_ms(&f->legs[0].ts));
 	if (!st_filter_flow(o->filter, f))
 		return ST_CB_OK;
+	f = st_sess_loss_mark(s, f);
 	errno = 0;
 	ret = o->write_flow(o->out, f);
 	if (ret == 0 && fflush(o->out) != 0)
@@ -205,6 +394,13 @@ static int st_sess_rec(const struct st_rec *rec, void *data)
 	struct st_sess *s = data;
 	int ret;
 
+	if (s->o->tap != NULL && s->o->tap->rec != NULL) {
+		ret = s->o->tap->rec(s->o->tap_data, rec, s->err);
+		if (ret < 0) {
+			s->cb_ret = ret;
+			return ST_CB_ERROR;
+		}
+	}
 	/* Another session's tags (a shared group someone forced): not ours. */
 	if (rec->hit.kind != ST_HIT_NONE && !rec->hit.trace &&
 	    rec->hit.session != s->session)
@@ -225,9 +421,66 @@ static void st_sess_feed_lost(struct st_sess *s, struct st_nflog *nl)
 
 	st_nflog_stats(nl, &ns);
 	if (ns.lost > s->lost_fed) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		st_sess_loss_at(s, st_ts_ms(&now));
 		st_flow_table_lost(s->ft, ns.lost - s->lost_fed);
 		s->lost_fed = ns.lost;
+		if (!s->loss_noted) {
+			s->loss_noted = true;
+			st_note(s->o->diag,
+				"records lost: the NFLOG receive buffer "
+				"overflowed; flows they touch are marked "
+				"incomplete and the summary counts them "
+				"(a larger --rcvbuf helps)");
+		}
 	}
+}
+
+/*
+ * One watch period: is the target still there, and (every few periods)
+ * are the rules as they were?  Return: true to go on, false when the
+ * target vanished (res->gone says how).
+ */
+static bool st_sess_watch(struct st_sess *s)
+{
+	struct st_session_result *res = s->res;
+	struct st_instr_report rep;
+	char cerr[ST_ERRBUF_SIZE] = "";
+
+	if (!st_sess_target_alive(&s->o->target, &s->tgt, res->gone,
+				  sizeof(res->gone)))
+		return false;
+	if (s->in == NULL || s->check_failed ||
+	    ++s->watch_ticks % ST_SESS_CHECK_EVERY != 0)
+		return true;
+	if (st_instr_check(s->in, &rep, cerr) < 0) {
+		s->check_failed = true;
+		st_note(s->o->diag,
+			"cannot compare the rules while tracing: %s", cerr);
+		return true;
+	}
+	if (rep.changed && !s->change_noted) {
+		s->change_noted = true;
+		res->rules_changed = true;
+		st_strlcpy(res->change, rep.change, sizeof(res->change));
+		st_note(s->o->diag,
+			"someone else changed the rules while tracing (%s); "
+			"hops keep the numbers the rules had when tracing "
+			"began, and that change is left in place",
+			rep.change);
+	}
+	if (rep.present < res->instr.nrules && !res->ours_missing) {
+		res->ours_missing = true;
+		st_note(s->o->diag,
+			"%u of the %u rules of session %08" PRIx32
+			" were removed by someone else: what they logged is "
+			"missing (flows marked incomplete)",
+			res->instr.nrules - rep.present, res->instr.nrules,
+			res->session);
+	}
+	return true;
 }
 
 /*
@@ -319,7 +572,7 @@ static void st_sess_drain(struct st_sess *s, struct st_nflog *nl)
 	}
 }
 
-enum { PFD_SIG, PFD_NFLOG, PFD_TICK, PFD_DUR, PFD__MAX };
+enum { PFD_SIG, PFD_NFLOG, PFD_TICK, PFD_WATCH, PFD_DUR, PFD__MAX };
 
 /*
  * The loop proper.  Return: 0 when it stopped as asked (res->stop says
@@ -330,13 +583,19 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 {
 	const struct st_session_opts *o = s->o;
 	struct pollfd pfd[PFD__MAX];
-	int tick = -1, dur = -1;
+	int tick = -1, dur = -1, watch = -1;
 	nfds_t n = PFD_DUR;
 	int ret;
 
 	tick = st_timerfd(o->tick_ms ? o->tick_ms : ST_SESS_TICK_MS, true, err);
 	if (tick < 0)
 		return tick;
+	watch = st_timerfd(o->watch_ms ? o->watch_ms : ST_SESS_WATCH_MS, true,
+			   err);
+	if (watch < 0) {
+		ret = watch;
+		goto out;
+	}
 	if (o->duration_ms > 0) {
 		dur = st_timerfd(o->duration_ms, false, err);
 		if (dur < 0) {
@@ -348,6 +607,7 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 	pfd[PFD_SIG] = (struct pollfd){sfd, POLLIN, 0};
 	pfd[PFD_NFLOG] = (struct pollfd){st_nflog_fd(nl), POLLIN, 0};
 	pfd[PFD_TICK] = (struct pollfd){tick, POLLIN, 0};
+	pfd[PFD_WATCH] = (struct pollfd){watch, POLLIN, 0};
 	pfd[PFD_DUR] = (struct pollfd){dur, POLLIN, 0};
 	for (;;) {
 		ret = poll(pfd, n, -1);
@@ -385,6 +645,20 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 			if (ret < 0)
 				goto out;
 		}
+		if (pfd[PFD_WATCH].revents) {
+			uint64_t ticks;
+
+			if (read(watch, &ticks, sizeof(ticks)) < 0 &&
+			    errno != EAGAIN) {
+				ret = st_err(err, errno, "timerfd: %s",
+					     strerror(errno));
+				goto out;
+			}
+			if (!st_sess_watch(s)) {
+				s->res->stop = ST_STOP_TARGET;
+				break;
+			}
+		}
 		if (s->out_errno != 0) {
 			s->res->stop = ST_STOP_OUTPUT;
 			break;
@@ -402,9 +676,77 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 out:
 	if (tick >= 0)
 		close(tick);
+	if (watch >= 0)
+		close(watch);
 	if (dur >= 0)
 		close(dur);
 	return ret;
+}
+
+static void st_sess_pause(unsigned int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Remove this session's rules, retrying a removal that failed (a program
+ * that failed once may not fail again).  A retry that finds nothing to
+ * remove means the first attempt did remove them and failed afterwards
+ * (the rules are not as before): that first error stands.
+ */
+static int st_sess_detach(struct st_sess *s, char *err)
+{
+	struct st_session_result *res = s->res;
+	struct st_instr_report rep;
+	char e1[ST_ERRBUF_SIZE] = "";
+	int ret = 0, first = 0;
+
+	if (s->in == NULL)
+		return 0;
+	for (unsigned int i = 0; i < ST_SESS_DETACH_TRIES; i++) {
+		memset(&rep, 0, sizeof(rep));
+		if (i > 0)
+			st_sess_pause(ST_SESS_DETACH_PAUSE_MS);
+		res->detach_tries++;
+		ret = st_instr_detach(s->in, &rep, i == 0 ? e1 : err);
+		if (rep.changed && strcmp(rep.change, res->change) != 0) {
+			res->rules_changed = true;
+			st_strlcpy(res->change, rep.change,
+				   sizeof(res->change));
+			st_note(s->o->diag,
+				"someone else changed the rules while "
+				"tracing: %s",
+				rep.change);
+		}
+		if (ret == 0 && (i == 0 || rep.removed > 0)) {
+			if (i > 0)
+				st_note(s->o->diag,
+					"removing the rules failed at first "
+					"(%s); attempt %u removed them",
+					e1, i + 1);
+			return 0;
+		}
+		if (i == 0)
+			first = ret;
+		if (ret == 0)
+			break; /* removed by the first attempt after all */
+		if (i == 0)
+			st_note(s->o->diag,
+				"removing the rules failed (%s); trying again",
+				e1);
+	}
+	st_strlcpy(err, e1, ST_ERRBUF_SIZE);
+	if (ret < 0) /* every attempt failed: the rules are still there */
+		return st_err(err, -first,
+			      "could not remove the %u rules of session "
+			      "%08" PRIx32 " (%s); they are still in the "
+			      "target: 'sidecar-trace --cleanup' with the same "
+			      "target removes them",
+			      res->instr.nrules, res->session, e1);
+	return first;
 }
 
 static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl)
@@ -426,10 +768,155 @@ static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl)
 	return 0;
 }
 
+/* Does a save line carry a sidecar-trace session comment? */
+static bool st_sess_ipt_line_ours(const char *line, size_t len)
+{
+	static const char key[] = "--comment ";
+	const size_t klen = sizeof(key) - 1;
+	const size_t plen = sizeof(ST_INSTR_COMMENT_PREFIX) - 1;
+
+	if (len < 3 || memcmp(line, "-A ", 3) != 0)
+		return false;
+	for (size_t i = 0; i + klen < len; i++) {
+		size_t k = i + klen;
+
+		if (memcmp(line + i, key, klen) != 0)
+			continue;
+		if (line[k] == '"')
+			k++;
+		if (k + plen <= len &&
+		    memcmp(line + k, ST_INSTR_COMMENT_PREFIX, plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Save text without the rules of any sidecar-trace session. */
+static char *st_sess_ipt_filter(const char *text, size_t len,
+				unsigned int *dropped)
+{
+	char *out = malloc(len + 1);
+	size_t n = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - (text + i)) + 1 : len - i;
+
+		if (st_sess_ipt_line_ours(text + i, l))
+			(*dropped)++;
+		else {
+			memcpy(out + n, text + i, l);
+			n += l;
+		}
+		i += l;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* `nft -j list ruleset` without the rules of any sidecar-trace session. */
+static char *st_sess_nft_filter(const char *text, size_t len,
+				unsigned int *dropped)
+{
+	json_t *root = json_loadb(text, len, 0, NULL);
+	json_t *arr = json_object_get(root, "nftables");
+	char *out = NULL;
+	size_t i = 0;
+
+	if (!json_is_array(arr))
+		goto out;
+	while (i < json_array_size(arr)) {
+		json_t *r = json_object_get(json_array_get(arr, i), "rule");
+		const char *c =
+			json_string_value(json_object_get(r, "comment"));
+
+		if (c != NULL &&
+		    strncmp(c, ST_INSTR_COMMENT_PREFIX,
+			    sizeof(ST_INSTR_COMMENT_PREFIX) - 1) == 0) {
+			json_array_remove(arr, i);
+			(*dropped)++;
+			continue;
+		}
+		i++;
+	}
+	out = json_dumps(root, JSON_COMPACT);
+out:
+	json_decref(root);
+	return out;
+}
+
+/*
+ * The rules of @tgt without those of other sidecar-trace sessions, whose
+ * rules would shift every number after them (the tags number the original
+ * rules only).  Return: 0 with *@rs_out NULL when there were none, 0 with
+ * a new ruleset, or a negative errno.
+ */
+static int st_sess_rules_unshifted(const struct st_tgt *tgt,
+				   enum st_backend backend,
+				   struct st_ruleset **rs_out,
+				   unsigned int *dropped, char *err)
+{
+	static const enum st_family fams[] = {ST_FAMILY_IPV4, ST_FAMILY_IPV6};
+	size_t nf = backend == ST_BACKEND_NFTABLES ? 1 : ST_ARRAY_SIZE(fams);
+	struct st_ruleset *rs = NULL;
+	char *text = NULL;
+	bool any = false;
+	int ret = 0;
+
+	*rs_out = NULL;
+	*dropped = 0;
+	for (size_t f = 0; f < nf; f++) {
+		const char *t = st_tgt_text(
+			tgt, nf == 1 ? ST_FAMILY_ANY : fams[f], NULL);
+
+		if (t != NULL && strstr(t, ST_INSTR_COMMENT_PREFIX) != NULL)
+			any = true;
+	}
+	if (!any)
+		return 0;
+	rs = st_ruleset_new();
+	if (rs == NULL)
+		return st_err(err, ENOMEM, "out of memory");
+	for (size_t f = 0; f < nf; f++) {
+		size_t len = 0;
+		const char *t = st_tgt_text(
+			tgt, nf == 1 ? ST_FAMILY_ANY : fams[f], &len);
+
+		if (t == NULL || len == 0)
+			continue;
+		text = backend == ST_BACKEND_NFTABLES
+			       ? st_sess_nft_filter(t, len, dropped)
+			       : st_sess_ipt_filter(t, len, dropped);
+		if (text == NULL) {
+			ret = st_err(err, ENOMEM,
+				     "cannot leave other sessions' rules out "
+				     "of the %s rules",
+				     st_backend_name(backend));
+			goto out;
+		}
+		ret = st_rules_load_buf(rs, text, strlen(text),
+					st_backend_name(backend), err);
+		free(text);
+		text = NULL;
+		if (ret < 0)
+			goto out;
+	}
+	st_ruleset_set_backend(rs, backend);
+	*rs_out = rs;
+	rs = NULL;
+out:
+	free(text);
+	st_ruleset_free(rs);
+	return ret;
+}
+
 /* The rules as read, analysed; refuse what is not a sidecar pod. */
-static int st_sess_rules(int netns_fd, enum st_backend backend,
-			 struct st_ruleset **rs_out,
-			 struct st_istio_settings *set, FILE *diag, char *err)
+static int st_sess_rules(const struct st_session_opts *o, int netns_fd,
+			 enum st_backend backend, struct st_ruleset **rs_out,
+			 struct st_istio_settings *set, unsigned int *foreign,
+			 FILE *diag, char *err)
 {
 	struct st_tgt_opts to = {.backend = backend, .timeout_ms = 0};
 	struct st_tgt *tgt = NULL;
@@ -442,7 +929,23 @@ static int st_sess_rules(int netns_fd, enum st_backend backend,
 		goto out;
 	if (st_tgt_note(tgt)[0] != '\0')
 		st_note(diag, "%s", st_tgt_note(tgt));
-	rs = st_tgt_take_rules(tgt);
+	if (o->tap != NULL && o->tap->rules != NULL) {
+		ret = o->tap->rules(o->tap_data, tgt, err);
+		if (ret < 0)
+			goto out;
+	}
+	ret = st_sess_rules_unshifted(tgt, st_tgt_backend(tgt), &rs, foreign,
+				      err);
+	if (ret < 0)
+		goto out;
+	if (rs != NULL)
+		st_note(diag,
+			"%u rules of other running sidecar-trace sessions are "
+			"in the chains: left out, rule numbers are those of "
+			"the original rules",
+			*foreign);
+	else
+		rs = st_tgt_take_rules(tgt);
 	if (rs == NULL) {
 		ret = st_err(err, ENOMEM, "out of memory");
 		goto out;
@@ -483,7 +986,7 @@ int st_session_run(const struct st_session_opts *o,
 	struct st_instr *in = NULL;
 	struct st_nflog *nl = NULL;
 	struct st_instr_config cfg;
-	struct st_instr_report rep;
+	struct st_flow_opts fopts;
 	sigset_t stopset, oldmask;
 	struct sigaction ign, oldpipe;
 	char desc[320];
@@ -525,7 +1028,8 @@ int st_session_run(const struct st_session_opts *o,
 		goto out;
 	}
 
-	netns_fd = st_session_target_open(&o->target, desc, sizeof(desc), err);
+	netns_fd = st_sess_target_open(&o->target, desc, sizeof(desc), &s.tgt,
+				       err);
 	if (netns_fd < 0) {
 		ret = netns_fd;
 		goto out;
@@ -541,7 +1045,8 @@ int st_session_run(const struct st_session_opts *o,
 				 &res->stale_removed, err);
 	if (ret < 0)
 		goto out;
-	ret = st_sess_rules(netns_fd, backend, &rs, &set, o->diag, err);
+	ret = st_sess_rules(o, netns_fd, backend, &rs, &set,
+			    &res->foreign_rules, o->diag, err);
 	if (ret < 0)
 		goto out;
 	if ((res->signo = st_sess_signal(sfd)) != 0) {
@@ -562,14 +1067,30 @@ int st_session_run(const struct st_session_opts *o,
 	if (ret < 0)
 		goto out;
 	res->attached = true;
+	s.in = in;
 	res->session = s.session = st_instr_session(in);
 	res->group = st_instr_group(in);
 	res->instr = *st_instr_summary(in);
+	if (o->tap != NULL && o->tap->begin != NULL) {
+		ret = o->tap->begin(o->tap_data, res, err);
+		if (ret < 0)
+			goto detach;
+	}
 
 	ret = st_nflog_open(&nl, netns_fd, res->group, err);
 	if (ret < 0)
 		goto detach;
-	s.ft = st_flow_table_new(rs, &set, NULL, st_sess_emit, &s, err);
+	if (o->rcvbuf > 0) {
+		ret = st_nflog_set_rcvbuf(nl, o->rcvbuf, err);
+		if (ret < 0)
+			goto detach;
+		res->rcvbuf = ret;
+		st_note(o->diag, "NFLOG receive buffer: %d bytes", ret);
+	}
+	memset(&fopts, 0, sizeof(fopts));
+	fopts.max_flows = o->max_flows ? o->max_flows : ST_SESS_MAX_FLOWS;
+	res->max_flows = fopts.max_flows;
+	s.ft = st_flow_table_new(rs, &set, &fopts, st_sess_emit, &s, err);
 	if (s.ft == NULL) {
 		ret = -ENOMEM;
 		goto detach;
@@ -605,15 +1126,7 @@ int st_session_run(const struct st_session_opts *o,
 		res->stop = ST_STOP_COUNT;
 
 detach:
-	memset(&rep, 0, sizeof(rep));
-	dret = st_instr_detach(in, &rep, ret < 0 ? derr : err);
-	if (rep.changed) {
-		res->rules_changed = true;
-		st_strlcpy(res->change, rep.change, sizeof(res->change));
-		st_note(o->diag,
-			"someone else changed the rules while tracing: %s",
-			rep.change);
-	}
+	dret = st_sess_detach(&s, ret < 0 ? derr : err);
 	if (dret == 0) {
 		res->detached = true;
 	} else if (ret >= 0) {
@@ -645,6 +1158,12 @@ detach:
 				     strerror(s.out_errno),
 				     res->detached ? " (rules removed)" : "");
 	}
+	if (res->stop == ST_STOP_TARGET && ret >= 0)
+		ret = st_err(err, ENXIO,
+			     "the target vanished while tracing: %s; %" PRIu64
+			     " flows written%s",
+			     res->gone, res->written,
+			     res->detached ? ", rules removed" : "");
 out:
 	st_nflog_close(nl);
 	st_flow_table_free(s.ft);

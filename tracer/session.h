@@ -28,6 +28,26 @@
  * default signals (spawn.h), so the terminal's Ctrl-C never kills the
  * iptables-restore that removes the rules.
  *
+ * Watching.  While tracing, a periodic timer checks that the target is
+ * still there (a --netns path still names the namespace that was opened,
+ * a --pid / --pod process still lives in it; a pod whose proxy restarted
+ * is looked up again) and, less often, compares the live rules with the
+ * snapshot taken before attaching (st_instr_check()).  A vanished target
+ * ends the session (ST_STOP_TARGET, -ENXIO): the rules are still removed,
+ * through the namespace fd this session holds.  A rule change by someone
+ * else is noted once on @diag; hops keep the numbers the rules had when
+ * the trace began.  Lost records are noted once when the first loss is
+ * seen, and counted in the summary.
+ *
+ * Other sessions.  Rules of other (live) sidecar-trace sessions in the
+ * chains are left out of the rules this session analyses, so that rule
+ * numbers are those of the original rules, as the tags of every session
+ * number them.
+ *
+ * Detach failures.  A removal that fails is retried (ST_SESS_DETACH_TRIES
+ * times in all); when it still fails the session's rules stay behind and
+ * the error says so: `--cleanup` removes them once this process is gone.
+ *
  * Library rules apply: the flows and the summary go to the caller's
  * @out, notes (stale sessions removed, rules changed by someone else, the
  * group and session) go to @diag when it is not NULL; nothing is printed
@@ -55,6 +75,24 @@ struct st_session_target {
 	const char *pod_ns; /* its Kubernetes namespace; NULL: "default" */
 };
 
+struct st_session_result;
+struct st_tgt;
+
+/*
+ * A tap sees what the trace sees (--write, replay.h).  Each hook returns 0
+ * or a negative errno with @err filled in; an error stops the trace as any
+ * other error does (the rules are removed).  Any hook may be NULL.
+ */
+struct st_session_tap {
+	/* The target's rules as read, before attaching. */
+	int (*rules)(void *data, const struct st_tgt *tgt, char *err);
+	/* Attached: @res's session, group and backend are set. */
+	int (*begin)(void *data, const struct st_session_result *res,
+		     char *err);
+	/* Every record as it arrives, before anything else looks at it. */
+	int (*rec)(void *data, const struct st_rec *rec, char *err);
+};
+
 struct st_session_opts {
 	struct st_session_target target;
 	enum st_backend backend;  /* ST_BACKEND_UNKNOWN: detect */
@@ -72,8 +110,13 @@ struct st_session_opts {
 	unsigned int instr_flags; /* ST_INSTR_F_* for attach */
 	const char *lock_dir;	  /* NULL: ST_INSTR_LOCK_DIR */
 	unsigned int tick_ms;	  /* flow clock period; 0: 100 */
+	unsigned int rcvbuf;	  /* NFLOG receive buffer; 0: ST_NFLOG_RCVBUF */
+	unsigned int max_flows;	  /* open flows at most; 0: the table's 1024 */
+	unsigned int watch_ms;	  /* target/rules watch period; 0: 1000 */
 	FILE *out;		  /* flows and the summary */
 	FILE *diag;		  /* notes and progress, or NULL */
+	const struct st_session_tap *tap; /* NULL: none */
+	void *tap_data;
 };
 
 /* Why the loop ended. */
@@ -84,6 +127,7 @@ enum st_session_stop {
 	ST_STOP_SIGNAL,	  /* SIGINT, SIGTERM or SIGHUP */
 	ST_STOP_OUTPUT,	  /* writing the output failed (EPIPE, ENOSPC...) */
 	ST_STOP_ERROR,	  /* anything else */
+	ST_STOP_TARGET,	  /* the target (namespace, process, pod) vanished */
 };
 
 struct st_session_result {
@@ -102,7 +146,13 @@ struct st_session_result {
 	struct st_nflog_stats nflog;
 	struct st_filter_stats filter;
 	struct st_instr_summary instr;
-	int out_errno; /* ST_STOP_OUTPUT: why */
+	int out_errno;		    /* ST_STOP_OUTPUT: why */
+	unsigned int foreign_rules; /* rules of other live sessions, left out */
+	bool ours_missing;	    /* some of this session's rules vanished */
+	unsigned int detach_tries; /* removal attempts (1 when all went well) */
+	int rcvbuf;		   /* receive buffer the kernel granted */
+	unsigned int max_flows;	   /* the flow table's cap */
+	char gone[400];		   /* ST_STOP_TARGET: what vanished */
 };
 
 /**
@@ -147,6 +197,8 @@ int st_session_cleanup(int netns_fd, enum st_backend backend,
  * Return: 0 when the trace ran and the rules were removed and verified
  * identical (whatever stopped it, output errors aside); -EPIPE (or another
  * errno) when writing the output failed (the rules were still removed);
+ * -ENXIO when the target vanished while tracing (the flows so far and the
+ * summary were written, the rules removed);
  * -EIO when the rules after removal differ from those before (@err names
  * the first difference); another negative errno when the setup failed
  * (then nothing of this session is left in the target) or the rules
