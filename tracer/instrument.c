@@ -2653,6 +2653,11 @@ int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
 	ret = st_lock_write(in, err);
 	if (ret < 0)
 		goto out;
+	if (cfg->on_group != NULL) {
+		ret = cfg->on_group(in->group, cfg->on_group_data, err);
+		if (ret < 0)
+			goto out;
+	}
 
 	o.session = in->session;
 	o.group = in->group;

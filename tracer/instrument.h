@@ -135,6 +135,15 @@ struct st_instr_config {
 	int group;	    /* NFLOG group 0-65535, or -1: choose a free one */
 	unsigned int flags; /* ST_INSTR_F_ALL_PACKETS/ALL_BUILTIN/SKIP_RAW */
 	const char *lock_dir; /* NULL: ST_INSTR_LOCK_DIR */
+	/*
+	 * Called with the chosen group before any rule is inserted, so that
+	 * the caller binds its NFLOG socket first: records of packets that
+	 * pass the new rules while nobody listens are dropped by the kernel
+	 * without being counted anywhere.  A negative errno aborts the
+	 * attach (nothing inserted).  May be NULL.
+	 */
+	int (*on_group)(uint16_t group, void *data, char *err);
+	void *on_group_data;
 };
 
 /* What detach / check found. */

@@ -977,6 +977,23 @@ out:
 	return ret;
 }
 
+/* What st_sess_bind() needs: where to open the collector. */
+struct st_sess_bind_ctx {
+	int netns_fd;
+	struct st_nflog **nl;
+};
+
+/*
+ * The instrumenter has chosen the group: listen on it before the rules
+ * exist, so that no record is dropped for want of a listener.
+ */
+static int st_sess_bind(uint16_t group, void *data, char *err)
+{
+	struct st_sess_bind_ctx *b = data;
+
+	return st_nflog_open(b->nl, b->netns_fd, group, err);
+}
+
 int st_session_run(const struct st_session_opts *o,
 		   struct st_session_result *res, char *err)
 {
@@ -985,6 +1002,7 @@ int st_session_run(const struct st_session_opts *o,
 	struct st_ruleset *rs = NULL;
 	struct st_instr *in = NULL;
 	struct st_nflog *nl = NULL;
+	struct st_sess_bind_ctx bind;
 	struct st_instr_config cfg;
 	struct st_flow_opts fopts;
 	sigset_t stopset, oldmask;
@@ -1063,6 +1081,10 @@ int st_session_run(const struct st_session_opts *o,
 	cfg.group = o->group;
 	cfg.flags = o->instr_flags;
 	cfg.lock_dir = o->lock_dir;
+	cfg.on_group = st_sess_bind;
+	bind.netns_fd = netns_fd;
+	bind.nl = &nl;
+	cfg.on_group_data = &bind;
 	ret = st_instr_attach(&in, &cfg, err);
 	if (ret < 0)
 		goto out;
@@ -1077,9 +1099,6 @@ int st_session_run(const struct st_session_opts *o,
 			goto detach;
 	}
 
-	ret = st_nflog_open(&nl, netns_fd, res->group, err);
-	if (ret < 0)
-		goto detach;
 	if (o->rcvbuf > 0) {
 		ret = st_nflog_set_rcvbuf(nl, o->rcvbuf, err);
 		if (ret < 0)
