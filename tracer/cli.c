@@ -105,6 +105,9 @@ static const struct st_opt st_options[] = {
 	{"replay", OPT_REPLAY, "FILE",
 	 "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules",
 	 SEC_INPUT},
+	{"pod-ip", OPT_POD_IP, "ADDR",
+	 "the pod's own address for --simulate, once per family (default: the lab pod's 10.244.1.10 and fd00:244::1:10)",
+	 SEC_INPUT},
 	{"explain", OPT_EXPLAIN, NULL,
 	 "print the sidecar settings and the role of every Istio rule (saved or live rules)",
 	 SEC_JOB},
@@ -116,6 +119,12 @@ static const struct st_opt st_options[] = {
 	 SEC_JOB},
 	{"check", OPT_CHECK, NULL,
 	 "report what is wrong or surprising in the interception (dead rules, apps running as the proxy uid, listeners and flows that bypass the sidecar, rules split over two backends) for --rules, a target or --replay; exits 0 whatever it finds",
+	 SEC_JOB},
+	{"simulate", OPT_SIMULATE, "SPEC",
+	 "predict a connection's path from --rules alone: SPEC is e.g. 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' (the pod sends it) or '... in eth0' (it arrives); the legs the sidecar opens next are followed",
+	 SEC_JOB},
+	{"diagram", OPT_DIAGRAM, "WHICH",
+	 "the canonical flow of traffic type WHICH (1-6, or all) predicted from --rules (required): its path, and its diagram with -o",
 	 SEC_JOB},
 	{"duration", OPT_DURATION, "SECONDS",
 	 "stop tracing after SECONDS (default: at Ctrl-C)", SEC_TRACE},
@@ -135,6 +144,9 @@ static const struct st_opt st_options[] = {
 	 SEC_TRACE},
 	{"json", OPT_JSON, NULL,
 	 "print JSON (JSON Lines while tracing) instead of text", SEC_OUTPUT},
+	{"output", OPT_OUTPUT, "PATH",
+	 "also draw the flows (Graphviz): a PATH ending in .svg, .png, .pdf or .dot receives the first flow shown; any other PATH is a directory that receives one diagram per traffic type and an index.html",
+	 SEC_OUTPUT},
 	{"write", OPT_WRITE, "FILE",
 	 "while tracing, save every record to FILE (LINKTYPE_NFLOG pcap) and the rules to FILE.rules, FILE.rules6, FILE.meta.json",
 	 SEC_OUTPUT},
@@ -168,6 +180,12 @@ struct st_cli_opts {
 	unsigned int instr_flags;
 	const char *replay; /* --replay FILE */
 	const char *write;  /* --write FILE */
+	const char *output; /* -o PATH */
+	const char *simulate; /* --simulate SPEC, parsed into spec */
+	struct st_simspec spec;
+	int diagram; /* --diagram: 1-6, 0 all, -1 not given */
+	unsigned int npod_ips;
+	struct st_prefix pod_ips[ST_EVAL_MAX_ADDRS];
 	char filter[ST_FILTER_MAX];
 };
 
@@ -360,6 +378,71 @@ static int st_cli_check_replay(int argc, char **argv, struct st_cli_opts *o,
 	return -1;
 }
 
+static int st_cli_parse_pod_ip(struct st_cli_opts *o, const char *s)
+{
+	struct st_prefix *p = &o->pod_ips[o->npod_ips];
+
+	if (o->npod_ips == ST_EVAL_MAX_ADDRS)
+		return -1;
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, s, p->addr) == 1) {
+		p->family = ST_FAMILY_IPV4;
+		p->plen = 32;
+	} else if (inet_pton(AF_INET6, s, p->addr) == 1) {
+		p->family = ST_FAMILY_IPV6;
+		p->plen = 128;
+	} else {
+		return -1;
+	}
+	o->npod_ips++;
+	return 0;
+}
+
+/*
+ * The checks for --simulate and --diagram: saved rules only.
+ * Return: -1 to go on, else the status.
+ */
+static int st_cli_check_sim(int argc, char **argv, struct st_cli_opts *o,
+			    int ntargets, bool tuned, FILE *err)
+{
+	const char *what = o->simulate != NULL ? "--simulate" : "--diagram";
+	char ebuf[ST_ERRBUF_SIZE];
+
+	if (o->simulate != NULL && o->diagram >= 0)
+		return st_usage_error(
+			err, "give only one of --simulate and --diagram");
+	if (ntargets > 0 || o->replay != NULL || o->write != NULL ||
+	    o->list || o->cleanup || o->explain || o->check)
+		return st_usage_error(
+			err,
+			"%s works on saved rules (--rules FILE): not with a target, --replay, --write, --list, --cleanup, --explain or --check",
+			what);
+	if (tuned)
+		return st_usage_error(
+			err,
+			"--duration, --count, --group, --all-chains, --rcvbuf and --max-flows only apply when tracing a target");
+	if (optind < argc)
+		return st_usage_error(err, "unexpected argument '%s'",
+				      argv[optind]);
+	if (o->nrules == 0)
+		return st_usage_error(
+			err, "%s needs the pod's rules: --rules FILE", what);
+	if (o->simulate == NULL && o->npod_ips > 0)
+		return st_usage_error(
+			err,
+			"--pod-ip goes with --simulate (--diagram uses the lab pod's addresses)");
+	if (o->diagram == 0 && o->output != NULL &&
+	    st_diagram_is_file(o->output))
+		return st_usage_error(
+			err,
+			"--diagram all draws six diagrams: -o needs a directory, not %s",
+			o->output);
+	if (o->simulate != NULL &&
+	    st_simspec_parse(o->simulate, &o->spec, ebuf) < 0)
+		return st_usage_error(err, "--simulate: %s", ebuf);
+	return -1;
+}
+
 /* Parse argv into @o.  Return: -1 to go on, else the exit status. */
 static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			FILE *err)
@@ -373,6 +456,7 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 	int c;
 
 	o->group = -1;
+	o->diagram = -1;
 	st_cli_build_getopt(optstring, sizeof(optstring), longopts);
 	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
 	opterr = 0;
@@ -417,6 +501,31 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			break;
 		case OPT_CHECK:
 			o->check = true;
+			break;
+		case OPT_SIMULATE:
+			o->simulate = optarg;
+			break;
+		case OPT_DIAGRAM:
+			if (strcmp(optarg, "all") == 0)
+				v = 0;
+			else if (!st_parse_ulong(optarg, 1, 6, &v))
+				return st_usage_error(
+					err,
+					"--diagram: '%s' is not a traffic type (1-6 or all)",
+					optarg);
+			o->diagram = (int)v;
+			break;
+		case OPT_POD_IP:
+			if (st_cli_parse_pod_ip(o, optarg) < 0)
+				return st_usage_error(
+					err,
+					"--pod-ip: '%s' is not an IPv4 or IPv6 address (at most %d)",
+					optarg, ST_EVAL_MAX_ADDRS);
+			break;
+		case OPT_OUTPUT:
+			if (optarg[0] == '\0')
+				return st_usage_error(err, "-o needs a path");
+			o->output = optarg;
 			break;
 		case OPT_POD:
 			if (st_pod_check_name(optarg, ebuf) < 0)
@@ -508,6 +617,15 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			err, "give one target: --pod, --netns or --pid");
 	if (o->target.pod_ns != NULL && o->target.pod == NULL)
 		return st_usage_error(err, "--namespace goes with --pod NAME");
+	if (o->simulate != NULL || o->diagram >= 0)
+		return st_cli_check_sim(argc, argv, o, ntargets, tuned, err);
+	if (o->npod_ips > 0)
+		return st_usage_error(err, "--pod-ip goes with --simulate");
+	if (o->output != NULL &&
+	    (o->list || o->cleanup || o->explain || o->check))
+		return st_usage_error(
+			err,
+			"-o PATH draws flows: not with --list, --cleanup, --explain or --check");
 	if (o->replay != NULL)
 		return st_cli_check_replay(argc, argv, o, ntargets, err);
 	if (o->write != NULL &&
@@ -645,6 +763,681 @@ static int st_cli_explain(const struct st_cli_opts *o, FILE *out, FILE *err)
 	}
 	rc = 0;
 out:
+	st_ruleset_free(rs);
+	return rc;
+}
+
+/*
+ * -o PATH: where the drawn flows go.  The flow writers of tracing and
+ * replay take no user pointer, so the drawing state is the process's one
+ * (st_cli_run() is not re-entrant anyway: getopt).
+ */
+struct st_cli_draw {
+	const char *path;
+	bool file;		  /* one file: the first flow shown */
+	bool file_done;		  /* ... drawn (or tried) */
+	struct st_diagram *dir;	  /* directory: first flow of each type */
+	const char *pod_name;	  /* for the frame */
+	struct st_ruleset *rs;	  /* the frame's rules; NULL: none */
+	struct st_istio_settings set;
+	int (*write_flow)(FILE *out, const struct st_flow *flow);
+	int (*write_summary)(FILE *out, const struct st_flow_stats *stats);
+	bool summarised; /* the end was reached: the directory is drawn */
+	const struct st_session_tap *tap; /* --write's, chained */
+	void *tap_data;
+	int failed; /* negative errno of the first drawing error */
+	char ebuf[ST_ERRBUF_SIZE];
+};
+
+static struct st_cli_draw st_cli_draw_state;
+
+/*
+ * Fail early on an -o PATH that cannot be written, rather than after a
+ * trace: a file's directory must exist; a directory must be one, or the
+ * nearest of its parents that exists must be writable (the rest is
+ * created at the end, as st_diagram_write() does).
+ */
+static int st_cli_output_check(const char *path, char *ebuf)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (st_strlcpy(parent, path, sizeof(parent)) >= sizeof(parent))
+		return st_err(ebuf, ENAMETOOLONG, "-o %s: name too long",
+			      path);
+	if (!st_diagram_is_file(path) && stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return st_err(ebuf, ENOTDIR,
+				      "-o %s: not a directory (one file needs .svg, .png, .pdf or .dot)",
+				      path);
+		if (access(path, W_OK) != 0)
+			return st_err(ebuf, errno, "-o %s: %s", path,
+				      strerror(errno));
+		return 0;
+	}
+	if (st_diagram_is_file(path) && stat(path, &st) == 0 &&
+	    access(path, W_OK) != 0)
+		return st_err(ebuf, errno, "-o %s: %s", path, strerror(errno));
+	/* A directory is created with its parents: look at the first that is. */
+	do {
+		while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+			parent[strlen(parent) - 1] = '\0';
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+	} while (!st_diagram_is_file(path) && stat(parent, &st) != 0 &&
+		 errno == ENOENT && strcmp(parent, ".") != 0 &&
+		 strcmp(parent, "/") != 0);
+	if (stat(parent, &st) != 0)
+		return st_err(ebuf, errno, "-o %s: %s: %s", path, parent,
+			      strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return st_err(ebuf, ENOTDIR, "-o %s: %s: %s", path, parent,
+			      strerror(ENOTDIR));
+	if (access(parent, W_OK) != 0)
+		return st_err(ebuf, errno, "-o %s: %s: %s", path, parent,
+			      strerror(errno));
+	return 0;
+}
+
+static void st_cli_draw_opts(struct st_graph_opts *g, const char *pod_name,
+			     const char *pod_ip, const struct st_ruleset *rs,
+			     const struct st_istio_settings *set)
+{
+	memset(g, 0, sizeof(*g));
+	g->pod_name = pod_name;
+	g->pod_ip = pod_ip;
+	g->rs = rs;
+	g->set = set;
+}
+
+/* The directory collector, once the rules of the frame are known. */
+static int st_cli_draw_dir_new(struct st_cli_draw *d)
+{
+	struct st_graph_opts g;
+
+	if (d->file || d->dir != NULL)
+		return 0;
+	st_cli_draw_opts(&g, d->pod_name, NULL, d->rs, d->rs ? &d->set : NULL);
+	d->dir = st_diagram_new(d->path, NULL, &g, d->ebuf);
+	if (d->dir == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int st_cli_draw_flow(FILE *out, const struct st_flow *flow)
+{
+	struct st_cli_draw *d = &st_cli_draw_state;
+	struct st_graph_opts g;
+	int ret;
+
+	ret = d->write_flow(out, flow);
+	if (ret < 0)
+		return ret;
+	if (d->file && !d->file_done) {
+		d->file_done = true;
+		st_cli_draw_opts(&g, d->pod_name, NULL, d->rs,
+				 d->rs ? &d->set : NULL);
+		ret = st_diagram_write_file(flow, &g, d->path, d->ebuf);
+		if (ret < 0 && d->failed == 0)
+			d->failed = ret;
+	} else if (!d->file) {
+		if (d->dir == NULL && st_cli_draw_dir_new(d) < 0) {
+			if (d->failed == 0)
+				d->failed = -ENOMEM;
+			return 0;
+		}
+		st_diagram_add(d->dir, flow);
+	}
+	return 0;
+}
+
+/*
+ * The directory is drawn with the summary: the kept flows point into the
+ * rules of the session or replay, which are freed when it returns.  A
+ * drawing error does not fail the summary; it is reported at the end.
+ */
+static int st_cli_draw_summary(FILE *out, const struct st_flow_stats *stats)
+{
+	struct st_cli_draw *d = &st_cli_draw_state;
+	int ret;
+
+	ret = d->write_summary(out, stats);
+	d->summarised = true;
+	if (d->file || d->failed < 0)
+		return ret;
+	if (d->dir == NULL && st_cli_draw_dir_new(d) < 0)
+		d->failed = -ENOMEM;
+	else if (st_diagram_write(d->dir, d->ebuf) < 0)
+		d->failed = -EIO;
+	return ret;
+}
+
+/* Rules as the session read them, parsed again for the frame. */
+static int st_cli_draw_tap_rules(void *data, const struct st_tgt *tgt,
+				 char *err)
+{
+	static const enum st_family fam[] = {ST_FAMILY_IPV4, ST_FAMILY_IPV6};
+	struct st_cli_draw *d = data;
+	struct st_ruleset *rs = NULL;
+	char ebuf[ST_ERRBUF_SIZE];
+	const char *text;
+	size_t len;
+	int ret = 0;
+
+	if (d->tap != NULL && d->tap->rules != NULL) {
+		ret = d->tap->rules(d->tap_data, tgt, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (d->rs != NULL || d->dir != NULL)
+		return 0;
+	/* Without a frame the diagrams still draw the visited chains. */
+	rs = st_ruleset_new();
+	if (rs == NULL)
+		goto out;
+	if (st_tgt_backend(tgt) == ST_BACKEND_NFTABLES) {
+		text = st_tgt_text(tgt, ST_FAMILY_ANY, &len);
+		ret = st_rules_load_buf(rs, text, len, "nft", ebuf);
+	} else {
+		for (size_t i = 0; i < ST_ARRAY_SIZE(fam) && ret == 0; i++) {
+			text = st_tgt_text(tgt, fam[i], &len);
+			if (len > 0)
+				ret = st_rules_load_buf(rs, text, len,
+							"rules", ebuf);
+		}
+	}
+	if (ret == 0 && st_istio_analyze(rs, &d->set, ebuf) == 0) {
+		d->rs = rs;
+		rs = NULL;
+	}
+out:
+	st_ruleset_free(rs);
+	st_cli_draw_dir_new(d);
+	return 0;
+}
+
+static int st_cli_draw_tap_begin(void *data,
+				 const struct st_session_result *res, char *err)
+{
+	struct st_cli_draw *d = data;
+
+	if (d->tap != NULL && d->tap->begin != NULL)
+		return d->tap->begin(d->tap_data, res, err);
+	return 0;
+}
+
+static int st_cli_draw_tap_rec(void *data, const struct st_rec *rec,
+			       char *err)
+{
+	struct st_cli_draw *d = data;
+
+	if (d->tap != NULL && d->tap->rec != NULL)
+		return d->tap->rec(d->tap_data, rec, err);
+	return 0;
+}
+
+static const struct st_session_tap st_cli_draw_tap = {
+	.rules = st_cli_draw_tap_rules,
+	.begin = st_cli_draw_tap_begin,
+	.rec = st_cli_draw_tap_rec,
+};
+
+/*
+ * Set up -o for tracing or replay: @write_flow is the writer to wrap.
+ * Return: 0, or a negative errno with @ebuf set.
+ */
+static int st_cli_draw_begin(
+	const struct st_cli_opts *o,
+	int (*write_flow)(FILE *, const struct st_flow *),
+	int (*write_summary)(FILE *, const struct st_flow_stats *), char *ebuf)
+{
+	struct st_cli_draw *d = &st_cli_draw_state;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	ret = st_cli_output_check(o->output, ebuf);
+	if (ret < 0)
+		return ret;
+	d->path = o->output;
+	d->file = st_diagram_is_file(o->output);
+	d->pod_name = o->target.pod;
+	d->write_flow = write_flow;
+	d->write_summary = write_summary;
+	return 0;
+}
+
+/*
+ * The frame of --replay's diagrams: --rules, else the capture's side
+ * files.  Without them the diagrams show only the chains visited.
+ */
+static void st_cli_draw_replay_rules(const struct st_cli_opts *o)
+{
+	struct st_cli_draw *d = &st_cli_draw_state;
+	struct st_cli_opts ro = *o;
+	char side[2][PATH_MAX];
+	char ebuf[ST_ERRBUF_SIZE];
+	int n;
+
+	if (o->nrules == 0) {
+		n = st_replay_side_rules(o->replay, side, ebuf);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			ro.rules[i] = side[i];
+		ro.nrules = (unsigned int)n;
+	}
+	if (st_cli_load(&ro, &d->rs, ebuf) < 0)
+		return;
+	if (st_istio_analyze(d->rs, &d->set, ebuf) < 0) {
+		st_ruleset_free(d->rs);
+		d->rs = NULL;
+	}
+}
+
+/*
+ * Finish -o after tracing or replay (what was seen is drawn with the
+ * summary, however the trace stopped: a signal too).  Return: 0, or 1
+ * when drawing failed (said on @err).
+ */
+static int st_cli_draw_end(FILE *err)
+{
+	struct st_cli_draw *d = &st_cli_draw_state;
+	int rc = 0;
+
+	if (d->failed < 0) {
+		st_cli_runtime_error(err, d->ebuf);
+		rc = 1;
+	} else if (d->summarised && d->file && !d->file_done) {
+		fprintf(err, ST_PROG ": -o %s: no flow was shown, nothing drawn\n",
+			d->path);
+	}
+	st_diagram_free(d->dir);
+	st_ruleset_free(d->rs);
+	memset(d, 0, sizeof(*d));
+	return rc;
+}
+
+/* The saved rules of --simulate and --diagram, analysed. */
+static int st_cli_load_analyzed(const struct st_cli_opts *o,
+				struct st_ruleset **rs,
+				struct st_istio_settings *set, FILE *err)
+{
+	char ebuf[ST_ERRBUF_SIZE] = "";
+
+	if (st_cli_load(o, rs, ebuf) < 0 ||
+	    st_istio_analyze(*rs, set, ebuf) < 0) {
+		st_cli_runtime_error(err, ebuf);
+		st_ruleset_free(*rs);
+		*rs = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void st_cli_addr(char *buf, size_t size, uint8_t family,
+			const uint8_t *a, uint16_t port)
+{
+	char s[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, a, s, sizeof(s));
+	if (family == 4)
+		snprintf(buf, size, "%s:%u", s, port);
+	else
+		snprintf(buf, size, "[%s]:%u", s, port);
+}
+
+/* The pod's address of @family in @env, for the diagram's pod label. */
+static const char *st_cli_pod_ip(const struct st_eval_env *env,
+				 uint8_t family, char *buf, size_t size)
+{
+	for (unsigned int i = 0; i < env->naddrs; i++)
+		if (env->addrs[i].family == family)
+			return inet_ntop(family == 4 ? AF_INET : AF_INET6,
+					 env->addrs[i].addr, buf,
+					 (socklen_t)size);
+	return NULL;
+}
+
+/* The --simulate spec of one simulated leg. */
+static void st_cli_leg_spec(const struct st_flow_leg *l, char *buf,
+			    size_t size)
+{
+	struct st_simspec s;
+
+	memset(&s, 0, sizeof(s));
+	s.family = l->family;
+	s.proto = l->proto;
+	memcpy(s.src, l->src, sizeof(s.src));
+	memcpy(s.dst, l->dst, sizeof(s.dst));
+	s.sport = l->sport;
+	s.dport = l->dport;
+	s.outgoing = !l->arriving;
+	s.has_uid = l->has_uid;
+	s.uid = l->uid;
+	s.has_gid = l->has_gid;
+	s.gid = l->gid;
+	if (l->arriving)
+		st_strlcpy(s.iif, l->indev[0] ? l->indev : "eth0",
+			   sizeof(s.iif));
+	else if (!l->has_uid && !l->has_gid)
+		st_strlcpy(s.oif, l->outdev[0] ? l->outdev : "eth0",
+			   sizeof(s.oif));
+	st_simspec_format(&s, buf, size);
+}
+
+/* Text: the path line, then what happened to each leg, then the note. */
+static int st_cli_sim_text(FILE *out, const struct st_eval_result *r)
+{
+	char spec[256], to[64];
+
+	if (st_path_print(out, &r->flow) < 0)
+		return -EIO;
+	for (unsigned int i = 0; i < r->flow.nlegs; i++) {
+		const struct st_flow_leg *l = &r->flow.legs[i];
+		const struct st_eval_info *in = &r->info[i];
+
+		st_cli_leg_spec(l, spec, sizeof(spec));
+		st_cli_addr(to, sizeof(to), l->family, in->dst, in->dport);
+		fprintf(out, "  leg %u: %s\n         ", i + 1, spec);
+		if (l->incomplete) {
+			fprintf(out, "incomplete: %s\n", l->why);
+			continue;
+		}
+		switch (in->verdict) {
+		case ST_EVAL_SENT:
+			fprintf(out, "sent to %s via %s", to, in->oif);
+			break;
+		case ST_EVAL_LOCAL:
+			fprintf(out, "delivered to %s%s", to,
+				in->via_lo ? " (looped back over lo)" : "");
+			break;
+		case ST_EVAL_DROPPED:
+			fprintf(out, "dropped at %s", in->at);
+			break;
+		case ST_EVAL_UNDECIDABLE:
+			fprintf(out, "undecidable at %s", in->at);
+			break;
+		case ST_EVAL_FORWARDED:
+			fprintf(out, "forwarded to %s (not followed)", to);
+			break;
+		}
+		if (l->redirect_port != 0)
+			fprintf(out, ", redirected to port %u",
+				l->redirect_port);
+		fputc('\n', out);
+	}
+	if (r->note[0] != '\0')
+		fprintf(out, "note: %s\n", r->note);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* JSON: the flow's line with what the evaluator adds, as "simulate". */
+static json_t *st_cli_sim_json(const struct st_eval_result *r,
+			       const char *spec)
+{
+	json_t *j = NULL, *legs = NULL, *sim = NULL;
+	char to[64];
+
+	j = st_flowjson_flow(&r->flow, NULL);
+	legs = json_array();
+	if (j == NULL || legs == NULL)
+		goto fail;
+	for (unsigned int i = 0; i < r->flow.nlegs; i++) {
+		const struct st_eval_info *in = &r->info[i];
+		const struct st_flow_leg *l = &r->flow.legs[i];
+
+		st_cli_addr(to, sizeof(to), l->family, in->dst, in->dport);
+		if (json_array_append_new(
+			    legs,
+			    json_pack("{s:s, s:s, s:s?, s:b, s:s?}", "verdict",
+				      st_eval_verdict_name(in->verdict), "to",
+				      to, "via", in->oif[0] ? in->oif : NULL,
+				      "via_lo", in->via_lo, "at",
+				      in->at[0] ? in->at : NULL)) < 0)
+			goto fail;
+	}
+	sim = json_pack("{s:s?, s:s?, s:o}", "spec", spec, "note",
+			r->note[0] ? r->note : NULL, "legs", legs);
+	legs = NULL;
+	if (sim == NULL || json_object_set_new(j, "simulate", sim) < 0)
+		goto fail;
+	return j;
+fail:
+	json_decref(legs);
+	json_decref(j);
+	return NULL;
+}
+
+static int st_cli_sim_json_write(FILE *out, const struct st_eval_result *r,
+				 const char *spec)
+{
+	json_t *j = st_cli_sim_json(r, spec);
+	int ret;
+
+	if (j == NULL)
+		return -ENOMEM;
+	ret = json_dumpf(j, out, JSON_COMPACT);
+	json_decref(j);
+	if (ret < 0 || fputc('\n', out) == EOF)
+		return -EIO;
+	return 0;
+}
+
+static void st_cli_sim_stats(struct st_flow_stats *st, const struct st_flow *f)
+{
+	st->flows++;
+	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
+		st->by_type[f->type]++;
+	if ((unsigned int)f->klass < ST_CLASS__MAX)
+		st->by_class[f->klass]++;
+}
+
+/* The pod of --pod-ip: its addresses replace the lab's (and its VIP). */
+static void st_cli_sim_env(const struct st_cli_opts *o,
+			   struct st_eval_env *env)
+{
+	struct st_prefix lab[ST_EVAL_MAX_ADDRS];
+	unsigned int nlab = env->naddrs;
+
+	if (o->npod_ips == 0)
+		return;
+	memcpy(lab, env->addrs, sizeof(lab));
+	env->naddrs = o->npod_ips;
+	memcpy(env->addrs, o->pod_ips, sizeof(env->addrs));
+	/* The VIP that leads back to the lab's pod leads to this one. */
+	for (unsigned int v = 0; v < env->nvips; v++) {
+		struct st_eval_vip *vip = &env->vips[v];
+		size_t len = vip->family == 4 ? 4 : 16;
+
+		for (unsigned int a = 0; a < nlab; a++) {
+			if (lab[a].family != vip->family ||
+			    memcmp(lab[a].addr, vip->ep, len) != 0)
+				continue;
+			for (unsigned int b = 0; b < env->naddrs; b++)
+				if (env->addrs[b].family == vip->family) {
+					memcpy(vip->ep, env->addrs[b].addr,
+					       len);
+					break;
+				}
+		}
+	}
+}
+
+/* Draw @flow for --simulate / --diagram -o FILE. */
+static int st_cli_draw_one(const char *path, const struct st_flow *flow,
+			   const struct st_graph_opts *g, FILE *err)
+{
+	char ebuf[ST_ERRBUF_SIZE] = "";
+
+	if (st_cli_output_check(path, ebuf) < 0 ||
+	    st_diagram_write_file(flow, g, path, ebuf) < 0) {
+		st_cli_runtime_error(err, ebuf);
+		return 1;
+	}
+	return 0;
+}
+
+static int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_istio_settings set;
+	struct st_eval_result *r = NULL;
+	struct st_ruleset *rs = NULL;
+	struct st_diagram *dg = NULL;
+	struct st_flow_stats stats;
+	struct st_graph_opts g;
+	struct st_eval_env env;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	char spec[256], ip[INET6_ADDRSTRLEN];
+	int rc = 1;
+	int ret;
+
+	if (st_cli_load_analyzed(o, &rs, &set, err) < 0)
+		goto out;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		st_cli_runtime_error(err, "out of memory");
+		goto out;
+	}
+	st_eval_env_lab(&env, rs, &set);
+	st_cli_sim_env(o, &env);
+	ret = st_eval_flow(&env, &o->spec, r, ebuf);
+	if (ret < 0) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	st_simspec_format(&o->spec, spec, sizeof(spec));
+	if (o->json) {
+		memset(&stats, 0, sizeof(stats));
+		st_cli_sim_stats(&stats, &r->flow);
+		ret = st_cli_sim_json_write(out, r, spec);
+		if (ret == 0)
+			ret = st_flowjson_write_summary(out, &stats);
+	} else {
+		ret = st_cli_sim_text(out, r);
+	}
+	if (ret < 0 || fflush(out) != 0) {
+		fprintf(err, ST_PROG ": writing the output failed: %s\n",
+			strerror(ret < 0 ? -ret : errno));
+		goto out;
+	}
+	if (o->output != NULL) {
+		st_cli_draw_opts(&g, NULL,
+				 st_cli_pod_ip(&env, o->spec.family, ip,
+					       sizeof(ip)),
+				 rs, &set);
+		if (st_diagram_is_file(o->output)) {
+			if (st_cli_draw_one(o->output, &r->flow, &g, err) != 0)
+				goto out;
+		} else {
+			ret = st_cli_output_check(o->output, ebuf);
+			if (ret == 0) {
+				dg = st_diagram_new(o->output, NULL, &g, ebuf);
+				ret = dg ? 0 : -ENOMEM;
+			}
+			if (ret == 0) {
+				st_diagram_add(dg, &r->flow);
+				ret = st_diagram_write(dg, ebuf);
+			}
+			if (ret < 0) {
+				st_cli_runtime_error(err, ebuf);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	st_diagram_free(dg);
+	free(r);
+	st_ruleset_free(rs);
+	return rc;
+}
+
+static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
+{
+	struct st_istio_settings set;
+	struct st_scenarios *sc = NULL;
+	struct st_ruleset *rs = NULL;
+	struct st_diagram *dg = NULL;
+	const struct st_flow *flow;
+	struct st_flow_stats stats;
+	struct st_graph_opts g;
+	struct st_eval_env env;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	char ip[INET6_ADDRSTRLEN];
+	const char *pod_ip = NULL;
+	size_t first = 0, last = ST_SCENARIO_COUNT;
+	int rc = 1;
+	int ret = 0;
+
+	if (st_cli_load_analyzed(o, &rs, &set, err) < 0)
+		goto out;
+	sc = st_scenario_run(rs, &set, ebuf);
+	if (sc == NULL) {
+		st_cli_runtime_error(err, ebuf);
+		goto out;
+	}
+	if (o->diagram > 0) {
+		first = (size_t)o->diagram - 1;
+		last = first + 1;
+	}
+	flow = st_scenario_flow(sc, first);
+	st_eval_env_lab(&env, rs, &set);
+	if (flow != NULL && flow->nlegs > 0)
+		pod_ip = st_cli_pod_ip(&env, flow->legs[0].family, ip,
+				       sizeof(ip));
+	st_cli_draw_opts(&g, NULL, pod_ip, rs, &set);
+	memset(&stats, 0, sizeof(stats));
+	for (size_t i = first; i < last && ret == 0; i++) {
+		const struct st_eval_result *r = st_scenario_result(sc, i);
+
+		if (r == NULL)
+			continue;
+		st_cli_sim_stats(&stats, &r->flow);
+		if (o->json)
+			ret = st_cli_sim_json_write(out, r,
+						    st_scenario_spec(sc, i));
+		else if (st_path_print(out, &r->flow) < 0 ||
+			 fprintf(out, "  from --simulate '%s'\n",
+				 st_scenario_spec(sc, i)) < 0)
+			ret = -EIO;
+	}
+	if (ret == 0 && o->json)
+		ret = st_flowjson_write_summary(out, &stats);
+	if (ret < 0 || fflush(out) != 0) {
+		fprintf(err, ST_PROG ": writing the output failed: %s\n",
+			strerror(ret < 0 ? -ret : errno));
+		goto out;
+	}
+	if (o->output != NULL && st_diagram_is_file(o->output)) {
+		if (st_cli_draw_one(o->output, st_scenario_flow(sc, first), &g,
+				    err) != 0)
+			goto out;
+	} else if (o->output != NULL) {
+		ret = st_cli_output_check(o->output, ebuf);
+		if (ret == 0) {
+			dg = st_diagram_new(o->output, NULL, &g, ebuf);
+			ret = dg ? 0 : -ENOMEM;
+		}
+		for (size_t i = first; i < last && ret == 0; i++)
+			if (st_scenario_flow(sc, i) != NULL)
+				st_diagram_add(dg, st_scenario_flow(sc, i));
+		if (ret == 0)
+			ret = st_diagram_write(dg, ebuf);
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	st_diagram_free(dg);
+	st_scenario_free(sc);
 	st_ruleset_free(rs);
 	return rc;
 }
@@ -815,8 +1608,9 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	struct st_filter *filter = NULL;
 	struct st_replay_writer *wr = NULL;
 	char ebuf[ST_ERRBUF_SIZE] = "";
+	bool drawing = false;
 	int rc = 1;
-	int ret, wret = 0;
+	int ret, wret = 0, dret = 0;
 
 	if (o->filter[0] != '\0') {
 		ret = st_filter_new(&filter, o->filter, ebuf);
@@ -828,6 +1622,17 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 			st_cli_runtime_error(err, ebuf);
 			goto out;
 		}
+	}
+	if (o->output != NULL) {
+		ret = st_cli_draw_begin(
+			o, o->json ? st_flowjson_write : st_path_print,
+			o->json ? st_flowjson_write_summary : st_path_summary,
+			ebuf);
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+		drawing = true;
 	}
 	if (o->write != NULL) {
 		ret = st_replay_writer_open(&wr, o->write, &o->target, ebuf);
@@ -853,7 +1658,20 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	so.write_flow = o->json ? st_flowjson_write : st_path_print;
 	so.write_summary =
 		o->json ? st_flowjson_write_summary : st_path_summary;
+	if (drawing) {
+		/* -o: the flows are drawn too, the frame from the rules read. */
+		st_cli_draw_state.tap = so.tap;
+		st_cli_draw_state.tap_data = so.tap_data;
+		so.tap = &st_cli_draw_tap;
+		so.tap_data = &st_cli_draw_state;
+		so.write_flow = st_cli_draw_flow;
+		so.write_summary = st_cli_draw_summary;
+	}
 	ret = st_session_run(&so, &res, ebuf);
+	if (drawing) {
+		dret = st_cli_draw_end(err);
+		drawing = false;
+	}
 	if (wr != NULL) {
 		wret = st_cli_write_close(o, wr, &res, ret, err);
 		wr = NULL;
@@ -888,10 +1706,12 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 		fprintf(err, ST_PROG ": stopped (%s) before tracing began\n",
 			st_cli_signame(res.signo));
 	}
-	if (wret != 0)
+	if (wret != 0 || dret != 0)
 		goto out;
 	rc = 0;
 out:
+	if (drawing)
+		st_cli_draw_end(err);
 	st_replay_writer_close(wr, ebuf);
 	st_filter_free(filter);
 	return rc;
@@ -928,11 +1748,24 @@ static int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
 	ro.write_flow = o->json ? st_flowjson_write : st_path_print;
 	ro.write_summary =
 		o->json ? st_flowjson_write_summary : st_path_summary;
-	ret = st_replay_run(&ro, &res, ebuf);
-	if (ret < 0) {
-		st_cli_runtime_error(err, ebuf);
-		goto out;
+	if (o->output != NULL) {
+		ret = st_cli_draw_begin(o, ro.write_flow, ro.write_summary,
+					ebuf);
+		if (ret < 0) {
+			st_cli_runtime_error(err, ebuf);
+			goto out;
+		}
+		st_cli_draw_replay_rules(o);
+		ro.write_flow = st_cli_draw_flow;
+		ro.write_summary = st_cli_draw_summary;
 	}
+	ret = st_replay_run(&ro, &res, ebuf);
+	if (o->output != NULL && st_cli_draw_end(err) != 0)
+		ret = ret < 0 ? ret : -EIO;
+	else if (ret < 0)
+		st_cli_runtime_error(err, ebuf);
+	if (ret < 0)
+		goto out;
 	rc = 0;
 out:
 	st_filter_free(filter);
@@ -1079,6 +1912,10 @@ int st_cli_run(int argc, char **argv, FILE *out, FILE *err)
 	rc = st_cli_parse(argc, argv, &o, out, err);
 	if (rc >= 0)
 		return rc;
+	if (o.simulate != NULL)
+		return st_cli_simulate(&o, out, err);
+	if (o.diagram >= 0)
+		return st_cli_diagram(&o, out, err);
 	if (o.check)
 		return st_cli_check(&o, out, err);
 	if (o.list)

@@ -94,8 +94,8 @@ done
 for o in $(comm -13 "$tmp/help.long" "$tmp/man.long"); do
 	bad "the man page documents --$o, which --help does not have"
 done
-join -t'|' -j1 <(awk -F'|' '{ print $2 "|" $0 }' "$tmp/help.opts" | sort) \
-	<(awk -F'|' '{ print $2 "|" $0 }' "$tmp/man.opts" | sort) |
+join -t'|' -j1 <(awk -F'|' '{ print $2 "|" $0 }' "$tmp/help.opts" | sort -t'|' -k1,1) \
+	<(awk -F'|' '{ print $2 "|" $0 }' "$tmp/man.opts" | sort -t'|' -k1,1) |
 	awk -F'|' '$2 != $6 || $4 != $8 || $5 != $9 {
 		printf "--%s: --help says short \"%s\", argument \"%s\", section \"%s\"; the man page says \"%s\", \"%s\", \"%s\"\n",
 			$1, $2, $4, $5, $6, $8, $9 }' >"$tmp/mismatch"
