@@ -178,9 +178,9 @@ struct st_cli_opts {
 	unsigned int rcvbuf;
 	unsigned int max_flows;
 	unsigned int instr_flags;
-	const char *replay; /* --replay FILE */
-	const char *write;  /* --write FILE */
-	const char *output; /* -o PATH */
+	const char *replay;   /* --replay FILE */
+	const char *write;    /* --write FILE */
+	const char *output;   /* -o PATH */
 	const char *simulate; /* --simulate SPEC, parsed into spec */
 	struct st_simspec spec;
 	int diagram; /* --diagram: 1-6, 0 all, -1 not given */
@@ -229,6 +229,10 @@ static void st_cli_help(FILE *out)
 		"  " ST_PROG " --replay trace.pcap --json\n"
 		"  " ST_PROG
 		" --replay tcpdump.pcap --rules pod.rules tcp port 9080\n"
+		"  " ST_PROG
+		" --rules pod.rules --simulate 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000'\n"
+		"  " ST_PROG " --rules pod.rules --diagram all -o diagrams/\n"
+		"  " ST_PROG " --pod reviews-v1-5d8f7c9b4-x2k7q -o observed/\n"
 		"\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
 }
 
@@ -411,8 +415,8 @@ static int st_cli_check_sim(int argc, char **argv, struct st_cli_opts *o,
 	if (o->simulate != NULL && o->diagram >= 0)
 		return st_usage_error(
 			err, "give only one of --simulate and --diagram");
-	if (ntargets > 0 || o->replay != NULL || o->write != NULL ||
-	    o->list || o->cleanup || o->explain || o->check)
+	if (ntargets > 0 || o->replay != NULL || o->write != NULL || o->list ||
+	    o->cleanup || o->explain || o->check)
 		return st_usage_error(
 			err,
 			"%s works on saved rules (--rules FILE): not with a target, --replay, --write, --list, --cleanup, --explain or --check",
@@ -774,11 +778,11 @@ out:
  */
 struct st_cli_draw {
 	const char *path;
-	bool file;		  /* one file: the first flow shown */
-	bool file_done;		  /* ... drawn (or tried) */
-	struct st_diagram *dir;	  /* directory: first flow of each type */
-	const char *pod_name;	  /* for the frame */
-	struct st_ruleset *rs;	  /* the frame's rules; NULL: none */
+	bool file;		/* one file: the first flow shown */
+	bool file_done;		/* ... drawn (or tried) */
+	struct st_diagram *dir; /* directory: first flow of each type */
+	const char *pod_name;	/* for the frame */
+	struct st_ruleset *rs;	/* the frame's rules; NULL: none */
 	struct st_istio_settings set;
 	int (*write_flow)(FILE *out, const struct st_flow *flow);
 	int (*write_summary)(FILE *out, const struct st_flow_stats *stats);
@@ -804,13 +808,13 @@ static int st_cli_output_check(const char *path, char *ebuf)
 	char *slash;
 
 	if (st_strlcpy(parent, path, sizeof(parent)) >= sizeof(parent))
-		return st_err(ebuf, ENAMETOOLONG, "-o %s: name too long",
-			      path);
+		return st_err(ebuf, ENAMETOOLONG, "-o %s: name too long", path);
 	if (!st_diagram_is_file(path) && stat(path, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			return st_err(ebuf, ENOTDIR,
-				      "-o %s: not a directory (one file needs .svg, .png, .pdf or .dot)",
-				      path);
+			return st_err(
+				ebuf, ENOTDIR,
+				"-o %s: not a directory (one file needs .svg, .png, .pdf or .dot)",
+				path);
 		if (access(path, W_OK) != 0)
 			return st_err(ebuf, errno, "-o %s: %s", path,
 				      strerror(errno));
@@ -948,8 +952,8 @@ static int st_cli_draw_tap_rules(void *data, const struct st_tgt *tgt,
 		for (size_t i = 0; i < ST_ARRAY_SIZE(fam) && ret == 0; i++) {
 			text = st_tgt_text(tgt, fam[i], &len);
 			if (len > 0)
-				ret = st_rules_load_buf(rs, text, len,
-							"rules", ebuf);
+				ret = st_rules_load_buf(rs, text, len, "rules",
+							ebuf);
 		}
 	}
 	if (ret == 0 && st_istio_analyze(rs, &d->set, ebuf) == 0) {
@@ -972,8 +976,7 @@ static int st_cli_draw_tap_begin(void *data,
 	return 0;
 }
 
-static int st_cli_draw_tap_rec(void *data, const struct st_rec *rec,
-			       char *err)
+static int st_cli_draw_tap_rec(void *data, const struct st_rec *rec, char *err)
 {
 	struct st_cli_draw *d = data;
 
@@ -992,10 +995,11 @@ static const struct st_session_tap st_cli_draw_tap = {
  * Set up -o for tracing or replay: @write_flow is the writer to wrap.
  * Return: 0, or a negative errno with @ebuf set.
  */
-static int st_cli_draw_begin(
-	const struct st_cli_opts *o,
-	int (*write_flow)(FILE *, const struct st_flow *),
-	int (*write_summary)(FILE *, const struct st_flow_stats *), char *ebuf)
+static int st_cli_draw_begin(const struct st_cli_opts *o,
+			     int (*write_flow)(FILE *, const struct st_flow *),
+			     int (*write_summary)(FILE *,
+						  const struct st_flow_stats *),
+			     char *ebuf)
 {
 	struct st_cli_draw *d = &st_cli_draw_state;
 	int ret;
@@ -1054,7 +1058,8 @@ static int st_cli_draw_end(FILE *err)
 		st_cli_runtime_error(err, d->ebuf);
 		rc = 1;
 	} else if (d->summarised && d->file && !d->file_done) {
-		fprintf(err, ST_PROG ": -o %s: no flow was shown, nothing drawn\n",
+		fprintf(err,
+			ST_PROG ": -o %s: no flow was shown, nothing drawn\n",
 			d->path);
 	}
 	st_diagram_free(d->dir);
@@ -1093,8 +1098,8 @@ static void st_cli_addr(char *buf, size_t size, uint8_t family,
 }
 
 /* The pod's address of @family in @env, for the diagram's pod label. */
-static const char *st_cli_pod_ip(const struct st_eval_env *env,
-				 uint8_t family, char *buf, size_t size)
+static const char *st_cli_pod_ip(const struct st_eval_env *env, uint8_t family,
+				 char *buf, size_t size)
 {
 	for (unsigned int i = 0; i < env->naddrs; i++)
 		if (env->addrs[i].family == family)
@@ -1105,8 +1110,7 @@ static const char *st_cli_pod_ip(const struct st_eval_env *env,
 }
 
 /* The --simulate spec of one simulated leg. */
-static void st_cli_leg_spec(const struct st_flow_leg *l, char *buf,
-			    size_t size)
+static void st_cli_leg_spec(const struct st_flow_leg *l, char *buf, size_t size)
 {
 	struct st_simspec s;
 
@@ -1178,8 +1182,7 @@ static int st_cli_sim_text(FILE *out, const struct st_eval_result *r)
 }
 
 /* JSON: the flow's line with what the evaluator adds, as "simulate". */
-static json_t *st_cli_sim_json(const struct st_eval_result *r,
-			       const char *spec)
+static json_t *st_cli_sim_json(const struct st_eval_result *r, const char *spec)
 {
 	json_t *j = NULL, *legs = NULL, *sim = NULL;
 	char to[64];
@@ -1239,8 +1242,7 @@ static void st_cli_sim_stats(struct st_flow_stats *st, const struct st_flow *f)
 }
 
 /* The pod of --pod-ip: its addresses replace the lab's (and its VIP). */
-static void st_cli_sim_env(const struct st_cli_opts *o,
-			   struct st_eval_env *env)
+static void st_cli_sim_env(const struct st_cli_opts *o, struct st_eval_env *env)
 {
 	struct st_prefix lab[ST_EVAL_MAX_ADDRS];
 	unsigned int nlab = env->naddrs;
@@ -1327,10 +1329,10 @@ static int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err)
 		goto out;
 	}
 	if (o->output != NULL) {
-		st_cli_draw_opts(&g, NULL,
-				 st_cli_pod_ip(&env, o->spec.family, ip,
-					       sizeof(ip)),
-				 rs, &set);
+		st_cli_draw_opts(
+			&g, NULL,
+			st_cli_pod_ip(&env, o->spec.family, ip, sizeof(ip)), rs,
+			&set);
 		if (st_diagram_is_file(o->output)) {
 			if (st_cli_draw_one(o->output, &r->flow, &g, err) != 0)
 				goto out;
