@@ -3,7 +3,7 @@
  * test_graph.c - the Graphviz schematic of each canonical traffic type,
  * for several eras of Istio's rules: the graph's structure through
  * agwrite() (deterministic, no layout) against golden files
- * samples/diagrams/RULES/type-N-NAME.dot (ST_REGEN=1 rewrites them, and
+ * samples/graph/RULES/type-N-NAME.dot (ST_REGEN=1 rewrites them, and
  * then also renders the .svg files and index.html next to them for the
  * README; ST_REVIEW_DIR=DIR renders a PNG of each into DIR to look at),
  * plus render smoke tests per format and directory mode.
@@ -447,7 +447,7 @@ static void test_golden(void **state)
 
 		load(&e, rulesets[r]);
 		base_name(rulesets[r], base, sizeof(base));
-		snprintf(dir, sizeof(dir), "%s/diagrams/%s", ST_SAMPLES, base);
+		snprintf(dir, sizeof(dir), "%s/graph/%s", ST_SAMPLES, base);
 		if (regen()) {
 			d = st_diagram_new(dir, "svg", opts_for(&e, &o), e.err);
 			assert_non_null(d);

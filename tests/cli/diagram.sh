@@ -2,7 +2,7 @@
 # diagram.sh BINARY SRCDIR - `--diagram all|1..6 --rules FILE [-o PATH]`:
 #   - `-o DIR` receives the six canonical schematics (SVG that parses as
 #     XML) and an index.html, for three rule sets of different eras and
-#     backends, and the shipped samples/docs-diagrams/ trees list the same
+#     backends, and the shipped samples/diagrams/ trees list the same
 #     files and index (regenerate them with ST_REGEN=1);
 #   - `-o x.dot` of one type equals its golden (samples/simulate-cli/);
 #   - bad WHICH, `all` into a file, no --rules: usage errors (exit 2);
@@ -13,7 +13,7 @@ bin=$1
 src=$2
 rules=$src/samples/rules
 golden=$src/samples/simulate-cli
-docs=$src/samples/docs-diagrams
+docs=$src/samples/diagrams
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -60,9 +60,9 @@ for s in "${sets[@]}"; do
 		mkdir -p "$docs"
 		cp -r "$out" "$docs/$name"
 	elif [ "$(ls "$docs/$name" 2>/dev/null)" != "$(ls "$out")" ]; then
-		bad "$name: samples/docs-diagrams/$name lists other files (ST_REGEN=1)"
+		bad "$name: samples/diagrams/$name lists other files (ST_REGEN=1)"
 	elif ! cmp -s "$docs/$name/index.html" "$out/index.html"; then
-		bad "$name: samples/docs-diagrams/$name/index.html is stale (ST_REGEN=1)"
+		bad "$name: samples/diagrams/$name/index.html is stale (ST_REGEN=1)"
 	fi
 done
 
