@@ -42,6 +42,40 @@ static void pt_sep(struct pt_buf *b)
 		pt_add(b, " -> ");
 }
 
+/* The steps found so far; counts past @max too. */
+struct pt_steps {
+	struct st_path_step *v;
+	unsigned int max;
+	unsigned int n;
+	unsigned int leg;
+	struct st_path_step sink; /* the steps that do not fit */
+};
+
+static struct st_path_step *pt_step(struct pt_steps *s,
+				    enum st_path_step_kind kind)
+{
+	struct st_path_step *p = s->n < s->max ? &s->v[s->n] : &s->sink;
+
+	s->n++;
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->leg = s->leg;
+	return p;
+}
+
+static void pt_chain(struct pt_steps *s, const struct st_flow_hop *first,
+		     const struct st_flow_hop *dec, enum st_path_note note)
+{
+	struct st_path_step *p = pt_step(s, ST_PATH_CHAIN);
+
+	p->name = first->chain;
+	p->hop = first;
+	p->dec = dec;
+	p->note = note;
+	if (note == ST_PATH_NOTE_RULE)
+		p->rule = dec->rule;
+}
+
 static bool pt_is_verdict(enum st_target_kind k)
 {
 	switch (k) {
@@ -127,7 +161,7 @@ static int pt_find(const struct pt_stack *s, const struct st_flow_hop *h)
 	return -1;
 }
 
-static void pt_segment(struct pt_buf *b, struct pt_stack *s,
+static void pt_segment(struct pt_steps *b, struct pt_stack *s,
 		       const struct st_flow_hop *hops, unsigned int from,
 		       unsigned int to)
 {
@@ -162,25 +196,21 @@ static void pt_segment(struct pt_buf *b, struct pt_stack *s,
 				dec->r->target.kind == ST_T_REDIRECT ||
 				dec->r->target.kind == ST_T_TPROXY);
 
-		if (activation || verdict)
-			pt_sep(b);
-		if (activation && !verdict)
-			pt_add(b, "%s", first->chain);
-		else if (verdict)
-			pt_add(b, "%s RULE %u", first->chain, dec->rule);
+		if (verdict)
+			pt_chain(b, first, dec, ST_PATH_NOTE_RULE);
+		else if (activation)
+			pt_chain(b, first, dec, ST_PATH_NOTE_NONE);
 	} else if (activation) {
-		pt_sep(b);
 		if (dec == NULL && last->kind == ST_HIT_RETURN)
-			pt_add(b, "%s (no match)", first->chain);
+			pt_chain(b, first, dec, ST_PATH_NOTE_NO_MATCH);
 		else if (dec == NULL)
-			pt_add(b, "%s (records missing)", first->chain);
+			pt_chain(b, first, dec, ST_PATH_NOTE_INCOMPLETE);
 		else if (dec->chain_rules > 1)
-			pt_add(b, "%s RULE %u", first->chain, dec->rule);
+			pt_chain(b, first, dec, ST_PATH_NOTE_RULE);
 		else
-			pt_add(b, "%s", first->chain);
+			pt_chain(b, first, dec, ST_PATH_NOTE_NONE);
 	} else if (dec != NULL) {
-		pt_sep(b);
-		pt_add(b, "%s RULE %u", first->chain, dec->rule);
+		pt_chain(b, first, dec, ST_PATH_NOTE_RULE);
 	}
 
 	/* Where the walk goes after the segment's last hop. */
@@ -199,7 +229,7 @@ static void pt_segment(struct pt_buf *b, struct pt_stack *s,
 	}
 }
 
-static void pt_leg(struct pt_buf *b, const struct st_flow_leg *l)
+static void pt_leg(struct pt_steps *b, const struct st_flow_leg *l)
 {
 	unsigned int end = l->nhops;
 	struct pt_view v;
@@ -227,23 +257,12 @@ static void pt_leg(struct pt_buf *b, const struct st_flow_leg *l)
 	}
 }
 
-static void pt_sidecar(struct pt_buf *b, const struct st_flow_leg *l)
+static void pt_sidecar(struct pt_steps *b, const struct st_flow_leg *l)
 {
-	pt_sep(b);
-	switch (l->capture) {
-	case ST_CAPTURE_OUTBOUND:
-		pt_add(b, "Envoy %u (Outbound)", l->redirect_port);
-		break;
-	case ST_CAPTURE_INBOUND:
-		pt_add(b, "Envoy %u (Inbound)", l->redirect_port);
-		break;
-	case ST_CAPTURE_DNS:
-		pt_add(b, "DNS proxy %u", l->redirect_port);
-		break;
-	default:
-		pt_add(b, "port %u", l->redirect_port);
-		break;
-	}
+	struct st_path_step *p = pt_step(b, ST_PATH_SIDECAR);
+
+	p->capture = l->capture;
+	p->port = l->redirect_port;
 }
 
 static bool pt_loopback(const struct st_flow_leg *l)
@@ -291,26 +310,103 @@ static const char *pt_end(const struct st_flow *f)
 	return "Remote Pod";
 }
 
-int st_path_format(const struct st_flow *f, char *buf, size_t size)
+/* The peers the article draws outside the pod. */
+static bool pt_outside(const char *name)
 {
-	struct pt_buf b = {.buf = buf, .size = size};
-	const struct st_flow_leg *last = NULL;
+	return strcmp(name, "Remote Pod") == 0 ||
+	       strcmp(name, "Prometheus") == 0 || strcmp(name, "Istiod") == 0;
+}
 
-	if (size > 0)
-		buf[0] = '\0';
+unsigned int st_path_steps(const struct st_flow *f, struct st_path_step *v,
+			   unsigned int max)
+{
+	struct pt_steps b = {.v = v, .max = max};
+	const struct st_flow_leg *last = NULL;
+	struct st_path_step *p = NULL;
+
 	if (f->nlegs == 0)
 		return 0;
-	pt_sep(&b);
-	pt_add(&b, "%s", pt_start(f));
+	p = pt_step(&b, ST_PATH_START);
+	p->name = pt_start(f);
+	p->outside = pt_outside(p->name);
 	for (unsigned int i = 0; i < f->nlegs; i++) {
+		b.leg = i;
 		pt_leg(&b, &f->legs[i]);
 		if (f->legs[i].capture != ST_CAPTURE_NONE)
 			pt_sidecar(&b, &f->legs[i]);
 	}
 	last = &f->legs[f->nlegs - 1];
 	if (last->capture == ST_CAPTURE_NONE || f->type != 0) {
+		p = pt_step(&b, ST_PATH_END);
+		p->name = pt_end(f);
+		p->outside = pt_outside(p->name);
+	}
+	return b.n;
+}
+
+static void pt_token(struct pt_buf *b, const struct st_path_step *p)
+{
+	switch (p->kind) {
+	case ST_PATH_START:
+	case ST_PATH_END:
+		pt_add(b, "%s", p->name);
+		break;
+	case ST_PATH_CHAIN:
+		switch (p->note) {
+		case ST_PATH_NOTE_RULE:
+			pt_add(b, "%s RULE %u", p->name, p->rule);
+			break;
+		case ST_PATH_NOTE_NO_MATCH:
+			pt_add(b, "%s (no match)", p->name);
+			break;
+		case ST_PATH_NOTE_INCOMPLETE:
+			pt_add(b, "%s (records missing)", p->name);
+			break;
+		default:
+			pt_add(b, "%s", p->name);
+			break;
+		}
+		break;
+	case ST_PATH_SIDECAR:
+		switch (p->capture) {
+		case ST_CAPTURE_OUTBOUND:
+			pt_add(b, "Envoy %u (Outbound)", p->port);
+			break;
+		case ST_CAPTURE_INBOUND:
+			pt_add(b, "Envoy %u (Inbound)", p->port);
+			break;
+		case ST_CAPTURE_DNS:
+			pt_add(b, "DNS proxy %u", p->port);
+			break;
+		default:
+			pt_add(b, "port %u", p->port);
+			break;
+		}
+		break;
+	}
+}
+
+int st_path_step_format(const struct st_path_step *p, char *buf, size_t size)
+{
+	struct pt_buf b = {.buf = buf, .size = size};
+
+	if (size > 0)
+		buf[0] = '\0';
+	pt_token(&b, p);
+	return (int)b.len;
+}
+
+int st_path_format(const struct st_flow *f, char *buf, size_t size)
+{
+	struct st_path_step v[ST_PATH_MAX_STEPS];
+	struct pt_buf b = {.buf = buf, .size = size};
+	unsigned int n = st_path_steps(f, v, ST_PATH_MAX_STEPS);
+
+	if (size > 0)
+		buf[0] = '\0';
+	for (unsigned int i = 0; i < n && i < ST_PATH_MAX_STEPS; i++) {
 		pt_sep(&b);
-		pt_add(&b, "%s", pt_end(f));
+		pt_token(&b, &v[i]);
 	}
 	return (int)b.len;
 }

@@ -54,7 +54,9 @@
 #ifndef ST_PATH_H
 #define ST_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "flow.h"
@@ -69,6 +71,63 @@
  * means it was truncated).
  */
 int st_path_format(const struct st_flow *flow, char *buf, size_t size);
+
+/* One token of the path text. */
+enum st_path_step_kind {
+	ST_PATH_START = 0, /* where the flow starts: "Local Pod", ... */
+	ST_PATH_CHAIN,	   /* a chain as it reads (see above) */
+	ST_PATH_SIDECAR,   /* the sidecar port a leg was redirected to */
+	ST_PATH_END,	   /* where the flow ends */
+};
+
+/* What follows a chain's name. */
+enum st_path_note {
+	ST_PATH_NOTE_NONE = 0,	 /* "OUTPUT", "ISTIO_REDIRECT" */
+	ST_PATH_NOTE_RULE,	 /* "ISTIO_OUTPUT RULE 9" */
+	ST_PATH_NOTE_NO_MATCH,	 /* "ISTIO_INBOUND (no match)" */
+	ST_PATH_NOTE_INCOMPLETE, /* "ISTIO_REDIRECT (records missing)" */
+};
+
+struct st_path_step {
+	enum st_path_step_kind kind;
+	unsigned int leg; /* the leg it belongs to (START 0, END the last) */
+	/* CHAIN: the chain; START, END: the endpoint ("Remote Pod", ...) */
+	const char *name;
+	/* START, END: a peer outside the pod (Remote Pod, Prometheus, Istiod) */
+	bool outside;
+	enum st_path_note note; /* CHAIN */
+	unsigned int rule;	/* CHAIN, NOTE_RULE: the kernel's number */
+	const struct st_flow_hop *hop; /* CHAIN: the segment's first hop */
+	const struct st_flow_hop *dec; /* CHAIN: its deciding rule, or NULL */
+	enum st_capture capture;       /* SIDECAR */
+	uint16_t port;		       /* SIDECAR */
+};
+
+/* Enough for any flow: a step per hop and per leg, the two endpoints. */
+#define ST_PATH_MAX_STEPS (ST_FLOW_MAX_LEGS * (ST_FLOW_MAX_HOPS + 1) + 2)
+
+/**
+ * st_path_steps() - the steps st_path_format() prints, in order, so that
+ * other renderings (boxes, graphs) show the same chains, rule numbers and
+ * endpoints.
+ * @flow: a classified flow
+ * @steps: where to store them (strings and hops point into @flow and its
+ *	ruleset)
+ * @max: room in @steps (ST_PATH_MAX_STEPS always suffices)
+ *
+ * Return: the number of steps of the path; only the first @max are stored.
+ */
+unsigned int st_path_steps(const struct st_flow *flow,
+			   struct st_path_step *steps, unsigned int max);
+
+/**
+ * st_path_step_format() - one step as the path text spells it, e.g.
+ * "ISTIO_OUTPUT RULE 9" or "Envoy 15001 (Outbound)".
+ *
+ * Return: the length (as snprintf).
+ */
+int st_path_step_format(const struct st_path_step *step, char *buf,
+			size_t size);
 
 /**
  * st_path_print() - one line per flow while tracing:

@@ -947,7 +947,7 @@ static const struct file_case file_cases[] = {
 	{"empty file", BAD_EMPTY, -EINVAL, 0, 0, "empty file (0 bytes)"},
 	{"header only", BAD_HEADER_ONLY, 0, 0, 0, NULL},
 	{"ethernet", BAD_ETHERNET, -EPROTONOSUPPORT, 0, 0,
-	 "link type EN10MB (Ethernet) is not NFLOG"},
+	 "link type 1 (EN10MB, Ethernet) is not NFLOG"},
 	{"cut in a record header", BAD_CUT_HEADER, 0, -EIO, 2,
 	 "truncated after record 2"},
 	{"cut in a record body", BAD_CUT_BODY, 0, -EIO, 2,

@@ -29,12 +29,14 @@
 #include "path.h"
 #include "pcapout.h"
 #include "pod.h"
+#include "plaincap.h"
 #include "replay.h"
 #include "rules.h"
 #include "scenario.h"
 #include "session.h"
 #include "simspec.h"
 #include "target.h"
+#include "term.h"
 
 #define ST_PROG "sidecar-trace"
 #define ST_MAX_RULE_FILES 4
@@ -103,7 +105,7 @@ static const struct st_opt st_options[] = {
 	 "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
 	 SEC_INPUT},
 	{"replay", OPT_REPLAY, "FILE",
-	 "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules",
+	 "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules. Ordinary captures (tcpdump -i any inside the pod; Ethernet, Linux cooked, raw IP) are accepted with --rules: each connection's path is then simulated, with the inferences said",
 	 SEC_INPUT},
 	{"pod-ip", OPT_POD_IP, "ADDR",
 	 "the pod's own address for --simulate, once per family (default: the lab pod's 10.244.1.10 and fd00:244::1:10)",
@@ -1369,6 +1371,7 @@ static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 	const struct st_flow *flow;
 	struct st_flow_stats stats;
 	struct st_graph_opts g;
+	struct st_term_opts term;
 	struct st_eval_env env;
 	char ebuf[ST_ERRBUF_SIZE] = "";
 	char ip[INET6_ADDRSTRLEN];
@@ -1394,6 +1397,8 @@ static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 		pod_ip = st_cli_pod_ip(&env, flow->legs[0].family, ip,
 				       sizeof(ip));
 	st_cli_draw_opts(&g, NULL, pod_ip, rs, &set);
+	st_term_detect(&term);
+	term.no_title = true; /* the path line is the heading */
 	memset(&stats, 0, sizeof(stats));
 	for (size_t i = first; i < last && ret == 0; i++) {
 		const struct st_eval_result *r = st_scenario_result(sc, i);
@@ -1407,6 +1412,11 @@ static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 		else if (st_path_print(out, &r->flow) < 0 ||
 			 fprintf(out, "  from --simulate '%s'\n",
 				 st_scenario_spec(sc, i)) < 0)
+			ret = -EIO;
+		/* Without -o the path is drawn here, as boxes. */
+		else if (o->output == NULL &&
+			 (st_term_render(out, &r->flow, &term, ebuf) < 0 ||
+			  (i + 1 < last && fputc('\n', out) == EOF)))
 			ret = -EIO;
 	}
 	if (ret == 0 && o->json)
@@ -1761,7 +1771,19 @@ static int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
 		ro.write_flow = st_cli_draw_flow;
 		ro.write_summary = st_cli_draw_summary;
 	}
-	ret = st_replay_run(&ro, &res, ebuf);
+	if (st_plaincap_probe(o->replay, ebuf) == 1) {
+		struct st_plaincap_opts po = {
+			.flow_json = o->json && o->output == NULL
+					     ? st_flowjson_flow
+					     : NULL,
+			.notes_to_diag = o->output != NULL,
+		};
+		struct st_plaincap_result pres;
+
+		ret = st_plaincap_run(&ro, &po, &pres, ebuf);
+	} else {
+		ret = st_replay_run(&ro, &res, ebuf);
+	}
 	if (o->output != NULL && st_cli_draw_end(err) != 0)
 		ret = ret < 0 ? ret : -EIO;
 	else if (ret < 0)

@@ -419,11 +419,12 @@ int st_pcapin_open(struct st_pcapin **out, const char *path, char *err)
 	if (dlt != DLT_NFLOG) {
 		lname = pcap_datalink_val_to_name(dlt);
 		ldesc = pcap_datalink_val_to_description(dlt);
+		/* The CLI sends ordinary captures to plaincap.c first. */
 		ret = st_err(
 			err, EPROTONOSUPPORT,
-			"%s: link type %s (%s) is not NFLOG: capture with `tcpdump -i nflog:GROUP -w FILE` inside the pod's network namespace (Ethernet and cooked captures are not supported yet)",
-			path, lname != NULL ? lname : "unknown",
-			ldesc != NULL ? ldesc : "unknown");
+			"%s: link type %d (%s, %s) is not NFLOG: capture with `tcpdump -i nflog:GROUP -w FILE` inside the pod's network namespace, or give an Ethernet, Linux cooked or raw IP capture with --rules",
+			path, dlt, lname != NULL ? lname : "unnamed",
+			ldesc != NULL ? ldesc : "no description");
 		goto out;
 	}
 	*out = p;
