@@ -63,7 +63,7 @@ enum st_opt_val {
 	OPT_NETNS = 256,
 	OPT_PID,
 	OPT_CLEANUP,
-	OPT_ALL_CHAINS,
+	OPT_SKIP_EMPTY_CHAINS,
 	OPT_REPLAY,
 	OPT_WRITE,
 	OPT_RCVBUF,
@@ -135,8 +135,8 @@ static const struct st_opt st_options[] = {
 	{"group", OPT_GROUP, "N",
 	 "NFLOG group for the temporary rules (default: a free one from 5300)",
 	 SEC_TRACE},
-	{"all-chains", OPT_ALL_CHAINS, NULL,
-	 "also log empty built-in chains (every policy hop, as TRACE shows them)",
+	{"skip-empty-chains", OPT_SKIP_EMPTY_CHAINS, NULL,
+	 "do not log built-in chains that hold no rules, such as nat POSTROUTING (fewer records; paths then leave them out)",
 	 SEC_TRACE},
 	{"rcvbuf", OPT_RCVBUF, "BYTES",
 	 "NFLOG socket receive buffer (default 8M; K and M suffixes); records that do not fit are lost, counted and reported",
@@ -179,7 +179,7 @@ struct st_cli_opts {
 	int group;
 	unsigned int rcvbuf;
 	unsigned int max_flows;
-	unsigned int instr_flags;
+	bool skip_empty;      /* --skip-empty-chains */
 	const char *replay;   /* --replay FILE */
 	const char *write;    /* --write FILE */
 	const char *output;   /* -o PATH */
@@ -361,11 +361,11 @@ static int st_cli_check_replay(int argc, char **argv, struct st_cli_opts *o,
 	if (o->write != NULL)
 		return st_usage_error(
 			err, "--write saves a live trace: not with --replay");
-	if (o->duration_ms > 0 || o->group >= 0 || o->instr_flags != 0 ||
+	if (o->duration_ms > 0 || o->group >= 0 || o->skip_empty ||
 	    o->rcvbuf > 0)
 		return st_usage_error(
 			err,
-			"--duration, --group, --all-chains and --rcvbuf only apply when tracing a target");
+			"--duration, --group, --skip-empty-chains and --rcvbuf only apply when tracing a target");
 	if (st_cli_join(argc, argv, optind, o->filter, sizeof(o->filter)) < 0)
 		return st_usage_error(err, "the filter expression is too long");
 	if (o->nrules > 0)
@@ -426,7 +426,7 @@ static int st_cli_check_sim(int argc, char **argv, struct st_cli_opts *o,
 	if (tuned)
 		return st_usage_error(
 			err,
-			"--duration, --count, --group, --all-chains, --rcvbuf and --max-flows only apply when tracing a target");
+			"--duration, --count, --group, --skip-empty-chains, --rcvbuf and --max-flows only apply when tracing a target");
 	if (optind < argc)
 		return st_usage_error(err, "unexpected argument '%s'",
 				      argv[optind]);
@@ -577,8 +577,8 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 			o->count = v;
 			tuned = true;
 			break;
-		case OPT_ALL_CHAINS:
-			o->instr_flags |= ST_INSTR_F_ALL_BUILTIN;
+		case OPT_SKIP_EMPTY_CHAINS:
+			o->skip_empty = true;
 			tuned = true;
 			break;
 		case OPT_RCVBUF:
@@ -676,7 +676,7 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 	if (tuned && (o->explain || o->cleanup || o->check || ntargets == 0))
 		return st_usage_error(
 			err,
-			"--duration, --count, --group, --all-chains, --rcvbuf and --max-flows only apply when tracing a target");
+			"--duration, --count, --group, --skip-empty-chains, --rcvbuf and --max-flows only apply when tracing a target");
 	if (!o->explain && !o->cleanup && !o->check && ntargets == 0)
 		return st_usage_error(
 			err,
@@ -1661,7 +1661,12 @@ static int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	so.group = o->group;
 	so.duration_ms = o->duration_ms;
 	so.count = o->count;
-	so.instr_flags = o->instr_flags;
+	/*
+	 * Empty built-in chains are logged by default: their policy hops
+	 * (POSTROUTING, INPUT) are part of the path as the article draws it
+	 * and as TRACE and --simulate show it.
+	 */
+	so.instr_flags = o->skip_empty ? 0 : ST_INSTR_F_ALL_BUILTIN;
 	so.rcvbuf = o->rcvbuf;
 	so.max_flows = o->max_flows;
 	so.filter = filter;

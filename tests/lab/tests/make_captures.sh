@@ -6,7 +6,7 @@
 # Regenerates samples/captures/ from the lab: for each rule set below, one
 # capture per traffic type (types 1-6) and a mixed one (every scenario), in
 # sidecar-trace's own prefixes ("own-SCENARIO.pcap": `sidecar-trace --netns
-# P-pod --all-chains --write` while the scenario runs, with the side files
+# P-pod --write` while the scenario runs, with the side files
 # FILE.rules(6)/FILE.meta.json) and, on the legacy backend, in the kernel
 # TRACE target's prefixes ("trace-SCENARIO.pcap": the lab's ground-truth
 # recorder's `tcpdump -i nflog:0` capture; no side files, replayed with
@@ -68,7 +68,7 @@ own() {
 	local name=$1 dir=$2 s
 	shift 2
 	rm -f "$dir/own-$name.pcap"*
-	"$BIN" --netns "/var/run/netns/$P-pod" --all-chains --json \
+	"$BIN" --netns "/var/run/netns/$P-pod" --json \
 		--write "$dir/own-$name.pcap" >"$WORK/live.jsonl" \
 		2>"$WORK/live.err" &
 	TPID=$!

@@ -3,7 +3,7 @@
 #
 # trace_ruleset.sh EXPECTED.paths
 #
-# sidecar-trace --json --all-chains traces the lab pod of one rule set while
+# sidecar-trace --json traces the lab pod of one rule set while
 # every scenario the expected file names runs; then
 #   - every leg it reports, in the ground truth's format, is compared with
 #     the expected paths by compare-paths (each leg's hops equal the
@@ -52,7 +52,7 @@ rc=$?
 BEFORE=$(tr_snapshot "$P" "$BACKEND")
 tr_chain_sizes "$P" "$BACKEND" >"$WORK/sizes"
 
-"$BIN" --netns "/var/run/netns/$P-pod" --json --all-chains \
+"$BIN" --netns "/var/run/netns/$P-pod" --json \
 	>"$WORK/flows.jsonl" 2>"$WORK/trace.err" &
 TPID=$!
 tr_wait_tracing "$WORK/trace.err" "$TPID" ||
