@@ -123,7 +123,8 @@ static void st_explain_settings(FILE *out, const struct st_istio_settings *s)
 	}
 	if (s->mode == ST_MODE_TPROXY)
 		fprintf(out, "\nTPROXY mark:        %" PRIu32, s->tproxy_mark);
-	fprintf(out, "\nInvalid drop:       %s\n", s->invalid_drop ? "yes" : "no");
+	fprintf(out, "\nInvalid drop:       %s\n",
+		s->invalid_drop ? "yes" : "no");
 }
 
 int st_explain_text(FILE *out, const struct st_ruleset *rs,
@@ -207,10 +208,12 @@ static json_t *st_json_rule(const struct st_rule *r)
 		return NULL;
 	json_object_set_new(o, "table", json_string(r->table));
 	json_object_set_new(o, "chain", json_string(r->chain));
-	json_object_set_new(o, "family", json_string(st_family_name(r->family)));
+	json_object_set_new(o, "family",
+			    json_string(st_family_name(r->family)));
 	json_object_set_new(o, "number", json_integer(r->number));
 	if (r->handle != 0)
-		json_object_set_new(o, "handle", json_integer((json_int_t)r->handle));
+		json_object_set_new(o, "handle",
+				    json_integer((json_int_t)r->handle));
 	json_object_set_new(o, "text", json_string(r->text ? r->text : ""));
 	json_object_set_new(o, "role", json_string(st_role_name(r->role)));
 	json_object_set_new(o, "reachable", json_boolean(r->reachable));
@@ -239,7 +242,8 @@ int st_explain_json(FILE *out, const struct st_ruleset *rs,
 			    json_string(st_istio_kind_name(s->kind)));
 	json_object_set_new(root, "mode",
 			    json_string(st_istio_mode_name(s->mode)));
-	json_object_set_new(root, "era", json_string(st_istio_era_name(s->era)));
+	json_object_set_new(root, "era",
+			    json_string(st_istio_era_name(s->era)));
 	json_object_set_new(root, "ipv4", json_boolean(s->ipv4));
 	json_object_set_new(root, "ipv6", json_boolean(s->ipv6));
 	json_object_set_new(root, "proxy_uids",
@@ -248,16 +252,17 @@ int st_explain_json(FILE *out, const struct st_ruleset *rs,
 			    st_json_ids(s->proxy_gids, s->nproxy_gids));
 	json_object_set_new(root, "outbound_port",
 			    json_integer(s->outbound_port));
-	json_object_set_new(root, "inbound_port", json_integer(s->inbound_port));
+	json_object_set_new(root, "inbound_port",
+			    json_integer(s->inbound_port));
 	json_object_set_new(root, "inbound_captured",
 			    json_boolean(s->inbound_captured));
 	json_object_set_new(root, "inbound_all_ports",
 			    json_boolean(s->inbound_all_ports));
 	json_object_set_new(root, "inbound_ports",
 			    st_json_ports(s->inbound_ports, s->ninbound_ports));
-	json_object_set_new(root, "inbound_excluded_ports",
-			    st_json_ports(s->inbound_excluded_ports,
-					  s->ninbound_excluded));
+	json_object_set_new(
+		root, "inbound_excluded_ports",
+		st_json_ports(s->inbound_excluded_ports, s->ninbound_excluded));
 	json_object_set_new(root, "outbound_excluded_ports",
 			    st_json_ports(s->outbound_excluded_ports,
 					  s->noutbound_excluded));
@@ -266,20 +271,22 @@ int st_explain_json(FILE *out, const struct st_ruleset *rs,
 					  s->noutbound_included));
 	json_object_set_new(root, "outbound_all_cidrs",
 			    json_boolean(s->outbound_all_cidrs));
-	json_object_set_new(root, "included_cidrs",
-			    st_json_prefixes(s->included_cidrs,
-					     s->nincluded_cidrs));
-	json_object_set_new(root, "excluded_cidrs",
-			    st_json_prefixes(s->excluded_cidrs,
-					     s->nexcluded_cidrs));
+	json_object_set_new(
+		root, "included_cidrs",
+		st_json_prefixes(s->included_cidrs, s->nincluded_cidrs));
+	json_object_set_new(
+		root, "excluded_cidrs",
+		st_json_prefixes(s->excluded_cidrs, s->nexcluded_cidrs));
 	json_object_set_new(root, "dns_capture", json_boolean(s->dns_capture));
 	if (s->dns_capture) {
-		json_object_set_new(root, "dns_port", json_integer(s->dns_port));
-		json_object_set_new(root, "dns_servers",
-				    st_json_prefixes(s->dns_servers,
-						     s->ndns_servers));
+		json_object_set_new(root, "dns_port",
+				    json_integer(s->dns_port));
+		json_object_set_new(
+			root, "dns_servers",
+			st_json_prefixes(s->dns_servers, s->ndns_servers));
 	}
-	json_object_set_new(root, "invalid_drop", json_boolean(s->invalid_drop));
+	json_object_set_new(root, "invalid_drop",
+			    json_boolean(s->invalid_drop));
 	if (s->mode == ST_MODE_TPROXY)
 		json_object_set_new(root, "tproxy_mark",
 				    json_integer(s->tproxy_mark));

@@ -18,10 +18,10 @@
 
 /* What kind of interception the rules implement. */
 enum st_istio_kind {
-	ST_ISTIO_NONE = 0,      /* no Istio rules at all */
-	ST_ISTIO_SIDECAR,       /* sidecar interception (init container or CNI) */
-	ST_ISTIO_AMBIENT,       /* ztunnel in-pod rules: not a sidecar pod */
-	ST_ISTIO_UNRECOGNISED,  /* Istio-named chains, but not a known form */
+	ST_ISTIO_NONE = 0, /* no Istio rules at all */
+	ST_ISTIO_SIDECAR,  /* sidecar interception (init container or CNI) */
+	ST_ISTIO_AMBIENT,  /* ztunnel in-pod rules: not a sidecar pod */
+	ST_ISTIO_UNRECOGNISED, /* Istio-named chains, but not a known form */
 };
 
 enum st_istio_mode {
@@ -32,10 +32,10 @@ enum st_istio_mode {
 /* The era of the ISTIO_OUTPUT chain, as described in HISTORY.md. */
 enum st_istio_era {
 	ST_ERA_UNKNOWN = 0,
-	ST_ERA_FIVE_RULE,   /* 0.8 - 1.2: lo -> ISTIO_REDIRECT first */
-	ST_ERA_SIX_RULE,    /* 1.3 - 1.4: 127.0.0.6, lo -> ISTIO_IN_REDIRECT */
-	ST_ERA_NINE_RULE,   /* 1.5+: uid/gid triplets */
-	ST_ERA_NFTABLES,    /* 1.27+ native nftables */
+	ST_ERA_FIVE_RULE, /* 0.8 - 1.2: lo -> ISTIO_REDIRECT first */
+	ST_ERA_SIX_RULE,  /* 1.3 - 1.4: 127.0.0.6, lo -> ISTIO_IN_REDIRECT */
+	ST_ERA_NINE_RULE, /* 1.5+: uid/gid triplets */
+	ST_ERA_NFTABLES,  /* 1.27+ native nftables */
 };
 
 struct st_istio_settings {
@@ -47,10 +47,10 @@ struct st_istio_settings {
 	uint32_t proxy_uids[ST_MAX_IDS];
 	unsigned int nproxy_gids;
 	uint32_t proxy_gids[ST_MAX_IDS];
-	uint16_t outbound_port;   /* ISTIO_REDIRECT --to-ports, 15001 */
-	uint16_t inbound_port;    /* ISTIO_IN_REDIRECT / TPROXY port, 15006 */
-	bool inbound_captured;    /* some inbound traffic is captured at all */
-	bool inbound_all_ports;   /* -b '*' (capture all but exclusions) */
+	uint16_t outbound_port; /* ISTIO_REDIRECT --to-ports, 15001 */
+	uint16_t inbound_port;	/* ISTIO_IN_REDIRECT / TPROXY port, 15006 */
+	bool inbound_captured;	/* some inbound traffic is captured at all */
+	bool inbound_all_ports; /* -b '*' (capture all but exclusions) */
 	unsigned int ninbound_ports; /* -b list when not '*' */
 	uint16_t inbound_ports[ST_MAX_LIST];
 	unsigned int ninbound_excluded;
@@ -61,15 +61,15 @@ struct st_istio_settings {
 	uint16_t outbound_included_ports[ST_MAX_LIST];
 	unsigned int nexcluded_cidrs;
 	struct st_prefix excluded_cidrs[ST_MAX_LIST];
-	bool outbound_all_cidrs;  /* -i '*' */
+	bool outbound_all_cidrs; /* -i '*' */
 	unsigned int nincluded_cidrs;
 	struct st_prefix included_cidrs[ST_MAX_LIST];
 	bool dns_capture;
-	uint16_t dns_port;        /* 15053 */
+	uint16_t dns_port;	   /* 15053 */
 	unsigned int ndns_servers; /* empty with capture-all DNS */
 	struct st_prefix dns_servers[ST_MAX_LIST];
 	bool invalid_drop;
-	uint32_t tproxy_mark;     /* 1337 in TPROXY mode */
+	uint32_t tproxy_mark; /* 1337 in TPROXY mode */
 	bool ipv4;
 	bool ipv6;
 	/* A human sentence when the input holds no rules, or is not a sidecar. */

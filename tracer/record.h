@@ -19,10 +19,10 @@
 /* What the hit says about the rule walk. */
 enum st_hit_kind {
 	ST_HIT_NONE = 0, /* no sidecar-trace tag in the prefix */
-	ST_HIT_RULE,     /* the packet matched original rule N */
-	ST_HIT_ENTER,    /* the packet entered the chain */
-	ST_HIT_POLICY,   /* fell off a built-in chain: its policy (rule 0) */
-	ST_HIT_RETURN,   /* fell off the end of a user chain */
+	ST_HIT_RULE,	 /* the packet matched original rule N */
+	ST_HIT_ENTER,	 /* the packet entered the chain */
+	ST_HIT_POLICY,	 /* fell off a built-in chain: its policy (rule 0) */
+	ST_HIT_RETURN,	 /* fell off the end of a user chain */
 };
 
 #define ST_TABLE_NAMSIZ 32
@@ -34,21 +34,21 @@ struct st_hit {
 	enum st_hit_kind kind;
 	char table[ST_TABLE_NAMSIZ]; /* "nat"; nft: "istio-proxy-nat" */
 	char chain[ST_CHAIN_NAMSIZ];
-	unsigned int rule;           /* original rule number; 0 = policy */
-	uint8_t family;              /* 4 / 6, or 0 when the tag does not say */
-	uint32_t session;            /* the tracing session's id; 0 for TRACE */
-	bool trace;                  /* parsed from a kernel TRACE prefix */
+	unsigned int rule; /* original rule number; 0 = policy */
+	uint8_t family;	   /* 4 / 6, or 0 when the tag does not say */
+	uint32_t session;  /* the tracing session's id; 0 for TRACE */
+	bool trace;	   /* parsed from a kernel TRACE prefix */
 };
 
 #define ST_REC_SNAPLEN 128 /* enough for IPv6 + extension + TCP headers */
 
 struct st_rec {
-	uint64_t seq;       /* arrival order within the source */
+	uint64_t seq;	    /* arrival order within the source */
 	struct timespec ts; /* kernel timestamp when given, else reader clock */
 	bool ts_kernel;
 	uint16_t group;
-	uint8_t family;     /* 4 or 6; 0 when the payload is not IP */
-	uint8_t hook;       /* NF_INET_* from NFULA_PACKET_HDR; 0xff unknown */
+	uint8_t family; /* 4 or 6; 0 when the payload is not IP */
+	uint8_t hook;	/* NF_INET_* from NFULA_PACKET_HDR; 0xff unknown */
 	char prefix[ST_NFLOG_PREFIX_SIZE];
 	struct st_hit hit;
 	bool has_uid;
@@ -56,18 +56,18 @@ struct st_rec {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t mark;
-	uint32_t indev;     /* ifindex in the target's netns, 0 = none */
+	uint32_t indev; /* ifindex in the target's netns, 0 = none */
 	uint32_t outdev;
 	char indev_name[16];
 	char outdev_name[16];
 	/* Layer 3/4, decoded from the payload with bounds checks. */
-	bool l4_ok;         /* ports and flags below are valid */
-	uint8_t proto;      /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	bool l4_ok;    /* ports and flags below are valid */
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, ... */
 	uint8_t src[16];
 	uint8_t dst[16];
 	uint16_t sport;
 	uint16_t dport;
-	uint8_t tcp_flags;  /* SYN 0x02, ACK 0x10, ... */
+	uint8_t tcp_flags;    /* SYN 0x02, ACK 0x10, ... */
 	uint32_t payload_len; /* length the kernel reported */
 	uint32_t caplen;      /* bytes kept in .payload */
 	uint8_t payload[ST_REC_SNAPLEN];

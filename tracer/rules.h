@@ -24,7 +24,7 @@ struct st_ruleset;
 enum st_backend {
 	ST_BACKEND_UNKNOWN = 0,
 	ST_BACKEND_LEGACY,   /* iptables-legacy(-save) */
-	ST_BACKEND_NFT,      /* iptables-nft(-save): xtables over nf_tables */
+	ST_BACKEND_NFT,	     /* iptables-nft(-save): xtables over nf_tables */
 	ST_BACKEND_NFTABLES, /* native nftables tables (nft -j list ruleset) */
 };
 
@@ -48,19 +48,19 @@ struct st_port_range {
 	uint16_t hi;
 };
 
-#define ST_MAX_PORTS 16   /* multiport allows 15 entries */
+#define ST_MAX_PORTS 16 /* multiport allows 15 entries */
 #define ST_IFNAMSIZ 16
 
 enum st_match_kind {
-	ST_M_SRC,      /* -s / ip saddr: .addr */
-	ST_M_DST,      /* -d / ip daddr: .addr */
-	ST_M_IIF,      /* -i / iifname: .ifname ("eth+" wildcard kept) */
-	ST_M_OIF,      /* -o / oifname: .ifname */
-	ST_M_PROTO,    /* -p / meta l4proto: .proto (IPPROTO_*) */
-	ST_M_SPORT,    /* --sport, --sports, tcp sport: .ports */
-	ST_M_DPORT,    /* --dport, --dports, tcp dport: .ports */
-	ST_M_UID,      /* owner --uid-owner / meta skuid: .lo-.hi */
-	ST_M_GID,      /* owner --gid-owner / meta skgid: .lo-.hi */
+	ST_M_SRC,	    /* -s / ip saddr: .addr */
+	ST_M_DST,	    /* -d / ip daddr: .addr */
+	ST_M_IIF,	    /* -i / iifname: .ifname ("eth+" wildcard kept) */
+	ST_M_OIF,	    /* -o / oifname: .ifname */
+	ST_M_PROTO,	    /* -p / meta l4proto: .proto (IPPROTO_*) */
+	ST_M_SPORT,	    /* --sport, --sports, tcp sport: .ports */
+	ST_M_DPORT,	    /* --dport, --dports, tcp dport: .ports */
+	ST_M_UID,	    /* owner --uid-owner / meta skuid: .lo-.hi */
+	ST_M_GID,	    /* owner --gid-owner / meta skgid: .lo-.hi */
 	ST_M_SOCKET_EXISTS, /* owner --socket-exists */
 	ST_M_MARK,     /* mark --mark / meta mark: .lo = value, .hi = mask */
 	ST_M_CONNMARK, /* connmark --mark / ct mark: .lo = value, .hi = mask */
@@ -68,17 +68,17 @@ enum st_match_kind {
 	ST_M_SOCKET,   /* -m socket (TPROXY era A): .text holds its options */
 	ST_M_COMMENT,  /* comment --comment / nft comment: .text */
 	ST_M_STATEFUL, /* statistic, limit, recent, quota, connlimit, hashlimit: .text */
-	ST_M_UNKNOWN,  /* anything not understood: .text, never dropped */
+	ST_M_UNKNOWN, /* anything not understood: .text, never dropped */
 };
 
 /* Bits of ST_M_CTSTATE. */
-#define ST_CT_INVALID     (1u << 0)
-#define ST_CT_NEW         (1u << 1)
+#define ST_CT_INVALID (1u << 0)
+#define ST_CT_NEW (1u << 1)
 #define ST_CT_ESTABLISHED (1u << 2)
-#define ST_CT_RELATED     (1u << 3)
-#define ST_CT_UNTRACKED   (1u << 4)
-#define ST_CT_SNAT        (1u << 5)
-#define ST_CT_DNAT        (1u << 6)
+#define ST_CT_RELATED (1u << 3)
+#define ST_CT_UNTRACKED (1u << 4)
+#define ST_CT_SNAT (1u << 5)
+#define ST_CT_DNAT (1u << 6)
 
 struct st_match {
 	enum st_match_kind kind;
@@ -90,29 +90,29 @@ struct st_match {
 	struct st_port_range ports[ST_MAX_PORTS];
 	uint32_t lo; /* uid/gid low, mark value, ctstate bits */
 	uint32_t hi; /* uid/gid high, mark mask (0xffffffff when none given) */
-	char *text;  /* the match as written, for COMMENT/SOCKET/STATEFUL/UNKNOWN */
+	char *text; /* the match as written, for COMMENT/SOCKET/STATEFUL/UNKNOWN */
 };
 
 enum st_target_kind {
-	ST_T_NONE = 0,   /* no -j: counts and falls through */
-	ST_T_JUMP,       /* -j USERCHAIN / jump */
-	ST_T_GOTO,       /* -g USERCHAIN / goto */
+	ST_T_NONE = 0, /* no -j: counts and falls through */
+	ST_T_JUMP,     /* -j USERCHAIN / jump */
+	ST_T_GOTO,     /* -g USERCHAIN / goto */
 	ST_T_RETURN,
 	ST_T_ACCEPT,
 	ST_T_DROP,
 	ST_T_REJECT,
-	ST_T_REDIRECT,   /* .port_lo-.port_hi */
-	ST_T_TPROXY,     /* .port_lo, .addr (on-ip), .mark/.mask */
-	ST_T_MARK,       /* .mark/.mask (set-xmark) */
-	ST_T_CONNMARK,   /* .text says save/restore/set */
-	ST_T_CT,         /* .zone */
-	ST_T_DNAT,       /* .addr, .port_lo-.port_hi */
+	ST_T_REDIRECT, /* .port_lo-.port_hi */
+	ST_T_TPROXY,   /* .port_lo, .addr (on-ip), .mark/.mask */
+	ST_T_MARK,     /* .mark/.mask (set-xmark) */
+	ST_T_CONNMARK, /* .text says save/restore/set */
+	ST_T_CT,       /* .zone */
+	ST_T_DNAT,     /* .addr, .port_lo-.port_hi */
 	ST_T_SNAT,
 	ST_T_MASQUERADE,
-	ST_T_NFLOG,      /* .group, .text = prefix */
+	ST_T_NFLOG, /* .group, .text = prefix */
 	ST_T_LOG,
 	ST_T_TRACE,
-	ST_T_UNKNOWN,    /* .text */
+	ST_T_UNKNOWN, /* .text */
 };
 
 struct st_target {
@@ -135,59 +135,60 @@ struct st_target {
  */
 enum st_role {
 	ST_ROLE_NONE = 0,
-	ST_ROLE_INBOUND_ENTRY,            /* PREROUTING -> ISTIO_INBOUND */
-	ST_ROLE_OUTBOUND_ENTRY,           /* OUTPUT -> ISTIO_OUTPUT */
-	ST_ROLE_DNS_ENTRY,                /* -> ISTIO_OUTPUT_DNS / raw DNS chains */
-	ST_ROLE_INBOUND_PORT_EXCLUSION,   /* ISTIO_INBOUND --dport P RETURN */
+	ST_ROLE_INBOUND_ENTRY,	/* PREROUTING -> ISTIO_INBOUND */
+	ST_ROLE_OUTBOUND_ENTRY, /* OUTPUT -> ISTIO_OUTPUT */
+	ST_ROLE_DNS_ENTRY,	/* -> ISTIO_OUTPUT_DNS / raw DNS chains */
+	ST_ROLE_INBOUND_PORT_EXCLUSION,	  /* ISTIO_INBOUND --dport P RETURN */
 	ST_ROLE_INBOUND_TUNNEL_EXCLUSION, /* ISTIO_INBOUND --dport 15008 RETURN */
-	ST_ROLE_INBOUND_PORT_INCLUSION,   /* ISTIO_INBOUND --dport P -> IN_REDIRECT */
-	ST_ROLE_INBOUND_CAPTURE,          /* ISTIO_INBOUND -> ISTIO_IN_REDIRECT */
-	ST_ROLE_INBOUND_REDIRECT,         /* ISTIO_IN_REDIRECT REDIRECT 15006 */
+	ST_ROLE_INBOUND_PORT_INCLUSION, /* ISTIO_INBOUND --dport P -> IN_REDIRECT */
+	ST_ROLE_INBOUND_CAPTURE,	/* ISTIO_INBOUND -> ISTIO_IN_REDIRECT */
+	ST_ROLE_INBOUND_REDIRECT,	/* ISTIO_IN_REDIRECT REDIRECT 15006 */
 	ST_ROLE_INBOUND_PASSTHROUGH_RETURN, /* -s 127.0.0.6 / ::6 -o lo RETURN */
-	ST_ROLE_PROXY_TO_OWN_POD_REDIRECT,  /* -o lo ! -d 127.0.0.1 uid/gid -> IN_REDIRECT */
-	ST_ROLE_LOOPBACK_REDIRECT,        /* era A/B: -o lo ! -d 127.0.0.1 -> REDIRECT */
+	ST_ROLE_PROXY_TO_OWN_POD_REDIRECT, /* -o lo ! -d 127.0.0.1 uid/gid -> IN_REDIRECT */
+	ST_ROLE_LOOPBACK_REDIRECT, /* era A/B: -o lo ! -d 127.0.0.1 -> REDIRECT */
 	ST_ROLE_LOOPBACK_NON_PROXY_RETURN, /* -o lo ! --uid/gid-owner RETURN */
 	ST_ROLE_PROXY_UID_RETURN,
 	ST_ROLE_PROXY_GID_RETURN,
-	ST_ROLE_OWNER_GROUP_FILTER,       /* ISTIO_OUTBOUND_OWNER_GROUPS rules */
-	ST_ROLE_LOCALHOST_RETURN,         /* -d 127.0.0.1/32 RETURN */
-	ST_ROLE_OUTBOUND_CAPTURE,         /* ISTIO_OUTPUT -> ISTIO_REDIRECT */
-	ST_ROLE_OUTBOUND_REDIRECT,        /* ISTIO_REDIRECT REDIRECT 15001 */
-	ST_ROLE_EXCLUDED_CIDR,            /* -d CIDR RETURN */
-	ST_ROLE_INCLUDED_CIDR,            /* -d CIDR -> ISTIO_REDIRECT */
-	ST_ROLE_EXCLUDED_OUTBOUND_PORT,   /* --dport P RETURN in ISTIO_OUTPUT */
-	ST_ROLE_INCLUDED_OUTBOUND_PORT,   /* --dport P -> ISTIO_REDIRECT */
-	ST_ROLE_OUTBOUND_DEFAULT_RETURN,  /* final -j RETURN of a non-* -i list */
-	ST_ROLE_DNS_CAPTURE,              /* --dport 53 REDIRECT 15053 */
-	ST_ROLE_DNS_PROXY_RETURN,         /* udp 53 uid/gid RETURN (1.9-1.24) */
-	ST_ROLE_DNS_CONNTRACK_ZONE,       /* raw CT --zone */
-	ST_ROLE_EXCLUDED_INTERFACE,       /* -i/-o IF RETURN */
-	ST_ROLE_KUBEVIRT_INTERFACE,       /* PREROUTING -i IF -> ISTIO_REDIRECT */
-	ST_ROLE_INVALID_DROP,             /* ctstate INVALID DROP / -> ISTIO_DROP */
-	ST_ROLE_TPROXY_MARK_RETURN,       /* mark 1337 RETURN */
-	ST_ROLE_TPROXY_LOOPBACK_RETURN,   /* -i lo mark != 1338 RETURN */
-	ST_ROLE_TPROXY_DIVERT,            /* established -> ISTIO_DIVERT */
-	ST_ROLE_TPROXY_DIVERT_MARK,       /* ISTIO_DIVERT MARK 1337 */
-	ST_ROLE_TPROXY_DIVERT_ACCEPT,     /* ISTIO_DIVERT ACCEPT */
-	ST_ROLE_TPROXY_CAPTURE,           /* -> ISTIO_TPROXY */
-	ST_ROLE_TPROXY_REDIRECT,          /* TPROXY --on-port 15006 */
-	ST_ROLE_TPROXY_CONNMARK,          /* CONNMARK save/restore */
-	ST_ROLE_TPROXY_OUTBOUND_MARK,     /* MARK 1338 for proxy lo traffic */
-	ST_ROLE_TRACE_LOGGING,            /* IPTABLES_TRACE_LOGGING NFLOG */
-	ST_ROLE_AMBIENT,                  /* ztunnel in-pod rule: not a sidecar */
-	ST_ROLE_FOREIGN_JUMP,             /* a jump to a non-Istio chain */
-	ST_ROLE_OTHER,                    /* in an Istio chain, not recognised */
+	ST_ROLE_OWNER_GROUP_FILTER,	 /* ISTIO_OUTBOUND_OWNER_GROUPS rules */
+	ST_ROLE_LOCALHOST_RETURN,	 /* -d 127.0.0.1/32 RETURN */
+	ST_ROLE_OUTBOUND_CAPTURE,	 /* ISTIO_OUTPUT -> ISTIO_REDIRECT */
+	ST_ROLE_OUTBOUND_REDIRECT,	 /* ISTIO_REDIRECT REDIRECT 15001 */
+	ST_ROLE_EXCLUDED_CIDR,		 /* -d CIDR RETURN */
+	ST_ROLE_INCLUDED_CIDR,		 /* -d CIDR -> ISTIO_REDIRECT */
+	ST_ROLE_EXCLUDED_OUTBOUND_PORT,	 /* --dport P RETURN in ISTIO_OUTPUT */
+	ST_ROLE_INCLUDED_OUTBOUND_PORT,	 /* --dport P -> ISTIO_REDIRECT */
+	ST_ROLE_OUTBOUND_DEFAULT_RETURN, /* final -j RETURN of a non-* -i list */
+	ST_ROLE_DNS_CAPTURE,		 /* --dport 53 REDIRECT 15053 */
+	ST_ROLE_DNS_PROXY_RETURN,	 /* udp 53 uid/gid RETURN (1.9-1.24) */
+	ST_ROLE_DNS_CONNTRACK_ZONE,	 /* raw CT --zone */
+	ST_ROLE_EXCLUDED_INTERFACE,	 /* -i/-o IF RETURN */
+	ST_ROLE_KUBEVIRT_INTERFACE, /* PREROUTING -i IF -> ISTIO_REDIRECT */
+	ST_ROLE_INVALID_DROP,	    /* ctstate INVALID DROP / -> ISTIO_DROP */
+	ST_ROLE_TPROXY_MARK_RETURN, /* mark 1337 RETURN */
+	ST_ROLE_TPROXY_LOOPBACK_RETURN, /* -i lo mark != 1338 RETURN */
+	ST_ROLE_TPROXY_DIVERT,		/* established -> ISTIO_DIVERT */
+	ST_ROLE_TPROXY_DIVERT_MARK,	/* ISTIO_DIVERT MARK 1337 */
+	ST_ROLE_TPROXY_DIVERT_ACCEPT,	/* ISTIO_DIVERT ACCEPT */
+	ST_ROLE_TPROXY_CAPTURE,		/* -> ISTIO_TPROXY */
+	ST_ROLE_TPROXY_REDIRECT,	/* TPROXY --on-port 15006 */
+	ST_ROLE_TPROXY_CONNMARK,	/* CONNMARK save/restore */
+	ST_ROLE_TPROXY_OUTBOUND_MARK,	/* MARK 1338 for proxy lo traffic */
+	ST_ROLE_TRACE_LOGGING,		/* IPTABLES_TRACE_LOGGING NFLOG */
+	ST_ROLE_AMBIENT,		/* ztunnel in-pod rule: not a sidecar */
+	ST_ROLE_FOREIGN_JUMP,		/* a jump to a non-Istio chain */
+	ST_ROLE_OTHER,			/* in an Istio chain, not recognised */
 	ST_ROLE__MAX,
 };
 
 struct st_rule {
-	const char *table; /* "nat", "mangle", "raw", "filter"; nft: "istio-proxy-nat" */
+	const char *
+		table; /* "nat", "mangle", "raw", "filter"; nft: "istio-proxy-nat" */
 	const char *chain;
 	unsigned int number; /* 1-based position in the chain */
 	uint64_t handle;     /* nft handle; 0 for iptables-save input */
 	enum st_family family;
-	unsigned int line;   /* line in the source file (1-based; 0 for JSON) */
-	char *text;          /* "-A ISTIO_OUTPUT ..." or the nft statement text */
+	unsigned int line; /* line in the source file (1-based; 0 for JSON) */
+	char *text;	   /* "-A ISTIO_OUTPUT ..." or the nft statement text */
 	unsigned int nmatches;
 	struct st_match *matches;
 	struct st_target target;
@@ -204,10 +205,10 @@ struct st_chain {
 	const char *table;
 	char *name;
 	enum st_family family;
-	bool builtin;     /* has a hook: PREROUTING, OUTPUT, nft base chain */
-	char *hook;       /* "prerouting", "output", ... or NULL */
-	int prio;         /* nft priority; iptables: the table's priority */
-	char *policy;     /* "ACCEPT", "DROP"; NULL for user chains */
+	bool builtin;	    /* has a hook: PREROUTING, OUTPUT, nft base chain */
+	char *hook;	    /* "prerouting", "output", ... or NULL */
+	int prio;	    /* nft priority; iptables: the table's priority */
+	char *policy;	    /* "ACCEPT", "DROP"; NULL for user chains */
 	unsigned int first; /* index of its first rule in the ruleset */
 	unsigned int nrules;
 	uint64_t handle;

@@ -12,10 +12,10 @@
 #include "common.h"
 
 struct st_spawn_result {
-	int status;     /* exit code, or 128 + signal */
-	char *out;      /* captured stdout, NUL-terminated (malloc'd) */
+	int status; /* exit code, or 128 + signal */
+	char *out;  /* captured stdout, NUL-terminated (malloc'd) */
 	size_t out_len;
-	char *errout;   /* captured stderr, NUL-terminated (malloc'd) */
+	char *errout; /* captured stderr, NUL-terminated (malloc'd) */
 	size_t err_len;
 };
 
