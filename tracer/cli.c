@@ -784,6 +784,7 @@ struct st_cli_draw {
 	bool file_done;		/* ... drawn (or tried) */
 	struct st_diagram *dir; /* directory: first flow of each type */
 	const char *pod_name;	/* for the frame */
+	char pod_buf[320];	/* --replay: the pod named in FILE.meta.json */
 	struct st_ruleset *rs;	/* the frame's rules; NULL: none */
 	struct st_istio_settings set;
 	int (*write_flow)(FILE *out, const struct st_flow *flow);
@@ -1013,6 +1014,20 @@ static int st_cli_draw_begin(const struct st_cli_opts *o,
 	d->path = o->output;
 	d->file = st_diagram_is_file(o->output);
 	d->pod_name = o->target.pod;
+	if (o->replay != NULL) {
+		struct st_pcapout_meta meta;
+		char merr[ST_ERRBUF_SIZE];
+		const char *slash = NULL;
+
+		/* Optional: a plain tcpdump capture has no side files. */
+		if (st_pcapout_read_meta(o->replay, &meta, merr) == 0 &&
+		    meta.pod[0] != '\0') {
+			slash = strchr(meta.pod, '/');
+			st_strlcpy(d->pod_buf, slash ? slash + 1 : meta.pod,
+				   sizeof(d->pod_buf));
+			d->pod_name = d->pod_buf;
+		}
+	}
 	d->write_flow = write_flow;
 	d->write_summary = write_summary;
 	return 0;
