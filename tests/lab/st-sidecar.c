@@ -10,12 +10,25 @@
  * readiness on 15021, the DNS proxy on 15053 and the XDS connection to
  * istiod.
  *
+ * Two more modes, for rule sets that are not today's sidecar:
+ *   --single-capture  Istio <= 1.2: one capture listener (--outbound-port)
+ *       for both directions, as Envoy 1.1 had; an original destination
+ *       that is the pod's own address is inbound and goes to 127.0.0.1:PORT
+ *       (::1) as the proxy (no 127.0.0.6 yet), anything else is outbound.
+ *   --ambient  a ztunnel stand-in for ambient in-pod rules: every socket
+ *       carries SO_MARK --mark (0x539), which is what those rules exempt;
+ *       listeners 15001 (outbound), 15006 (inbound plaintext), 15008
+ *       (HBONE: plain TCP here, relayed to the pod's --hbone-target port)
+ *       and the DNS proxy; inbound and HBONE connections to the app keep
+ *       the client's address as their source (IP_TRANSPARENT), as ztunnel
+ *       does. No Envoy admin, stats, agent or health listeners.
+ *
  * Single-threaded ppoll() loop over non-blocking sockets, fixed pools, no
  * allocation after start-up.
  *
  * --log FILE gets one JSON object per line, flushed at once:
  *   {"ev":"start",...}
- *   {"ev":"relay","listener":"outbound"|"inbound"|"dns-tcp","ok":true,
+ *   {"ev":"relay","listener":"outbound"|"inbound"|"hbone"|"dns-tcp","ok":true,
  *    "client":"A:P","local":"A:P","orig_dst":"A:P","vip":bool,
  *    "upstream_src":"A:P","upstream_dst":"A:P"}
  *       written when the upstream connection is established (before any
@@ -67,12 +80,13 @@ enum lkind {
 	L_HEALTH,
 	L_DNS_TCP,
 	L_DNS_UDP,
+	L_HBONE,
 	L_NONE,
 };
 
 static const char *const lkind_name[] = {
 	"outbound", "inbound", "admin",	  "stats", "agent",
-	"health",   "dns-tcp", "dns-udp", "none",
+	"health",   "dns-tcp", "dns-udp", "hbone", "none",
 };
 
 struct listener {
@@ -159,6 +173,10 @@ static struct {
 	int outbound_port, inbound_port;
 	int admin_port, stats_port, agent_port, health_port, dns_port;
 	bool tproxy;
+	bool single_capture;
+	bool ambient;
+	unsigned int mark;
+	int hbone_port, hbone_target;
 	struct sockaddr_storage upstream[MAX_UPSTREAM];
 	int n_upstream;
 	struct sockaddr_storage istiod;
@@ -174,6 +192,8 @@ static struct {
 	.stats_port = 15090,
 	.agent_port = 15020,
 	.health_port = 15021,
+	.hbone_port = 15008,
+	.hbone_target = 9080,
 };
 
 static struct {
@@ -274,12 +294,21 @@ static bool is_local_addr(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* ztunnel marks every socket it opens: the in-pod rules exempt that mark. */
+static int set_mark(int fd)
+{
+	if (!cfg.mark)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg.mark, sizeof(cfg.mark));
+}
+
 /*
  * Start a non-blocking connect, from @src when given (freebind: 127.0.0.6 /
- * ::6 need not be configured for the bind itself to work).
+ * ::6 need not be configured for the bind itself to work; @transparent: a
+ * source that is not ours at all, the client's, as ztunnel spoofs it).
  */
 static int open_conn(const struct sockaddr_storage *dst,
-		     const struct sockaddr_storage *src)
+		     const struct sockaddr_storage *src, bool transparent)
 {
 	int one = 1;
 	int fd, e;
@@ -288,6 +317,18 @@ static int open_conn(const struct sockaddr_storage *dst,
 		    0);
 	if (fd < 0)
 		return -1;
+	if (set_mark(fd) < 0)
+		goto fail;
+	if (src && transparent) {
+		if (src->ss_family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one,
+			       sizeof(one)) < 0)
+			goto fail;
+		if (src->ss_family == AF_INET &&
+		    setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one,
+			       sizeof(one)) < 0)
+			goto fail;
+	}
 	if (src) {
 		if (src->ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one,
@@ -439,11 +480,15 @@ static void log_relay_fail(struct sess *s, const char *err)
 	     s->vip ? "true" : "false", SA(&s->up_peer), err);
 }
 
-/* Begin the upstream leg of a relay to s->up_peer (from @src if given). */
-static int relay_start(struct sess *s, const struct sockaddr_storage *src)
+/*
+ * Begin the upstream leg of a relay to s->up_peer (from @src if given,
+ * transparently when @src is the client's address).
+ */
+static int relay_start(struct sess *s, const struct sockaddr_storage *src,
+		       bool transparent)
 {
 	s->kind = S_RELAY;
-	s->fd[1] = open_conn(&s->up_peer, src);
+	s->fd[1] = open_conn(&s->up_peer, src, transparent);
 	if (s->fd[1] < 0) {
 		stats.upstream_fail++;
 		log_relay_fail(s, strerror(errno));
@@ -647,7 +692,7 @@ static void fetch_start(struct sess *s, enum fetch f)
 	}
 	s->fetch = f;
 	s->up_peer = dst;
-	s->fd[1] = open_conn(&dst, NULL);
+	s->fd[1] = open_conn(&dst, NULL, false);
 	if (s->fd[1] < 0) {
 		respond_text(s, 503, "upstream connect failed\n");
 		return;
@@ -1017,6 +1062,11 @@ static void dns_udp_query(struct listener *l)
 		       0);
 	if (u->fd < 0)
 		return;
+	if (set_mark(u->fd) < 0) {
+		close(u->fd);
+		u->fd = -1;
+		return;
+	}
 	u->lfd = l->fd;
 	u->id = pq.id;
 	u->client = d;
@@ -1118,7 +1168,7 @@ static void dns_tcp_io(struct sess *s)
 		s->up_peer = *up;
 		log_dns("tcp", &s->client, &s->local, pq.name, pq.qtype, true,
 			NULL, up, true);
-		if (relay_start(s, NULL) < 0)
+		if (relay_start(s, NULL, false) < 0)
 			sess_free(s, "connect-failed");
 		return;
 	}
@@ -1144,7 +1194,7 @@ static void xds_start(void)
 		return;
 	}
 	s->up_peer = cfg.istiod;
-	s->fd[1] = open_conn(&cfg.istiod, NULL);
+	s->fd[1] = open_conn(&cfg.istiod, NULL, false);
 	if (s->fd[1] < 0) {
 		sess_free(s, strerror(errno));
 		return;
@@ -1232,8 +1282,9 @@ static void accept_one(struct listener *l)
 
 	switch (l->kind) {
 	case L_OUTBOUND:
-	case L_INBOUND: {
-		static struct sockaddr_storage src6, src4;
+	case L_INBOUND:
+	case L_HBONE: {
+		static struct sockaddr_storage src6, src4, client;
 		const struct sockaddr_storage *src = NULL;
 		int port, i;
 
@@ -1246,6 +1297,34 @@ static void accept_one(struct listener *l)
 			log_relay_fail(s, "loop");
 			sess_free(s, "loop");
 			return;
+		}
+		if (cfg.single_capture && l->kind == L_OUTBOUND &&
+		    (lab_sa_same_ip(&s->orig, &cfg.pod_ip) ||
+		     (cfg.have_ip6 &&
+		      lab_sa_same_ip(&s->orig, &cfg.pod_ip6)))) {
+			/*
+			 * Envoy 1.1's inbound listener for the pod's own
+			 * address: upstream to the app on loopback.
+			 */
+			s->lk = L_INBOUND;
+			lab_parse_addr(s->orig.ss_family == AF_INET6
+					       ? "::1"
+					       : "127.0.0.1",
+				       port, &s->up_peer);
+			if (relay_start(s, NULL, false) < 0)
+				sess_free(s, "connect-failed");
+			break;
+		}
+		if (l->kind == L_HBONE)
+			/* Not redirected: the app's port stands for CONNECT. */
+			lab_sa_set_port(&s->up_peer, cfg.hbone_target);
+		if (cfg.ambient && l->kind != L_OUTBOUND) {
+			/* ztunnel keeps the client's address as the source. */
+			client = s->client;
+			lab_sa_set_port(&client, 0);
+			if (relay_start(s, &client, true) < 0)
+				sess_free(s, "connect-failed");
+			break;
 		}
 		if (l->kind == L_OUTBOUND) {
 			for (i = 0; i < cfg.n_vips; i++) {
@@ -1261,7 +1340,7 @@ static void accept_one(struct listener *l)
 			lab_parse_addr("::6", 0, &src6);
 			src = s->orig.ss_family == AF_INET6 ? &src6 : &src4;
 		}
-		if (relay_start(s, src) < 0)
+		if (relay_start(s, src, false) < 0)
 			sess_free(s, "connect-failed");
 		break;
 	}
@@ -1295,6 +1374,9 @@ static void add_listener(enum lkind kind, int type, const char *addr, int port,
 			return;
 		die("%s", err);
 	}
+	/* Accepted sockets inherit it: their replies carry the mark too. */
+	if (set_mark(fd) < 0)
+		die("SO_MARK 0x%x: %s", cfg.mark, strerror(errno));
 	listeners[n_listeners].fd = fd;
 	listeners[n_listeners].kind = kind;
 	n_listeners++;
@@ -1319,7 +1401,9 @@ static void usage(FILE *f)
 	      "         --dns-upstream IP[:PORT]...] [--istiod HOST:PORT]\n"
 	      "         [--vip VIP:PORT=EP:PORT]... [--pidfile F] [--log F]\n"
 	      "         [--admin-port 15000] [--stats-port 15090]\n"
-	      "         [--agent-port 15020] [--health-port 15021]\n",
+	      "         [--agent-port 15020] [--health-port 15021]\n"
+	      "         [--single-capture] [--ambient [--mark 0x539]\n"
+	      "         [--hbone-port 15008] [--hbone-target 9080]]\n",
 	      f);
 }
 
@@ -1341,6 +1425,11 @@ static void parse_args(int argc, char **argv)
 		{"stats-port", required_argument, NULL, 'S'},
 		{"agent-port", required_argument, NULL, 'G'},
 		{"health-port", required_argument, NULL, 'H'},
+		{"single-capture", no_argument, NULL, '1'},
+		{"ambient", no_argument, NULL, 'a'},
+		{"mark", required_argument, NULL, 'm'},
+		{"hbone-port", required_argument, NULL, 'B'},
+		{"hbone-target", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1420,6 +1509,24 @@ static void parse_args(int argc, char **argv)
 		case 'H':
 			cfg.health_port = parse_port(optarg);
 			break;
+		case '1':
+			cfg.single_capture = true;
+			break;
+		case 'a':
+			cfg.ambient = true;
+			break;
+		case 'm':
+			errno = 0;
+			cfg.mark = (unsigned int)strtoul(optarg, &eq, 0);
+			if (errno || *eq || !cfg.mark)
+				die("bad --mark %s", optarg);
+			break;
+		case 'B':
+			cfg.hbone_port = parse_port(optarg);
+			break;
+		case 'T':
+			cfg.hbone_target = parse_port(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1434,17 +1541,53 @@ static void parse_args(int argc, char **argv)
 	}
 	if (cfg.dns_port && !cfg.n_upstream)
 		die("--dns-port needs --dns-upstream");
+	if (cfg.ambient && (cfg.tproxy || cfg.single_capture))
+		die("--ambient excludes --tproxy and --single-capture");
+	if (cfg.single_capture && cfg.tproxy)
+		die("--single-capture is a REDIRECT mode");
+	if (cfg.ambient && !cfg.mark)
+		cfg.mark = 0x539;
+}
+
+/* ztunnel's ports inside the pod: captures, HBONE and DNS, nothing else. */
+static void setup_ambient(void)
+{
+	static const char *const any[] = {"0.0.0.0", "::"};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		bool opt = i == 1 && !cfg.have_ip6;
+
+		add_listener(L_OUTBOUND, SOCK_STREAM, any[i], cfg.outbound_port,
+			     false, opt);
+		add_listener(L_INBOUND, SOCK_STREAM, any[i], cfg.inbound_port,
+			     false, opt);
+		add_listener(L_HBONE, SOCK_STREAM, any[i], cfg.hbone_port,
+			     false, opt);
+		if (cfg.dns_port) {
+			add_listener(L_DNS_UDP, SOCK_DGRAM, any[i],
+				     cfg.dns_port, false, opt);
+			add_listener(L_DNS_TCP, SOCK_STREAM, any[i],
+				     cfg.dns_port, false, opt);
+		}
+	}
 }
 
 static void setup(void)
 {
 	bool v6 = cfg.have_ip6;
 	bool tp = cfg.tproxy;
+	bool in = !cfg.single_capture;
 
+	if (cfg.ambient) {
+		setup_ambient();
+		return;
+	}
 	add_listener(L_OUTBOUND, SOCK_STREAM, "0.0.0.0", cfg.outbound_port,
 		     false, false);
-	add_listener(L_INBOUND, SOCK_STREAM, "0.0.0.0", cfg.inbound_port, tp,
-		     false);
+	if (in)
+		add_listener(L_INBOUND, SOCK_STREAM, "0.0.0.0",
+			     cfg.inbound_port, tp, false);
 	add_listener(L_ADMIN, SOCK_STREAM, "127.0.0.1", cfg.admin_port, false,
 		     false);
 	add_listener(L_STATS, SOCK_STREAM, "0.0.0.0", cfg.stats_port, false,
@@ -1462,7 +1605,9 @@ static void setup(void)
 	/* The IPv6 twins: required when the pod is dual-stack. */
 	add_listener(L_OUTBOUND, SOCK_STREAM, "::", cfg.outbound_port, false,
 		     !v6);
-	add_listener(L_INBOUND, SOCK_STREAM, "::", cfg.inbound_port, tp, !v6);
+	if (in)
+		add_listener(L_INBOUND, SOCK_STREAM, "::", cfg.inbound_port, tp,
+			     !v6);
 	add_listener(L_STATS, SOCK_STREAM, "::", cfg.stats_port, false, !v6);
 	add_listener(L_AGENT, SOCK_STREAM, "::", cfg.agent_port, false, !v6);
 	add_listener(L_HEALTH, SOCK_STREAM, "::", cfg.health_port, false, !v6);
@@ -1685,7 +1830,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	/* What ps and /proc/PID/comm show: the proxy, as in istio-proxy. */
-	prctl(PR_SET_NAME, "envoy", 0, 0, 0);
+	prctl(PR_SET_NAME, cfg.ambient ? "ztunnel" : "envoy", 0, 0, 0);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1712,11 +1857,16 @@ int main(int argc, char **argv)
 	}
 	setup();
 	logj("{\"ev\":\"start\",\"pid\":%ld,\"uid\":%u,\"gid\":%u,"
-	     "\"pod_ip\":\"%s\",\"tproxy\":%s,\"listeners\":%d}",
+	     "\"pod_ip\":\"%s\",\"tproxy\":%s,\"mode\":\"%s\","
+	     "\"mark\":%u,\"listeners\":%d}",
 	     (long)getpid(), (unsigned)geteuid(), (unsigned)getegid(),
 	     lab_fmt_sa(&cfg.pod_ip, false, (char[LAB_ADDRSTRLEN]){0},
 			LAB_ADDRSTRLEN),
-	     cfg.tproxy ? "true" : "false", n_listeners);
+	     cfg.tproxy ? "true" : "false",
+	     cfg.ambient	  ? "ambient"
+	     : cfg.single_capture ? "single-capture"
+				  : "sidecar",
+	     cfg.mark, n_listeners);
 	xds_start();
 	write_pidfile();
 
