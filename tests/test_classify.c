@@ -21,6 +21,7 @@
 #include "classify.h"
 #include "flow.h"
 #include "rules-int.h"
+#include "testlib.h"
 
 #define NONE -1
 
@@ -575,27 +576,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void parse_addr(const char *s, uint8_t *family, uint8_t *addr,
-		       uint16_t *port)
-{
-	char host[64];
-	const char *colon = s[0] == '[' ? strchr(s, ']') + 1 : strrchr(s, ':');
-	size_t hl = (size_t)(colon - s);
-
-	if (s[0] == '[') {
-		hl -= 2;
-		memcpy(host, s + 1, hl);
-	} else {
-		memcpy(host, s, hl);
-	}
-	host[hl] = '\0';
-	*family = s[0] == '[' ? 6 : 4;
-	memset(addr, 0, 16);
-	assert_int_equal(
-		inet_pton(*family == 6 ? AF_INET6 : AF_INET, host, addr), 1);
-	*port = (uint16_t)strtoul(colon + 1, NULL, 10);
-}
-
 static void build_leg(const struct fixture *fx, const struct leg_spec *s,
 		      struct st_flow_leg *l)
 {
@@ -604,8 +584,8 @@ static void build_leg(const struct fixture *fx, const struct leg_spec *s,
 	uint8_t fam2 = 0;
 
 	memset(l, 0, sizeof(*l));
-	parse_addr(s->src, &l->family, l->src, &l->sport);
-	parse_addr(s->dst, &fam2, l->dst, &l->dport);
+	tl_parse_addr(s->src, &l->family, l->src, &l->sport);
+	tl_parse_addr(s->dst, &fam2, l->dst, &l->dport);
 	assert_int_equal(fam2, l->family);
 	l->proto = s->proto ? s->proto : IPPROTO_TCP;
 	l->has_uid = s->uid != NONE;

@@ -46,6 +46,7 @@
 #include "flowjson.h"
 #include "path.h"
 #include "rules-int.h"
+#include "testlib.h"
 
 #define MAX_LEGS 32
 #define MAX_EXPECT 32
@@ -115,54 +116,12 @@ static const char *const scenarios[] = {
 
 /* ---- helpers --------------------------------------------------------- */
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long n = 0;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = calloc(1, (size_t)n + 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
 static void check_golden(const char *name, const char *ext, const char *got)
 {
 	char path[512];
-	char *want = NULL;
 
 	snprintf(path, sizeof(path), "%s/flows/%s.%s", ST_SAMPLES, name, ext);
-	if (getenv("ST_REGEN") != NULL) {
-		write_file(path, got);
-		return;
-	}
-	want = read_file(path);
-	if (want == NULL)
-		fail_msg("missing golden %s (run with ST_REGEN=1)", path);
-	if (strcmp(want, got) != 0) {
-		print_error("%s differs from the output:\n%s\n", path, got);
-		free(want);
-		fail_msg("golden %s mismatch", path);
-	}
-	free(want);
+	tl_golden(path, got);
 }
 
 static bool parse_addr(const char *s, uint8_t *family, uint8_t *addr,
@@ -263,7 +222,7 @@ static void roles_file(struct scenario *sc, bool apply)
 	memset(&hand, 0, sizeof(hand));
 	snprintf(path, sizeof(path), "%s/flows/roles/%s", ST_SAMPLES,
 		 sc->roles_file);
-	text = read_file(path);
+	text = tl_read_file(path, NULL);
 	if (text == NULL)
 		fail_msg("cannot read %s", path);
 	hand.kind = ST_ISTIO_SIDECAR;
@@ -750,7 +709,7 @@ static void run_scenario(const char *name, bool use_recogniser)
 	assert_non_null(sc->txt_f);
 	assert_non_null(sc->json_f);
 	snprintf(path, sizeof(path), "%s/flows/%s.in", ST_SAMPLES, name);
-	text = read_file(path);
+	text = tl_read_file(path, NULL);
 	if (text == NULL)
 		fail_msg("cannot read %s", path);
 	/* Expectations first: flows may be emitted before the end. */

@@ -38,6 +38,7 @@
 #include "graph.h"
 #include "istio.h"
 #include "path.h"
+#include "testlib.h"
 
 #define MAX_HOPS 12
 
@@ -164,53 +165,12 @@ struct env {
 
 /* ---- helpers --------------------------------------------------------- */
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long n = 0;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = calloc(1, (size_t)n + 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static bool regen(void)
-{
-	return getenv("ST_REGEN") != NULL;
-}
-
 static void load(struct env *e, const char *rules)
 {
-	char path[512];
 	size_t n = 0;
 
 	memset(e, 0, sizeof(*e));
-	e->rs = st_ruleset_new();
-	assert_non_null(e->rs);
-	snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES, rules);
-	if (st_rules_load_file(e->rs, path, e->err) < 0)
-		fail_msg("%s: %s", path, e->err);
-	if (st_istio_analyze(e->rs, &e->set, e->err) < 0)
-		fail_msg("%s: %s", path, e->err);
+	e->rs = tl_load_analyze(rules, &e->set);
 	n = st_ruleset_nrules(e->rs);
 	for (size_t i = 0; i < n; i++) {
 		const struct st_rule *r = st_ruleset_rule(e->rs, i);
@@ -448,7 +408,7 @@ static void test_golden(void **state)
 		load(&e, rulesets[r]);
 		base_name(rulesets[r], base, sizeof(base));
 		snprintf(dir, sizeof(dir), "%s/graph/%s", ST_SAMPLES, base);
-		if (regen()) {
+		if (tl_regen()) {
 			d = st_diagram_new(dir, "svg", opts_for(&e, &o), e.err);
 			assert_non_null(d);
 		}
@@ -456,7 +416,7 @@ static void test_golden(void **state)
 			struct st_flow f;
 			struct st_graph *g = NULL;
 			char name[96], path[1024];
-			char *got = NULL, *want = NULL;
+			char *got = NULL;
 
 			build_flow(&e, &types[t], &f);
 			g = st_graph_new(&f, opts_for(&e, &o), e.err);
@@ -465,21 +425,9 @@ static void test_golden(void **state)
 			got = dot_text(g);
 			st_diagram_file_name(&f, "dot", name, sizeof(name));
 			snprintf(path, sizeof(path), "%s/%s", dir, name);
-			if (regen()) {
-				mkdir(dir, 0755);
-				write_file(path, got);
+			tl_golden(path, got);
+			if (tl_regen())
 				st_diagram_add(d, &f);
-			} else {
-				want = read_file(path);
-				if (want == NULL)
-					fail_msg("missing %s (ST_REGEN=1)",
-						 path);
-				if (strcmp(want, got) != 0) {
-					print_error("%s differs:\n%s\n", path,
-						    got);
-					fail_msg("golden %s mismatch", path);
-				}
-			}
 			if (getenv("ST_REVIEW_DIR") != NULL) {
 				/* PNGs to look at: ST_REVIEW_DIR=/tmp/x */
 				snprintf(path, sizeof(path),
@@ -488,7 +436,6 @@ static void test_golden(void **state)
 				if (st_graph_render_file(g, path, e.err) != 0)
 					fail_msg("%s", e.err);
 			}
-			free(want);
 			free(got);
 			st_graph_free(g);
 		}
@@ -753,7 +700,7 @@ static void test_render(void **state)
 	snprintf(path, sizeof(path), "%s/t4.svg", dir);
 	if (st_graph_render_file(g, path, e.err) != 0)
 		fail_msg("%s", e.err);
-	svg = read_file(path);
+	svg = tl_read_file(path, NULL);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "<?xml"));
 	assert_non_null(strstr(svg, "<svg "));
@@ -826,7 +773,7 @@ static void test_directory(void **state)
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/index.html", sub);
-	html = read_file(path);
+	html = tl_read_file(path, NULL);
 	assert_non_null(html);
 	assert_non_null(strstr(html, "web&lt;1&gt;&amp;co"));
 	assert_null(strstr(html, "web<1>"));

@@ -42,6 +42,7 @@
 #include "record.h"
 #include "rules.h"
 #include "spawn.h"
+#include "testlib.h"
 
 #define SESSION 0x5ca1ab1eu
 #define GROUP 5300
@@ -49,45 +50,6 @@
 #define GOLDEN ST_SAMPLES "/instrument/"
 
 /* ---- helpers -------------------------------------------------------- */
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf != NULL) {
-			buf[n] = '\0';
-			if (len != NULL)
-				*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "wb");
-	int ret = 0;
-
-	if (f == NULL)
-		return -errno;
-	if (fwrite(text, 1, strlen(text), f) != strlen(text))
-		ret = -EIO;
-	if (fclose(f) != 0)
-		ret = -EIO;
-	return ret;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -127,25 +89,18 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-static bool regen(void)
-{
-	const char *e = getenv("ST_REGEN");
-
-	return e != NULL && strcmp(e, "1") == 0;
-}
-
 static void check_golden(const char *name, const char *text)
 {
 	char path[512];
 	char *want = NULL;
 
 	snprintf(path, sizeof(path), GOLDEN "%s.insert", name);
-	if (regen()) {
+	if (tl_regen()) {
 		mkdir(GOLDEN, 0755);
-		assert_int_equal(write_file(path, text), 0);
+		tl_write_file(path, text);
 		return;
 	}
-	want = read_file(path, NULL);
+	want = tl_read_file(path, NULL);
 	if (want == NULL)
 		fail_msg("%s: missing golden file (run with ST_REGEN=1 and "
 			 "review it)",
@@ -157,18 +112,6 @@ static void check_golden(const char *name, const char *text)
 		fail_msg("%s differs from the golden file: %s", name, msg);
 	}
 	free(want);
-}
-
-static struct st_ruleset *load_rules(const char *name)
-{
-	char path[512], err[ST_ERRBUF_SIZE] = "";
-	struct st_ruleset *rs = st_ruleset_new();
-
-	assert_non_null(rs);
-	snprintf(path, sizeof(path), RULES "%s", name);
-	if (st_rules_load_file(rs, path, err) < 0)
-		fail_msg("%s: %s", name, err);
-	return rs;
 }
 
 static struct st_ruleset *load_text(const char *text)
@@ -382,7 +325,7 @@ static void test_golden_iptables(void **state)
 	(void)state;
 	assert_true(n >= 10);
 	for (size_t i = 0; i < n; i++) {
-		struct st_ruleset *rs = load_rules(files[i]);
+		struct st_ruleset *rs = tl_load_rules(files[i]);
 		char *all = strdup("");
 
 		for (int f = 0; f < 2; f++) {
@@ -422,7 +365,7 @@ static void test_golden_nft(void **state)
 		size_t len = 0;
 
 		snprintf(path, sizeof(path), RULES "%s", files[i]);
-		json = read_file(path, &len);
+		json = tl_read_file(path, &len);
 		assert_non_null(json);
 		if (st_instr_render_insert_nft(json, len, &o, &out, &sum, err) <
 		    0)
@@ -700,7 +643,7 @@ static void test_simulated_positions(void **state)
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
 		static struct sim orig, s;
-		struct st_ruleset *rs = load_rules(files[i]);
+		struct st_ruleset *rs = tl_load_rules(files[i]);
 		struct st_instr_summary sum;
 		char *base = NULL, *txn = NULL, *save = NULL, *rm = NULL;
 		char *after = NULL;
@@ -709,7 +652,7 @@ static void test_simulated_positions(void **state)
 		char path[512];
 
 		snprintf(path, sizeof(path), RULES "%s", files[i]);
-		base = read_file(path, &blen);
+		base = tl_read_file(path, &blen);
 		assert_non_null(base);
 		sim_apply(&orig, base);
 		sim_apply(&s, base);
@@ -753,8 +696,8 @@ static void test_simulated_two_sessions(void **state)
 	struct st_instr_summary sum;
 
 	(void)state;
-	base = read_file(RULES "istio-1.17_redirect_default_legacy.rules",
-			 NULL);
+	base = tl_read_file(RULES "istio-1.17_redirect_default_legacy.rules",
+			    NULL);
 	assert_non_null(base);
 	sim_apply(&orig, base);
 	sim_apply(&s, base);
@@ -1246,7 +1189,7 @@ static int load_sample(const struct backend_case *bc)
 	int fd = ns_create();
 
 	snprintf(path, sizeof(path), RULES "%s", bc->sample);
-	text = read_file(path, NULL);
+	text = tl_read_file(path, NULL);
 	assert_non_null(text);
 	assert_int_equal(run(fd, bc->load, text, NULL), 0);
 	free(text);
@@ -1847,7 +1790,7 @@ static void test_root_roundtrip(void **state)
 			char path[512], *text = NULL;
 
 			snprintf(path, sizeof(path), RULES "%s", rc->files[f]);
-			text = read_file(path, NULL);
+			text = tl_read_file(path, NULL);
 			assert_non_null(text);
 			assert_int_equal(run(fd, rc->load[f], text, NULL), 0);
 			free(text);

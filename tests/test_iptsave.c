@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "rules-int.h"
+#include "testlib.h"
 
 #define NO_MATCH -1
 
@@ -205,26 +206,6 @@ static const struct sample_case samples[] = {
 	    0)}},
 };
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n = 0;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static const struct st_match *find_match(const struct st_rule *r, int kind)
 {
 	for (unsigned int i = 0; i < r->nmatches; i++)
@@ -280,7 +261,8 @@ static void test_sample(void **state)
 	char *buf = NULL;
 
 	snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES, c->file);
-	buf = read_all(path, &len);
+	buf = tl_read_file(path, &len);
+	assert_non_null(buf);
 	assert_non_null(rs);
 	assert_int_equal(st_iptsave_parse(rs, buf, len, path, err), 0);
 	assert_int_equal(st_ruleset_nrules(rs), c->nrules);

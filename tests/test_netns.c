@@ -25,8 +25,7 @@
 
 #include "netns.h"
 #include "spawn.h"
-
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
+#include "testlib.h"
 
 static ino_t cur_netns(void)
 {
@@ -134,34 +133,18 @@ static void test_enter_failures(void **state)
 
 /* ---- root only ----------------------------------------------------- */
 
-static char ns_name[64];
-
-static int run_ip(char *const argv[])
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int ret = st_spawn(argv, -1, NULL, 0, 10000, &res, err);
-
-	if (ret == 0 && res.status != 0)
-		ret = -1;
-	if (ret != 0)
-		print_error("%s failed: %s%s\n", argv[0], err,
-			    res.errout ? res.errout : "");
-	st_spawn_result_free(&res);
-	return ret;
-}
+static struct tl_netns ns = {"", -1};
 
 static int ns_setup(void **state)
 {
 	(void)state;
-	snprintf(ns_name, sizeof(ns_name), "h6t-netns-%d", (int)getpid());
-	return run_ip(ARGV("ip", "netns", "add", ns_name));
+	return tl_netns_add(&ns, "h6t-netns");
 }
 
 static int ns_teardown(void **state)
 {
 	(void)state;
-	return run_ip(ARGV("ip", "netns", "del", ns_name));
+	return tl_netns_del(&ns);
 }
 
 static void test_enter_leave(void **state)
@@ -173,9 +156,9 @@ static void test_enter_leave(void **state)
 	int by_name, by_path, saved = -1, saved2 = -1;
 
 	(void)state;
-	by_name = st_netns_open(ns_name, err);
+	by_name = st_netns_open(ns.name, err);
 	assert_true(by_name >= 0);
-	snprintf(path, sizeof(path), "/var/run/netns/%s", ns_name);
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns.name);
 	by_path = st_netns_open(path, err);
 	assert_true(by_path >= 0);
 	assert_int_equal(fstat(by_name, &st), 0);

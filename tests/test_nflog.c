@@ -31,8 +31,8 @@
 #include "netns.h"
 #include "nflog.h"
 #include "spawn.h"
+#include "testlib.h"
 
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
 #define PYTHON "/usr/bin/python3"
 
 #define GROUP_MAIN 42
@@ -44,61 +44,32 @@
 #define TAG_BATCH "st:00000003:h:raw:OUTPUT:1"
 #define BURST 2000
 
-static char ns_name[64];
-static int ns_fd = -1;
-
-/* Run a command; with @ns inside the test namespace. Fails the test. */
-static void run(bool ns, char *const argv[])
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int ret;
-
-	ret = st_spawn(argv, ns ? ns_fd : -1, NULL, 0, 20000, &res, err);
-	if (ret != 0 || res.status != 0)
-		fail_msg("%s failed (%d, status %d): %s%s", argv[0], ret,
-			 res.status, err, res.errout ? res.errout : "");
-	st_spawn_result_free(&res);
-}
-
-static int run_quiet(char *const argv[])
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int ret = st_spawn(argv, -1, NULL, 0, 20000, &res, err);
-
-	if (ret == 0 && res.status != 0)
-		ret = -1;
-	if (ret != 0)
-		print_error("%s failed: %s%s\n", argv[0], err,
-			    res.errout ? res.errout : "");
-	st_spawn_result_free(&res);
-	return ret;
-}
+static struct tl_netns ns = {"", -1};
 
 static int ns_setup(void **state)
 {
-	char err[ST_ERRBUF_SIZE] = "";
-
 	(void)state;
-	snprintf(ns_name, sizeof(ns_name), "h6t-nflog-%d", (int)getpid());
-	if (run_quiet(ARGV("ip", "netns", "add", ns_name)) != 0)
-		return -1;
-	ns_fd = st_netns_open(ns_name, err);
-	if (ns_fd < 0) {
-		print_error("%s\n", err);
-		return -1;
-	}
-	return 0;
+	return tl_netns_add(&ns, "h6t-nflog");
 }
 
 static int ns_teardown(void **state)
 {
 	(void)state;
-	if (ns_fd >= 0)
-		close(ns_fd);
-	ns_fd = -1;
-	return run_quiet(ARGV("ip", "netns", "del", ns_name));
+	return tl_netns_del(&ns);
+}
+
+/* Run a command; with @inside in the test namespace. Fails the test. */
+static void run(bool inside, char *const argv[])
+{
+	struct st_spawn_result res;
+	char err[ST_ERRBUF_SIZE] = "";
+	int ret;
+
+	ret = st_spawn(argv, inside ? ns.fd : -1, NULL, 0, 20000, &res, err);
+	if (ret != 0 || res.status != 0)
+		fail_msg("%s failed (%d, status %d): %s%s", argv[0], ret,
+			 res.status, err, res.errout ? res.errout : "");
+	st_spawn_result_free(&res);
 }
 
 /* Everything the tests need inside the namespace; once. */
@@ -108,34 +79,36 @@ static void ns_populate(void)
 
 	if (done)
 		return;
-	run(true, ARGV("ip", "link", "set", "lo", "up"));
-	run(true, ARGV("ip", "link", "add", "h6tv0", "type", "veth", "peer",
-		       "name", "h6tv1"));
-	run(true, ARGV("ip", "addr", "add", "10.201.0.1/24", "dev", "h6tv0"));
-	run(true, ARGV("ip", "link", "set", "h6tv0", "up"));
-	run(true, ARGV("ip", "link", "set", "h6tv1", "up"));
+	run(true, TL_ARGV("ip", "link", "set", "lo", "up"));
+	run(true, TL_ARGV("ip", "link", "add", "h6tv0", "type", "veth", "peer",
+			  "name", "h6tv1"));
+	run(true,
+	    TL_ARGV("ip", "addr", "add", "10.201.0.1/24", "dev", "h6tv0"));
+	run(true, TL_ARGV("ip", "link", "set", "h6tv0", "up"));
+	run(true, TL_ARGV("ip", "link", "set", "h6tv1", "up"));
 	/*
 	 * The nat chains only see packets once conntrack runs in the
 	 * namespace; a lone NFLOG rule does not turn it on (a REDIRECT
 	 * would), -m conntrack does.
 	 */
 	run(true,
-	    ARGV("iptables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		 "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		 "--nflog-group", "42", "--nflog-prefix", TAG_NAT));
+	    TL_ARGV("iptables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
+		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
+		    "--nflog-group", "42", "--nflog-prefix", TAG_NAT));
 	run(true,
-	    ARGV("ip6tables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		 "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		 "--nflog-group", "42", "--nflog-prefix", TAG_NAT));
-	run(true, ARGV("iptables-legacy", "-w", "-t", "filter", "-A", "OUTPUT",
-		       "-p", "udp", "--dport", "5353", "-j", "NFLOG",
-		       "--nflog-group", "42", "--nflog-prefix", TAG_FILTER));
-	run(true, ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT",
-		       "-p", "udp", "--dport", "9999", "-j", "NFLOG",
-		       "--nflog-group", "43", "--nflog-prefix", TAG_LOSS));
-	run(true, ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT",
-		       "-p", "udp", "--dport", "7777", "-j", "NFLOG",
-		       "--nflog-group", "44", "--nflog-prefix", TAG_BATCH));
+	    TL_ARGV("ip6tables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
+		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
+		    "--nflog-group", "42", "--nflog-prefix", TAG_NAT));
+	run(true,
+	    TL_ARGV("iptables-legacy", "-w", "-t", "filter", "-A", "OUTPUT",
+		    "-p", "udp", "--dport", "5353", "-j", "NFLOG",
+		    "--nflog-group", "42", "--nflog-prefix", TAG_FILTER));
+	run(true, TL_ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT",
+			  "-p", "udp", "--dport", "9999", "-j", "NFLOG",
+			  "--nflog-group", "43", "--nflog-prefix", TAG_LOSS));
+	run(true, TL_ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT",
+			  "-p", "udp", "--dport", "7777", "-j", "NFLOG",
+			  "--nflog-group", "44", "--nflog-prefix", TAG_BATCH));
 	done = true;
 }
 
@@ -239,15 +212,15 @@ static void test_records(void **state)
 	assert_non_null(c);
 	c->verdict = ST_CB_OK;
 	ns_populate();
-	if (st_nflog_open(&n, ns_fd, GROUP_MAIN, err) != 0)
+	if (st_nflog_open(&n, ns.fd, GROUP_MAIN, err) != 0)
 		fail_msg("st_nflog_open: %s", err);
 	assert_true(st_nflog_fd(n) >= 0);
 	assert_int_equal(fcntl(st_nflog_fd(n), F_GETFD), FD_CLOEXEC);
 	/* Nothing there yet: a read returns at once with nothing. */
 	assert_int_equal(st_nflog_read(n, collect_cb, c, err), 0);
 
-	run(true, ARGV("setpriv", "--reuid", "1000", "--regid", "1000",
-		       "--clear-groups", PYTHON, "-c", py_traffic));
+	run(true, TL_ARGV("setpriv", "--reuid", "1000", "--regid", "1000",
+			  "--clear-groups", PYTHON, "-c", py_traffic));
 	drain(n, c, 3, 2000);
 	assert_int_equal(c->seen, 3);
 
@@ -302,15 +275,17 @@ static void test_records(void **state)
 		assert_int_equal(c->recs[i].seq, i);
 
 	/* An interface that appeared after open is named too. */
-	run(true, ARGV("ip", "link", "add", "h6tw0", "type", "veth", "peer",
-		       "name", "h6tw1"));
-	run(true, ARGV("ip", "addr", "add", "10.202.0.1/24", "dev", "h6tw0"));
-	run(true, ARGV("ip", "link", "set", "h6tw0", "up"));
-	run(true, ARGV("ip", "link", "set", "h6tw1", "up"));
-	run(true, ARGV(PYTHON, "-c",
-		       "import socket\n"
-		       "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-		       "u.sendto(b'y', ('10.202.0.2', 5353))\n"));
+	run(true, TL_ARGV("ip", "link", "add", "h6tw0", "type", "veth", "peer",
+			  "name", "h6tw1"));
+	run(true,
+	    TL_ARGV("ip", "addr", "add", "10.202.0.1/24", "dev", "h6tw0"));
+	run(true, TL_ARGV("ip", "link", "set", "h6tw0", "up"));
+	run(true, TL_ARGV("ip", "link", "set", "h6tw1", "up"));
+	run(true,
+	    TL_ARGV(PYTHON, "-c",
+		    "import socket\n"
+		    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		    "u.sendto(b'y', ('10.202.0.2', 5353))\n"));
 	c->n = 0;
 	drain(n, c, 4, 2000);
 	assert_int_equal(c->seen, 4);
@@ -340,22 +315,22 @@ static void test_busy(void **state)
 
 	(void)state;
 	ns_populate();
-	assert_int_equal(st_nflog_open(&a, ns_fd, GROUP_MAIN, err), 0);
-	assert_int_equal(st_nflog_open(&b, ns_fd, GROUP_MAIN, err), -EBUSY);
+	assert_int_equal(st_nflog_open(&a, ns.fd, GROUP_MAIN, err), 0);
+	assert_int_equal(st_nflog_open(&b, ns.fd, GROUP_MAIN, err), -EBUSY);
 	assert_null(b);
 	assert_non_null(strstr(
 		err,
 		"NFLOG group 42 is already in use in this network namespace"));
 	/* -1 is the namespace we are in: from inside the test one, busy. */
-	assert_int_equal(st_netns_enter(ns_fd, &saved, err), 0);
+	assert_int_equal(st_netns_enter(ns.fd, &saved, err), 0);
 	ret = st_nflog_open(&b, -1, GROUP_MAIN, err);
 	assert_int_equal(st_netns_leave(saved, err), 0);
 	assert_int_equal(ret, -EBUSY);
 	/* Other groups are free; and the group is free again after close. */
-	assert_int_equal(st_nflog_open(&b, ns_fd, GROUP_MAIN + 100, err), 0);
+	assert_int_equal(st_nflog_open(&b, ns.fd, GROUP_MAIN + 100, err), 0);
 	st_nflog_close(b);
 	st_nflog_close(a);
-	assert_int_equal(st_nflog_open(&a, ns_fd, GROUP_MAIN, err), 0);
+	assert_int_equal(st_nflog_open(&a, ns.fd, GROUP_MAIN, err), 0);
 	st_nflog_close(a);
 	st_nflog_close(NULL);
 }
@@ -376,13 +351,14 @@ static void test_stop_resume(void **state)
 	(void)state;
 	assert_non_null(c);
 	ns_populate();
-	assert_int_equal(st_nflog_open(&n, ns_fd, GROUP_BATCH, err), 0);
+	assert_int_equal(st_nflog_open(&n, ns.fd, GROUP_BATCH, err), 0);
 	assert_int_equal(st_nflog_set_batch(n, 5, 5000, err), 0);
-	run(true, ARGV(PYTHON, "-c",
-		       "import socket\n"
-		       "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-		       "for i in range(10):\n"
-		       "    u.sendto(b'z', ('127.0.0.1', 7777))\n"));
+	run(true,
+	    TL_ARGV(PYTHON, "-c",
+		    "import socket\n"
+		    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		    "for i in range(10):\n"
+		    "    u.sendto(b'z', ('127.0.0.1', 7777))\n"));
 	p = (struct pollfd){st_nflog_fd(n), POLLIN, 0};
 	assert_int_equal(poll(&p, 1, 2000), 1);
 
@@ -425,15 +401,16 @@ static void test_losses(void **state)
 	assert_non_null(c);
 	c->verdict = ST_CB_OK;
 	ns_populate();
-	assert_int_equal(st_nflog_open(&n, ns_fd, GROUP_LOSS, err), 0);
+	assert_int_equal(st_nflog_open(&n, ns.fd, GROUP_LOSS, err), 0);
 	sz = st_nflog_set_rcvbuf(n, 4096, err);
 	assert_true(sz > 0 && sz <= 16384);
 
-	run(true, ARGV(PYTHON, "-c",
-		       "import socket\n"
-		       "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-		       "for i in range(2000):\n"
-		       "    u.sendto(b'b', ('127.0.0.1', 9999))\n"));
+	run(true,
+	    TL_ARGV(PYTHON, "-c",
+		    "import socket\n"
+		    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		    "for i in range(2000):\n"
+		    "    u.sendto(b'b', ('127.0.0.1', 9999))\n"));
 	drain(n, c, BURST + 1, 300);
 	st_nflog_stats(n, &st);
 	print_message("after the burst: %lu records, %lu lost, %lu ENOBUFS, "
@@ -445,10 +422,11 @@ static void test_losses(void **state)
 	assert_true(st.records >= 1);
 	assert_true(st.records < BURST);
 
-	run(true, ARGV(PYTHON, "-c",
-		       "import socket\n"
-		       "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-		       "u.sendto(b'm', ('127.0.0.1', 9999))\n"));
+	run(true,
+	    TL_ARGV(PYTHON, "-c",
+		    "import socket\n"
+		    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		    "u.sendto(b'm', ('127.0.0.1', 9999))\n"));
 	drain(n, c, c->seen + 1, 2000);
 	st_nflog_stats(n, &st);
 	print_message("after the marker: %lu records, %lu lost, %lu ENOBUFS, "
@@ -478,8 +456,9 @@ static bool have(const char *prog)
 {
 	struct st_spawn_result res;
 	char err[ST_ERRBUF_SIZE];
-	int ret = st_spawn(ARGV("sh", "-c", "command -v \"$0\"", (char *)prog),
-			   -1, NULL, 0, 5000, &res, err);
+	int ret =
+		st_spawn(TL_ARGV("sh", "-c", "command -v \"$0\"", (char *)prog),
+			 -1, NULL, 0, 5000, &res, err);
 	bool ok = ret == 0 && res.status == 0;
 
 	st_spawn_result_free(&res);

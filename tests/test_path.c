@@ -20,6 +20,7 @@
 #include "flow.h"
 #include "path.h"
 #include "rules-int.h"
+#include "testlib.h"
 
 #define R117 "istio-1.17_redirect_default_legacy.rules"
 #define R120 "istio-1.20_redirect_dns_legacy.rules"
@@ -278,8 +279,6 @@ static struct st_ruleset *foreign_rules(void)
 
 static struct st_ruleset *rules(const char *name)
 {
-	char path[512];
-	char err[ST_ERRBUF_SIZE];
 	size_t i = 0;
 
 	for (; i < ST_ARRAY_SIZE(cache) && cache[i].name != NULL; i++)
@@ -291,11 +290,7 @@ static struct st_ruleset *rules(const char *name)
 		cache[i].rs = foreign_rules();
 		return cache[i].rs;
 	}
-	cache[i].rs = st_ruleset_new();
-	assert_non_null(cache[i].rs);
-	snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES, name);
-	if (st_rules_load_file(cache[i].rs, path, err) < 0)
-		fail_msg("%s", err);
+	cache[i].rs = tl_load_rules(name);
 	return cache[i].rs;
 }
 
@@ -310,27 +305,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void parse_addr(const char *s, uint8_t *family, uint8_t *addr,
-		       uint16_t *port)
-{
-	char host[64];
-	const char *colon = s[0] == '[' ? strchr(s, ']') + 1 : strrchr(s, ':');
-	size_t hl = (size_t)(colon - s);
-
-	if (s[0] == '[') {
-		hl -= 2;
-		memcpy(host, s + 1, hl);
-	} else {
-		memcpy(host, s, hl);
-	}
-	host[hl] = '\0';
-	*family = s[0] == '[' ? 6 : 4;
-	memset(addr, 0, 16);
-	assert_int_equal(
-		inet_pton(*family == 6 ? AF_INET6 : AF_INET, host, addr), 1);
-	*port = (uint16_t)strtoul(colon + 1, NULL, 10);
-}
-
 /* What flow.c derives at emission, for the few fields path.c reads. */
 static void build_leg(struct st_ruleset *rs, const struct leg_spec *s,
 		      struct st_flow_leg *l)
@@ -341,8 +315,8 @@ static void build_leg(struct st_ruleset *rs, const struct leg_spec *s,
 
 	assert_non_null(hops);
 	memset(l, 0, sizeof(*l));
-	parse_addr(s->src, &l->family, l->src, &l->sport);
-	parse_addr(s->dst, &fam2, l->dst, &l->dport);
+	tl_parse_addr(s->src, &l->family, l->src, &l->sport);
+	tl_parse_addr(s->dst, &fam2, l->dst, &l->dport);
 	l->proto = IPPROTO_TCP;
 	l->has_uid = l->has_gid = s->uid >= 0;
 	l->uid = l->gid = s->uid >= 0 ? (uint32_t)s->uid : 0;

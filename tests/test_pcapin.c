@@ -34,18 +34,11 @@
 #include "netns.h"
 #include "pcapin.h"
 #include "spawn.h"
+#include "testlib.h"
 
 #define SYN_DIR ST_SAMPLES "/captures/synthetic"
 #define TAG "st:00000001:h:nat:OUTPUT:1"
 #define PYTHON "/usr/bin/python3"
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
-
-static char tmpdir[] = "/tmp/h10t-pcapin-XXXXXX";
-
-static void tmp_path(char *buf, size_t size, const char *name)
-{
-	snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 /* ---- building records ---------------------------------------------- */
 
@@ -586,7 +579,7 @@ static void test_mixed_file(void **state)
 	assert_non_null(c);
 	for (i = 0; i < ST_ARRAY_SIZE(specs); i++)
 		build(&recs[i], specs[i]);
-	tmp_path(path, sizeof(path), "mixed.pcap");
+	tl_tmp_path(path, sizeof(path), "mixed.pcap");
 	write_pcap(path, DLT_NFLOG, recs, ST_ARRAY_SIZE(recs));
 	assert_int_equal(read_all(path, c, &st, err), 0);
 	assert_int_equal(c->n, 4);
@@ -628,7 +621,7 @@ static void test_seq_and_time(void **state)
 		n = ip4_tcp(pl, 0);
 		put_tlv(&recs[i], NFULA_PAYLOAD, pl, n);
 	}
-	tmp_path(path, sizeof(path), "noseq.pcap");
+	tl_tmp_path(path, sizeof(path), "noseq.pcap");
 	write_pcap(path, DLT_NFLOG, recs, 4);
 	assert_int_equal(read_all(path, c, &st, err), 0);
 	assert_int_equal(c->n, 4);
@@ -677,7 +670,7 @@ static void test_callback_verdicts(void **state)
 	assert_non_null(c);
 	for (i = 0; i < 5; i++)
 		build(&recs[i], (struct spec){0});
-	tmp_path(path, sizeof(path), "five.pcap");
+	tl_tmp_path(path, sizeof(path), "five.pcap");
 	write_pcap(path, DLT_NFLOG, recs, 5);
 
 	/* STOP after the second; the next call goes on with the third. */
@@ -809,8 +802,8 @@ static void test_other_byte_order(void **state)
 	build(&recs[0], (struct spec){0});
 	build(&recs[1], (struct spec){.pl = PL_V6UDP});
 	build(&recs[2], (struct spec){.prefix = "TRACE: raw:OUTPUT:policy:2 "});
-	tmp_path(path, sizeof(path), "le.pcap");
-	tmp_path(swapped, sizeof(swapped), "be.pcap");
+	tl_tmp_path(path, sizeof(path), "le.pcap");
+	tl_tmp_path(swapped, sizeof(swapped), "be.pcap");
 	write_pcap(path, DLT_NFLOG, recs, 3);
 	swap_pcap(path, swapped);
 	assert_int_equal(read_all(path, a, &st, err), 0);
@@ -851,16 +844,6 @@ static void write_cases(const char *path)
 	pcap_close(dead);
 }
 
-static void slurp(const char *path, uint8_t *buf, size_t size, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-
-	assert_non_null(f);
-	*len = fread(buf, 1, size, f);
-	fclose(f);
-	assert_true(*len < size);
-}
-
 static void test_cases_file(void **state)
 {
 	static uint8_t a[65536], b[65536];
@@ -872,12 +855,12 @@ static void test_cases_file(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	tmp_path(path, sizeof(path), "cases.pcap");
+	tl_tmp_path(path, sizeof(path), "cases.pcap");
 	write_cases(path);
-	if (getenv("ST_UPDATE_GOLDEN") != NULL)
+	if (tl_regen())
 		write_cases(SYN_DIR "/decode-cases.pcap");
-	slurp(path, a, sizeof(a), &na);
-	slurp(SYN_DIR "/decode-cases.pcap", b, sizeof(b), &nb);
+	na = tl_read_into(path, a, sizeof(a));
+	nb = tl_read_into(SYN_DIR "/decode-cases.pcap", b, sizeof(b));
 	assert_int_equal(na, nb);
 	assert_memory_equal(a, b, na);
 
@@ -969,9 +952,9 @@ static void make_bad(int what, char *path, size_t size)
 
 	for (i = 0; i < 3; i++)
 		build(&recs[i], (struct spec){0});
-	tmp_path(full, sizeof(full), "three.pcap");
+	tl_tmp_path(full, sizeof(full), "three.pcap");
 	write_pcap(full, DLT_NFLOG, recs, 3);
-	tmp_path(path, size, "bad.pcap");
+	tl_tmp_path(path, size, "bad.pcap");
 	unlink(path);
 	rmdir(path);
 	switch (what) {
@@ -1361,8 +1344,8 @@ static int live_teardown(void **state)
 		close(live.ns_fd);
 	live.ns_fd = -1;
 	if (live.ns[0] != '\0') {
-		ret = st_spawn(ARGV("ip", "netns", "del", live.ns), -1, NULL, 0,
-			       20000, &res, err);
+		ret = st_spawn(TL_ARGV("ip", "netns", "del", live.ns), -1, NULL,
+			       0, 20000, &res, err);
 		if (ret == 0 && res.status != 0)
 			ret = -1;
 		st_spawn_result_free(&res);
@@ -1392,35 +1375,35 @@ static void test_live_tcpdump(void **state)
 	}
 	for (i = 0; i < 2; i++) {
 		snprintf(live.cap[i], sizeof(live.cap[i]), "%s/live-%d.pcap",
-			 tmpdir, i);
+			 tl_tmpdir(), i);
 		snprintf(live.log[i], sizeof(live.log[i]), "%s/live-%d.log",
-			 tmpdir, i);
+			 tl_tmpdir(), i);
 	}
 	snprintf(live.ns, sizeof(live.ns), "h10t-pcapin-%d", (int)getpid());
-	run(-1, ARGV("ip", "netns", "add", live.ns));
+	run(-1, TL_ARGV("ip", "netns", "add", live.ns));
 	live.ns_fd = st_netns_open(live.ns, err);
 	if (live.ns_fd < 0)
 		fail_msg("%s", err);
 
-	run(live.ns_fd, ARGV("ip", "link", "set", "lo", "up"));
+	run(live.ns_fd, TL_ARGV("ip", "link", "set", "lo", "up"));
 	/*
 	 * nat chains see packets only once conntrack runs in the namespace;
 	 * a lone NFLOG rule does not turn it on, -m conntrack does.
 	 */
 	run(live.ns_fd,
-	    ARGV("iptables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		 "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		 "--nflog-group", "7", "--nflog-prefix", TAG));
+	    TL_ARGV("iptables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
+		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
+		    "--nflog-group", "7", "--nflog-prefix", TAG));
 	run(live.ns_fd,
-	    ARGV("ip6tables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		 "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		 "--nflog-group", "7", "--nflog-prefix", TAG));
+	    TL_ARGV("ip6tables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
+		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
+		    "--nflog-group", "7", "--nflog-prefix", TAG));
 	run(live.ns_fd,
-	    ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
-		 "tcp", "--dport", "8080", "-j", "TRACE"));
+	    TL_ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
+		    "tcp", "--dport", "8080", "-j", "TRACE"));
 	run(live.ns_fd,
-	    ARGV("ip6tables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
-		 "tcp", "--dport", "8080", "-j", "TRACE"));
+	    TL_ARGV("ip6tables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
+		    "tcp", "--dport", "8080", "-j", "TRACE"));
 	/* TRACE records go to nfnetlink_log, group 0. */
 	ns_sysctl(live.ns_fd, "/proc/sys/net/netfilter/nf_log/2",
 		  "nfnetlink_log");
@@ -1435,18 +1418,18 @@ static void test_live_tcpdump(void **state)
 	     i++)
 		sleep_ms(100);
 
-	run(live.ns_fd, ARGV("setpriv", "--reuid", "1000", "--regid", "1000",
-			     "--clear-groups", PYTHON, "-c",
-			     "import socket\n"
-			     "for f, a in ((socket.AF_INET, '127.0.0.1'),"
-			     " (socket.AF_INET6, '::1')):\n"
-			     "    s = socket.socket(f, socket.SOCK_STREAM)\n"
-			     "    s.settimeout(2)\n"
-			     "    try:\n"
-			     "        s.connect((a, 8080))\n"
-			     "    except OSError:\n"
-			     "        pass\n"
-			     "    s.close()\n"));
+	run(live.ns_fd, TL_ARGV("setpriv", "--reuid", "1000", "--regid", "1000",
+				"--clear-groups", PYTHON, "-c",
+				"import socket\n"
+				"for f, a in ((socket.AF_INET, '127.0.0.1'),"
+				" (socket.AF_INET6, '::1')):\n"
+				"    s = socket.socket(f, socket.SOCK_STREAM)\n"
+				"    s.settimeout(2)\n"
+				"    try:\n"
+				"        s.connect((a, 8080))\n"
+				"    except OSError:\n"
+				"        pass\n"
+				"    s.close()\n"));
 	/*
 	 * The kernel may hold records up to its flush timeout (1 s for
 	 * libpcap's groups) before sending them: wait for them to land.
@@ -1472,24 +1455,13 @@ static void test_live_tcpdump(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tl_tmpdir_make("h10t-pcapin");
 }
 
 static int teardown(void **state)
 {
-	static const char *const names[] = {
-		"mixed.pcap", "noseq.pcap", "five.pcap", "le.pcap",
-		"be.pcap",    "three.pcap", "bad.pcap",	 "cases.pcap"};
-	char path[256];
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ST_ARRAY_SIZE(names); i++) {
-		tmp_path(path, sizeof(path), names[i]);
-		unlink(path);
-		rmdir(path);
-	}
-	return rmdir(tmpdir);
+	return tl_tmpdir_remove();
 }
 
 int main(void)

@@ -31,18 +31,11 @@
 #include "pcapin.h"
 #include "pcapout.h"
 #include "spawn.h"
+#include "testlib.h"
 
 #define SYN_DIR ST_SAMPLES "/captures/synthetic"
 #define GOLDEN SYN_DIR "/written.pcap"
 #define RULES4 ST_SAMPLES "/rules/istio-1.17_redirect_default_legacy.rules"
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
-
-static char tmpdir[] = "/tmp/h10t-pcapout-XXXXXX";
-
-static void tmp_path(char *buf, size_t size, const char *name)
-{
-	snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 /* ---- the records ------------------------------------------------------ */
 
@@ -171,16 +164,6 @@ static const struct st_pcapout_meta sample_meta = {
 	.start = {1700000000, 0},
 };
 
-static void slurp(const char *path, char *buf, size_t size, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-
-	assert_non_null(f);
-	*len = fread(buf, 1, size, f);
-	fclose(f);
-	assert_true(*len < size);
-}
-
 /* The table as --write writes it; with the side files when @side. */
 static void write_table(const char *path, bool side)
 {
@@ -193,7 +176,7 @@ static void write_table(const char *path, bool side)
 	if (st_pcapout_open(&o, path, 0, err) != 0)
 		fail_msg("%s", err);
 	if (side) {
-		slurp(RULES4, text, sizeof(text), &len);
+		len = tl_read_into(RULES4, text, sizeof(text));
 		assert_int_equal(st_pcapout_write_rules(o, 4, text, len, err),
 				 0);
 		assert_int_equal(st_pcapout_set_meta(o, &sample_meta, err), 0);
@@ -307,7 +290,7 @@ static void test_round_trip(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	tmp_path(path, sizeof(path), "rt.pcap");
+	tl_tmp_path(path, sizeof(path), "rt.pcap");
 	assert_int_equal(st_pcapout_open(&o, path, 0, err), 0);
 	assert_int_equal(st_pcapout_set_meta(o, &meta, err), 0);
 	for (i = 0; i < ST_ARRAY_SIZE(rec_cases); i++) {
@@ -349,9 +332,9 @@ static void test_golden(void **state)
 	FILE *f;
 
 	(void)state;
-	tmp_path(path, sizeof(path), "golden.pcap");
+	tl_tmp_path(path, sizeof(path), "golden.pcap");
 	write_table(path, false);
-	if (getenv("ST_UPDATE_GOLDEN") != NULL) {
+	if (tl_regen()) {
 		unlink(GOLDEN);
 		unlink(GOLDEN ".rules");
 		unlink(GOLDEN ".meta.json");
@@ -397,8 +380,8 @@ static void test_sample_side_files(void **state)
 	assert_int_equal(m->nrules, 1);
 	assert_string_equal(m->rules[0], "rules");
 	assert_int_equal(m->nifs, 2);
-	slurp(RULES4, want, sizeof(want), &nw);
-	slurp(GOLDEN ".rules", got, sizeof(got), &ng);
+	nw = tl_read_into(RULES4, want, sizeof(want));
+	ng = tl_read_into(GOLDEN ".rules", got, sizeof(got));
 	assert_int_equal(ng, nw);
 	assert_memory_equal(got, want, nw);
 	free(m);
@@ -438,13 +421,13 @@ static void test_tshark(void **state)
 		skip();
 	}
 	/* No user profile: its contents must not change the answer. */
-	setenv("WIRESHARK_CONFIG_DIR", tmpdir, 1);
-	assert_int_equal(
-		st_spawn(ARGV("tshark", "-n", "-r", GOLDEN, "-T", "fields",
-			      "-e", "nflog.prefix", "-e", "nflog.uid", "-e",
-			      "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport"),
-			 -1, NULL, 0, 60000, &res, err),
-		0);
+	setenv("WIRESHARK_CONFIG_DIR", tl_tmpdir(), 1);
+	assert_int_equal(st_spawn(TL_ARGV("tshark", "-n", "-r", GOLDEN, "-T",
+					  "fields", "-e", "nflog.prefix", "-e",
+					  "nflog.uid", "-e", "ip.dst", "-e",
+					  "ipv6.dst", "-e", "tcp.dstport"),
+				  -1, NULL, 0, 60000, &res, err),
+			 0);
 	if (res.status != 0)
 		fail_msg("tshark: %s", res.errout);
 	assert_string_equal(res.out, want);
@@ -470,8 +453,8 @@ static void test_side_files(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	slurp(RULES4, text, sizeof(text), &len);
-	tmp_path(path, sizeof(path), "side.pcap");
+	len = tl_read_into(RULES4, text, sizeof(text));
+	tl_tmp_path(path, sizeof(path), "side.pcap");
 	assert_int_equal(st_pcapout_open(&o, path, 0, err), 0);
 	assert_int_equal(st_pcapout_write_rules(o, 4, text, len, err), 0);
 	assert_int_equal(
@@ -518,13 +501,13 @@ static void test_side_files(void **state)
 	/* The rules exactly as given. */
 	assert_int_equal(
 		st_pcapout_side_path(side, sizeof(side), path, "rules"), 0);
-	slurp(side, back, sizeof(back), &blen);
+	blen = tl_read_into(side, back, sizeof(back));
 	assert_int_equal(blen, len);
 	assert_memory_equal(back, text, len);
 	unlink(side);
 	assert_int_equal(
 		st_pcapout_side_path(side, sizeof(side), path, "rules6"), 0);
-	slurp(side, back, sizeof(back), &blen);
+	blen = tl_read_into(side, back, sizeof(back));
 	assert_int_equal(blen, sizeof(rules6) - 1);
 	unlink(side);
 	assert_int_equal(st_pcapout_side_path(side, 8, path, "rules"),
@@ -551,7 +534,7 @@ static void assert_text(const char *path, const char *text)
 	char buf[256];
 	size_t n;
 
-	slurp(path, buf, sizeof(buf), &n);
+	n = tl_read_into(path, buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf, text);
 }
@@ -564,8 +547,8 @@ static void test_refusals(void **state)
 	struct stat sb;
 
 	(void)state;
-	tmp_path(path, sizeof(path), "r.pcap");
-	tmp_path(target, sizeof(target), "target");
+	tl_tmp_path(path, sizeof(path), "r.pcap");
+	tl_tmp_path(target, sizeof(target), "target");
 
 	/* An existing file is kept, unless asked to overwrite. */
 	write_text(path, "precious");
@@ -634,7 +617,7 @@ static void test_refusals(void **state)
 	assert_int_equal(st_pcapout_write(NULL, NULL, err), -EINVAL);
 	assert_int_equal(st_pcapout_close(NULL, err), 0);
 	assert_int_equal(st_pcapout_records(NULL), 0);
-	tmp_path(path, sizeof(path), "no/such/dir.pcap");
+	tl_tmp_path(path, sizeof(path), "no/such/dir.pcap");
 	assert_int_equal(st_pcapout_open(&o, path, 0, err), -ENOENT);
 }
 
@@ -671,7 +654,7 @@ static void test_full_midway(void **state)
 	int ret = 0, i;
 
 	(void)state;
-	tmp_path(path, sizeof(path), "fsize.pcap");
+	tl_tmp_path(path, sizeof(path), "fsize.pcap");
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	oldsig = signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(st_pcapout_open(&o, path, 0, err), 0);
@@ -729,7 +712,7 @@ static void test_meta_bad(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	tmp_path(path, sizeof(path), "m.pcap");
+	tl_tmp_path(path, sizeof(path), "m.pcap");
 	st_pcapout_side_path(side, sizeof(side), path, "meta.json");
 	unlink(side);
 	assert_int_equal(st_pcapout_read_meta(path, m, err), -ENOENT);
@@ -752,24 +735,13 @@ static void test_meta_bad(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tl_tmpdir_make("h10t-pcapout");
 }
 
 static int teardown(void **state)
 {
-	static const char *const names[] = {
-		"rt.pcap",    "rt.pcap.meta.json", "golden.pcap",  "side.pcap",
-		"r.pcap",     "r.pcap.meta.json",  "r.pcap.rules", "target",
-		"fsize.pcap", "m.pcap.meta.json"};
-	char path[256];
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ST_ARRAY_SIZE(names); i++) {
-		tmp_path(path, sizeof(path), names[i]);
-		unlink(path);
-	}
-	return rmdir(tmpdir);
+	return tl_tmpdir_remove();
 }
 
 int main(void)

@@ -26,10 +26,10 @@
 
 #include "pod.h"
 #include "spawn.h"
+#include "testlib.h"
 
 #define FAKES ST_SAMPLES "/../tests/fakes"
 #define FAKE_PROC FAKES "/proc"
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
 
 static char *orig_path;
 
@@ -497,34 +497,16 @@ static void test_bad_root(void **state)
 
 /* ---- a real process in a throwaway namespace (root) -------------------- */
 
-static char ns_name[64];
+static struct tl_netns netns = {"", -1};
 static char pod_name[64];
 static pid_t child = -1;
 static pid_t host_child = -1;
 
-static int run(char *const argv[])
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int ret;
-
-	ret = st_spawn(argv, -1, NULL, 0, 10000, &res, err);
-	if (ret == 0 && res.status != 0) {
-		print_error("%s: %s", argv[0], res.errout);
-		ret = -1;
-	} else if (ret < 0) {
-		print_error("%s\n", err);
-	}
-	st_spawn_result_free(&res);
-	return ret;
-}
-
 static int real_setup(void **state)
 {
 	(void)state;
-	snprintf(ns_name, sizeof(ns_name), "h9t-pod-%d", (int)getpid());
 	snprintf(pod_name, sizeof(pod_name), "h9t-sleeper-%d", (int)getpid());
-	return run(ARGV("ip", "netns", "add", ns_name)) == 0 ? 0 : -1;
+	return tl_netns_add(&netns, "h9t-pod");
 }
 
 static int real_teardown(void **state)
@@ -542,7 +524,7 @@ static int real_teardown(void **state)
 		waitpid(host_child, &ws, 0);
 		host_child = -1;
 	}
-	return run(ARGV("ip", "netns", "del", ns_name)) == 0 ? 0 : -1;
+	return tl_netns_del(&netns);
 }
 
 static void test_real_process(void **state)
@@ -559,7 +541,7 @@ static void test_real_process(void **state)
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
-		execlp("ip", "ip", "netns", "exec", ns_name, "env", "-i",
+		execlp("ip", "ip", "netns", "exec", netns.name, "env", "-i",
 		       "PATH=/usr/bin:/bin", env_name, "POD_NAMESPACE=h9t-ns",
 		       "INSTANCE_IP=10.255.0.9", "SERVICE_ACCOUNT=h9t-sa",
 		       "ISTIO_META_INTERCEPTION_MODE=TPROXY", "sleep", "30",
@@ -574,7 +556,7 @@ static void test_real_process(void **state)
 	}
 	if (r != 0)
 		fail_msg("%s", err);
-	snprintf(path, sizeof(path), "/var/run/netns/%s", ns_name);
+	snprintf(path, sizeof(path), "/var/run/netns/%s", netns.name);
 	assert_int_equal(stat(path, &want), 0);
 	assert_int_equal(pod.netns_ino, want.st_ino);
 	assert_int_equal(pod.netns_dev, want.st_dev);

@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "pcapin.h"
 #include "replay.h"
+#include "testlib.h"
 
 #define CAP17 ST_SAMPLES "/captures/istio-1.17_redirect_default_legacy"
 #define RULES17 ST_SAMPLES "/rules/istio-1.17_redirect_default_legacy.rules"
@@ -98,17 +99,6 @@ static void write_file(const char *path, const void *buf, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
-static size_t read_file(const char *path, uint8_t *buf, size_t size)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, size, f);
-	fclose(f);
-	return n;
-}
-
 /* Every per-type capture comes out as its type, in both prefix styles. */
 static void test_types(void **state)
 {
@@ -178,7 +168,7 @@ static void test_bad_files(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	n = read_file(CAP17 "/own-app-to-remote.pcap", buf, sizeof(buf));
+	n = tl_read_into(CAP17 "/own-app-to-remote.pcap", buf, sizeof(buf));
 	assert_true(n > 200);
 
 	/* empty */

@@ -3,7 +3,7 @@
  * test_scenario.c - the six canonical flows of every sample rule set:
  * their types (a table, with the reason for every one that is not the
  * scenario's own type) and their whole simulated paths against the
- * goldens in samples/simulate/ (ST_UPDATE_GOLDEN=1 rewrites them).
+ * goldens in samples/simulate/ (ST_REGEN=1 rewrites them).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +20,7 @@
 #include "eval.h"
 #include "istio.h"
 #include "scenario.h"
+#include "testlib.h"
 
 struct sc_case {
 	const char *rules[2];
@@ -122,29 +123,9 @@ static void write_text(const struct st_scenarios *s, FILE *f)
 	}
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long n = 0;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = calloc(1, (size_t)n + 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static void test_scenarios(void **state)
 {
-	bool update = getenv("ST_UPDATE_GOLDEN") != NULL;
+	bool update = tl_regen();
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -184,14 +165,9 @@ static void test_scenarios(void **state)
 		fclose(mem);
 		snprintf(path, sizeof(path), "%s/simulate/%s%s.scenarios",
 			 ST_SAMPLES, sc->rules[0], sc->rules[1] ? "+v6" : "");
-		if (update) {
-			FILE *f = fopen(path, "w");
-
-			assert_non_null(f);
-			fputs(got, f);
-			fclose(f);
-		}
-		want = slurp(path);
+		if (update)
+			tl_write_file(path, got);
+		want = tl_read_file(path, NULL);
 		if (want == NULL)
 			print_error("    no golden %s\n", path);
 		assert_non_null(want);

@@ -25,8 +25,7 @@
 
 #include "netns.h"
 #include "spawn.h"
-
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
+#include "testlib.h"
 
 struct run_case {
 	const char *name;
@@ -38,19 +37,20 @@ struct run_case {
 };
 
 static const struct run_case run_cases[] = {
-	{"echo", ARGV("echo", "hello", "world"), NULL, 0, "hello world\n", ""},
-	{"cat stdin", ARGV("cat"), "line 1\nline 2\n", 0, "line 1\nline 2\n",
+	{"echo", TL_ARGV("echo", "hello", "world"), NULL, 0, "hello world\n",
 	 ""},
-	{"cat /dev/null stdin", ARGV("cat"), NULL, 0, "", ""},
-	{"cat empty stdin", ARGV("cat"), "", 0, "", ""},
-	{"false", ARGV("false"), NULL, 1, "", ""},
-	{"exit code and stderr", ARGV("sh", "-c", "echo oops >&2; exit 3"),
+	{"cat stdin", TL_ARGV("cat"), "line 1\nline 2\n", 0, "line 1\nline 2\n",
+	 ""},
+	{"cat /dev/null stdin", TL_ARGV("cat"), NULL, 0, "", ""},
+	{"cat empty stdin", TL_ARGV("cat"), "", 0, "", ""},
+	{"false", TL_ARGV("false"), NULL, 1, "", ""},
+	{"exit code and stderr", TL_ARGV("sh", "-c", "echo oops >&2; exit 3"),
 	 NULL, 3, "", "oops\n"},
-	{"killed by a signal", ARGV("sh", "-c", "kill -TERM $$"), NULL,
+	{"killed by a signal", TL_ARGV("sh", "-c", "kill -TERM $$"), NULL,
 	 128 + SIGTERM, "", ""},
 	/* No shell in between: metacharacters reach the program as is. */
-	{"no shell", ARGV("printf", "%s|", "$HOME", "a b", "`id`", ";"), NULL,
-	 0, "$HOME|a b|`id`|;|", ""},
+	{"no shell", TL_ARGV("printf", "%s|", "$HOME", "a b", "`id`", ";"),
+	 NULL, 0, "$HOME|a b|`id`|;|", ""},
 };
 
 static void test_run(void **state)
@@ -88,18 +88,19 @@ static void test_missing(void **state)
 	char err[ST_ERRBUF_SIZE] = "";
 
 	(void)state;
-	assert_int_equal(st_spawn(ARGV("h6t-no-such-program-here"), -1, NULL, 0,
-				  5000, &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("h6t-no-such-program-here"), -1, NULL,
+				  0, 5000, &res, err),
 			 -ENOENT);
 	assert_non_null(strstr(err, "h6t-no-such-program-here"));
 	assert_non_null(strstr(err, "not installed"));
 	assert_null(res.out);
-	assert_int_equal(st_spawn(ARGV("/nonexistent/h6t"), -1, NULL, 0, 5000,
-				  &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("/nonexistent/h6t"), -1, NULL, 0,
+				  5000, &res, err),
 			 -ENOENT);
 	/* A directory is found but cannot be run. */
-	assert_int_equal(st_spawn(ARGV("/tmp"), -1, NULL, 0, 5000, &res, err),
-			 -EACCES);
+	assert_int_equal(
+		st_spawn(TL_ARGV("/tmp"), -1, NULL, 0, 5000, &res, err),
+		-EACCES);
 	st_spawn_result_free(&res);
 	st_spawn_result_free(NULL);
 }
@@ -115,7 +116,7 @@ static void test_bad_args(void **state)
 	assert_int_equal(st_spawn(NULL, -1, NULL, 0, 0, &res, err), -EINVAL);
 	assert_int_equal(st_spawn(empty, -1, NULL, 0, 0, &res, err), -EINVAL);
 	assert_int_equal(st_spawn(blank, -1, NULL, 0, 0, &res, err), -EINVAL);
-	assert_int_equal(st_spawn(ARGV("true"), -1, NULL, 0, 0, NULL, err),
+	assert_int_equal(st_spawn(TL_ARGV("true"), -1, NULL, 0, 0, NULL, err),
 			 -EINVAL);
 }
 
@@ -137,7 +138,7 @@ static void test_timeout(void **state)
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(
-		st_spawn(ARGV("sleep", "10"), -1, NULL, 0, 300, &res, err),
+		st_spawn(TL_ARGV("sleep", "10"), -1, NULL, 0, 300, &res, err),
 		-ETIMEDOUT);
 	assert_true(elapsed_ms(&t0) >= 300);
 	assert_true(elapsed_ms(&t0) < 3000);
@@ -152,10 +153,11 @@ static void test_timeout(void **state)
 	 * at full speed hits the output cap, -EFBIG, before 300 ms.)
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(st_spawn(ARGV("sh", "-c",
-				       "while :; do echo x; sleep 0.01; done"),
-				  -1, NULL, 0, 300, &res, err),
-			 -ETIMEDOUT);
+	assert_int_equal(
+		st_spawn(TL_ARGV("sh", "-c",
+				 "while :; do echo x; sleep 0.01; done"),
+			 -1, NULL, 0, 300, &res, err),
+		-ETIMEDOUT);
 	assert_true(elapsed_ms(&t0) >= 300);
 	assert_true(elapsed_ms(&t0) < 3000);
 	/* The shell is gone, and reaped. */
@@ -195,9 +197,9 @@ static void test_timeout_group(void **state)
 	(void)state;
 	snprintf(file, sizeof(file), "/tmp/h6t-spawn-%d.pid", (int)getpid());
 	snprintf(script, sizeof(script), "sleep 30 & echo $! > %s; wait", file);
-	assert_int_equal(
-		st_spawn(ARGV("sh", "-c", script), -1, NULL, 0, 300, &res, err),
-		-ETIMEDOUT);
+	assert_int_equal(st_spawn(TL_ARGV("sh", "-c", script), -1, NULL, 0, 300,
+				  &res, err),
+			 -ETIMEDOUT);
 	f = fopen(file, "r");
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%ld", &grandchild), 1);
@@ -218,7 +220,7 @@ static void test_big_output(void **state)
 	size_t lines = 0, i;
 
 	(void)state;
-	assert_int_equal(st_spawn(ARGV("seq", "1", "2000000"), -1, NULL, 0,
+	assert_int_equal(st_spawn(TL_ARGV("seq", "1", "2000000"), -1, NULL, 0,
 				  30000, &res, err),
 			 0);
 	assert_int_equal(res.status, 0);
@@ -243,16 +245,16 @@ static void test_big_input(void **state)
 	assert_non_null(in);
 	for (i = 0; i < len; i++)
 		in[i] = (char)('a' + i % 26);
-	assert_int_equal(st_spawn(ARGV("cat"), -1, in, len, 30000, &res, err),
-			 0);
+	assert_int_equal(
+		st_spawn(TL_ARGV("cat"), -1, in, len, 30000, &res, err), 0);
 	assert_int_equal(res.status, 0);
 	assert_int_equal(res.out_len, len);
 	assert_memory_equal(res.out, in, len);
 	st_spawn_result_free(&res);
 
 	/* A program that reads nothing: no SIGPIPE for us, its status. */
-	assert_int_equal(st_spawn(ARGV("sh", "-c", "exit 4"), -1, in, len, 5000,
-				  &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("sh", "-c", "exit 4"), -1, in, len,
+				  5000, &res, err),
 			 0);
 	assert_int_equal(res.status, 4);
 	st_spawn_result_free(&res);
@@ -270,7 +272,7 @@ static void test_fd_hygiene(void **state)
 	fd = open("/dev/null", O_RDONLY); /* deliberately no O_CLOEXEC */
 	assert_true(fd >= 0);
 	assert_int_equal(dup2(fd, 57), 57);
-	assert_int_equal(st_spawn(ARGV("ls", "/proc/self/fd"), -1, NULL, 0,
+	assert_int_equal(st_spawn(TL_ARGV("ls", "/proc/self/fd"), -1, NULL, 0,
 				  5000, &res, err),
 			 0);
 	/* 0-2, plus the one ls opens to read the directory. */
@@ -290,8 +292,8 @@ static void test_closed_stdio(void **state)
 	(void)state;
 	assert_true(saved >= 0);
 	close(0);
-	assert_int_equal(st_spawn(ARGV("cat"), -1, "abc", 3, 5000, &res, err),
-			 0);
+	assert_int_equal(
+		st_spawn(TL_ARGV("cat"), -1, "abc", 3, 5000, &res, err), 0);
 	assert_int_equal(dup2(saved, 0), 0);
 	close(saved);
 	assert_string_equal(res.out, "abc");
@@ -307,57 +309,29 @@ static void test_bad_netns_fd(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(st_spawn(ARGV("true"), fd, NULL, 0, 5000, &res, err),
-			 -EINVAL);
+	assert_int_equal(
+		st_spawn(TL_ARGV("true"), fd, NULL, 0, 5000, &res, err),
+		-EINVAL);
 	assert_non_null(strstr(err, "network namespace"));
 	close(fd);
 }
 
 /* ---- root only ----------------------------------------------------- */
 
-static char ns_name[64];
+static struct tl_netns ns = {"", -1};
 
 static int ns_setup(void **state)
 {
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int fd;
-
-	snprintf(ns_name, sizeof(ns_name), "h6t-spawn-%d", (int)getpid());
-	if (st_spawn(ARGV("ip", "netns", "add", ns_name), -1, NULL, 0, 10000,
-		     &res, err) < 0 ||
-	    res.status != 0) {
-		print_error("ip netns add %s failed: %s%s\n", ns_name, err,
-			    res.errout ? res.errout : "");
-		st_spawn_result_free(&res);
+	if (tl_netns_add(&ns, "h6t-spawn") < 0)
 		return -1;
-	}
-	st_spawn_result_free(&res);
-	fd = st_netns_open(ns_name, err);
-	if (fd < 0) {
-		print_error("%s\n", err);
-		return -1;
-	}
-	*state = (void *)(intptr_t)fd;
+	*state = (void *)(intptr_t)ns.fd;
 	return 0;
 }
 
 static int ns_teardown(void **state)
 {
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int fd = (int)(intptr_t)*state;
-
-	if (fd >= 0)
-		close(fd);
-	if (st_spawn(ARGV("ip", "netns", "del", ns_name), -1, NULL, 0, 10000,
-		     &res, err) < 0 ||
-	    res.status != 0) {
-		st_spawn_result_free(&res);
-		return -1;
-	}
-	st_spawn_result_free(&res);
-	return 0;
+	(void)state;
+	return tl_netns_del(&ns);
 }
 
 static void test_in_netns(void **state)
@@ -366,16 +340,16 @@ static void test_in_netns(void **state)
 	char err[ST_ERRBUF_SIZE] = "";
 	int fd = (int)(intptr_t)*state;
 
-	assert_int_equal(st_spawn(ARGV("ip", "-o", "addr"), fd, NULL, 0, 10000,
-				  &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("ip", "-o", "addr"), fd, NULL, 0,
+				  10000, &res, err),
 			 0);
 	assert_int_equal(res.status, 0);
 	/* A new namespace: only lo, and it is down, so no address. */
 	assert_string_equal(res.out, "");
 	st_spawn_result_free(&res);
 
-	assert_int_equal(st_spawn(ARGV("ip", "-o", "link"), fd, NULL, 0, 10000,
-				  &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("ip", "-o", "link"), fd, NULL, 0,
+				  10000, &res, err),
 			 0);
 	assert_int_equal(res.status, 0);
 	assert_non_null(strstr(res.out, "1: lo:"));
@@ -383,16 +357,16 @@ static void test_in_netns(void **state)
 	assert_ptr_equal(strchr(res.out, '\n'), res.out + res.out_len - 1);
 
 	/* The namespace is the child's only: we are still in ours. */
-	assert_int_equal(st_spawn(ARGV("ip", "-o", "link"), -1, NULL, 0, 10000,
-				  &host, err),
+	assert_int_equal(st_spawn(TL_ARGV("ip", "-o", "link"), -1, NULL, 0,
+				  10000, &host, err),
 			 0);
 	assert_string_not_equal(res.out, host.out);
 	st_spawn_result_free(&host);
 	st_spawn_result_free(&res);
 
 	/* Missing programs are still reported as such in a namespace. */
-	assert_int_equal(st_spawn(ARGV("h6t-no-such-program-here"), fd, NULL, 0,
-				  5000, &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("h6t-no-such-program-here"), fd, NULL,
+				  0, 5000, &res, err),
 			 -ENOENT);
 }
 
@@ -417,8 +391,8 @@ static void test_restore_save_netns(void **state)
 	len += (size_t)snprintf(in + len, size - len, "COMMIT\n");
 	assert_true(len < size);
 
-	i = st_spawn(ARGV("iptables-legacy-restore", "-w"), fd, in, len, 60000,
-		     &res, err);
+	i = st_spawn(TL_ARGV("iptables-legacy-restore", "-w"), fd, in, len,
+		     60000, &res, err);
 	if (i == -ENOENT) {
 		free(in);
 		skip(); /* no iptables-legacy here */
@@ -426,9 +400,10 @@ static void test_restore_save_netns(void **state)
 	assert_int_equal(i, 0);
 	assert_int_equal(res.status, 0);
 	st_spawn_result_free(&res);
-	assert_int_equal(st_spawn(ARGV("iptables-legacy-save", "-t", "filter"),
-				  fd, NULL, 0, 60000, &res, err),
-			 0);
+	assert_int_equal(
+		st_spawn(TL_ARGV("iptables-legacy-save", "-t", "filter"), fd,
+			 NULL, 0, 60000, &res, err),
+		0);
 	assert_int_equal(res.status, 0);
 	for (p = res.out; (p = strstr(p, "\n-A OUTPUT -d 10.")) != NULL; p++)
 		lines++;

@@ -23,31 +23,12 @@
 #include "rules.h"
 #include "spawn.h"
 #include "target.h"
+#include "testlib.h"
 
 #define RULES ST_SAMPLES "/rules/"
-#define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
-
-struct ns {
-	char name[64];
-	int fd;
-};
 
 static char *orig_path;
 static unsigned int ns_seq;
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-
-	assert_non_null(f);
-	buf = malloc(1 << 20);
-	assert_non_null(buf);
-	*len = fread(buf, 1, (1 << 20) - 1, f);
-	buf[*len] = '\0';
-	fclose(f);
-	return buf;
-}
 
 /* Run a program in @fd's namespace (or here, -1) and insist it worked. */
 static void run_in(int fd, char *const argv[], const char *input, size_t len)
@@ -62,42 +43,25 @@ static void run_in(int fd, char *const argv[], const char *input, size_t len)
 	st_spawn_result_free(&res);
 }
 
-static void load(struct ns *n, const char *restore, const char *file)
+static void load(struct tl_netns *n, const char *restore, const char *file)
 {
 	size_t len;
-	char *buf = slurp(file, &len);
+	char *buf = tl_read_file(file, &len);
 
-	run_in(n->fd, ARGV((char *)restore), buf, len);
+	assert_non_null(buf);
+	run_in(n->fd, TL_ARGV((char *)restore), buf, len);
 	free(buf);
 }
 
 static int ns_setup(void **state)
 {
-	struct ns *n = calloc(1, sizeof(*n));
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
+	struct tl_netns *n = calloc(1, sizeof(*n));
+	char prefix[32];
 
 	if (n == NULL)
 		return -1;
-	n->fd = -1;
-	snprintf(n->name, sizeof(n->name), "h9t-tgt-%d-%u", (int)getpid(),
-		 ns_seq++);
-	if (st_spawn(ARGV("ip", "netns", "add", n->name), -1, NULL, 0, 10000,
-		     &res, err) < 0 ||
-	    res.status != 0) {
-		print_error("ip netns add %s: %s%s\n", n->name, err,
-			    res.errout != NULL ? res.errout : "");
-		st_spawn_result_free(&res);
-		free(n);
-		return -1;
-	}
-	st_spawn_result_free(&res);
-	n->fd = st_netns_open(n->name, err);
-	if (n->fd < 0) {
-		print_error("%s\n", err);
-		st_spawn(ARGV("ip", "netns", "del", n->name), -1, NULL, 0,
-			 10000, &res, err);
-		st_spawn_result_free(&res);
+	snprintf(prefix, sizeof(prefix), "h9t-tgt-%u", ns_seq++);
+	if (tl_netns_add(n, prefix) < 0) {
 		free(n);
 		return -1;
 	}
@@ -107,21 +71,13 @@ static int ns_setup(void **state)
 
 static int ns_teardown(void **state)
 {
-	struct ns *n = *state;
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
+	struct tl_netns *n = *state;
 	int ret = 0;
 
 	setenv("PATH", orig_path, 1);
 	if (n == NULL)
 		return 0;
-	if (n->fd >= 0)
-		close(n->fd);
-	if (st_spawn(ARGV("ip", "netns", "del", n->name), -1, NULL, 0, 10000,
-		     &res, err) < 0 ||
-	    res.status != 0)
-		ret = -1;
-	st_spawn_result_free(&res);
+	ret = tl_netns_del(n);
 	free(n);
 	return ret;
 }
@@ -218,7 +174,7 @@ static const struct load_case load_cases[] = {
 	 "iptables-nft also holds Istio rules; using iptables-legacy as Istio does"},
 };
 
-static void run_load_case(struct ns *n, const struct load_case *c)
+static void run_load_case(struct tl_netns *n, const struct load_case *c)
 {
 	enum st_backend detected = ST_BACKEND_UNKNOWN;
 	const struct st_ruleset *rs;
@@ -230,8 +186,8 @@ static void run_load_case(struct ns *n, const struct load_case *c)
 	for (i = 0; i < 2 && c->load[i].prog != NULL; i++) {
 		if (strcmp(c->load[i].prog, "nft") == 0)
 			run_in(n->fd,
-			       ARGV("nft", "-f", (char *)c->load[i].file), NULL,
-			       0);
+			       TL_ARGV("nft", "-f", (char *)c->load[i].file),
+			       NULL, 0);
 		else
 			load(n, c->load[i].prog, c->load[i].file);
 	}
@@ -316,7 +272,7 @@ static void test_legacy_and_nft(void **state)
 /* Nothing there: say so, and leave nothing behind (listing only). */
 static void test_empty(void **state)
 {
-	struct ns *n = *state;
+	struct tl_netns *n = *state;
 	struct st_spawn_result res;
 	struct st_tgt *t = NULL;
 	enum st_backend b = ST_BACKEND_LEGACY;
@@ -329,13 +285,13 @@ static void test_empty(void **state)
 	assert_int_equal(st_tgt_detect(n->fd, NULL, &b, err), -ENODATA);
 	assert_int_equal(b, ST_BACKEND_UNKNOWN);
 
-	assert_int_equal(st_spawn(ARGV("iptables-legacy-save"), n->fd, NULL, 0,
-				  10000, &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("iptables-legacy-save"), n->fd, NULL,
+				  0, 10000, &res, err),
 			 0);
 	assert_string_equal(res.out, "");
 	st_spawn_result_free(&res);
-	assert_int_equal(st_spawn(ARGV("nft", "list", "ruleset"), n->fd, NULL,
-				  0, 10000, &res, err),
+	assert_int_equal(st_spawn(TL_ARGV("nft", "list", "ruleset"), n->fd,
+				  NULL, 0, 10000, &res, err),
 			 0);
 	assert_string_equal(res.out, "");
 	st_spawn_result_free(&res);
@@ -348,11 +304,11 @@ static void test_foreign_rules(void **state)
 				     ":INPUT ACCEPT [0:0]\n"
 				     "-A INPUT -p tcp --dport 22 -j ACCEPT\n"
 				     "COMMIT\n";
-	struct ns *n = *state;
+	struct tl_netns *n = *state;
 	struct st_tgt *t = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 
-	run_in(n->fd, ARGV("iptables-legacy-restore"), filter,
+	run_in(n->fd, TL_ARGV("iptables-legacy-restore"), filter,
 	       sizeof(filter) - 1);
 	assert_int_equal(st_tgt_read(n->fd, NULL, &t, err), -ENODATA);
 	assert_non_null(
@@ -363,7 +319,7 @@ static void test_foreign_rules(void **state)
 
 static void test_forced_backend(void **state)
 {
-	struct ns *n = *state;
+	struct tl_netns *n = *state;
 	struct st_tgt_opts o = {ST_BACKEND_NFT, 0};
 	struct st_tgt *t = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
@@ -383,7 +339,7 @@ static void test_forced_backend(void **state)
 /* No tools: -ENOENT naming every program that could not run. */
 static void test_missing_programs(void **state)
 {
-	struct ns *n = *state;
+	struct tl_netns *n = *state;
 	struct st_tgt_opts o = {ST_BACKEND_LEGACY, 0};
 	struct st_tgt *t = NULL;
 	char err[ST_ERRBUF_SIZE] = "";

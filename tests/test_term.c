@@ -29,6 +29,7 @@
 #include "scenario.h"
 #include "simspec.h"
 #include "term.h"
+#include "testlib.h"
 
 #define R117 "istio-1.17_redirect_default_legacy.rules"
 #define R120 "istio-1.20_redirect_dns_legacy.rules"
@@ -43,19 +44,11 @@ struct env {
 
 static void load(struct env *e, const char *rules)
 {
-	char path[512];
-
 	memset(e, 0, sizeof(*e));
-	e->rs = st_ruleset_new();
-	assert_non_null(e->rs);
-	snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES, rules);
-	if (st_rules_load_file(e->rs, path, e->err) < 0)
-		fail_msg("%s: %s", path, e->err);
-	if (st_istio_analyze(e->rs, &e->set, e->err) < 0)
-		fail_msg("%s: %s", path, e->err);
+	e->rs = tl_load_analyze(rules, &e->set);
 	e->sc = st_scenario_run(e->rs, &e->set, e->err);
 	if (e->sc == NULL)
-		fail_msg("%s: %s", path, e->err);
+		fail_msg("%s: %s", rules, e->err);
 }
 
 static void unload(struct env *e)
@@ -121,55 +114,6 @@ static void check_shape(const char *name, const char *text, unsigned int width,
 
 /* ---- golden files ---------------------------------------------------- */
 
-static bool regen(void)
-{
-	return getenv("ST_REGEN") != NULL;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long n = 0;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void golden(const char *name, const char *text)
-{
-	char path[512];
-	char *want = NULL;
-
-	snprintf(path, sizeof(path), "%s/term/%s", ST_SAMPLES, name);
-	if (regen()) {
-		FILE *f = NULL;
-
-		mkdir(ST_SAMPLES "/term", 0755);
-		f = fopen(path, "w");
-		assert_non_null(f);
-		assert_true(fputs(text, f) >= 0);
-		assert_int_equal(fclose(f), 0);
-		return;
-	}
-	want = slurp(path);
-	if (want == NULL)
-		fail_msg("missing %s (ST_REGEN=1)", path);
-	if (strcmp(want, text) != 0)
-		fail_msg("golden %s mismatch; got:\n%s", path, text);
-	free(want);
-}
-
 static const unsigned int widths[] = {40, 120};
 
 /* A file per era, charset and width: the path text, then the boxes. */
@@ -178,7 +122,7 @@ static void golden_flows(const char *base, const struct st_flow *const *flows,
 {
 	for (size_t w = 0; w < ST_ARRAY_SIZE(widths); w++)
 		for (int u = 0; u < 2; u++) {
-			char name[256];
+			char name[512];
 			char *all = NULL;
 			size_t len = 0;
 			FILE *out = open_memstream(&all, &len);
@@ -197,9 +141,10 @@ static void golden_flows(const char *base, const struct st_flow *const *flows,
 				free(text);
 			}
 			assert_int_equal(fclose(out), 0);
-			snprintf(name, sizeof(name), "%s.%s-%u.txt", base,
-				 u ? "utf8" : "ascii", widths[w]);
-			golden(name, all);
+			snprintf(name, sizeof(name), "%s/term/%s.%s-%u.txt",
+				 ST_SAMPLES, base, u ? "utf8" : "ascii",
+				 widths[w]);
+			tl_golden(name, all);
 			free(all);
 		}
 }

@@ -7,13 +7,7 @@
 # stderr).  Also: every per-type capture must classify as the type of its
 # scenario (what the NFLOG traces of samples/captures/RULESET/ give).
 # ST_REGEN=1 rewrites the goldens (review them by hand).  No root needed.
-set -u
-bin=$1
-src=$2
-fail=0
-n=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh" "$@"
 
 declare -A want=([remote-to-app]=1 [app-to-remote]=2 [prom-scrape-15090]=3
 	[app-to-self-vip]=4 [envoy-localhost]=5 [sidecar-to-istiod]=6)
@@ -23,42 +17,13 @@ for cap in "$src"/samples/captures/plain/*/*.pcap; do
 	dir=$(dirname "$cap")
 	set=$(basename "$dir")
 	name=$(basename "$cap")
-	rules=
-	for r in "$src/samples/rules/$set.rules" "$src/samples/rules/$set.nft.json"; do
-		[ -e "$r" ] && rules=$r && break
-	done
+	rules=$(st_sample_rules "$set")
 	if [ -z "$rules" ]; then
 		echo "FAIL $set/$name: no samples/rules/$set.*"
 		fail=$((fail + 1))
 		continue
 	fi
-	for fmt in txt jsonl; do
-		extra=()
-		[ "$fmt" = jsonl ] && extra=(--json)
-		out=$tmp/$name.$fmt
-		err=$tmp/$name.$fmt.err
-		"$bin" --replay "$cap" --rules "$rules" "${extra[@]}" >"$out" 2>"$err"
-		rc=$?
-		if [ $rc -ne 0 ]; then
-			echo "FAIL $set/$name ($fmt): exit $rc: $(cat "$err")"
-			fail=$((fail + 1))
-			continue
-		fi
-		sed -i "s|$src/||g" "$err"
-		n=$((n + 1))
-		files=("$name.$fmt")
-		[ "$fmt" = txt ] && cp "$err" "$tmp/$name.err" && files+=("$name.err")
-		for f in "${files[@]}"; do
-			if [ "${ST_REGEN:-0}" = 1 ]; then
-				mkdir -p "$dir/expected"
-				cp "$tmp/$f" "$dir/expected/$f"
-			elif ! diff -u "$dir/expected/$f" "$tmp/$f" >"$tmp/diff"; then
-				echo "FAIL $set/$name: $f differs from its golden"
-				head -n 40 "$tmp/diff"
-				fail=$((fail + 1))
-			fi
-		done
-	done
+	st_replay_goldens "$set/$name" "$dir/expected" --replay "$cap" --rules "$rules"
 	# The scenario's own type must be what the capture gives.
 	scen=${name%.pcap}
 	t=${want[$scen]:-}

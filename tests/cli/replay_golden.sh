@@ -7,13 +7,7 @@
 # replayed with --rules samples/rules/RULESET.rules (or .nftlist).
 # ST_REGEN=1 rewrites the goldens (review the diff before committing it).
 # No root needed.
-set -u
-bin=$1
-src=$2
-fail=0
-n=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh" "$@"
 
 for cap in "$src"/samples/captures/*/*.pcap "$src"/samples/captures/*/*.pcapng; do
 	[ -e "$cap" ] || continue
@@ -23,10 +17,7 @@ for cap in "$src"/samples/captures/*/*.pcap "$src"/samples/captures/*/*.pcapng; 
 	name=$(basename "$cap")
 	args=(--replay "$cap")
 	if [ ! -e "$cap.rules" ]; then
-		rules=
-		for r in "$src/samples/rules/$set.rules" "$src/samples/rules/$set.nft.json"; do
-			[ -e "$r" ] && rules=$r && break
-		done
+		rules=$(st_sample_rules "$set")
 		if [ -z "$rules" ]; then
 			echo "FAIL $set/$name: no rules beside it and no samples/rules/$set.*"
 			fail=$((fail + 1))
@@ -34,34 +25,9 @@ for cap in "$src"/samples/captures/*/*.pcap "$src"/samples/captures/*/*.pcapng; 
 		fi
 		args+=(--rules "$rules")
 	fi
-	for fmt in txt jsonl; do
-		extra=()
-		[ "$fmt" = jsonl ] && extra=(--json)
-		out=$tmp/$name.$fmt
-		err=$tmp/$name.$fmt.err
-		if ! "$bin" "${args[@]}" "${extra[@]}" >"$out" 2>"$err"; then
-			echo "FAIL $set/$name ($fmt): exit $?: $(cat "$err")"
-			fail=$((fail + 1))
-			continue
-		fi
-		# Paths differ between machines.
-		sed -i "s|$src/||g" "$err"
-		n=$((n + 1))
-		golden=$dir/expected
-		files=("$name.$fmt")
-		[ "$fmt" = txt ] && cp "$err" "$tmp/$name.err" && files+=("$name.err")
-		for f in "${files[@]}"; do
-			if [ "${ST_REGEN:-0}" = 1 ]; then
-				mkdir -p "$golden"
-				cp "$tmp/$f" "$golden/$f"
-			elif ! diff -u "$golden/$f" "$tmp/$f" >"$tmp/diff"; then
-				echo "FAIL $set/$name: $f differs from samples/captures/$set/expected/$f"
-				head -n 40 "$tmp/diff"
-				fail=$((fail + 1))
-			fi
-		done
-	done
+	st_replay_goldens "$set/$name" "$dir/expected" "${args[@]}"
 done
+
 # tshark decodes a --write capture's prefix, uid and payload (issue 5).
 cap=$src/samples/captures/istio-1.17_redirect_default_legacy/own-app-to-remote.pcap
 if command -v tshark >/dev/null && [ -e "$cap" ]; then
