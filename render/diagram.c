@@ -154,31 +154,6 @@ unsigned int st_diagram_count(const struct st_diagram *d)
 	return n;
 }
 
-static void dg_esc(FILE *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&#39;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
-}
-
 static int dg_mkdir(const char *dir, char *err)
 {
 	char tmp[PATH_MAX];
@@ -220,42 +195,42 @@ static void dg_index_entry(FILE *f, const struct dg_slot *s, const char *file,
 		snprintf(title, sizeof(title), "Type %d: %s", fl->type,
 			 st_class_type_name(fl->type));
 	fputs("<section>\n<h2>", f);
-	dg_esc(f, title);
+	st_graph_escape(f, title);
 	fputs("</h2>\n<p class=\"path\"><code>", f);
-	dg_esc(f, path);
+	st_graph_escape(f, path);
 	fputs("</code></p>\n<p>", f);
 	fprintf(f, "%" PRIu64 " flow%s observed; drawn: ", s->count,
 		s->count == 1 ? "" : "s");
-	dg_esc(f, src);
+	st_graph_escape(f, src);
 	fputs(" &#8594; ", f);
-	dg_esc(f, dst);
+	st_graph_escape(f, dst);
 	if (fl->type == 0 && fl->reason[0] != '\0') {
 		fputs(" (", f);
-		dg_esc(f, fl->reason);
+		st_graph_escape(f, fl->reason);
 		fputs(")", f);
 	}
 	fputs("</p>\n", f);
 	if (strcmp(format, "svg") == 0) {
 		/* <object> keeps the SVG's tooltips (rule texts) working. */
 		fputs("<object type=\"image/svg+xml\" data=\"", f);
-		dg_esc(f, file);
+		st_graph_escape(f, file);
 		fputs("\">", f);
 		fputs("<img src=\"", f);
-		dg_esc(f, file);
+		st_graph_escape(f, file);
 		fputs("\" alt=\"", f);
-		dg_esc(f, title);
+		st_graph_escape(f, title);
 		fputs("\"></object>\n", f);
 	} else if (strcmp(format, "png") == 0) {
 		fputs("<img src=\"", f);
-		dg_esc(f, file);
+		st_graph_escape(f, file);
 		fputs("\" alt=\"", f);
-		dg_esc(f, title);
+		st_graph_escape(f, title);
 		fputs("\">\n", f);
 	} else {
 		fputs("<p><a href=\"", f);
-		dg_esc(f, file);
+		st_graph_escape(f, file);
 		fputs("\">", f);
-		dg_esc(f, file);
+		st_graph_escape(f, file);
 		fputs("</a></p>\n", f);
 	}
 	fputs("</section>\n", f);
@@ -281,7 +256,7 @@ int st_diagram_write(struct st_diagram *d, char *err)
 	      "<meta charset=\"utf-8\">\n<title>sidecar-trace: ",
 	      f);
 	if (d->pod_name[0] != '\0')
-		dg_esc(f, d->pod_name);
+		st_graph_escape(f, d->pod_name);
 	else
 		fputs("pod", f);
 	fputs(" traffic types</title>\n<style>body{font-family:sans-serif;"
@@ -291,10 +266,11 @@ int st_diagram_write(struct st_diagram *d, char *err)
 	fputs("Sidecar traffic types", f);
 	if (d->pod_name[0] != '\0' || d->pod_ip[0] != '\0') {
 		fputs(" of pod ", f);
-		dg_esc(f, d->pod_name[0] != '\0' ? d->pod_name : d->pod_ip);
+		st_graph_escape(f, d->pod_name[0] != '\0' ? d->pod_name
+							  : d->pod_ip);
 		if (d->pod_name[0] != '\0' && d->pod_ip[0] != '\0') {
 			fputs(" (", f);
-			dg_esc(f, d->pod_ip);
+			st_graph_escape(f, d->pod_ip);
 			fputs(")", f);
 		}
 	}

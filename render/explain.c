@@ -12,19 +12,6 @@
 
 #include "explain.h"
 
-static const char *st_family_name(enum st_family f)
-{
-	switch (f) {
-	case ST_FAMILY_IPV4:
-		return "ipv4";
-	case ST_FAMILY_IPV6:
-		return "ipv6";
-	case ST_FAMILY_ANY:
-		break;
-	}
-	return "any";
-}
-
 /* A chain is shown when it is Istio's or hands packets to Istio's. */
 static bool st_chain_shown(const struct st_ruleset *rs,
 			   const struct st_chain *c)

@@ -11,19 +11,6 @@
 
 #include "findings.h"
 
-static const char *st_family_str(enum st_family f)
-{
-	switch (f) {
-	case ST_FAMILY_IPV4:
-		return "ipv4";
-	case ST_FAMILY_IPV6:
-		return "ipv6";
-	case ST_FAMILY_ANY:
-		break;
-	}
-	return "any";
-}
-
 int st_findings_text(FILE *out, const struct st_check *c)
 {
 	size_t ne = st_check_nseverity(c, ST_CHECK_ERROR);
@@ -61,7 +48,7 @@ static json_t *st_json_finding(const struct st_check_finding *f)
 			o, "rule",
 			json_pack("{s:s, s:s, s:s, s:i, s:s}", "table",
 				  f->table, "chain", f->chain, "family",
-				  st_family_str(f->family), "number",
+				  st_family_name(f->family), "number",
 				  (json_int_t)f->number, "text",
 				  f->rule_text ? f->rule_text : ""));
 	if (f->pid > 0) {

@@ -24,7 +24,6 @@
 #define GR_MAX_CHAINS 48
 #define GR_MAX_TABLES 4
 #define GR_MAX_STOPS (ST_FLOW_MAX_LEGS * ST_FLOW_MAX_HOPS)
-#define GR_MAX_DEPTH 16
 #define GR_RULE_COLS 58 /* rule text shown in a row, the rest in the tooltip */
 
 /* One colour per leg, and its light tint for highlighted rule rows. */
@@ -186,8 +185,7 @@ static int gr_errf(char *msg)
 
 /* ---- text helpers ---------------------------------------------------- */
 
-/* Appends @s to @out with HTML/XML special characters escaped. */
-static void gr_esc(FILE *out, const char *s)
+void st_graph_escape(FILE *out, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		switch (*s) {
@@ -221,12 +219,12 @@ static void gr_esc_cut(FILE *out, const char *s, size_t cols)
 	if (cols >= sizeof(buf))
 		cols = sizeof(buf) - 1;
 	if (n <= cols) {
-		gr_esc(out, s);
+		st_graph_escape(out, s);
 		return;
 	}
 	memcpy(buf, s, cols - 3);
 	strcpy(buf + cols - 3, "...");
-	gr_esc(out, buf);
+	st_graph_escape(out, buf);
 }
 
 /* The rule as a row shows it: without "-A CHAIN" and nft counters. */
@@ -370,87 +368,7 @@ static int gr_frame(struct gr_build *b)
 	return 0;
 }
 
-/* ---- the path's steps (path.c's reading of a leg) -------------------- */
-
-static bool gr_is_verdict(enum st_target_kind k)
-{
-	switch (k) {
-	case ST_T_RETURN:
-	case ST_T_ACCEPT:
-	case ST_T_DROP:
-	case ST_T_REJECT:
-	case ST_T_REDIRECT:
-	case ST_T_TPROXY:
-	case ST_T_DNAT:
-	case ST_T_SNAT:
-	case ST_T_MASQUERADE:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool gr_leaves(const struct st_flow_hop *h)
-{
-	return h->kind == ST_HIT_RULE && h->r != NULL &&
-	       (h->r->target.kind == ST_T_JUMP ||
-		h->r->target.kind == ST_T_GOTO ||
-		gr_is_verdict(h->r->target.kind));
-}
-
-struct gr_view {
-	const char *table;
-	unsigned int run_first;
-	unsigned int run_last;
-	bool run;
-};
-
-static void gr_view_of(const struct st_flow_leg *l, struct gr_view *v)
-{
-	const struct st_flow_hop *r = NULL;
-
-	memset(v, 0, sizeof(*v));
-	v->table = l->nat_table != NULL ? l->nat_table : l->decisive_table;
-	if (v->table == NULL && l->nhops > 0)
-		v->table = l->hops[0].table;
-	if (l->redirect_hop < 0 || (unsigned int)l->redirect_hop >= l->nhops)
-		return;
-	r = &l->hops[l->redirect_hop];
-	if (v->table != NULL && strcmp(r->table, v->table) == 0)
-		return;
-	v->run = true;
-	v->run_last = (unsigned int)l->redirect_hop;
-	v->run_first = v->run_last;
-	while (v->run_first > 0 &&
-	       strcmp(l->hops[v->run_first - 1].table, r->table) == 0)
-		v->run_first--;
-}
-
-static bool gr_shown(const struct st_flow_leg *l, const struct gr_view *v,
-		     unsigned int i)
-{
-	const struct st_flow_hop *h = &l->hops[i];
-
-	if (!h->builtin && !h->istio)
-		return false;
-	if (v->run && i >= v->run_first && i <= v->run_last)
-		return true;
-	return v->table != NULL && strcmp(h->table, v->table) == 0;
-}
-
-struct gr_stack {
-	const struct st_flow_hop *frame[GR_MAX_DEPTH];
-	unsigned int depth;
-};
-
-static int gr_on_stack(const struct gr_stack *s, const struct st_flow_hop *h)
-{
-	for (unsigned int i = s->depth; i > 0; i--)
-		if (strcmp(s->frame[i - 1]->chain, h->chain) == 0 &&
-		    strcmp(s->frame[i - 1]->table, h->table) == 0)
-			return (int)i - 1;
-	return -1;
-}
+/* ---- the path's steps (path.c's reading of the legs) ----------------- */
 
 static int gr_stop(struct gr_build *b, unsigned int leg,
 		   const struct st_flow_hop *first,
@@ -472,111 +390,22 @@ static int gr_stop(struct gr_build *b, unsigned int leg,
 	return 0;
 }
 
-static int gr_segment(struct gr_build *b, unsigned int leg, struct gr_stack *s,
-		      const struct st_flow_hop *hops, unsigned int from,
-		      unsigned int to)
+/* The chains the path text shows, in its order, become the stops. */
+static int gr_stops(struct gr_build *b)
 {
-	const struct st_flow_hop *first = &hops[from];
-	const struct st_flow_hop *last = &hops[to - 1];
-	const struct st_flow_hop *dec = NULL;
-	const struct st_flow_hop *any = NULL;
-	int at = gr_on_stack(s, first);
-	bool activation = at < 0 || first->kind == ST_HIT_ENTER;
+	struct st_path_step steps[ST_PATH_MAX_STEPS];
+	unsigned int n = st_path_steps(b->f, steps, ST_PATH_MAX_STEPS);
 	int rc = 0;
 
-	for (unsigned int i = from; i < to; i++) {
-		if (gr_leaves(&hops[i]))
-			dec = &hops[i];
-		if (hops[i].kind == ST_HIT_RULE)
-			any = &hops[i];
-	}
-	if (dec == NULL)
-		dec = any;
-	if (activation) {
-		if (at >= 0)
-			s->depth = (unsigned int)at;
-		if (s->depth < GR_MAX_DEPTH)
-			s->frame[s->depth++] = first;
-	} else {
-		s->depth = (unsigned int)at + 1;
-	}
-
-	if (first->builtin) {
-		bool verdict = dec != NULL && dec->r != NULL &&
-			       gr_is_verdict(dec->r->target.kind) &&
-			       (dec->r->role != ST_ROLE_NONE ||
-				dec->r->target.kind == ST_T_REDIRECT ||
-				dec->r->target.kind == ST_T_TPROXY);
-
-		if (activation || verdict)
-			rc = gr_stop(b, leg, first, dec, verdict);
-	} else if (activation) {
-		rc = gr_stop(b, leg, first, dec,
-			     dec != NULL && dec->chain_rules > 1);
-	} else if (dec != NULL) {
-		rc = gr_stop(b, leg, first, dec, true);
-	}
-	if (rc < 0)
-		return rc;
-
-	if (last->kind == ST_HIT_POLICY) {
-		s->depth = 0;
-	} else if (last->kind == ST_HIT_RETURN) {
-		if (s->depth > 0)
-			s->depth--;
-	} else if (last->kind == ST_HIT_RULE && last->r != NULL) {
-		if (last->r->target.kind == ST_T_RETURN) {
-			if (s->depth > 0)
-				s->depth--;
-		} else if (gr_is_verdict(last->r->target.kind)) {
-			s->depth = 0;
-		}
-	}
-	return 0;
-}
-
-static int gr_leg(struct gr_build *b, unsigned int leg)
-{
-	const struct st_flow_leg *l = &b->f->legs[leg];
-	unsigned int end = l->nhops;
-	struct gr_view v;
-	struct gr_stack s = {.depth = 0};
-	unsigned int i = 0;
-	int rc = 0;
-
-	gr_view_of(l, &v);
-	if (l->redirect_hop >= 0 && (unsigned int)l->redirect_hop < l->nhops)
-		end = (unsigned int)l->redirect_hop + 1;
-	while (i < end) {
-		unsigned int j = i + 1;
-
-		if (!gr_shown(l, &v, i)) {
-			i++;
-			continue;
-		}
-		while (j < end && gr_shown(l, &v, j) &&
-		       strcmp(l->hops[j].table, l->hops[i].table) == 0 &&
-		       strcmp(l->hops[j].chain, l->hops[i].chain) == 0 &&
-		       l->hops[j].kind != ST_HIT_ENTER)
-			j++;
-		rc = gr_segment(b, leg, &s, l->hops, i, j);
-		if (rc < 0)
-			return rc;
-		i = j;
-	}
-	return 0;
+	for (unsigned int i = 0; rc == 0 && i < n; i++)
+		if (steps[i].kind == ST_PATH_CHAIN)
+			rc = gr_stop(b, steps[i].leg, steps[i].hop,
+				     steps[i].dec,
+				     steps[i].note == ST_PATH_NOTE_RULE);
+	return rc;
 }
 
 /* ---- endpoints ------------------------------------------------------- */
-
-static bool gr_loopback(const struct st_flow_leg *l)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (l->family == 4)
-		return l->dst[0] == 127;
-	return memcmp(l->dst, one, 16) == 0;
-}
 
 static enum gr_peer gr_start(const struct st_flow *f)
 {
@@ -622,7 +451,7 @@ static enum gr_peer gr_finish(const struct st_flow *f)
 	}
 	if (l->arriving)
 		return GR_APP;
-	if (gr_loopback(l))
+	if (st_flow_addr_is_loopback(l->family, l->dst))
 		return l->proxy ? GR_ENVOY : GR_APP;
 	if (strcmp(l->outdev, "lo") == 0)
 		return GR_APP;
@@ -785,7 +614,7 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 		"<TR><TD PORT=\"head\" COLSPAN=\"2\"><FONT COLOR=\"%s\">"
 		"<B>",
 		text);
-	gr_esc(f, gc->name);
+	st_graph_escape(f, gc->name);
 	fputs("</B></FONT></TD></TR>", f);
 	for (unsigned int k = 0; k < gc->c->nrules; k++) {
 		const struct st_rule *r = st_ruleset_rule(rs, gc->c->first + k);
@@ -814,11 +643,11 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 		 * link to the cell itself goes nowhere.
 		 */
 		fprintf(f, "<TD PORT=\"r%u\" HREF=\"#", r->number);
-		gr_esc(f, gc->table);
+		st_graph_escape(f, gc->table);
 		fputc('/', f);
-		gr_esc(f, gc->name);
+		st_graph_escape(f, gc->name);
 		fprintf(f, "/r%u\" ALIGN=\"LEFT\" TOOLTIP=\"", r->number);
-		gr_esc(f, r->text != NULL ? r->text : "");
+		st_graph_escape(f, r->text != NULL ? r->text : "");
 		fprintf(f, "\"%s%s%s><FONT POINT-SIZE=\"9\" COLOR=\"%s\">",
 			bg ? " BGCOLOR=\"" : "", bg ? bg : "", bg ? "\"" : "",
 			fg);
@@ -1027,10 +856,10 @@ static int gr_legend(struct gr_build *b)
 			"<TR><TD BGCOLOR=\"%s\" WIDTH=\"18\"> </TD>"
 			"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">leg %u: ",
 			gr_leg_color[i], i + 1);
-		gr_esc(f, src);
+		st_graph_escape(f, src);
 		fputs(" &#8594; ", f);
-		gr_esc(f, dst);
-		gr_esc(f, who);
+		st_graph_escape(f, dst);
+		st_graph_escape(f, who);
 		if (l->capture != ST_CAPTURE_NONE)
 			fprintf(f, ", to %s %u",
 				st_flow_capture_name(l->capture),
@@ -1133,8 +962,8 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 		b->o = *opts;
 	gr_ports(b);
 	rc = gr_frame(b);
-	for (unsigned int i = 0; rc == 0 && i < flow->nlegs; i++)
-		rc = gr_leg(b, i);
+	if (rc == 0)
+		rc = gr_stops(b);
 	if (rc < 0)
 		goto fail;
 

@@ -107,4 +107,10 @@ const char *st_graph_format_of(const char *path);
  */
 int st_graph_render_file(struct st_graph *g, const char *path, char *err);
 
+/**
+ * st_graph_escape() - write @s to @out with the HTML/XML special characters
+ * (& < > " ') escaped, for labels and pages.
+ */
+void st_graph_escape(FILE *out, const char *s);
+
 #endif /* ST_GRAPH_H */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -21,25 +20,52 @@ struct pt_buf {
 	unsigned int ntok;
 };
 
-static void pt_add(struct pt_buf *b, const char *fmt, ...) __st_printf(2, 3);
-
-static void pt_add(struct pt_buf *b, const char *fmt, ...)
+/*
+ * @n bytes of @s, with vsnprintf()'s semantics (what fits, always
+ * terminated, the full length counted): the path is formatted once per
+ * flow on the replay and live paths, where the printf machinery showed in
+ * the profile.
+ */
+static void pt_mem(struct pt_buf *b, const char *s, size_t n)
 {
-	va_list ap;
-	int n = 0;
 	size_t room = b->len < b->size ? b->size - b->len : 0;
 
-	va_start(ap, fmt);
-	n = vsnprintf(room ? b->buf + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len += (size_t)n;
+	if (room > 0) {
+		size_t k = n < room - 1 ? n : room - 1;
+
+		memcpy(b->buf + b->len, s, k);
+		b->buf[b->len + k] = '\0';
+	}
+	b->len += n;
 }
+
+/* "%s" (glibc prints NULL as "(null)"). */
+static void pt_str(struct pt_buf *b, const char *s)
+{
+	if (s == NULL)
+		s = "(null)";
+	pt_mem(b, s, strlen(s));
+}
+
+/* "%u" */
+static void pt_uint(struct pt_buf *b, unsigned int v)
+{
+	char d[16];
+	char *p = d + sizeof(d);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	pt_mem(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+#define pt_lit(b, s) pt_mem((b), "" s, sizeof(s) - 1)
 
 static void pt_sep(struct pt_buf *b)
 {
 	if (b->ntok++ > 0)
-		pt_add(b, " -> ");
+		pt_lit(b, " -> ");
 }
 
 /* The steps found so far; counts past @max too. */
@@ -76,24 +102,6 @@ static void pt_chain(struct pt_steps *s, const struct st_flow_hop *first,
 		p->rule = dec->rule;
 }
 
-static bool pt_is_verdict(enum st_target_kind k)
-{
-	switch (k) {
-	case ST_T_RETURN:
-	case ST_T_ACCEPT:
-	case ST_T_DROP:
-	case ST_T_REJECT:
-	case ST_T_REDIRECT:
-	case ST_T_TPROXY:
-	case ST_T_DNAT:
-	case ST_T_SNAT:
-	case ST_T_MASQUERADE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool pt_is_jump(enum st_target_kind k)
 {
 	return k == ST_T_JUMP || k == ST_T_GOTO;
@@ -103,7 +111,7 @@ static bool pt_leaves(const struct st_flow_hop *h)
 {
 	return h->kind == ST_HIT_RULE && h->r != NULL &&
 	       (pt_is_jump(h->r->target.kind) ||
-		pt_is_verdict(h->r->target.kind));
+		st_target_is_verdict(h->r->target.kind));
 }
 
 /* Which hops of a leg show: see path.h. */
@@ -191,7 +199,7 @@ static void pt_segment(struct pt_steps *b, struct pt_stack *s,
 
 	if (first->builtin) {
 		bool verdict = dec != NULL && dec->r != NULL &&
-			       pt_is_verdict(dec->r->target.kind) &&
+			       st_target_is_verdict(dec->r->target.kind) &&
 			       (dec->r->role != ST_ROLE_NONE ||
 				dec->r->target.kind == ST_T_REDIRECT ||
 				dec->r->target.kind == ST_T_TPROXY);
@@ -223,7 +231,7 @@ static void pt_segment(struct pt_steps *b, struct pt_stack *s,
 		if (last->r->target.kind == ST_T_RETURN) {
 			if (s->depth > 0)
 				s->depth--;
-		} else if (pt_is_verdict(last->r->target.kind)) {
+		} else if (st_target_is_verdict(last->r->target.kind)) {
 			s->depth = 0;
 		}
 	}
@@ -265,15 +273,6 @@ static void pt_sidecar(struct pt_steps *b, const struct st_flow_leg *l)
 	p->port = l->redirect_port;
 }
 
-static bool pt_loopback(const struct st_flow_leg *l)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (l->family == 4)
-		return l->dst[0] == 127;
-	return memcmp(l->dst, one, 16) == 0;
-}
-
 static const char *pt_start(const struct st_flow *f)
 {
 	static const char *const start[ST_TYPE_MAX + 1] = {
@@ -303,7 +302,7 @@ static const char *pt_end(const struct st_flow *f)
 		return end[f->type];
 	if (l->arriving)
 		return "Local Pod";
-	if (pt_loopback(l))
+	if (st_flow_addr_is_loopback(l->family, l->dst))
 		return "Localhost";
 	if (strcmp(l->outdev, "lo") == 0)
 		return "Local Pod";
@@ -349,37 +348,44 @@ static void pt_token(struct pt_buf *b, const struct st_path_step *p)
 	switch (p->kind) {
 	case ST_PATH_START:
 	case ST_PATH_END:
-		pt_add(b, "%s", p->name);
+		pt_str(b, p->name);
 		break;
 	case ST_PATH_CHAIN:
+		pt_str(b, p->name);
 		switch (p->note) {
 		case ST_PATH_NOTE_RULE:
-			pt_add(b, "%s RULE %u", p->name, p->rule);
+			pt_lit(b, " RULE ");
+			pt_uint(b, p->rule);
 			break;
 		case ST_PATH_NOTE_NO_MATCH:
-			pt_add(b, "%s (no match)", p->name);
+			pt_lit(b, " (no match)");
 			break;
 		case ST_PATH_NOTE_INCOMPLETE:
-			pt_add(b, "%s (records missing)", p->name);
+			pt_lit(b, " (records missing)");
 			break;
 		default:
-			pt_add(b, "%s", p->name);
 			break;
 		}
 		break;
 	case ST_PATH_SIDECAR:
 		switch (p->capture) {
 		case ST_CAPTURE_OUTBOUND:
-			pt_add(b, "Envoy %u (Outbound)", p->port);
+			pt_lit(b, "Envoy ");
+			pt_uint(b, p->port);
+			pt_lit(b, " (Outbound)");
 			break;
 		case ST_CAPTURE_INBOUND:
-			pt_add(b, "Envoy %u (Inbound)", p->port);
+			pt_lit(b, "Envoy ");
+			pt_uint(b, p->port);
+			pt_lit(b, " (Inbound)");
 			break;
 		case ST_CAPTURE_DNS:
-			pt_add(b, "DNS proxy %u", p->port);
+			pt_lit(b, "DNS proxy ");
+			pt_uint(b, p->port);
 			break;
 		default:
-			pt_add(b, "port %u", p->port);
+			pt_lit(b, "port ");
+			pt_uint(b, p->port);
 			break;
 		}
 		break;

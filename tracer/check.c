@@ -736,15 +736,6 @@ static bool st_parse_addr(const char *hex, size_t len, uint8_t *out)
 	return true;
 }
 
-static bool st_addr_loopback(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t v6lo[16] = {[15] = 1};
-
-	if (family == 4)
-		return a[0] == 127;
-	return memcmp(a, v6lo, 16) == 0;
-}
-
 /* The LISTEN sockets of one table; malformed lines are skipped. */
 static unsigned int st_parse_tcp(const char *text, uint8_t family,
 				 struct st_listener *out, unsigned int n,
@@ -778,7 +769,7 @@ static unsigned int st_parse_tcp(const char *text, uint8_t family,
 		out[n++] = (struct st_listener){
 			.port = (uint16_t)port,
 			.family = family,
-			.loopback = st_addr_loopback(family, addr),
+			.loopback = st_flow_addr_is_loopback(family, addr),
 			.inode = inode,
 		};
 	}

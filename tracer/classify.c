@@ -97,15 +97,6 @@ static void st_class_set(struct st_flow *f, int type, enum st_class c,
 	va_end(ap);
 }
 
-static bool st_is_loopback(const struct st_flow_leg *l)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (l->family == 4)
-		return l->dst[0] == 127;
-	return memcmp(l->dst, one, 16) == 0;
-}
-
 static bool st_same_dst(const struct st_flow_leg *a,
 			const struct st_flow_leg *b)
 {
@@ -121,8 +112,8 @@ static bool st_is_inbound_partner(const struct st_flow_leg *c,
 	if (p->capture != ST_CAPTURE_NONE)
 		return false;
 	/* Before Istio 1.10 Envoy forwarded inbound to 127.0.0.1:port. */
-	if (p->proxy && st_is_loopback(p) && p->family == c->family &&
-	    p->dport == c->dport)
+	if (p->proxy && st_flow_addr_is_loopback(p->family, p->dst) &&
+	    p->family == c->family && p->dport == c->dport)
 		return true;
 	if (!st_same_dst(c, p))
 		return false;
@@ -225,7 +216,7 @@ static void st_class_arriving(struct st_flow *f, const struct st_flow_leg *l,
 static void st_class_proxy(struct st_flow *f, const struct st_flow_leg *l,
 			   const char *by, const char *dst)
 {
-	if (st_is_loopback(l)) {
+	if (st_flow_addr_is_loopback(l->family, l->dst)) {
 		st_class_set(f, 5, ST_CLASS_NONE, NULL);
 		return;
 	}

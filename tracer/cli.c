@@ -693,6 +693,19 @@ static void st_cli_runtime_error(FILE *err, const char *msg)
 	fputc('\n', err);
 }
 
+/*
+ * After the output was written (@ret: the writer's result): flushed, 0; else
+ * the failure reported on @err, -1.
+ */
+static int st_cli_output_written(FILE *out, FILE *err, int ret)
+{
+	if (ret >= 0 && fflush(out) == 0)
+		return 0;
+	fprintf(err, ST_PROG ": writing the output failed: %s\n",
+		strerror(ret < 0 ? -ret : errno));
+	return -1;
+}
+
 /* The rules to explain: saved files, or read live from a target. */
 static int st_cli_load(const struct st_cli_opts *o, struct st_ruleset **out,
 		       char *ebuf)
@@ -762,11 +775,8 @@ static int st_cli_explain(const struct st_cli_opts *o, FILE *out, FILE *err)
 		ret = st_explain_json(out, rs, &set);
 	else
 		ret = st_explain_text(out, rs, &set);
-	if (ret < 0 || fflush(out) != 0) {
-		fprintf(err, ST_PROG ": writing the output failed: %s\n",
-			strerror(ret < 0 ? -ret : errno));
+	if (st_cli_output_written(out, err, ret) < 0)
 		goto out;
-	}
 	rc = 0;
 out:
 	st_ruleset_free(rs);
@@ -1302,12 +1312,41 @@ static int st_cli_draw_one(const char *path, const struct st_flow *flow,
 	return 0;
 }
 
+/*
+ * -o for flows computed at once: a file gets the first, a directory each
+ * (NULL entries skipped).  0, or 1 with the failure reported.
+ */
+static int st_cli_draw_flows(const char *path,
+			     const struct st_flow *const *flows, size_t n,
+			     const struct st_graph_opts *g, FILE *err)
+{
+	struct st_diagram *dg = NULL;
+	char ebuf[ST_ERRBUF_SIZE] = "";
+	int ret;
+
+	if (st_diagram_is_file(path))
+		return st_cli_draw_one(path, flows[0], g, err);
+	ret = st_cli_output_check(path, ebuf);
+	if (ret == 0) {
+		dg = st_diagram_new(path, NULL, g, ebuf);
+		ret = dg ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		if (flows[i] != NULL)
+			st_diagram_add(dg, flows[i]);
+	if (ret == 0)
+		ret = st_diagram_write(dg, ebuf);
+	if (ret < 0)
+		st_cli_runtime_error(err, ebuf);
+	st_diagram_free(dg);
+	return ret < 0 ? 1 : 0;
+}
+
 static int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err)
 {
 	struct st_istio_settings set;
 	struct st_eval_result *r = NULL;
 	struct st_ruleset *rs = NULL;
-	struct st_diagram *dg = NULL;
 	struct st_flow_stats stats;
 	struct st_graph_opts g;
 	struct st_eval_env env;
@@ -1340,38 +1379,20 @@ static int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err)
 	} else {
 		ret = st_cli_sim_text(out, r);
 	}
-	if (ret < 0 || fflush(out) != 0) {
-		fprintf(err, ST_PROG ": writing the output failed: %s\n",
-			strerror(ret < 0 ? -ret : errno));
+	if (st_cli_output_written(out, err, ret) < 0)
 		goto out;
-	}
 	if (o->output != NULL) {
+		const struct st_flow *flow = &r->flow;
+
 		st_cli_draw_opts(
 			&g, NULL,
 			st_cli_pod_ip(&env, o->spec.family, ip, sizeof(ip)), rs,
 			&set);
-		if (st_diagram_is_file(o->output)) {
-			if (st_cli_draw_one(o->output, &r->flow, &g, err) != 0)
-				goto out;
-		} else {
-			ret = st_cli_output_check(o->output, ebuf);
-			if (ret == 0) {
-				dg = st_diagram_new(o->output, NULL, &g, ebuf);
-				ret = dg ? 0 : -ENOMEM;
-			}
-			if (ret == 0) {
-				st_diagram_add(dg, &r->flow);
-				ret = st_diagram_write(dg, ebuf);
-			}
-			if (ret < 0) {
-				st_cli_runtime_error(err, ebuf);
-				goto out;
-			}
-		}
+		if (st_cli_draw_flows(o->output, &flow, 1, &g, err) != 0)
+			goto out;
 	}
 	rc = 0;
 out:
-	st_diagram_free(dg);
 	free(r);
 	st_ruleset_free(rs);
 	return rc;
@@ -1382,7 +1403,6 @@ static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 	struct st_istio_settings set;
 	struct st_scenarios *sc = NULL;
 	struct st_ruleset *rs = NULL;
-	struct st_diagram *dg = NULL;
 	const struct st_flow *flow;
 	struct st_flow_stats stats;
 	struct st_graph_opts g;
@@ -1436,34 +1456,19 @@ static int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 	}
 	if (ret == 0 && o->json)
 		ret = st_flowjson_write_summary(out, &stats);
-	if (ret < 0 || fflush(out) != 0) {
-		fprintf(err, ST_PROG ": writing the output failed: %s\n",
-			strerror(ret < 0 ? -ret : errno));
+	if (st_cli_output_written(out, err, ret) < 0)
 		goto out;
-	}
-	if (o->output != NULL && st_diagram_is_file(o->output)) {
-		if (st_cli_draw_one(o->output, st_scenario_flow(sc, first), &g,
-				    err) != 0)
+	if (o->output != NULL) {
+		const struct st_flow *flows[ST_SCENARIO_COUNT];
+
+		for (size_t i = first; i < last; i++)
+			flows[i - first] = st_scenario_flow(sc, i);
+		if (st_cli_draw_flows(o->output, flows, last - first, &g,
+				      err) != 0)
 			goto out;
-	} else if (o->output != NULL) {
-		ret = st_cli_output_check(o->output, ebuf);
-		if (ret == 0) {
-			dg = st_diagram_new(o->output, NULL, &g, ebuf);
-			ret = dg ? 0 : -ENOMEM;
-		}
-		for (size_t i = first; i < last && ret == 0; i++)
-			if (st_scenario_flow(sc, i) != NULL)
-				st_diagram_add(dg, st_scenario_flow(sc, i));
-		if (ret == 0)
-			ret = st_diagram_write(dg, ebuf);
-		if (ret < 0) {
-			st_cli_runtime_error(err, ebuf);
-			goto out;
-		}
 	}
 	rc = 0;
 out:
-	st_diagram_free(dg);
 	st_scenario_free(sc);
 	st_ruleset_free(rs);
 	return rc;
@@ -1749,6 +1754,21 @@ out:
 	return rc;
 }
 
+/* --replay's options as the command line gives them; writers are the caller's. */
+static void st_cli_replay_opts(const struct st_cli_opts *o,
+			       struct st_filter *filter, FILE *out, FILE *err,
+			       struct st_replay_opts *ro)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->capture = o->replay;
+	for (unsigned int i = 0; i < o->nrules && i < ST_REPLAY_MAX_RULES; i++)
+		ro->rules[ro->nrules++] = o->rules[i];
+	ro->count = o->count;
+	ro->filter = filter;
+	ro->out = out;
+	ro->diag = err;
+}
+
 static int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
 {
 	struct st_replay_opts ro;
@@ -1769,14 +1789,7 @@ static int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
 			goto out;
 		}
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.capture = o->replay;
-	for (unsigned int i = 0; i < o->nrules && i < ST_REPLAY_MAX_RULES; i++)
-		ro.rules[ro.nrules++] = o->rules[i];
-	ro.count = o->count;
-	ro.filter = filter;
-	ro.out = out;
-	ro.diag = err;
+	st_cli_replay_opts(o, filter, out, err, &ro);
 	ro.write_flow = o->json ? st_flowjson_write : st_path_print;
 	ro.write_summary =
 		o->json ? st_flowjson_write_summary : st_path_summary;
@@ -1908,15 +1921,7 @@ static int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err)
 				goto out;
 			}
 		}
-		memset(&ro, 0, sizeof(ro));
-		ro.capture = o->replay;
-		for (unsigned int i = 0;
-		     i < o->nrules && i < ST_REPLAY_MAX_RULES; i++)
-			ro.rules[ro.nrules++] = o->rules[i];
-		ro.count = o->count;
-		ro.filter = filter;
-		ro.out = out;
-		ro.diag = err;
+		st_cli_replay_opts(o, filter, out, err, &ro);
 		ro.write_flow = st_cli_check_flow;
 		ro.write_summary = st_cli_check_summary;
 		st_cli_check_acc = c;
@@ -1931,11 +1936,8 @@ static int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err)
 		goto out;
 	}
 	ret = o->json ? st_findings_json(out, c) : st_findings_text(out, c);
-	if (ret < 0 || fflush(out) != 0) {
-		fprintf(err, ST_PROG ": writing the output failed: %s\n",
-			strerror(ret < 0 ? -ret : errno));
+	if (st_cli_output_written(out, err, ret) < 0)
 		goto out;
-	}
 	/* Findings, errors included, are the output: exit 0 (check.h). */
 	rc = 0;
 out:

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* common.c - error buffer helpers. */
+/* common.c - error buffer, string and array helpers. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -19,6 +22,20 @@ int st_err(char *err, int errnum, const char *fmt, ...)
 	return -errnum;
 }
 
+void st_note(FILE *diag, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (diag == NULL)
+		return;
+	fputs("sidecar-trace: ", diag);
+	va_start(ap, fmt);
+	vfprintf(diag, fmt, ap);
+	va_end(ap);
+	fputc('\n', diag);
+	fflush(diag);
+}
+
 size_t st_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);
@@ -30,4 +47,117 @@ size_t st_strlcpy(char *dst, const char *src, size_t size)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+int st_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 16;
+	void *a = NULL;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	a = realloc(*arr, n * elem);
+	if (a == NULL)
+		return -ENOMEM;
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
+void st_strbuf_putn(struct st_strbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p = NULL;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void st_strbuf_puts(struct st_strbuf *b, const char *s)
+{
+	st_strbuf_putn(b, s, strlen(s));
+}
+
+void st_strbuf_printf(struct st_strbuf *b, const char *fmt, ...)
+{
+	char small[256];
+	char *big = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		st_strbuf_putn(b, small, (size_t)n);
+		return;
+	}
+	big = malloc((size_t)n + 1);
+	if (big == NULL) {
+		b->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	st_strbuf_putn(b, big, (size_t)n);
+	free(big);
+}
+
+char *st_strbuf_take(struct st_strbuf *b)
+{
+	char *p = NULL;
+
+	if (!b->oom && b->p == NULL)
+		st_strbuf_putn(b, "", 0);
+	if (b->oom) {
+		free(b->p);
+		b->p = NULL;
+		return NULL;
+	}
+	p = b->p;
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void st_strbuf_free(struct st_strbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void st_strbuf_reset(struct st_strbuf *b)
+{
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+char *st_strbuf_dup(const struct st_strbuf *b)
+{
+	if (b->oom)
+		return NULL;
+	return strdup(b->len ? b->p : "");
 }

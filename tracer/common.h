@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <endian.h>
 
@@ -36,6 +37,14 @@
 int st_err(char *err, int errnum, const char *fmt, ...) __st_printf(3, 4);
 
 /**
+ * st_note() - one line "sidecar-trace: MESSAGE" on the caller's diagnostic
+ * stream, flushed: what a run inferred or left out, not an error.
+ * @diag: the stream, or NULL for none
+ * @fmt: printf-style message, without the newline
+ */
+void st_note(FILE *diag, const char *fmt, ...) __st_printf(2, 3);
+
+/**
  * st_strlcpy() - copy a string into a fixed buffer, always terminated.
  * @dst: destination
  * @src: source string
@@ -44,6 +53,56 @@ int st_err(char *err, int errnum, const char *fmt, ...) __st_printf(3, 4);
  * Return: strlen(@src); a value >= @size means the copy was truncated.
  */
 size_t st_strlcpy(char *dst, const char *src, size_t size);
+
+/**
+ * st_grow() - make room for @need elements in a realloc()ed array.
+ * @arr: the array (a void ** cast of its address)
+ * @cap: its capacity in elements, updated
+ * @need: how many elements it must hold
+ * @elem: the size of one element
+ *
+ * The capacity starts at 16 and doubles; on failure the array is left as
+ * it was.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int st_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/*
+ * A growing string, always NUL-terminated once written to; @oom sticks once
+ * an allocation failed (later writes do nothing).  Start from {0}.
+ */
+struct st_strbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+/** st_strbuf_putn() - append @n bytes of @s. */
+void st_strbuf_putn(struct st_strbuf *b, const char *s, size_t n);
+
+/** st_strbuf_puts() - append the string @s. */
+void st_strbuf_puts(struct st_strbuf *b, const char *s);
+
+/** st_strbuf_printf() - append printf-style text. */
+void st_strbuf_printf(struct st_strbuf *b, const char *fmt, ...)
+	__st_printf(2, 3);
+
+/** st_strbuf_reset() - empty it, keeping the memory (and @oom). */
+void st_strbuf_reset(struct st_strbuf *b);
+
+/** st_strbuf_dup() - a malloc'd copy ("" when empty), NULL after @oom. */
+char *st_strbuf_dup(const struct st_strbuf *b);
+
+/**
+ * st_strbuf_take() - hand the string over (always NUL-terminated; the
+ * buffer is left empty), or NULL when out of memory.
+ */
+char *st_strbuf_take(struct st_strbuf *b);
+
+/** st_strbuf_free() - free the memory; the buffer is left empty. */
+void st_strbuf_free(struct st_strbuf *b);
 
 /*
  * Wire data is never read by casting to a struct: these getters copy the

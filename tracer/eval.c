@@ -68,23 +68,6 @@ static size_t ev_alen(uint8_t family)
 	return family == 6 ? 16 : 4;
 }
 
-static bool ev_is_loopback(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (family == 4)
-		return a[0] == 127;
-	return memcmp(a, one, 16) == 0;
-}
-
-static bool ev_is_passthrough(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t six[16] = {[15] = 6};
-	static const uint8_t v4[4] = {127, 0, 0, 6};
-
-	return family == 4 ? memcmp(a, v4, 4) == 0 : memcmp(a, six, 16) == 0;
-}
-
 /* The pod's own address of @family, or NULL. */
 static const uint8_t *ev_pod_addr(const struct st_eval_env *env, uint8_t family)
 {
@@ -98,7 +81,7 @@ static const uint8_t *ev_pod_addr(const struct st_eval_env *env, uint8_t family)
 static bool ev_is_local(const struct st_eval_env *env, uint8_t family,
 			const uint8_t *a)
 {
-	if (ev_is_loopback(family, a))
+	if (st_flow_addr_is_loopback(family, a))
 		return true;
 	for (unsigned int i = 0; i < env->naddrs && i < ST_EVAL_MAX_ADDRS; i++)
 		if (env->addrs[i].family == family &&
@@ -110,14 +93,6 @@ static bool ev_is_local(const struct st_eval_env *env, uint8_t family,
 static const char *ev_dev(const struct st_eval_env *env)
 {
 	return env->dev != NULL && env->dev[0] != '\0' ? env->dev : "eth0";
-}
-
-static bool ev_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
-{
-	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
 }
 
 static bool ev_table_has_nat(const struct st_ruleset *rs, const char *table)
@@ -142,24 +117,6 @@ static bool ev_table_has_nat(const struct st_ruleset *rs, const char *table)
 	return false;
 }
 
-/* As the flow table: "nat", or for nftables the table holding REDIRECTs. */
-static const char *ev_find_nat_table(const struct st_ruleset *rs)
-{
-	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
-		const struct st_chain *c = st_ruleset_chain(rs, i);
-
-		if (c != NULL && strcmp(c->table, "nat") == 0)
-			return c->table;
-	}
-	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
-		const struct st_rule *r = st_ruleset_rule(rs, i);
-
-		if (r != NULL && r->target.kind == ST_T_REDIRECT)
-			return r->table;
-	}
-	return NULL;
-}
-
 static void ev_undecidable(struct ev_state *s, const struct st_chain *c,
 			   unsigned int rule, const char *what)
 {
@@ -182,31 +139,6 @@ static void ev_dropped(struct ev_state *s, const struct st_chain *c,
 		 c->name, rule);
 	s->info->verdict = ST_EVAL_DROPPED;
 	s->stop = true;
-}
-
-static enum st_capture ev_capture_of(const struct st_istio_settings *set,
-				     const struct st_rule *r, uint16_t port)
-{
-	switch (r->role) {
-	case ST_ROLE_OUTBOUND_REDIRECT:
-		return ST_CAPTURE_OUTBOUND;
-	case ST_ROLE_INBOUND_REDIRECT:
-	case ST_ROLE_TPROXY_REDIRECT:
-		return ST_CAPTURE_INBOUND;
-	case ST_ROLE_DNS_CAPTURE:
-		return ST_CAPTURE_DNS;
-	default:
-		break;
-	}
-	if (r->target.kind == ST_T_TPROXY)
-		return ST_CAPTURE_INBOUND;
-	if (set->outbound_port != 0 && port == set->outbound_port)
-		return ST_CAPTURE_OUTBOUND;
-	if (set->inbound_port != 0 && port == set->inbound_port)
-		return ST_CAPTURE_INBOUND;
-	if (set->dns_port != 0 && port == set->dns_port)
-		return ST_CAPTURE_DNS;
-	return ST_CAPTURE_OTHER;
 }
 
 static void ev_hop(struct ev_state *s, const struct st_chain *c,
@@ -239,7 +171,8 @@ static void ev_hop(struct ev_state *s, const struct st_chain *c,
 		l->redirect_port =
 			r->target.port_lo ? r->target.port_lo : s->p.dport;
 		l->redirect_hop = (int)(h - l->hops);
-		l->capture = ev_capture_of(s->env->set, r, l->redirect_port);
+		l->capture =
+			st_flow_capture_of(s->env->set, r, l->redirect_port);
 	}
 	if (r->role == ST_ROLE_PROXY_TO_OWN_POD_REDIRECT)
 		l->own_pod = true;
@@ -548,7 +481,7 @@ int st_eval_packet(const struct st_eval_env *env, const struct st_eval_pkt *pkt,
 	s.nft = st_ruleset_backend(env->rs) == ST_BACKEND_NFTABLES;
 	s.leg = leg;
 	s.info = info;
-	s.nat_table = ev_find_nat_table(env->rs);
+	s.nat_table = st_flow_nat_table(env->rs);
 
 	leg->family = pkt->family;
 	leg->proto = pkt->proto;
@@ -562,10 +495,10 @@ int st_eval_packet(const struct st_eval_env *env, const struct st_eval_pkt *pkt,
 	leg->gid = leg->has_gid ? pkt->gid : 0;
 	leg->mark = pkt->mark;
 	leg->arriving = !pkt->outgoing;
-	leg->proxy = set != NULL && leg->has_uid &&
-		     (ev_id_in(leg->uid, set->proxy_uids, set->nproxy_uids) ||
-		      ev_id_in(leg->gid, set->proxy_gids, set->nproxy_gids));
-	leg->passthrough_src = ev_is_passthrough(pkt->family, pkt->src);
+	/* has_gid is has_uid: a socket of the proxy's uid or gid. */
+	leg->proxy = set != NULL && st_flow_leg_is_proxy(set, leg);
+	leg->passthrough_src =
+		st_flow_addr_is_passthrough(pkt->family, pkt->src);
 	leg->redirect_hop = -1;
 	leg->decision_hop = -1;
 	leg->packets = 1;

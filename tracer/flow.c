@@ -212,42 +212,6 @@ static size_t fl_alen(uint8_t family)
 	return family == 6 ? 16 : 4;
 }
 
-static bool fl_is_loopback(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (family == 4)
-		return a[0] == 127;
-	return memcmp(a, one, 16) == 0;
-}
-
-static bool fl_is_passthrough(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t six[16] = {[15] = 6};
-	static const uint8_t v4[4] = {127, 0, 0, 6};
-
-	if (family == 4)
-		return memcmp(a, v4, 4) == 0;
-	return memcmp(a, six, 16) == 0;
-}
-
-static bool fl_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
-{
-	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-static bool fl_is_proxy(const struct st_flow_table *t,
-			const struct st_flow_leg *l)
-{
-	return (l->has_uid &&
-		fl_id_in(l->uid, t->set.proxy_uids, t->set.nproxy_uids)) ||
-	       (l->has_gid &&
-		fl_id_in(l->gid, t->set.proxy_gids, t->set.nproxy_gids));
-}
-
 static enum fl_hook fl_hook_of(const char *s)
 {
 	static const struct {
@@ -265,24 +229,6 @@ static enum fl_hook fl_hook_of(const char *s)
 		if (strcasecmp(s, hooks[i].name) == 0)
 			return hooks[i].hook;
 	return FL_HOOK_NONE;
-}
-
-static bool fl_is_verdict(enum st_target_kind k)
-{
-	switch (k) {
-	case ST_T_RETURN:
-	case ST_T_ACCEPT:
-	case ST_T_DROP:
-	case ST_T_REJECT:
-	case ST_T_REDIRECT:
-	case ST_T_TPROXY:
-	case ST_T_DNAT:
-	case ST_T_SNAT:
-	case ST_T_MASQUERADE:
-		return true;
-	default:
-		return false;
-	}
 }
 
 static void fl_skip(struct st_flow_table *t, enum st_flow_skip why,
@@ -348,24 +294,6 @@ static bool fl_table_is_raw(const struct st_ruleset *rs, const char *table)
 	return any;
 }
 
-/* "nat", or for nftables the table that holds REDIRECT rules. */
-static const char *fl_find_nat_table(const struct st_ruleset *rs)
-{
-	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
-		const struct st_chain *c = st_ruleset_chain(rs, i);
-
-		if (c != NULL && strcmp(c->table, "nat") == 0)
-			return c->table;
-	}
-	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
-		const struct st_rule *r = st_ruleset_rule(rs, i);
-
-		if (r != NULL && r->target.kind == ST_T_REDIRECT)
-			return r->table;
-	}
-	return NULL;
-}
-
 static int fl_index_chains(struct st_flow_table *t, char *err)
 {
 	const struct st_ruleset *rs = t->rs;
@@ -414,7 +342,7 @@ static int fl_index_chains(struct st_flow_table *t, char *err)
 			h = (h + 1) & t->chash_mask;
 		t->chash[h] = i + 1;
 	}
-	t->nat_table = fl_find_nat_table(rs);
+	t->nat_table = st_flow_nat_table(rs);
 	/* Prerouting outside nat, in a table the instrumenter covers. */
 	for (size_t i = 0; i < t->nchains; i++) {
 		const struct fl_chain *c = &t->chains[i];
@@ -784,7 +712,7 @@ static bool fl_hop_in(const struct st_flow_hop *h, const char *table)
 static bool fl_hop_is_istio_verdict(const struct st_flow_hop *h)
 {
 	return h->kind == ST_HIT_RULE && h->r != NULL &&
-	       fl_is_verdict(h->r->target.kind) &&
+	       st_target_is_verdict(h->r->target.kind) &&
 	       (h->r->role != ST_ROLE_NONE || h->istio);
 }
 
@@ -839,6 +767,85 @@ void st_flow_leg_decide(const char *nat_table, struct st_flow_leg *l)
 		if (fl_hop_in(h, dt) && h->kind == ST_HIT_RETURN && h->istio)
 			l->decision_hop = (int)i - 1;
 	}
+}
+
+const char *st_flow_nat_table(const struct st_ruleset *rs)
+{
+	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
+		const struct st_chain *c = st_ruleset_chain(rs, i);
+
+		if (c != NULL && strcmp(c->table, "nat") == 0)
+			return c->table;
+	}
+	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+
+		if (r != NULL && r->target.kind == ST_T_REDIRECT)
+			return r->table;
+	}
+	return NULL;
+}
+
+enum st_capture st_flow_capture_of(const struct st_istio_settings *set,
+				   const struct st_rule *r, uint16_t port)
+{
+	switch (r->role) {
+	case ST_ROLE_OUTBOUND_REDIRECT:
+		return ST_CAPTURE_OUTBOUND;
+	case ST_ROLE_INBOUND_REDIRECT:
+	case ST_ROLE_TPROXY_REDIRECT:
+		return ST_CAPTURE_INBOUND;
+	case ST_ROLE_DNS_CAPTURE:
+		return ST_CAPTURE_DNS;
+	default:
+		break;
+	}
+	/* No role (recogniser unsure): the settings' ports. */
+	if (r->target.kind == ST_T_TPROXY)
+		return ST_CAPTURE_INBOUND;
+	if (set->outbound_port != 0 && port == set->outbound_port)
+		return ST_CAPTURE_OUTBOUND;
+	if (set->inbound_port != 0 && port == set->inbound_port)
+		return ST_CAPTURE_INBOUND;
+	if (set->dns_port != 0 && port == set->dns_port)
+		return ST_CAPTURE_DNS;
+	return ST_CAPTURE_OTHER;
+}
+
+static bool fl_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
+{
+	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+bool st_flow_leg_is_proxy(const struct st_istio_settings *set,
+			  const struct st_flow_leg *l)
+{
+	return (l->has_uid &&
+		fl_id_in(l->uid, set->proxy_uids, set->nproxy_uids)) ||
+	       (l->has_gid &&
+		fl_id_in(l->gid, set->proxy_gids, set->nproxy_gids));
+}
+
+bool st_flow_addr_is_loopback(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	if (family == 4)
+		return a[0] == 127;
+	return memcmp(a, one, 16) == 0;
+}
+
+bool st_flow_addr_is_passthrough(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t six[16] = {[15] = 6};
+	static const uint8_t v4[4] = {127, 0, 0, 6};
+
+	if (family == 4)
+		return memcmp(a, v4, 4) == 0;
+	return memcmp(a, six, 16) == 0;
 }
 
 static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
@@ -1197,7 +1204,7 @@ static void fl_walk_step(struct st_flow_table *t, struct fl_walk *w,
 			fl_walk_pop(w);
 			break;
 		default:
-			if (fl_is_verdict(r->target.kind))
+			if (st_target_is_verdict(r->target.kind))
 				fl_walk_end(w);
 			break;
 		}
@@ -1205,32 +1212,6 @@ static void fl_walk_step(struct st_flow_table *t, struct fl_walk *w,
 	default:
 		break;
 	}
-}
-
-static enum st_capture fl_capture_of(const struct st_flow_table *t,
-				     const struct st_rule *r, uint16_t port)
-{
-	switch (r->role) {
-	case ST_ROLE_OUTBOUND_REDIRECT:
-		return ST_CAPTURE_OUTBOUND;
-	case ST_ROLE_INBOUND_REDIRECT:
-	case ST_ROLE_TPROXY_REDIRECT:
-		return ST_CAPTURE_INBOUND;
-	case ST_ROLE_DNS_CAPTURE:
-		return ST_CAPTURE_DNS;
-	default:
-		break;
-	}
-	/* No role (recogniser unsure): the settings' ports. */
-	if (r->target.kind == ST_T_TPROXY)
-		return ST_CAPTURE_INBOUND;
-	if (t->set.outbound_port != 0 && port == t->set.outbound_port)
-		return ST_CAPTURE_OUTBOUND;
-	if (t->set.inbound_port != 0 && port == t->set.inbound_port)
-		return ST_CAPTURE_INBOUND;
-	if (t->set.dns_port != 0 && port == t->set.dns_port)
-		return ST_CAPTURE_DNS;
-	return ST_CAPTURE_OTHER;
 }
 
 /* ---- stitching ------------------------------------------------------- */
@@ -1246,12 +1227,13 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 		return;
 	if (l->passthrough_src || (t->set.mode == ST_MODE_TPROXY && l->proxy))
 		f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l);
-	if (f == NULL && l->proxy && fl_is_loopback(l->family, l->dst))
+	if (f == NULL && l->proxy &&
+	    st_flow_addr_is_loopback(l->family, l->dst))
 		f = fl_wait_find_localhost(t, l);
 	if (f == NULL && l->proxy && l->proto == IPPROTO_TCP &&
 	    !l->passthrough_src) {
 		f = fl_wait_find(t, FL_WAIT_UPSTREAM, l);
-		if (f == NULL && !fl_is_loopback(l->family, l->dst) &&
+		if (f == NULL && !st_flow_addr_is_loopback(l->family, l->dst) &&
 		    !st_class_is_istiod_port(l->dport))
 			f = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].head;
 	}
@@ -1355,8 +1337,8 @@ static struct fl_node *fl_leg_new(struct st_flow_table *t,
 			      c->hook == FL_HOOK_FWD;
 	else
 		l->arriving = !rec->has_uid && rec->indev_name[0] != '\0';
-	l->proxy = fl_is_proxy(t, l);
-	l->passthrough_src = fl_is_passthrough(l->family, l->src);
+	l->proxy = st_flow_leg_is_proxy(&t->set, l);
+	l->passthrough_src = st_flow_addr_is_passthrough(l->family, l->src);
 	l->redirect_hop = -1;
 	l->decision_hop = -1;
 	l->ts = rec->ts;
@@ -1388,7 +1370,7 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		l->has_gid = true;
 		l->gid = rec->gid;
 	}
-	l->proxy = fl_is_proxy(t, l);
+	l->proxy = st_flow_leg_is_proxy(&t->set, l);
 	fl_copy_dev(l->indev, rec->indev_name);
 	fl_copy_dev(l->outdev, rec->outdev_name);
 	if (fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
@@ -1425,7 +1407,7 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		l->redirect_port =
 			r->target.port_lo ? r->target.port_lo : l->dport;
 		l->redirect_hop = h != NULL ? (int)(h - l->hops) : -1;
-		l->capture = fl_capture_of(t, r, l->redirect_port);
+		l->capture = st_flow_capture_of(&t->set, r, l->redirect_port);
 		/* A local packet redirected to a local port loops over lo. */
 		if (!l->arriving && c->hook != FL_HOOK_PRE)
 			n->w.via_lo = true;

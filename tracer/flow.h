@@ -301,4 +301,32 @@ const char *st_flow_hop_kind_name(enum st_hit_kind k);
  */
 void st_flow_leg_decide(const char *nat_table, struct st_flow_leg *l);
 
+/**
+ * st_flow_nat_table() - the nat table's name as st_flow_leg_decide() wants
+ * it: "nat" when the rules have it, else (nftables) the table holding the
+ * REDIRECT rules; NULL when neither.  Points into @rs.
+ */
+const char *st_flow_nat_table(const struct st_ruleset *rs);
+
+/**
+ * st_flow_capture_of() - which sidecar port a leg's REDIRECT/TPROXY rule
+ * @r sent it to: by the rule's role, else (recogniser unsure) TPROXY is
+ * inbound and @port is compared with @set's ports.
+ */
+enum st_capture st_flow_capture_of(const struct st_istio_settings *set,
+				   const struct st_rule *r, uint16_t port);
+
+/**
+ * st_flow_leg_is_proxy() - whether the leg's socket has one of @set's proxy
+ * uids or gids (has_uid/has_gid say which ids the leg knows).
+ */
+bool st_flow_leg_is_proxy(const struct st_istio_settings *set,
+			  const struct st_flow_leg *l);
+
+/** st_flow_addr_is_loopback() - 127.0.0.0/8 or ::1. */
+bool st_flow_addr_is_loopback(uint8_t family, const uint8_t *a);
+
+/** st_flow_addr_is_passthrough() - Istio's passthrough source 127.0.0.6 or ::6. */
+bool st_flow_addr_is_passthrough(uint8_t family, const uint8_t *a);
+
 #endif /* ST_FLOW_H */

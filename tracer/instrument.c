@@ -34,99 +34,6 @@
 #define ST_PRIO_CONNTRACK (-200)
 #define ST_CTSTATE_IPT " -m conntrack --ctstate INVALID,NEW,UNTRACKED"
 
-/* ---- a growing string ------------------------------------------------ */
-
-struct st_sb {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-static void st_sb_putn(struct st_sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p = NULL;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void st_sb_puts(struct st_sb *b, const char *s)
-{
-	st_sb_putn(b, s, strlen(s));
-}
-
-static void __st_printf(2, 3)
-	st_sb_printf(struct st_sb *b, const char *fmt, ...)
-{
-	char small[256];
-	char *big = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		st_sb_putn(b, small, (size_t)n);
-		return;
-	}
-	big = malloc((size_t)n + 1);
-	if (big == NULL) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	st_sb_putn(b, big, (size_t)n);
-	free(big);
-}
-
-/* Hand the string over (always NUL-terminated), or NULL when out of memory. */
-static char *st_sb_take(struct st_sb *b)
-{
-	char *p = NULL;
-
-	if (!b->oom && b->p == NULL)
-		st_sb_putn(b, "", 0);
-	if (b->oom) {
-		free(b->p);
-		b->p = NULL;
-		return NULL;
-	}
-	p = b->p;
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return p;
-}
-
-static void st_sb_free(struct st_sb *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 /* ---- iptables-restore tokens ---------------------------------------- */
 
 struct st_tok {
@@ -341,17 +248,17 @@ static int st_split_rule(const char *text, size_t len, struct st_split *sp)
 }
 
 /* The rule without "-A CHAIN" and counters, tokens joined by one blank. */
-static void st_split_key(const struct st_split *sp, struct st_sb *b)
+static void st_split_key(const struct st_split *sp, struct st_strbuf *b)
 {
 	for (size_t i = sp->mbeg; i < sp->n; i++) {
 		if (i > sp->mbeg)
-			st_sb_putn(b, " ", 1);
-		st_sb_putn(b, sp->t[i].p, sp->t[i].len);
+			st_strbuf_putn(b, " ", 1);
+		st_strbuf_putn(b, sp->t[i].p, sp->t[i].len);
 	}
 }
 
 /* The matches of a rule, its comment dropped: " -p tcp -m tcp ..." */
-static void st_split_matches(const struct st_split *sp, struct st_sb *b)
+static void st_split_matches(const struct st_split *sp, struct st_strbuf *b)
 {
 	for (size_t i = sp->mbeg; i < sp->tgt; i++) {
 		const struct st_tok *t = &sp->t[i];
@@ -366,8 +273,8 @@ static void st_split_matches(const struct st_split *sp, struct st_sb *b)
 			i++;
 			continue;
 		}
-		st_sb_putn(b, " ", 1);
-		st_sb_putn(b, t->p, t->len);
+		st_strbuf_putn(b, " ", 1);
+		st_strbuf_putn(b, t->p, t->len);
 	}
 }
 
@@ -539,20 +446,20 @@ static bool st_chain_selected(const char *name, bool builtin, unsigned int nown,
 
 /* ---- iptables: rendering -------------------------------------------- */
 
-static void st_ipt_ours(struct st_sb *b, const struct st_instr_opts *o,
+static void st_ipt_ours(struct st_strbuf *b, const struct st_instr_opts *o,
 			const char *tag)
 {
-	st_sb_printf(b,
-		     " -m comment --comment \"%s%08" PRIx32 "\""
-		     " -j NFLOG --nflog-prefix \"%s\" --nflog-group %u\n",
-		     ST_INSTR_COMMENT_PREFIX, o->session, tag,
-		     (unsigned int)o->group);
+	st_strbuf_printf(b,
+			 " -m comment --comment \"%s%08" PRIx32 "\""
+			 " -j NFLOG --nflog-prefix \"%s\" --nflog-group %u\n",
+			 ST_INSTR_COMMENT_PREFIX, o->session, tag,
+			 (unsigned int)o->group);
 }
 
 static int st_ipt_render_chain(const struct st_ruleset *rs,
 			       const struct st_chain *c,
 			       const struct st_instr_opts *o,
-			       struct st_split *sp, struct st_sb *b,
+			       struct st_split *sp, struct st_strbuf *b,
 			       struct st_instr_summary *sum, char *err)
 {
 	struct st_rinfo *ri = NULL;
@@ -580,7 +487,7 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 			  c->table, c->name, 0, o->session, err);
 	if (ret < 0)
 		goto out;
-	st_sb_printf(b, "-A %s%s", c->name, restrict_);
+	st_strbuf_printf(b, "-A %s%s", c->name, restrict_);
 	st_ipt_ours(b, o, tag);
 	sum->nrules++;
 
@@ -599,9 +506,9 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 				  ri[i].orig, o->session, err);
 		if (ret < 0)
 			goto out;
-		st_sb_printf(b, "-I %s %u", c->name, i + 1);
+		st_strbuf_printf(b, "-I %s %u", c->name, i + 1);
 		st_split_matches(sp, b);
-		st_sb_puts(b, restrict_);
+		st_strbuf_puts(b, restrict_);
 		st_ipt_ours(b, o, tag);
 		sum->nrules++;
 		sum->nhits++;
@@ -611,7 +518,7 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 			  err);
 	if (ret < 0)
 		goto out;
-	st_sb_printf(b, "-I %s 1%s", c->name, restrict_);
+	st_strbuf_printf(b, "-I %s 1%s", c->name, restrict_);
 	st_ipt_ours(b, o, tag);
 	sum->nrules++;
 out:
@@ -625,7 +532,7 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 {
 	struct st_instr_summary local;
 	struct st_split *sp = NULL;
-	struct st_sb all = {0}, tb = {0};
+	struct st_strbuf all = {0}, tb = {0};
 	size_t nchains;
 	int ret = 0;
 
@@ -662,9 +569,7 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 		if (seen ||
 		    !st_ipt_table_involved(rs, c->table, family, o->flags))
 			continue;
-		tb.len = 0;
-		if (tb.p != NULL)
-			tb.p[0] = '\0';
+		st_strbuf_reset(&tb);
 		for (size_t k = i; k < nchains; k++) {
 			const struct st_chain *ck = st_ruleset_chain(rs, k);
 
@@ -677,16 +582,16 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 		}
 		if (tb.len == 0)
 			continue;
-		st_sb_printf(&all, "*%s\n", c->table);
-		st_sb_putn(&all, tb.p, tb.len);
-		st_sb_puts(&all, "COMMIT\n");
+		st_strbuf_printf(&all, "*%s\n", c->table);
+		st_strbuf_putn(&all, tb.p, tb.len);
+		st_strbuf_puts(&all, "COMMIT\n");
 	}
-	*out = st_sb_take(&all);
+	*out = st_strbuf_take(&all);
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 out:
-	st_sb_free(&all);
-	st_sb_free(&tb);
+	st_strbuf_free(&all);
+	st_strbuf_free(&tb);
 	free(sp);
 	return ret;
 }
@@ -809,7 +714,7 @@ static int st_ipt_render_remove(const char *live, size_t len,
 				unsigned int *nrules, char *err)
 {
 	struct st_ipt_scan sc;
-	struct st_sb b = {0};
+	struct st_strbuf b = {0};
 	unsigned int count = 0;
 	int ret;
 
@@ -833,7 +738,7 @@ static int st_ipt_render_remove(const char *live, size_t len,
 			      st_in_set(set, nset, sc.v[k].session);
 		if (!any)
 			continue;
-		st_sb_printf(&b, "*%s\n", t);
+		st_strbuf_printf(&b, "*%s\n", t);
 		/* Backwards: highest position of each chain first. */
 		for (size_t k = sc.n; k-- > i;) {
 			const struct st_ipt_line *l = &sc.v[k];
@@ -841,18 +746,18 @@ static int st_ipt_render_remove(const char *live, size_t len,
 			if (strcmp(l->table, t) != 0 || !l->session_rule ||
 			    !st_in_set(set, nset, l->session))
 				continue;
-			st_sb_printf(&b, "-D %s %u\n", l->chain, l->pos);
+			st_strbuf_printf(&b, "-D %s %u\n", l->chain, l->pos);
 			count++;
 		}
-		st_sb_puts(&b, "COMMIT\n");
+		st_strbuf_puts(&b, "COMMIT\n");
 	}
-	*out = st_sb_take(&b);
+	*out = st_strbuf_take(&b);
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 	else
 		*nrules = count;
 	free(sc.v);
-	st_sb_free(&b);
+	st_strbuf_free(&b);
 	return ret;
 }
 
@@ -866,7 +771,7 @@ static void st_trim_right(const char *s, size_t *n)
 static int st_ipt_normalize(const char *text, size_t len, char **out, char *err)
 {
 	struct st_split *sp = NULL;
-	struct st_sb b = {0};
+	struct st_strbuf b = {0};
 	size_t off = 0;
 	int ret = 0;
 
@@ -909,13 +814,13 @@ static int st_ipt_normalize(const char *text, size_t len, char **out, char *err)
 		if (n > 0 && s[0] == '-' && st_split_rule(s, n, sp) == 0 &&
 		    sp->session_rule)
 			continue;
-		st_sb_putn(&b, s, n);
-		st_sb_putn(&b, "\n", 1);
+		st_strbuf_putn(&b, s, n);
+		st_strbuf_putn(&b, "\n", 1);
 	}
-	*out = st_sb_take(&b);
+	*out = st_strbuf_take(&b);
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
-	st_sb_free(&b);
+	st_strbuf_free(&b);
 	free(sp);
 	return ret;
 }
@@ -923,7 +828,7 @@ static int st_ipt_normalize(const char *text, size_t len, char **out, char *err)
 static int st_nft_normalize(const char *text, size_t len, char **out, char *err)
 {
 	static const char mark[] = "comment \"" ST_INSTR_COMMENT_PREFIX;
-	struct st_sb b = {0};
+	struct st_strbuf b = {0};
 	size_t off = 0;
 
 	while (off < len) {
@@ -935,10 +840,10 @@ static int st_nft_normalize(const char *text, size_t len, char **out, char *err)
 		st_trim_right(s, &n);
 		if (n == 0 || memmem(s, n, mark, sizeof(mark) - 1) != NULL)
 			continue;
-		st_sb_putn(&b, s, n);
-		st_sb_putn(&b, "\n", 1);
+		st_strbuf_putn(&b, s, n);
+		st_strbuf_putn(&b, "\n", 1);
 	}
-	*out = st_sb_take(&b);
+	*out = st_strbuf_take(&b);
 	return *out == NULL ? st_err(err, ENOMEM, "out of memory") : 0;
 }
 
@@ -1370,7 +1275,7 @@ fail:
 	return NULL;
 }
 
-static int st_nft_emit(struct st_sb *b, json_t *cmd, char *err)
+static int st_nft_emit(struct st_strbuf *b, json_t *cmd, char *err)
 {
 	char *s = NULL;
 
@@ -1380,15 +1285,16 @@ static int st_nft_emit(struct st_sb *b, json_t *cmd, char *err)
 	json_decref(cmd);
 	if (s == NULL)
 		return st_err(err, ENOMEM, "out of memory");
-	st_sb_puts(b, b->len > 0 ? ",\n" : "{\"nftables\":[\n");
-	st_sb_puts(b, s);
+	st_strbuf_puts(b, b->len > 0 ? ",\n" : "{\"nftables\":[\n");
+	st_strbuf_puts(b, s);
 	free(s);
 	return 0;
 }
 
 static int st_nft_render_chain(const struct st_nmodel *m,
 			       const struct st_nchain *c,
-			       const struct st_instr_opts *o, struct st_sb *b,
+			       const struct st_instr_opts *o,
+			       struct st_strbuf *b,
 			       struct st_instr_summary *sum, char *err)
 {
 	const struct st_ntable *t = &m->tables[c->table];
@@ -1474,7 +1380,7 @@ static int st_nft_render_model(const struct st_nmodel *m,
 			       const struct st_instr_opts *o, char **out,
 			       struct st_instr_summary *sum, char *err)
 {
-	struct st_sb b = {0};
+	struct st_strbuf b = {0};
 	int ret = 0;
 
 	for (size_t i = 0; i < m->nchains; i++) {
@@ -1485,12 +1391,12 @@ static int st_nft_render_model(const struct st_nmodel *m,
 			goto out;
 	}
 	if (b.len > 0)
-		st_sb_puts(&b, "\n]}\n");
-	*out = st_sb_take(&b);
+		st_strbuf_puts(&b, "\n]}\n");
+	*out = st_strbuf_take(&b);
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 out:
-	st_sb_free(&b);
+	st_strbuf_free(&b);
 	return ret;
 }
 
@@ -1522,7 +1428,7 @@ static int st_nft_render_remove(const char *live, size_t len,
 				unsigned int *nrules, char *err)
 {
 	struct st_nmodel m;
-	struct st_sb b = {0};
+	struct st_strbuf b = {0};
 	unsigned int count = 0;
 	int ret;
 
@@ -1555,14 +1461,14 @@ static int st_nft_render_remove(const char *live, size_t len,
 		}
 	}
 	if (b.len > 0)
-		st_sb_puts(&b, "\n]}\n");
-	*out = st_sb_take(&b);
+		st_strbuf_puts(&b, "\n]}\n");
+	*out = st_strbuf_take(&b);
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 	else
 		*nrules = count;
 out:
-	st_sb_free(&b);
+	st_strbuf_free(&b);
 	st_nmodel_free(&m);
 	return ret;
 }
@@ -1602,7 +1508,7 @@ int st_instr_render_remove(enum st_backend backend, const char *live,
  */
 static int st_ipt_sequence(const struct st_ruleset *pre,
 			   const struct st_ruleset *post, enum st_family fam,
-			   const struct st_instr_opts *o, struct st_sb *b,
+			   const struct st_instr_opts *o, struct st_strbuf *b,
 			   unsigned int *ours, char *err)
 {
 	struct st_split *sp = NULL;
@@ -1635,7 +1541,8 @@ static int st_ipt_sequence(const struct st_ruleset *pre,
 					  0, o->session, err);
 			if (ret < 0)
 				goto out;
-			st_sb_printf(b, "%s %s: %s\n", c->table, c->name, tag);
+			st_strbuf_printf(b, "%s %s: %s\n", c->table, c->name,
+					 tag);
 			for (unsigned int i = 0; i < c->nrules; i++) {
 				if (ri[i].session)
 					continue;
@@ -1646,29 +1553,32 @@ static int st_ipt_sequence(const struct st_ruleset *pre,
 							  o->session, err);
 					if (ret < 0)
 						goto out;
-					st_sb_printf(b, "%s %s: %s\n", c->table,
-						     c->name, tag);
+					st_strbuf_printf(b, "%s %s: %s\n",
+							 c->table, c->name,
+							 tag);
 				}
 				ret = st_split_rule(ri[i].r->text,
 						    strlen(ri[i].r->text), sp);
 				if (ret < 0)
 					goto out;
-				st_sb_printf(b, "%s %s: = ", c->table, c->name);
+				st_strbuf_printf(b, "%s %s: = ", c->table,
+						 c->name);
 				st_split_key(sp, b);
-				st_sb_putn(b, "\n", 1);
+				st_strbuf_putn(b, "\n", 1);
 			}
 			ret = st_make_tag(
 				tag, c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN,
 				c->table, c->name, 0, o->session, err);
 			if (ret < 0)
 				goto out;
-			st_sb_printf(b, "%s %s: %s\n", c->table, c->name, tag);
+			st_strbuf_printf(b, "%s %s: %s\n", c->table, c->name,
+					 tag);
 			continue;
 		}
 		pc = st_ruleset_find_chain(post, c->table, c->name, fam);
 		if (pc == NULL) {
-			st_sb_printf(b, "%s %s: (chain missing)\n", c->table,
-				     c->name);
+			st_strbuf_printf(b, "%s %s: (chain missing)\n",
+					 c->table, c->name);
 			continue;
 		}
 		for (unsigned int i = 0; i < pc->nrules; i++) {
@@ -1677,24 +1587,25 @@ static int st_ipt_sequence(const struct st_ruleset *pre,
 
 			if (r == NULL || r->text == NULL ||
 			    st_split_rule(r->text, strlen(r->text), sp) < 0) {
-				st_sb_printf(b, "%s %s: (unreadable rule)\n",
-					     c->table, c->name);
+				st_strbuf_printf(b,
+						 "%s %s: (unreadable rule)\n",
+						 c->table, c->name);
 				continue;
 			}
 			if (sp->session_rule && sp->session != o->session)
 				continue;
-			st_sb_printf(b, "%s %s: ", c->table, c->name);
+			st_strbuf_printf(b, "%s %s: ", c->table, c->name);
 			if (sp->session_rule) {
 				if (sp->prefix > 0) {
 					st_tok_value(&sp->t[sp->prefix], tag,
 						     sizeof(tag));
-					st_sb_puts(b, tag);
+					st_strbuf_puts(b, tag);
 				}
 			} else {
-				st_sb_puts(b, "= ");
+				st_strbuf_puts(b, "= ");
 				st_split_key(sp, b);
 			}
-			st_sb_putn(b, "\n", 1);
+			st_strbuf_putn(b, "\n", 1);
 		}
 	}
 	if (post != NULL && ours != NULL) {
@@ -1717,7 +1628,7 @@ out:
 
 /* The selected chains of @rs and their original rules: what must match. */
 static int st_ipt_describe(const struct st_ruleset *rs, enum st_family fam,
-			   unsigned int flags, struct st_sb *b, char *err)
+			   unsigned int flags, struct st_strbuf *b, char *err)
 {
 	struct st_split *sp = NULL;
 	struct st_rinfo *ri = NULL;
@@ -1747,13 +1658,14 @@ static int st_ipt_describe(const struct st_ruleset *rs, enum st_family fam,
 					    strlen(ri[i].r->text), sp);
 			if (ret < 0)
 				goto out;
-			st_sb_printf(b, "%s %s rule %u: ", c->table, c->name,
-				     ri[i].orig);
+			st_strbuf_printf(b, "%s %s rule %u: ", c->table,
+					 c->name, ri[i].orig);
 			st_split_key(sp, b);
-			st_sb_putn(b, "\n", 1);
+			st_strbuf_putn(b, "\n", 1);
 		}
 		if (ri != NULL && nown == 0)
-			st_sb_printf(b, "%s %s: empty\n", c->table, c->name);
+			st_strbuf_printf(b, "%s %s: empty\n", c->table,
+					 c->name);
 	}
 	if (b->oom)
 		ret = st_err(err, ENOMEM, "out of memory");
@@ -1782,7 +1694,7 @@ static const char *st_nft_rule_prefix(json_t *rule)
 
 static int st_nft_sequence(const struct st_nmodel *pre,
 			   const struct st_nmodel *post,
-			   const struct st_instr_opts *o, struct st_sb *b,
+			   const struct st_instr_opts *o, struct st_strbuf *b,
 			   unsigned int *ours, char *err)
 {
 	char tag[ST_NFLOG_PREFIX_SIZE];
@@ -1803,7 +1715,8 @@ static int st_nft_sequence(const struct st_nmodel *pre,
 					  0, o->session, err);
 			if (ret < 0)
 				return ret;
-			st_sb_printf(b, "%s %s: %s\n", t->name, c->name, tag);
+			st_strbuf_printf(b, "%s %s: %s\n", t->name, c->name,
+					 tag);
 			for (size_t i = 0; i < c->nrules; i++) {
 				json_t *r = c->rules[i];
 
@@ -1816,28 +1729,29 @@ static int st_nft_sequence(const struct st_nmodel *pre,
 						c->name, orig, o->session, err);
 					if (ret < 0)
 						return ret;
-					st_sb_printf(b, "%s %s: %s\n", t->name,
-						     c->name, tag);
+					st_strbuf_printf(b, "%s %s: %s\n",
+							 t->name, c->name, tag);
 				}
-				st_sb_printf(b,
-					     "%s %s: = #%" JSON_INTEGER_FORMAT
-					     "\n",
-					     t->name, c->name,
-					     json_integer_value(json_object_get(
-						     r, "handle")));
+				st_strbuf_printf(
+					b,
+					"%s %s: = #%" JSON_INTEGER_FORMAT "\n",
+					t->name, c->name,
+					json_integer_value(
+						json_object_get(r, "handle")));
 			}
 			ret = st_make_tag(
 				tag, c->base ? ST_HIT_POLICY : ST_HIT_RETURN,
 				t->name, c->name, 0, o->session, err);
 			if (ret < 0)
 				return ret;
-			st_sb_printf(b, "%s %s: %s\n", t->name, c->name, tag);
+			st_strbuf_printf(b, "%s %s: %s\n", t->name, c->name,
+					 tag);
 			continue;
 		}
 		pc = st_nchain_find(post, t->family, t->name, c->name);
 		if (pc == NULL) {
-			st_sb_printf(b, "%s %s: (chain missing)\n", t->name,
-				     c->name);
+			st_strbuf_printf(b, "%s %s: (chain missing)\n", t->name,
+					 c->name);
 			continue;
 		}
 		for (size_t i = 0; i < pc->nrules; i++) {
@@ -1848,14 +1762,16 @@ static int st_nft_sequence(const struct st_nmodel *pre,
 				const char *p = st_nft_rule_prefix(r);
 
 				if (s == o->session)
-					st_sb_printf(b, "%s %s: %s\n", t->name,
-						     c->name, p ? p : "");
+					st_strbuf_printf(b, "%s %s: %s\n",
+							 t->name, c->name,
+							 p ? p : "");
 				continue;
 			}
-			st_sb_printf(b, "%s %s: = #%" JSON_INTEGER_FORMAT "\n",
-				     t->name, c->name,
-				     json_integer_value(
-					     json_object_get(r, "handle")));
+			st_strbuf_printf(b,
+					 "%s %s: = #%" JSON_INTEGER_FORMAT "\n",
+					 t->name, c->name,
+					 json_integer_value(
+						 json_object_get(r, "handle")));
 		}
 	}
 	if (post != NULL && ours != NULL)
@@ -2398,7 +2314,7 @@ static int st_attach_ipt_read(struct st_instr *in,
 			      uint8_t *groups, char *err)
 {
 	enum st_family fam = slot == 0 ? ST_FAMILY_IPV4 : ST_FAMILY_IPV6;
-	struct st_sb want = {0}, have = {0};
+	struct st_strbuf want = {0}, have = {0};
 	struct st_ipt_scan sc = {0};
 	char msg[300];
 	int ret = 0;
@@ -2455,8 +2371,8 @@ static int st_attach_ipt_read(struct st_instr *in,
 		in->slot[slot].used = true;
 out:
 	free(sc.v);
-	st_sb_free(&want);
-	st_sb_free(&have);
+	st_strbuf_free(&want);
+	st_strbuf_free(&have);
 	return ret;
 }
 
@@ -2522,7 +2438,7 @@ static int st_attach_verify(struct st_instr *in, int slot,
 			    const struct st_instr_opts *o, char *err)
 {
 	enum st_family fam = slot == 0 ? ST_FAMILY_IPV4 : ST_FAMILY_IPV6;
-	struct st_sb want = {0}, have = {0};
+	struct st_strbuf want = {0}, have = {0};
 	struct st_ruleset *post = NULL;
 	struct st_nmodel pm;
 	bool pm_loaded = false;
@@ -2575,8 +2491,8 @@ out:
 	if (pm_loaded)
 		st_nmodel_free(&pm);
 	st_ruleset_free(post);
-	st_sb_free(&want);
-	st_sb_free(&have);
+	st_strbuf_free(&want);
+	st_strbuf_free(&have);
 	free(dump);
 	return ret;
 }

@@ -94,23 +94,6 @@ static int ipt_nomem(struct ipt_parser *p)
 		      p->lineno);
 }
 
-static int ipt_grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t n = *cap ? *cap : 16;
-	void *a = NULL;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	a = realloc(*arr, n * elem);
-	if (a == NULL)
-		return -ENOMEM;
-	*arr = a;
-	*cap = n;
-	return 0;
-}
-
 /* ---- number parsing ------------------------------------------------- */
 
 static bool ipt_u64(const char *s, int base, uint64_t max, uint64_t *out)
@@ -305,7 +288,7 @@ static int ipt_tokenize(struct ipt_parser *p)
 	size_t i = 0;
 	char *w = NULL;
 
-	if (ipt_grow((void **)&p->scratch, &p->scratch_cap, n * 2 + 2, 1) < 0)
+	if (st_grow((void **)&p->scratch, &p->scratch_cap, n * 2 + 2, 1) < 0)
 		return ipt_nomem(p);
 	w = p->scratch;
 	p->ntoks = 0;
@@ -317,8 +300,8 @@ static int ipt_tokenize(struct ipt_parser *p)
 			i++;
 		if (i == n)
 			break;
-		if (ipt_grow((void **)&p->toks, &p->toks_cap, p->ntoks + 1,
-			     sizeof(*p->toks)) < 0)
+		if (st_grow((void **)&p->toks, &p->toks_cap, p->ntoks + 1,
+			    sizeof(*p->toks)) < 0)
 			return ipt_nomem(p);
 		t = &p->toks[p->ntoks++];
 		t->s = w;
@@ -962,8 +945,8 @@ static int ipt_build_items(struct ipt_parser *p, unsigned int from)
 		unsigned int j = 0;
 		int g = -1;
 
-		if (ipt_grow((void **)&p->items, &p->items_cap, p->nitems + 1,
-			     sizeof(*p->items)) < 0)
+		if (st_grow((void **)&p->items, &p->items_cap, p->nitems + 1,
+			    sizeof(*p->items)) < 0)
 			return ipt_nomem(p);
 		it = &p->items[p->nitems];
 		memset(it, 0, sizeof(*it));
@@ -1313,8 +1296,8 @@ static int ipt_chain(struct ipt_parser *p, const char *s, size_t n)
 	}
 	if (ipt_chain_declared(p, name))
 		return ipt_fail(p, "chain '%s' declared twice", name);
-	if (ipt_grow((void **)&p->chains, &p->chains_cap, p->nchains + 1,
-		     sizeof(*p->chains)) < 0)
+	if (st_grow((void **)&p->chains, &p->chains_cap, p->nchains + 1,
+		    sizeof(*p->chains)) < 0)
 		return ipt_nomem(p);
 	c = st_ruleset_add_chain(p->rs, p->table, name, p->family, policy);
 	if (c == NULL)

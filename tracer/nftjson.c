@@ -19,69 +19,6 @@
 
 #include "rules-int.h"
 
-/* A string under construction; @oom sticks once an allocation failed. */
-struct nft_sb {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-static void nft_sb_add(struct nft_sb *sb, const char *fmt, ...)
-	__st_printf(2, 3);
-
-static void nft_sb_add(struct nft_sb *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n = 0;
-
-	if (sb->oom)
-		return;
-	for (;;) {
-		size_t room = sb->cap - sb->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, room, fmt,
-			      ap);
-		va_end(ap);
-		if (n < 0) {
-			sb->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			sb->len += (size_t)n;
-			return;
-		}
-		size_t cap = sb->cap ? sb->cap : 128;
-		char *b = NULL;
-
-		while (cap - sb->len <= (size_t)n)
-			cap *= 2;
-		b = realloc(sb->buf, cap);
-		if (b == NULL) {
-			sb->oom = true;
-			return;
-		}
-		sb->buf = b;
-		sb->cap = cap;
-	}
-}
-
-static void nft_sb_reset(struct nft_sb *sb)
-{
-	sb->len = 0;
-	if (sb->buf != NULL)
-		sb->buf[0] = '\0';
-}
-
-/* A malloc'd copy of the text ("" when empty). */
-static char *nft_sb_dup(const struct nft_sb *sb)
-{
-	if (sb->oom)
-		return NULL;
-	return strdup(sb->len ? sb->buf : "");
-}
-
 struct nft_table {
 	const char *family; /* strings owned by the JSON document */
 	const char *name;
@@ -106,8 +43,8 @@ struct nft_parser {
 	struct nft_chainref *chains;
 	size_t nchains;
 	size_t chains_cap;
-	struct nft_sb text;
-	struct nft_sb ttext;
+	struct st_strbuf text;
+	struct st_strbuf ttext;
 };
 
 static int nft_fail(struct nft_parser *p, const char *fmt, ...)
@@ -128,23 +65,6 @@ static int nft_fail(struct nft_parser *p, const char *fmt, ...)
 static int nft_nomem(struct nft_parser *p)
 {
 	return st_err(p->err, ENOMEM, "%s: out of memory", p->name);
-}
-
-static int nft_grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t n = *cap ? *cap : 16;
-	void *a = NULL;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	a = realloc(*arr, n * elem);
-	if (a == NULL)
-		return -ENOMEM;
-	*arr = a;
-	*cap = n;
-	return 0;
 }
 
 /* The single key of an expression object: {"match": {...}} -> "match". */
@@ -173,13 +93,13 @@ enum nft_fmt {
 	NFT_QUOTED, /* interface names: "lo" */
 };
 
-static void nft_dump(struct nft_sb *sb, json_t *v)
+static void nft_dump(struct st_strbuf *sb, json_t *v)
 {
 	char *s = NULL;
 
 	/* A key missing from a malformed expression. */
 	if (v == NULL) {
-		nft_sb_add(sb, "null");
+		st_strbuf_printf(sb, "null");
 		return;
 	}
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -187,7 +107,7 @@ static void nft_dump(struct nft_sb *sb, json_t *v)
 		sb->oom = true;
 		return;
 	}
-	nft_sb_add(sb, "%s", s);
+	st_strbuf_printf(sb, "%s", s);
 	free(s);
 }
 
@@ -204,9 +124,9 @@ static bool nft_meta_unqualified(const char *key)
 	return false;
 }
 
-static void nft_render(struct nft_sb *sb, json_t *v, enum nft_fmt fmt);
+static void nft_render(struct st_strbuf *sb, json_t *v, enum nft_fmt fmt);
 
-static void nft_render_binop(struct nft_sb *sb, const char *op, json_t *v,
+static void nft_render_binop(struct st_strbuf *sb, const char *op, json_t *v,
 			     enum nft_fmt fmt)
 {
 	if (!json_is_array(v) || json_array_size(v) != 2) {
@@ -214,11 +134,11 @@ static void nft_render_binop(struct nft_sb *sb, const char *op, json_t *v,
 		return;
 	}
 	nft_render(sb, json_array_get(v, 0), fmt);
-	nft_sb_add(sb, " %s ", op);
+	st_strbuf_printf(sb, " %s ", op);
 	nft_render(sb, json_array_get(v, 1), fmt);
 }
 
-static void nft_render(struct nft_sb *sb, json_t *v, enum nft_fmt fmt)
+static void nft_render(struct st_strbuf *sb, json_t *v, enum nft_fmt fmt)
 {
 	static const char *const binops[] = {"&", "|", "^", "<<", ">>"};
 	const char *k = NULL;
@@ -226,25 +146,25 @@ static void nft_render(struct nft_sb *sb, json_t *v, enum nft_fmt fmt)
 
 	if (json_is_integer(v)) {
 		if (fmt == NFT_HEX)
-			nft_sb_add(sb, "0x%08" PRIx64,
-				   (uint64_t)json_integer_value(v));
+			st_strbuf_printf(sb, "0x%08" PRIx64,
+					 (uint64_t)json_integer_value(v));
 		else
-			nft_sb_add(sb, "%" JSON_INTEGER_FORMAT,
-				   json_integer_value(v));
+			st_strbuf_printf(sb, "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(v));
 		return;
 	}
 	if (json_is_string(v)) {
 		if (fmt == NFT_QUOTED)
-			nft_sb_add(sb, "\"%s\"", json_string_value(v));
+			st_strbuf_printf(sb, "\"%s\"", json_string_value(v));
 		else
-			nft_sb_add(sb, "%s", json_string_value(v));
+			st_strbuf_printf(sb, "%s", json_string_value(v));
 		return;
 	}
 	if (json_is_array(v)) {
 		/* Flags such as ct state: "established,related". */
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i > 0)
-				nft_sb_add(sb, ",");
+				st_strbuf_printf(sb, ",");
 			nft_render(sb, json_array_get(v, i), fmt);
 		}
 		return;
@@ -261,41 +181,42 @@ static void nft_render(struct nft_sb *sb, json_t *v, enum nft_fmt fmt)
 		}
 	}
 	if (strcmp(k, "set") == 0) {
-		nft_sb_add(sb, "{ ");
+		st_strbuf_printf(sb, "{ ");
 		if (json_is_array(val)) {
 			for (size_t i = 0; i < json_array_size(val); i++) {
 				if (i > 0)
-					nft_sb_add(sb, ", ");
+					st_strbuf_printf(sb, ", ");
 				nft_render(sb, json_array_get(val, i), fmt);
 			}
 		} else {
 			nft_render(sb, val, fmt);
 		}
-		nft_sb_add(sb, " }");
+		st_strbuf_printf(sb, " }");
 	} else if (strcmp(k, "range") == 0 && json_is_array(val) &&
 		   json_array_size(val) == 2) {
 		nft_render(sb, json_array_get(val, 0), fmt);
-		nft_sb_add(sb, "-");
+		st_strbuf_printf(sb, "-");
 		nft_render(sb, json_array_get(val, 1), fmt);
 	} else if (strcmp(k, "prefix") == 0 && nft_str(val, "addr") != NULL) {
-		nft_sb_add(sb, "%s/%" JSON_INTEGER_FORMAT, nft_str(val, "addr"),
-			   json_integer_value(json_object_get(val, "len")));
+		st_strbuf_printf(
+			sb, "%s/%" JSON_INTEGER_FORMAT, nft_str(val, "addr"),
+			json_integer_value(json_object_get(val, "len")));
 	} else if (strcmp(k, "meta") == 0 && nft_str(val, "key") != NULL) {
 		const char *key = nft_str(val, "key");
 
-		nft_sb_add(sb, "%s%s", nft_meta_unqualified(key) ? "" : "meta ",
-			   key);
+		st_strbuf_printf(sb, "%s%s",
+				 nft_meta_unqualified(key) ? "" : "meta ", key);
 	} else if (strcmp(k, "ct") == 0 && nft_str(val, "key") != NULL) {
 		if (nft_str(val, "dir") != NULL)
-			nft_sb_add(sb, "ct %s %s", nft_str(val, "dir"),
-				   nft_str(val, "key"));
+			st_strbuf_printf(sb, "ct %s %s", nft_str(val, "dir"),
+					 nft_str(val, "key"));
 		else
-			nft_sb_add(sb, "ct %s", nft_str(val, "key"));
+			st_strbuf_printf(sb, "ct %s", nft_str(val, "key"));
 	} else if (strcmp(k, "payload") == 0 &&
 		   nft_str(val, "protocol") != NULL &&
 		   nft_str(val, "field") != NULL) {
-		nft_sb_add(sb, "%s %s", nft_str(val, "protocol"),
-			   nft_str(val, "field"));
+		st_strbuf_printf(sb, "%s %s", nft_str(val, "protocol"),
+				 nft_str(val, "field"));
 	} else {
 		nft_dump(sb, v);
 	}
@@ -323,7 +244,7 @@ static enum nft_fmt nft_fmt_of(json_t *left)
 	return NFT_DEC;
 }
 
-static void nft_render_match(struct nft_sb *sb, json_t *m)
+static void nft_render_match(struct st_strbuf *sb, json_t *m)
 {
 	json_t *left = json_object_get(m, "left");
 	const char *op = nft_str(m, "op");
@@ -338,72 +259,73 @@ static void nft_render_match(struct nft_sb *sb, json_t *m)
 	nft_render(sb, left, nft_fmt_of(left));
 	if (op != NULL && ((strcmp(op, "==") != 0 && strcmp(op, "in") != 0) ||
 			   (binop && strcmp(op, "==") == 0)))
-		nft_sb_add(sb, " %s", op);
-	nft_sb_add(sb, " ");
+		st_strbuf_printf(sb, " %s", op);
+	st_strbuf_printf(sb, " ");
 	nft_render(sb, json_object_get(m, "right"), nft_fmt_of(left));
 }
 
-static void nft_render_addr_port(struct nft_sb *sb, json_t *st)
+static void nft_render_addr_port(struct st_strbuf *sb, json_t *st)
 {
 	const char *fam = nft_str(st, "family");
 	const char *addr = nft_str(st, "addr");
 	json_t *port = json_object_get(st, "port");
 
-	nft_sb_add(sb, " to ");
+	st_strbuf_printf(sb, " to ");
 	if (addr != NULL) {
 		if (fam != NULL && strcmp(fam, "ip6") == 0 && port != NULL)
-			nft_sb_add(sb, "[%s]", addr);
+			st_strbuf_printf(sb, "[%s]", addr);
 		else
-			nft_sb_add(sb, "%s", addr);
+			st_strbuf_printf(sb, "%s", addr);
 	}
 	if (port != NULL) {
-		nft_sb_add(sb, ":");
+		st_strbuf_printf(sb, ":");
 		nft_render(sb, port, NFT_DEC);
 	}
 }
 
-static void nft_render_stmt(struct nft_sb *sb, const char *k, json_t *st)
+static void nft_render_stmt(struct st_strbuf *sb, const char *k, json_t *st)
 {
 	if (strcmp(k, "accept") == 0 || strcmp(k, "drop") == 0 ||
 	    strcmp(k, "return") == 0 || strcmp(k, "continue") == 0 ||
 	    strcmp(k, "notrack") == 0) {
-		nft_sb_add(sb, "%s", k);
+		st_strbuf_printf(sb, "%s", k);
 	} else if ((strcmp(k, "jump") == 0 || strcmp(k, "goto") == 0) &&
 		   nft_str(st, "target") != NULL) {
-		nft_sb_add(sb, "%s %s", k, nft_str(st, "target"));
+		st_strbuf_printf(sb, "%s %s", k, nft_str(st, "target"));
 	} else if (strcmp(k, "redirect") == 0 || strcmp(k, "masquerade") == 0) {
-		nft_sb_add(sb, "%s", k);
+		st_strbuf_printf(sb, "%s", k);
 		if (json_is_object(st) && json_object_get(st, "port") != NULL)
 			nft_render_addr_port(sb, st);
 	} else if ((strcmp(k, "tproxy") == 0 || strcmp(k, "dnat") == 0 ||
 		    strcmp(k, "snat") == 0) &&
 		   json_is_object(st)) {
-		nft_sb_add(sb, "%s", k);
+		st_strbuf_printf(sb, "%s", k);
 		if (nft_str(st, "family") != NULL)
-			nft_sb_add(sb, " %s", nft_str(st, "family"));
+			st_strbuf_printf(sb, " %s", nft_str(st, "family"));
 		nft_render_addr_port(sb, st);
 	} else if (strcmp(k, "mangle") == 0 && json_is_object(st)) {
 		json_t *key = json_object_get(st, "key");
 
 		nft_render(sb, key, NFT_DEC);
-		nft_sb_add(sb, " set ");
+		st_strbuf_printf(sb, " set ");
 		nft_render(sb, json_object_get(st, "value"), nft_fmt_of(key));
 	} else if (strcmp(k, "log") == 0) {
-		nft_sb_add(sb, "log");
+		st_strbuf_printf(sb, "log");
 		if (nft_str(st, "prefix") != NULL)
-			nft_sb_add(sb, " prefix \"%s\"", nft_str(st, "prefix"));
+			st_strbuf_printf(sb, " prefix \"%s\"",
+					 nft_str(st, "prefix"));
 		if (json_is_integer(json_object_get(st, "group")))
-			nft_sb_add(sb, " group %" JSON_INTEGER_FORMAT,
-				   json_integer_value(
-					   json_object_get(st, "group")));
+			st_strbuf_printf(sb, " group %" JSON_INTEGER_FORMAT,
+					 json_integer_value(
+						 json_object_get(st, "group")));
 		if (nft_str(st, "level") != NULL)
-			nft_sb_add(sb, " level %s", nft_str(st, "level"));
+			st_strbuf_printf(sb, " level %s", nft_str(st, "level"));
 	} else if (strcmp(k, "reject") == 0) {
-		nft_sb_add(sb, "reject");
+		st_strbuf_printf(sb, "reject");
 		if (nft_str(st, "type") != NULL)
-			nft_sb_add(sb, " with %s %s", nft_str(st, "type"),
-				   nft_str(st, "expr") ? nft_str(st, "expr")
-						       : "");
+			st_strbuf_printf(
+				sb, " with %s %s", nft_str(st, "type"),
+				nft_str(st, "expr") ? nft_str(st, "expr") : "");
 	} else {
 		json_t *obj = json_pack("{sO}", k, st);
 
@@ -960,8 +882,8 @@ static int nft_table(struct nft_parser *p, json_t *o)
 		return nft_fail(p, "table without family or name");
 	if (nft_find_table(p, family, name) != NULL)
 		return 0;
-	if (nft_grow((void **)&p->tables, &p->tables_cap, p->ntables + 1,
-		     sizeof(*p->tables)) < 0)
+	if (st_grow((void **)&p->tables, &p->tables_cap, p->ntables + 1,
+		    sizeof(*p->tables)) < 0)
 		return nft_nomem(p);
 	t = &p->tables[p->ntables++];
 	t->family = family;
@@ -1013,8 +935,8 @@ static int nft_chain(struct nft_parser *p, json_t *o)
 						: policy[i]);
 		pol[i] = '\0';
 	}
-	if (nft_grow((void **)&p->chains, &p->chains_cap, p->nchains + 1,
-		     sizeof(*p->chains)) < 0)
+	if (st_grow((void **)&p->chains, &p->chains_cap, p->nchains + 1,
+		    sizeof(*p->chains)) < 0)
 		return nft_nomem(p);
 	c = st_ruleset_add_chain(p->rs, table, name, t->fam,
 				 policy != NULL ? pol : NULL);
@@ -1121,8 +1043,8 @@ static int nft_rule(struct nft_parser *p, json_t *o)
 	if (nft_uint(json_object_get(o, "handle"), UINT64_MAX, &h))
 		r->handle = h;
 	fam = t->fam;
-	nft_sb_reset(&p->text);
-	nft_sb_reset(&p->ttext);
+	st_strbuf_reset(&p->text);
+	st_strbuf_reset(&p->ttext);
 
 	for (size_t i = 0; i < json_array_size(expr); i++) {
 		json_t *e = json_array_get(expr, i);
@@ -1148,7 +1070,7 @@ static int nft_rule(struct nft_parser *p, json_t *o)
 			continue;
 		}
 		if (p->text.len > 0)
-			nft_sb_add(&p->text, " ");
+			st_strbuf_printf(&p->text, " ");
 		if (strcmp(k, "match") == 0) {
 			nft_render_match(&p->text, val);
 			if (nft_nfproto(val, &fam))
@@ -1178,7 +1100,7 @@ static int nft_rule(struct nft_parser *p, json_t *o)
 			continue;
 		}
 		if (p->ttext.len > 0)
-			nft_sb_add(&p->ttext, " ");
+			st_strbuf_printf(&p->ttext, " ");
 		nft_render_stmt(&p->ttext, k, val);
 		nft_stmt_kind(k, val, &rank);
 		if (rank > best_rank) {
@@ -1199,11 +1121,11 @@ static int nft_rule(struct nft_parser *p, json_t *o)
 		m->text = strdup(comment);
 		if (m->text == NULL)
 			return nft_nomem(p);
-		nft_sb_add(&p->text, "%scomment \"%s\"", p->text.len ? " " : "",
-			   comment);
+		st_strbuf_printf(&p->text, "%scomment \"%s\"",
+				 p->text.len ? " " : "", comment);
 	}
 	r->family = fam;
-	r->text = nft_sb_dup(&p->text);
+	r->text = st_strbuf_dup(&p->text);
 	if (r->text == NULL)
 		return nft_nomem(p);
 	if (best >= 0) {
@@ -1231,7 +1153,7 @@ static int nft_rule(struct nft_parser *p, json_t *o)
 		r->target.text = strdup(
 			nft_str(val, "prefix") ? nft_str(val, "prefix") : "");
 	} else {
-		r->target.text = nft_sb_dup(&p->ttext);
+		r->target.text = st_strbuf_dup(&p->ttext);
 	}
 	if (r->target.text == NULL)
 		return nft_nomem(p);
@@ -1287,8 +1209,8 @@ int st_nftjson_parse(struct st_ruleset *rs, const char *buf, size_t len,
 out:
 	free(p.tables);
 	free(p.chains);
-	free(p.text.buf);
-	free(p.ttext.buf);
+	st_strbuf_free(&p.text);
+	st_strbuf_free(&p.ttext);
 	json_decref(root);
 	return ret;
 }

@@ -368,28 +368,13 @@ static void pc_skip(struct pc *c, enum st_plaincap_skip why, const char *fmt,
 	va_end(ap);
 }
 
-static bool pc_is_loopback(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t v6lo[16] = {[15] = 1};
-
-	return family == 4 ? a[0] == 127 : memcmp(a, v6lo, 16) == 0;
-}
-
-static bool pc_is_passthrough(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t v4[4] = {127, 0, 0, 6};
-	static const uint8_t v6[16] = {[15] = 6};
-
-	return family == 4 ? memcmp(a, v4, 4) == 0 : memcmp(a, v6, 16) == 0;
-}
-
 static void pc_count_addr(struct pc *c, uint8_t family, const uint8_t *a,
 			  unsigned int weight)
 {
 	unsigned int i;
 
-	if (weight == 0 || pc_is_loopback(family, a) ||
-	    pc_is_passthrough(family, a))
+	if (weight == 0 || st_flow_addr_is_loopback(family, a) ||
+	    st_flow_addr_is_passthrough(family, a))
 		return;
 	for (i = 0; i < c->naddrs; i++)
 		if (c->addrs[i].family == family &&
@@ -603,15 +588,16 @@ static void pc_kinds(struct pc *c)
 {
 	for (unsigned int i = 0; i < c->nconns; i++) {
 		struct pc_conn *k = &c->conns[i];
-		bool dlo = pc_is_loopback(k->family, k->dst);
+		bool dlo = st_flow_addr_is_loopback(k->family, k->dst);
 		int lo = k->lo;
 
 		if (lo < 0)
-			lo = dlo || pc_is_loopback(k->family, k->src) ||
+			lo = dlo ||
+			     st_flow_addr_is_loopback(k->family, k->src) ||
 			     (pc_is_pod(c, k->family, k->src) &&
 			      pc_is_pod(c, k->family, k->dst));
 		if (lo) {
-			if (pc_is_passthrough(k->family, k->src))
+			if (st_flow_addr_is_passthrough(k->family, k->src))
 				k->kind = PC_PASSTHRU;
 			else if (dlo && k->dport == c->set.outbound_port &&
 				 k->proto == IPPROTO_TCP)
@@ -939,7 +925,7 @@ static int pc_flow(struct pc *c, const struct pc_conn *k,
 			"neither the app (uid %" PRIu32
 			") nor the proxy uid explains; simulated as the app",
 			pc_seen(obs), c->app_uid);
-	} else if ((k->lo == 1 && pc_is_loopback(k->family, d) &&
+	} else if ((k->lo == 1 && st_flow_addr_is_loopback(k->family, d) &&
 		    pc_sidecar_port(c, dp)) ||
 		   st_class_is_istiod_port(dp)) {
 		proxy = true;
@@ -1197,20 +1183,10 @@ int st_plaincap_run(const struct st_replay_opts *o,
 	st.skipped = res->skipped;
 	st_strlcpy(st.last_skip, c.first_skip, sizeof(st.last_skip));
 	res->flows = st;
-	if (res->out_errno == 0) {
-		errno = 0;
-		ret = o->write_summary(o->out, &st);
-		if (ret == 0 && fflush(o->out) != 0)
-			ret = -EIO;
-		if (ret < 0)
-			res->out_errno = errno != 0 ? errno : -ret;
-	}
-	if (res->out_errno != 0) {
-		ret = st_err(err, res->out_errno,
-			     "writing the output failed: %s",
-			     strerror(res->out_errno));
+	ret = st_replay_write_summary(o->out, o->write_summary, &st,
+				      &res->out_errno, err);
+	if (ret < 0)
 		goto out;
-	}
 	if (o->diag != NULL && res->skipped > 0) {
 		fprintf(o->diag,
 			"sidecar-trace: %" PRIu64 " of %" PRIu64

@@ -1048,23 +1048,6 @@ static bool st_over_budget(struct st_run *x)
 	return true;
 }
 
-static bool st_target_ends(enum st_target_kind k)
-{
-	switch (k) {
-	case ST_T_ACCEPT:
-	case ST_T_DROP:
-	case ST_T_REJECT:
-	case ST_T_REDIRECT:
-	case ST_T_TPROXY:
-	case ST_T_DNAT:
-	case ST_T_SNAT:
-	case ST_T_MASQUERADE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool st_target_marks(enum st_target_kind k)
 {
 	return k == ST_T_MARK || k == ST_T_CONNMARK;
@@ -1154,7 +1137,7 @@ static void st_walk(struct st_run *x, size_t ci, struct st_cubes *in,
 			st_cubes_bound(x, &rem);
 			continue;
 		}
-		if (t->kind == ST_T_RETURN || st_target_ends(t->kind)) {
+		if (st_target_is_verdict(t->kind)) {
 			if (o->took != NULL)
 				o->took[j] = true;
 			if (t->kind == ST_T_RETURN && ret != NULL) {

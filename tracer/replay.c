@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "istio.h"
@@ -31,23 +32,20 @@ struct st_rp {
 	uint64_t by_type[ST_TYPE_MAX + 1];
 	uint64_t by_class[ST_CLASS__MAX];
 	bool chain_noted;
+	/* Records skipped for an unknown chain or rule so far: only the
+	 * flow table changes it, so one look after each record suffices. */
+	uint64_t unknown;
+	/*
+	 * Push each flow out at once: only when the records come from a
+	 * pipe (`tcpdump -U -w - | sidecar-trace --replay -`), where someone
+	 * may be watching.  A file is read as fast as it goes and the
+	 * stream's own buffering applies (one write() per flow was a fifth
+	 * of a replay's time); a terminal is line buffered anyway.
+	 */
+	bool flush_each;
 	int cb_ret;
 	char *err;
 };
-
-static void __st_printf(2, 3) st_rp_note(FILE *diag, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (diag == NULL)
-		return;
-	fputs("sidecar-trace: ", diag);
-	va_start(ap, fmt);
-	vfprintf(diag, fmt, ap);
-	va_end(ap);
-	fputc('\n', diag);
-	fflush(diag);
-}
 
 int st_replay_side_rules(const char *capture, char paths[2][PATH_MAX],
 			 char *err)
@@ -78,7 +76,8 @@ static int st_rp_emit(const struct st_flow *f, void *data)
 		return ST_CB_OK;
 	errno = 0;
 	ret = o->write_flow(o->out, f);
-	if (ret == 0 && fflush(o->out) != 0)
+	if (ret == 0 && (r->flush_each || ferror(o->out)) &&
+	    fflush(o->out) != 0)
 		ret = -EIO;
 	if (ret < 0) {
 		r->res->out_errno = errno != 0 ? errno : -ret;
@@ -97,31 +96,31 @@ static int st_rp_emit(const struct st_flow *f, void *data)
 }
 
 /* One stderr note for the first record whose chain the rules lack. */
-static void st_rp_note_skip(struct st_rp *r, uint64_t before)
+static void st_rp_note_skip(struct st_rp *r)
 {
 	struct st_flow_stats st;
+	uint64_t unknown;
 
 	if (r->chain_noted || r->o->diag == NULL)
 		return;
 	st_flow_table_stats(r->ft, &st);
-	if (st.skipped_by[ST_SKIP_UNKNOWN_CHAIN] +
-		    st.skipped_by[ST_SKIP_UNKNOWN_RULE] ==
-	    before)
+	unknown = st.skipped_by[ST_SKIP_UNKNOWN_CHAIN] +
+		  st.skipped_by[ST_SKIP_UNKNOWN_RULE];
+	if (unknown == r->unknown)
 		return;
+	r->unknown = unknown;
 	r->chain_noted = true;
-	st_rp_note(r->o->diag,
-		   "record %" PRIu64 ": %s: skipped (such records are counted "
-		   "in the summary; are these the rules the capture was "
-		   "taken with?)",
-		   r->res->in.records, st.last_skip);
+	st_note(r->o->diag,
+		"record %" PRIu64 ": %s: skipped (such records are counted "
+		"in the summary; are these the rules the capture was "
+		"taken with?)",
+		r->res->in.records, st.last_skip);
 }
 
 static int st_rp_rec(const struct st_rec *rec, void *data)
 {
 	struct st_rp *r = data;
 	struct st_pcapin_stats *in = &r->res->in;
-	struct st_flow_stats st;
-	uint64_t unknown = 0;
 	int ret;
 
 	st_pcapin_stats(r->in, in);
@@ -138,18 +137,13 @@ static int st_rp_rec(const struct st_rec *rec, void *data)
 		st_flow_table_lost(r->ft, in->seq_missing - r->seq_missing);
 		r->seq_missing = in->seq_missing;
 	}
-	if (!r->chain_noted && r->o->diag != NULL) {
-		st_flow_table_stats(r->ft, &st);
-		unknown = st.skipped_by[ST_SKIP_UNKNOWN_CHAIN] +
-			  st.skipped_by[ST_SKIP_UNKNOWN_RULE];
-	}
 	st_filter_note(r->o->filter, rec);
 	ret = st_flow_table_add(r->ft, rec, r->err);
 	if (ret < 0) {
 		r->cb_ret = ret;
 		return ST_CB_ERROR;
 	}
-	st_rp_note_skip(r, unknown);
+	st_rp_note_skip(r);
 	return ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK;
 }
 
@@ -194,10 +188,10 @@ static int st_rp_rules(const struct st_replay_opts *o,
 	case ST_ISTIO_SIDECAR:
 		break;
 	case ST_ISTIO_UNRECOGNISED:
-		st_rp_note(o->diag,
-			   "the Istio rules are not of a known form; replaying "
-			   "anyway%s%s",
-			   set->note[0] ? ": " : "", set->note);
+		st_note(o->diag,
+			"the Istio rules are not of a known form; replaying "
+			"anyway%s%s",
+			set->note[0] ? ": " : "", set->note);
 		break;
 	default:
 		ret = st_err(err, ENODATA,
@@ -280,8 +274,29 @@ static void st_rp_note_counts(struct st_rp *r, const struct st_flow_stats *st)
 		snprintf(buf + n, sizeof(buf) - n,
 			 ", %" PRIu64 " of other sessions",
 			 r->res->other_session);
-	st_rp_note(r->o->diag, "%" PRIu64 " of %" PRIu64 " records skipped: %s",
-		   st->skipped, in->records, buf + 2);
+	st_note(r->o->diag, "%" PRIu64 " of %" PRIu64 " records skipped: %s",
+		st->skipped, in->records, buf + 2);
+}
+
+int st_replay_write_summary(
+	FILE *out,
+	int (*write_summary)(FILE *out, const struct st_flow_stats *st),
+	const struct st_flow_stats *st, int *out_errno, char *err)
+{
+	int ret;
+
+	if (*out_errno == 0) {
+		errno = 0;
+		ret = write_summary(out, st);
+		if (ret == 0 && fflush(out) != 0)
+			ret = -EIO;
+		if (ret < 0)
+			*out_errno = errno != 0 ? errno : -ret;
+	}
+	if (*out_errno != 0)
+		return st_err(err, *out_errno, "writing the output failed: %s",
+			      strerror(*out_errno));
+	return 0;
 }
 
 int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
@@ -293,6 +308,7 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	struct st_flow_stats st;
 	char rerr[ST_ERRBUF_SIZE] = "";
 	struct st_rp r;
+	struct stat sb;
 	int ret, rret = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -308,6 +324,8 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	ret = st_pcapin_open(&r.in, o->capture, err);
 	if (ret < 0)
 		goto out;
+	r.flush_each = strcmp(o->capture, "-") == 0 ||
+		       stat(o->capture, &sb) != 0 || !S_ISREG(sb.st_mode);
 	memset(&meta, 0, sizeof(meta));
 	if (strcmp(o->capture, "-") != 0 &&
 	    st_pcapout_read_meta(o->capture, &meta, rerr) == 0) {
@@ -348,20 +366,10 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	st_rp_summary_stats(&r, &st);
 	res->flows = st;
 	st_filter_stats(o->filter, &res->filter);
-	if (res->out_errno == 0) {
-		errno = 0;
-		ret = o->write_summary(o->out, &st);
-		if (ret == 0 && fflush(o->out) != 0)
-			ret = -EIO;
-		if (ret < 0)
-			res->out_errno = errno != 0 ? errno : -ret;
-	}
-	if (res->out_errno != 0) {
-		ret = st_err(err, res->out_errno,
-			     "writing the output failed: %s",
-			     strerror(res->out_errno));
+	ret = st_replay_write_summary(o->out, o->write_summary, &st,
+				      &res->out_errno, err);
+	if (ret < 0)
 		goto out;
-	}
 	st_rp_note_counts(&r, &st);
 	if (rret < 0) {
 		/* The flows before the cut were written; the error stands. */

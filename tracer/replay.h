@@ -79,6 +79,19 @@ int st_replay_side_rules(const char *capture, char paths[2][PATH_MAX],
 			 char *err);
 
 /**
+ * st_replay_write_summary() - the end of a replay's output: @write_summary
+ * to @out and a flush, unless writing failed before (*@out_errno set); a
+ * failure is kept in *@out_errno.  Shared by st_replay_run() and
+ * st_plaincap_run().
+ *
+ * Return: 0, or the negative errno with @err "writing the output failed".
+ */
+int st_replay_write_summary(
+	FILE *out,
+	int (*write_summary)(FILE *out, const struct st_flow_stats *st),
+	const struct st_flow_stats *st, int *out_errno, char *err);
+
+/**
  * st_replay_run() - replay a capture: flows to @o->out as they complete,
  * then the summary.
  * @o: capture, rules, filter, output

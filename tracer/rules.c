@@ -502,6 +502,19 @@ static const char *const st_role_names[ST_ROLE__MAX] = {
 	[ST_ROLE_OTHER] = "other",
 };
 
+const char *st_family_name(enum st_family f)
+{
+	switch (f) {
+	case ST_FAMILY_IPV4:
+		return "ipv4";
+	case ST_FAMILY_IPV6:
+		return "ipv6";
+	case ST_FAMILY_ANY:
+		break;
+	}
+	return "any";
+}
+
 const char *st_role_name(enum st_role role)
 {
 	if ((unsigned int)role >= ST_ROLE__MAX || st_role_names[role] == NULL)
@@ -536,6 +549,24 @@ const char *st_target_name(enum st_target_kind kind)
 	if ((unsigned int)kind >= ST_ARRAY_SIZE(names))
 		return "UNKNOWN";
 	return names[kind];
+}
+
+bool st_target_is_verdict(enum st_target_kind kind)
+{
+	switch (kind) {
+	case ST_T_RETURN:
+	case ST_T_ACCEPT:
+	case ST_T_DROP:
+	case ST_T_REJECT:
+	case ST_T_REDIRECT:
+	case ST_T_TPROXY:
+	case ST_T_DNAT:
+	case ST_T_SNAT:
+	case ST_T_MASQUERADE:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int st_prefix_parse(struct st_prefix *p, const char *s)

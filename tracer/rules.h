@@ -300,11 +300,23 @@ const char *st_ruleset_warnings(const struct st_ruleset *rs);
 /** st_backend_name() - "iptables-legacy", "iptables-nft", "nftables". */
 const char *st_backend_name(enum st_backend b);
 
+/** st_family_name() - "ipv4", "ipv6", or "any" (both). */
+const char *st_family_name(enum st_family f);
+
 /** st_role_name() - the kebab-case name of a role, e.g. "proxy-uid-return". */
 const char *st_role_name(enum st_role role);
 
 /** st_target_name() - "RETURN", "REDIRECT", ... for a target kind. */
 const char *st_target_name(enum st_target_kind kind);
+
+/**
+ * st_target_is_verdict() - whether a rule with this target ends the
+ * chain's traversal: RETURN, or a verdict or NAT/TPROXY target that ends
+ * the table's (ACCEPT, DROP, REJECT, REDIRECT, TPROXY, DNAT, SNAT,
+ * MASQUERADE).  Jumps, gotos and non-terminating targets (MARK, NFLOG,
+ * ...) are not.
+ */
+bool st_target_is_verdict(enum st_target_kind kind);
 
 /**
  * st_prefix_parse() - parse "10.0.0.0/8", "::6/128", "127.0.0.1" (host).

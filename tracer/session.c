@@ -109,20 +109,6 @@ const char *st_session_stop_name(enum st_session_stop s)
 	return "none";
 }
 
-static void __st_printf(2, 3) st_note(FILE *diag, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (diag == NULL)
-		return;
-	fputs("sidecar-trace: ", diag);
-	va_start(ap, fmt);
-	vfprintf(diag, fmt, ap);
-	va_end(ap);
-	fputc('\n', diag);
-	fflush(diag);
-}
-
 /* As st_session_target_open(); @tg (may be NULL) learns what to watch. */
 static int st_sess_target_open(const struct st_session_target *t, char *desc,
 			       size_t size, struct st_sess_tgt *tg, char *err)
