@@ -243,6 +243,7 @@ static unsigned int check_truth_file(const char *name, unsigned int *checked)
 		json_t *hops = NULL;
 		json_t *uid = NULL;
 		json_t *gid = NULL;
+		json_t *mark = NULL;
 		struct st_eval_pkt p;
 		struct st_eval_info info;
 		struct st_flow_leg leg;
@@ -255,6 +256,7 @@ static unsigned int check_truth_file(const char *name, unsigned int *checked)
 		hops = json_object_get(o, "hops");
 		uid = json_object_get(o, "uid");
 		gid = json_object_get(o, "gid");
+		mark = json_object_get(o, "mark");
 		proto = json_string_value(json_object_get(o, "proto"));
 		p.proto = strcmp(proto, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
 		assert_int_equal(
@@ -275,6 +277,13 @@ static unsigned int check_truth_file(const char *name, unsigned int *checked)
 		p.uid = (uint32_t)json_integer_value(uid);
 		p.gid = json_is_integer(gid) ? (uint32_t)json_integer_value(gid)
 					     : p.uid;
+		/*
+		 * The skb mark at the first hook (ztunnel's SO_MARK, which
+		 * the ambient rules exempt): absent means 0, null that the
+		 * kernel's trace did not report it - nothing to simulate.
+		 */
+		assert_true(mark == NULL || json_is_integer(mark));
+		p.mark = (uint32_t)json_integer_value(mark);
 		assert_int_equal(st_eval_packet(&ld.env, &p, &leg, &info, err),
 				 0);
 		hops_text(&leg, got, sizeof(got));
@@ -283,13 +292,13 @@ static unsigned int check_truth_file(const char *name, unsigned int *checked)
 		if (strcmp(got, want) != 0) {
 			bad++;
 			print_message(
-				"  %s: %s %s > %s uid %s:\n    kernel: "
-				"%s\n    eval:   %s%s%s\n",
+				"  %s: %s %s > %s uid %s mark 0x%x:\n    "
+				"kernel: %s\n    eval:   %s%s%s\n",
 				name, proto,
 				json_string_value(json_object_get(o, "src")),
 				json_string_value(json_object_get(o, "dst")),
-				json_is_integer(uid) ? "set" : "none", want,
-				got, leg.incomplete ? "\n    why: " : "",
+				json_is_integer(uid) ? "set" : "none", p.mark,
+				want, got, leg.incomplete ? "\n    why: " : "",
 				leg.incomplete ? leg.why : "");
 		}
 		json_decref(o);

@@ -787,7 +787,8 @@ static const struct bad_case bad[] = {
 	{"bad-address.rules", 4, "bad address"},
 	{"bad-port.rules", 4, "bad port"},
 	{"too-many-ports.rules", 4, "more than 15 ports"},
-	{"duplicate-chain.rules", 8, "declared twice"},
+	{"duplicate-chain.rules", 7, "already read"},
+	{"chain-declared-twice.rules", 4, "declared twice"},
 };
 
 /* Each malformed file is a clean -EINVAL naming the file and line. */

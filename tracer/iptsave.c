@@ -1296,6 +1296,13 @@ static int ipt_chain(struct ipt_parser *p, const char *s, size_t n)
 	}
 	if (ipt_chain_declared(p, name))
 		return ipt_fail(p, "chain '%s' declared twice", name);
+	/* Another file of the same family would double every chain. */
+	if (st_ruleset_find_chain(p->rs, p->table, name, p->family) != NULL)
+		return ipt_fail(p,
+				"chain '%s' of table %s (%s) was already read: "
+				"the same table twice, or two dumps of one "
+				"family",
+				name, p->table, st_family_name(p->family));
 	if (st_grow((void **)&p->chains, &p->chains_cap, p->nchains + 1,
 		    sizeof(*p->chains)) < 0)
 		return ipt_nomem(p);

@@ -4,9 +4,11 @@
 
   selftest.py serve SECONDS PROTO:[ADDR:]PORT...     accept / echo, then exit
   selftest.py connect tcp|udp HOST PORT [--src ADDR] [--timeout S]
+                    [--mark N]
         prints "proto src dst" of the connection it made (one SYN, or two
-        datagrams of one flow); failures to connect are fine: the first
-        packet is what the recorder traces
+        datagrams of one flow; --mark: from a socket with SO_MARK N, as
+        ztunnel's); failures to connect are fine: the first packet is what
+        the recorder traces
   selftest.py check SET MADE TRUTH     assert the recorded hops (exit 1)
   selftest.py rules < iptables-save    the save output without comments,
         counters and tables that hold no rule (for before/after diffs)
@@ -61,17 +63,21 @@ def ep(sa, fam):
 
 def connect(argv):
     proto, host, port = argv[0], argv[1], int(argv[2])
-    src, timeout = None, 1.0
+    src, timeout, mark = None, 1.0, 0
     i = 3
     while i < len(argv):
         if argv[i] == "--src":
             src = argv[i + 1]
         elif argv[i] == "--timeout":
             timeout = float(argv[i + 1])
+        elif argv[i] == "--mark":
+            mark = int(argv[i + 1], 0)
         i += 2
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else
                       socket.SOCK_DGRAM)
+    if mark:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
     if src:
         s.bind((src, 0))
     s.settimeout(timeout)
@@ -117,6 +123,9 @@ I17 = {
     "app-udp": [N + "OUTPUT/0P", N + "POSTROUTING/0P"],
 }
 I17["proxy-retransmit"] = I17["proxy-remote"]
+# uid/gid 0 with ztunnel's socket mark: these rules test no mark, so it is
+# captured like the app; the record must carry "mark": 1337.
+I17["marked-remote"] = I17["app-remote"]
 I26 = dict(I17)
 I26["app-udp"] = [N + "OUTPUT/1", N + "ISTIO_OUTPUT/9",
                   N + "ISTIO_REDIRECT/2R", N + "ISTIO_OUTPUT/10R",
@@ -140,7 +149,9 @@ NATIVE = {
                 T + "output/0P"],
 }
 NATIVE["proxy-retransmit"] = NATIVE["proxy-remote"]
-for k in ("app-remote", "proxy-remote", "remote-app", "app-udp"):
+NATIVE["marked-remote"] = NATIVE["app-remote"]
+for k in ("app-remote", "proxy-remote", "remote-app", "app-udp",
+          "marked-remote"):
     NATIVE[k + "6"] = NATIVE[k]
 R = "raw/"
 RAW4_OUT = [R + "OUTPUT/1", R + "ISTIO_OUTPUT_DNS/6R", R + "OUTPUT/0P"]
@@ -173,8 +184,12 @@ DUAL = {
                             N + "ISTIO_REDIRECT/2R", N + "ISTIO_OUTPUT/10R",
                             N + "OUTPUT/0P", N + "POSTROUTING/0P"],
 }
+DUAL["marked-remote"] = DUAL["app-remote"]
+DUAL["marked-remote6"] = DUAL["app-remote6"]
 SETS = {"istio17": I17, "istio26": I26, "native28": NATIVE, "dual": DUAL}
-UIDS = {"app": 1000, "proxy": 1337, "passthrough": 1337, "remote": None}
+UIDS = {"app": 1000, "proxy": 1337, "passthrough": 1337, "remote": None,
+        "marked": 0}
+MARK = 0x539  # connect_label in ./selftest
 
 
 def check(argv):
@@ -196,14 +211,19 @@ def check(argv):
         c = got[0]
         hops = [fmt(h) for h in c["hops"]]
         uid = UIDS[label.split("-")[0]]
+        # A mark of 0 is left out of the record, never written as 0.
+        mark = MARK if label.startswith("marked-") else None
         ok = hops == want and c["dst"] == dst and c["uid"] == uid and \
-            c["gid"] == uid
-        print("%s %-22s %s %s -> %s uid %s: %s" % (
+            c["gid"] == uid and c.get("mark") == mark and \
+            (mark is not None or "mark" not in c)
+        print("%s %-22s %s %s -> %s uid %s%s: %s" % (
             "ok  " if ok else "FAIL", label, proto, src, c["dst"],
-            c["uid"], " ".join(hops)))
+            c["uid"], " mark %s" % c["mark"] if "mark" in c else "",
+            " ".join(hops)))
         if not ok:
-            print("     expected dst %s uid %s: %s" % (dst, uid,
-                                                        " ".join(want)))
+            print("     expected dst %s uid %s%s: %s" % (
+                dst, uid, " mark %d" % mark if mark else "",
+                " ".join(want)))
             fails += 1
     for k, v in by.items():
         print("FAIL unexpected record: %s" % json.dumps(v))
