@@ -112,6 +112,11 @@ static void st_explain_settings(FILE *out, const struct st_istio_settings *s)
 		fprintf(out, "\nTPROXY mark:        %" PRIu32, s->tproxy_mark);
 	fprintf(out, "\nInvalid drop:       %s\n",
 		s->invalid_drop ? "yes" : "no");
+	if (s->truncated)
+		fprintf(out,
+			"Lists truncated:    a list above holds only its first "
+			"%d ids or %d entries; every rule is listed below\n",
+			ST_MAX_IDS, ST_MAX_LIST);
 }
 
 int st_explain_text(FILE *out, const struct st_ruleset *rs,
@@ -274,6 +279,8 @@ int st_explain_json(FILE *out, const struct st_ruleset *rs,
 	}
 	json_object_set_new(root, "invalid_drop",
 			    json_boolean(s->invalid_drop));
+	if (s->truncated)
+		json_object_set_new(root, "lists_truncated", json_true());
 	if (s->mode == ST_MODE_TPROXY)
 		json_object_set_new(root, "tproxy_mark",
 				    json_integer(s->tproxy_mark));

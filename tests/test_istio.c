@@ -762,6 +762,35 @@ static void test_legacy_warning(void **state)
 	st_ruleset_free(rs);
 }
 
+/* A summary list that overflows says so; the 1.17 sample's does not. */
+static void test_truncated_lists(void **state)
+{
+	static const struct {
+		const char *path; /* under samples/ */
+		bool truncated;
+	} lists[] = {
+		{"rules/istio-1.17_redirect_default_legacy.rules", false},
+		{"fuzz-regress/rules-61-inbound-exclusions.rules", true},
+		{"fuzz-regress/rules-120-owner-returns.rules", true},
+	};
+	char path[512];
+	char err[ST_ERRBUF_SIZE];
+
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(lists); i++) {
+		struct st_istio_settings set;
+		struct st_ruleset *rs = st_ruleset_new();
+
+		assert_non_null(rs);
+		snprintf(path, sizeof(path), "%s/%s", ST_SAMPLES,
+			 lists[i].path);
+		assert_int_equal(st_rules_load_file(rs, path, err), 0);
+		assert_int_equal(st_istio_analyze(rs, &set, err), 0);
+		assert_int_equal(set.truncated, lists[i].truncated);
+		st_ruleset_free(rs);
+	}
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -788,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_every_sample_expected),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_legacy_warning),
+		cmocka_unit_test(test_truncated_lists),
 		cmocka_unit_test(test_names),
 	};
 	struct CMUnitTest *tests = NULL;

@@ -291,10 +291,15 @@ static bool st_ids_have(const uint32_t *ids, unsigned int n, uint32_t id)
 	return false;
 }
 
-static void st_ids_add(uint32_t *ids, unsigned int *n, uint32_t id)
+/* The list helpers return false when an entry did not fit. */
+static bool st_ids_add(uint32_t *ids, unsigned int *n, uint32_t id)
 {
-	if (*n < ST_MAX_IDS && !st_ids_have(ids, *n, id))
-		ids[(*n)++] = id;
+	if (st_ids_have(ids, *n, id))
+		return true;
+	if (*n >= ST_MAX_IDS)
+		return false;
+	ids[(*n)++] = id;
+	return true;
 }
 
 static bool st_ports_list_have(const uint16_t *p, unsigned int n, uint16_t port)
@@ -305,30 +310,37 @@ static bool st_ports_list_have(const uint16_t *p, unsigned int n, uint16_t port)
 	return false;
 }
 
-static void st_ports_list_add(uint16_t *p, unsigned int *n, uint16_t port)
+static bool st_ports_list_add(uint16_t *p, unsigned int *n, uint16_t port)
 {
-	if (*n < ST_MAX_LIST && !st_ports_list_have(p, *n, port))
-		p[(*n)++] = port;
+	if (st_ports_list_have(p, *n, port))
+		return true;
+	if (*n >= ST_MAX_LIST)
+		return false;
+	p[(*n)++] = port;
+	return true;
 }
 
 /* Add the ports of a --dport match (ranges port by port) to a list. */
-static void st_ports_list_match(uint16_t *p, unsigned int *n,
+static bool st_ports_list_match(uint16_t *p, unsigned int *n,
 				const struct st_match *m)
 {
 	for (unsigned int i = 0; i < m->nports && i < ST_MAX_PORTS; i++)
-		for (uint32_t v = m->ports[i].lo;
-		     v <= m->ports[i].hi && *n < ST_MAX_LIST; v++)
-			st_ports_list_add(p, n, (uint16_t)v);
+		for (uint32_t v = m->ports[i].lo; v <= m->ports[i].hi; v++)
+			if (!st_ports_list_add(p, n, (uint16_t)v))
+				return false;
+	return true;
 }
 
-static void st_prefix_list_add(struct st_prefix *l, unsigned int *n,
+static bool st_prefix_list_add(struct st_prefix *l, unsigned int *n,
 			       const struct st_prefix *p)
 {
 	for (unsigned int i = 0; i < *n; i++)
 		if (memcmp(&l[i], p, sizeof(*p)) == 0)
-			return;
-	if (*n < ST_MAX_LIST)
-		l[(*n)++] = *p;
+			return true;
+	if (*n >= ST_MAX_LIST)
+		return false;
+	l[(*n)++] = *p;
+	return true;
 }
 
 /* ---- the first pass: what the roles depend on ---- */
@@ -691,12 +703,15 @@ static uint16_t st_port_of(const struct st_ictx *x, enum st_role role)
 	return 0;
 }
 
-static void st_owner_ids(const struct st_rule *r, enum st_match_kind kind,
+static bool st_owner_ids(const struct st_rule *r, enum st_match_kind kind,
 			 uint32_t *ids, unsigned int *n)
 {
+	bool fit = true;
+
 	for (unsigned int i = 0; i < r->nmatches; i++)
 		if (r->matches[i].kind == kind && !r->matches[i].neg)
-			st_ids_add(ids, n, r->matches[i].lo);
+			fit = st_ids_add(ids, n, r->matches[i].lo) && fit;
+	return fit;
 }
 
 static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
@@ -731,18 +746,22 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 				any_family = true;
 			switch (r->role) {
 			case ST_ROLE_PROXY_UID_RETURN:
-				st_owner_ids(r, ST_M_UID, out->proxy_uids,
-					     &out->nproxy_uids);
+				out->truncated |= !st_owner_ids(
+					r, ST_M_UID, out->proxy_uids,
+					&out->nproxy_uids);
 				break;
 			case ST_ROLE_PROXY_GID_RETURN:
-				st_owner_ids(r, ST_M_GID, out->proxy_gids,
-					     &out->nproxy_gids);
+				out->truncated |= !st_owner_ids(
+					r, ST_M_GID, out->proxy_gids,
+					&out->nproxy_gids);
 				break;
 			case ST_ROLE_PROXY_TO_OWN_POD_REDIRECT:
-				st_owner_ids(r, ST_M_UID, out->proxy_uids,
-					     &out->nproxy_uids);
-				st_owner_ids(r, ST_M_GID, out->proxy_gids,
-					     &out->nproxy_gids);
+				out->truncated |= !st_owner_ids(
+					r, ST_M_UID, out->proxy_uids,
+					&out->nproxy_uids);
+				out->truncated |= !st_owner_ids(
+					r, ST_M_GID, out->proxy_gids,
+					&out->nproxy_gids);
 				break;
 			default:
 				break;
@@ -764,41 +783,41 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 			case ST_ROLE_INBOUND_PORT_INCLUSION:
 				out->inbound_captured = true;
 				if (f.dport != NULL)
-					st_ports_list_match(
+					out->truncated |= !st_ports_list_match(
 						out->inbound_ports,
 						&out->ninbound_ports, f.dport);
 				break;
 			case ST_ROLE_INBOUND_PORT_EXCLUSION:
 			case ST_ROLE_INBOUND_TUNNEL_EXCLUSION:
 				if (f.dport != NULL)
-					st_ports_list_match(
+					out->truncated |= !st_ports_list_match(
 						out->inbound_excluded_ports,
 						&out->ninbound_excluded,
 						f.dport);
 				break;
 			case ST_ROLE_EXCLUDED_OUTBOUND_PORT:
 				if (f.dport != NULL)
-					st_ports_list_match(
+					out->truncated |= !st_ports_list_match(
 						out->outbound_excluded_ports,
 						&out->noutbound_excluded,
 						f.dport);
 				break;
 			case ST_ROLE_INCLUDED_OUTBOUND_PORT:
 				if (f.dport != NULL)
-					st_ports_list_match(
+					out->truncated |= !st_ports_list_match(
 						out->outbound_included_ports,
 						&out->noutbound_included,
 						f.dport);
 				break;
 			case ST_ROLE_EXCLUDED_CIDR:
 				if (f.dst != NULL)
-					st_prefix_list_add(
+					out->truncated |= !st_prefix_list_add(
 						out->excluded_cidrs,
 						&out->nexcluded_cidrs, f.dst);
 				break;
 			case ST_ROLE_INCLUDED_CIDR:
 				if (f.dst != NULL)
-					st_prefix_list_add(
+					out->truncated |= !st_prefix_list_add(
 						out->included_cidrs,
 						&out->nincluded_cidrs, f.dst);
 				break;
@@ -813,9 +832,9 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 				if (out->dns_port == 0)
 					out->dns_port = r->target.port_lo;
 				if (f.dst != NULL && !f.dst_neg)
-					st_prefix_list_add(out->dns_servers,
-							   &out->ndns_servers,
-							   f.dst);
+					out->truncated |= !st_prefix_list_add(
+						out->dns_servers,
+						&out->ndns_servers, f.dst);
 				break;
 			case ST_ROLE_INVALID_DROP:
 				out->invalid_drop = true;

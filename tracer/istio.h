@@ -72,6 +72,11 @@ struct st_istio_settings {
 	uint32_t tproxy_mark; /* 1337 in TPROXY mode */
 	bool ipv4;
 	bool ipv6;
+	/*
+	 * A list above (ids, ports, CIDRs) had more entries than it holds:
+	 * the per-rule roles are complete, the summary lists are not.
+	 */
+	bool truncated;
 	/* A human sentence when the input holds no rules, or is not a sidecar. */
 	char note[256];
 };
