@@ -25,10 +25,15 @@
 #include "nflog.h"
 
 /*
- * One datagram: the kernel batches into skbs of nlbufsiz (default about
- * a page), so this is ample; larger ones are counted as truncated.
+ * One datagram. The kernel fills an skb allocated for ST_NFLOG_NLBUFSIZ up
+ * to its tailroom, which the allocator can round up beyond nlbufsiz
+ * (nlbufsiz plus the skb's shared info, to a power of two): below twice
+ * nlbufsiz.
+ * A larger one would be counted as malformed and its tail lost.
  */
-#define ST_NFLOG_BUFSIZE (64u << 10)
+#define ST_NFLOG_BUFSIZE (2u * ST_NFLOG_NLBUFSIZ)
+_Static_assert(ST_NFLOG_NLBUFSIZ <= 131072,
+	       "the kernel refuses an NFLOG nlbufsiz above 128 KiB");
 /* Unknown indexes below the highest known one refresh at most this often. */
 #define ST_IFNAMES_REFRESH_MS 1000
 
@@ -475,6 +480,14 @@ static int st_nflog_configure(struct st_nflog *n, char *err)
 			      strerror(errno));
 	if (nflog_callback_register(n->gh, st_nflog_on_packet, n) < 0)
 		return st_err(err, EIO, "cannot register the NFLOG callback");
+	/*
+	 * Before the receive buffer: libnetfilter_log resizes that to ten
+	 * times nlbufsiz here, and ST_NFLOG_RCVBUF must be what stays.
+	 */
+	if (nflog_set_nlbufsiz(n->gh, ST_NFLOG_NLBUFSIZ) < 0)
+		return st_err(err, errno ? errno : EIO,
+			      "cannot set the NFLOG netlink buffer: %s",
+			      strerror(errno));
 	ret = st_nflog_set_batch(n, ST_NFLOG_QTHRESH, ST_NFLOG_FLUSH_MS, err);
 	if (ret < 0)
 		return ret;

@@ -25,6 +25,13 @@
  */
 #define ST_NFLOG_QTHRESH 100
 #define ST_NFLOG_FLUSH_MS 10
+/*
+ * The kernel's per-group netlink buffer asked for at open (the kernel
+ * accepts 1 page to 128 KiB). Its default of one page holds only about
+ * 14 records, so datagrams went out long before ST_NFLOG_QTHRESH and
+ * every one cost a wake-up; this holds ST_NFLOG_QTHRESH full-size records.
+ */
+#define ST_NFLOG_NLBUFSIZ (64u << 10)
 
 struct st_nflog;
 
@@ -54,7 +61,9 @@ struct st_nflog_stats {
  * The socket is created inside @netns_fd and stays bound to it; the
  * caller's thread is back in its own namespace when this returns, success
  * or not. The group gets NFULNL_COPY_PACKET with ST_REC_SNAPLEN bytes,
- * per-group sequence numbers, and a receive buffer of ST_NFLOG_RCVBUF.
+ * per-group sequence numbers, batches of ST_NFLOG_QTHRESH records or
+ * ST_NFLOG_FLUSH_MS in a kernel buffer of ST_NFLOG_NLBUFSIZ, and a receive
+ * buffer of ST_NFLOG_RCVBUF.
  * The socket is non-blocking: poll st_nflog_fd() and call st_nflog_read().
  *
  * Return: 0, -EBUSY when another socket has the group in that namespace,
