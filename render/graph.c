@@ -68,6 +68,16 @@ struct gr_chain {
 	int table_idx;
 	int rank;
 	unsigned int seen; /* order of discovery */
+	/*
+	 * Layout: the column (rank of dot's LR layout) and, within it, the
+	 * band (0 inbound, 1 outbound) and the number of the rule that leads
+	 * here, so that a rule table's targets stand in the order of its rows.
+	 */
+	int col;
+	int band;
+	unsigned int sub;
+	bool keyed;    /* band and sub come from a rule leading here */
+	bool flow_key; /* ... that the flow took */
 	bool visited;
 	bool rows; /* drawn with its rules */
 	Agnode_t *n;
@@ -88,6 +98,25 @@ struct gr_end {
 	const struct st_flow_hop *dec;
 	bool ruled;
 	int chain; /* -1: not a chain */
+	int col;   /* its column, see GR_COL_* */
+};
+
+/*
+ * The columns, left to right: a peer the flow starts from, the app, the
+ * chains that packets enter first (PREROUTING, OUTPUT), the Istio chains
+ * those call, the chains those jump to and the built-ins that follow,
+ * Envoy, the peer the flow ends at.  Every edge that goes right to left
+ * travels back through the loop that Istio's redirects make, and is left
+ * out of ranking so that the columns stay put.
+ */
+enum {
+	GR_COL_FROM = -1,
+	GR_COL_APP = 0,
+	GR_COL_ENTRY = 1,
+	GR_COL_ISTIO = 2,
+	GR_COL_JUMPED = 3,
+	GR_COL_ENVOY = 4,
+	GR_COL_TO = 5,
 };
 
 struct st_graph {
@@ -117,6 +146,7 @@ struct gr_build {
 	struct gr_stop stops[GR_MAX_STOPS];
 	unsigned int nstops;
 	bool peer_used[GR_PEER__MAX];
+	int app_col; /* GR_COL_APP when the flow starts there, else GR_COL_ENVOY */
 	Agnode_t *peer[GR_PEER__MAX];
 	uint16_t out_port, in_port, dns_port;
 	bool has_dns;
@@ -269,6 +299,41 @@ static int gr_rank(const char *name)
 
 /* ---- the frame ------------------------------------------------------- */
 
+/*
+ * The column and band of a chain: by its hook when it has one, else by
+ * its name (gr_chain_order).  Inbound chains form the upper band,
+ * outbound ones the lower.
+ */
+static void gr_place(struct gr_chain *gc)
+{
+	const char *hook = gc->c != NULL && gc->c->builtin ? gc->c->hook : NULL;
+
+	if (hook != NULL) {
+		bool entry = strcasecmp(hook, "prerouting") == 0 ||
+			     strcasecmp(hook, "output") == 0;
+
+		gc->col = entry ? GR_COL_ENTRY : GR_COL_JUMPED;
+		gc->band = strcasecmp(hook, "prerouting") == 0 ||
+					   strcasecmp(hook, "input") == 0
+				   ? 0
+				   : 1;
+		return;
+	}
+	switch (gc->rank) {
+	case 0: /* PREROUTING */
+	case 6: /* OUTPUT */
+		gc->col = GR_COL_ENTRY;
+		break;
+	case 1: /* ISTIO_INBOUND */
+	case 7: /* ISTIO_OUTPUT */
+		gc->col = GR_COL_ISTIO;
+		break;
+	default:
+		gc->col = GR_COL_JUMPED;
+	}
+	gc->band = gc->rank <= 5 ? 0 : 1;
+}
+
 static int gr_table(struct gr_build *b, const char *table)
 {
 	for (unsigned int i = 0; i < b->ntables; i++)
@@ -310,6 +375,7 @@ static int gr_add_chain(struct gr_build *b, const char *table, const char *name,
 	gc->rank = gr_rank(name);
 	gc->seen = b->nchains;
 	gc->rows = c != NULL && st_istio_is_istio_chain(name) && c->nrules > 1;
+	gr_place(gc);
 	return (int)b->nchains++;
 }
 
@@ -366,6 +432,52 @@ static int gr_frame(struct gr_build *b)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * A rule of @from leads to @to: @to stands in @from's band, at the height
+ * of the rule's row.  What the flow took wins over what the rules allow.
+ */
+static void gr_key(struct gr_chain *to, const struct gr_chain *from,
+		   unsigned int rule, bool flow)
+{
+	if (from->col >= to->col || (to->flow_key && !flow))
+		return;
+	if (!to->keyed || (flow && !to->flow_key) || from->band < to->band ||
+	    (from->band == to->band && rule < to->sub)) {
+		to->band = from->band;
+		to->sub = rule;
+	}
+	to->keyed = true;
+	to->flow_key |= flow;
+}
+
+static void gr_keys(struct gr_build *b)
+{
+	const struct st_ruleset *rs = b->o.rs;
+	size_t n = rs != NULL ? st_ruleset_nrules(rs) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+		int from = 0, to = 0;
+
+		if ((r->target.kind != ST_T_JUMP &&
+		     r->target.kind != ST_T_GOTO) ||
+		    r->target.chain == NULL)
+			continue;
+		from = gr_find_chain(b, r->table, r->chain);
+		to = gr_find_chain(b, r->table, r->target.chain);
+		if (from >= 0 && to >= 0)
+			gr_key(&b->chains[to], &b->chains[from], r->number,
+			       false);
+	}
+	for (unsigned int s = 1; s < b->nstops; s++) {
+		const struct gr_stop *p = &b->stops[s - 1];
+
+		if (p->leg == b->stops[s].leg && p->dec != NULL)
+			gr_key(&b->chains[b->stops[s].chain],
+			       &b->chains[p->chain], p->dec->rule, true);
+	}
 }
 
 /* ---- the path's steps (path.c's reading of the legs) ----------------- */
@@ -479,6 +591,8 @@ static void gr_declare(Agraph_t *g)
 	gr_default(g, AGRAPH, "label", "");
 	gr_default(g, AGRAPH, "rankdir", "LR");
 	gr_default(g, AGRAPH, "newrank", "true");
+	/* A second pass over all clusters would undo the columns' order. */
+	gr_default(g, AGRAPH, "remincross", "false");
 	gr_default(g, AGRAPH, "fontname", "Helvetica");
 	gr_default(g, AGRAPH, "fontsize", "11");
 	gr_default(g, AGRAPH, "labelloc", "t");
@@ -509,6 +623,19 @@ static void gr_declare(Agraph_t *g)
 	gr_default(g, AGEDGE, "headport", "");
 	gr_default(g, AGEDGE, "tooltip", "");
 	gr_default(g, AGEDGE, "labeltooltip", "");
+}
+
+/* An invisible edge that only shapes the layout. */
+static void gr_invis(Agraph_t *g, Agnode_t *t, Agnode_t *h, int minlen)
+{
+	Agedge_t *e = gr_edge(g, t, h);
+	char len[16];
+
+	gr_set(e, "style", "invis");
+	if (minlen != 1) {
+		snprintf(len, sizeof(len), "%d", minlen);
+		gr_set(e, "minlen", len);
+	}
 }
 
 static void gr_faint(void *obj)
@@ -578,8 +705,13 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	gr_port_field(dns, sizeof(dns), "dns", "DNS proxy", b->dns_port);
 	if (set != NULL && set->nproxy_uids > 0)
 		snprintf(uid, sizeof(uid), "\\nuid %u", set->proxy_uids[0]);
-	snprintf(label, sizeof(label), "{%s|<main> Envoy sidecar%s|%s%s%s}",
-		 out, uid, in, b->has_dns ? "|" : "", b->has_dns ? dns : "");
+	/*
+	 * A column of ports, in the order of the chains that send to them
+	 * (INPUT, then the inbound redirect above the outbound ones), so
+	 * that the arrows into them do not cross.
+	 */
+	snprintf(label, sizeof(label), "<main> Envoy sidecar%s|%s%s%s|%s", uid,
+		 in, b->has_dns ? "|" : "", b->has_dns ? dns : "", out);
 	n = gr_node(pod, gr_peer_id[GR_ENVOY]);
 	gr_set(n, "shape", "record");
 	gr_set(n, "style", "filled");
@@ -593,6 +725,13 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 					: ", DNS proxy unused")
 			    : "");
 	gr_set(n, "tooltip", label);
+	/*
+	 * Created before any other edge of the pod, this puts Envoy low in
+	 * its rank (dot stacks what it meets first at the bottom of an LR
+	 * rank), next to ISTIO_OUTPUT's last rows that redirect to it.  With
+	 * the app in Envoy's column it is a flat edge: the app goes below.
+	 */
+	gr_invis(pod, b->peer[GR_APP], n, GR_COL_ENVOY - b->app_col);
 	return 0;
 }
 
@@ -633,9 +772,12 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 			}
 		}
 		gr_rule_text(r, rt, sizeof(rt));
-		fprintf(f, "<TR><TD ALIGN=\"RIGHT\"%s%s%s><FONT COLOR=\"%s\">",
-			bg ? " BGCOLOR=\"" : "", bg ? bg : "", bg ? "\"" : "",
-			fg);
+		/* The number's port: where an edge back to the left leaves. */
+		fprintf(f,
+			"<TR><TD PORT=\"n%u\" ALIGN=\"RIGHT\"%s%s%s>"
+			"<FONT COLOR=\"%s\">",
+			r->number, bg ? " BGCOLOR=\"" : "", bg ? bg : "",
+			bg ? "\"" : "", fg);
 		fprintf(f, "%s%u%s</FONT></TD>", bg ? "<B>" : "", r->number,
 			bg ? "</B>" : "");
 		/*
@@ -660,12 +802,119 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 	return 0;
 }
 
+/* Stable order: table, column, band, row leading here, article, discovery. */
+static bool gr_before(const struct gr_chain *x, const struct gr_chain *y)
+{
+	if (x->table_idx != y->table_idx)
+		return x->table_idx < y->table_idx;
+	if (x->col != y->col)
+		return x->col < y->col;
+	if (x->band != y->band)
+		return x->band < y->band;
+	if (x->sub != y->sub)
+		return x->sub < y->sub;
+	if (x->rank != y->rank)
+		return x->rank < y->rank;
+	return x->seen < y->seen;
+}
+
+/* The first chain of @col of the table whose order starts at @o[i]. */
+static const struct gr_chain *gr_col_first(const struct gr_build *b,
+					   const unsigned int *order,
+					   unsigned int i, int table, int col,
+					   int band)
+{
+	const struct gr_chain *any = NULL;
+
+	for (; i < b->nchains; i++) {
+		const struct gr_chain *gc = &b->chains[order[i]];
+
+		if (gc->table_idx != table || gc->col > col)
+			break;
+		if (gc->col != col)
+			continue;
+		if (gc->band == band)
+			return gc;
+		if (any == NULL)
+			any = gc;
+	}
+	return band < 0 ? any : NULL;
+}
+
+/*
+ * The chains of a table stand in columns (rank=same subgraphs), each
+ * ordered top to bottom by invisible edges between neighbours; invisible
+ * edges between the columns (and from the app, to Envoy) hold the
+ * columns in place, as the edges back through the loop do not.
+ */
+static void gr_skeleton(struct gr_build *b, Agraph_t *pod,
+			const unsigned int *order)
+{
+	const struct gr_chain *out = NULL;
+
+	/* The app sends through the first table's OUTPUT. */
+	for (int col = GR_COL_ENTRY; out == NULL && col <= GR_COL_JUMPED;
+	     col++) {
+		out = gr_col_first(b, order, 0, 0, col, 1);
+		if (out == NULL)
+			out = gr_col_first(b, order, 0, 0, col, -1);
+	}
+	if (out != NULL) {
+		if (b->app_col < out->col)
+			gr_invis(pod, b->peer[GR_APP], out->n,
+				 out->col - b->app_col);
+		else
+			gr_invis(pod, out->n, b->peer[GR_APP],
+				 b->app_col - out->col);
+		gr_invis(pod, out->n, b->peer[GR_ENVOY],
+			 GR_COL_ENVOY - out->col);
+	}
+	for (unsigned int i = 0; i < b->nchains;) {
+		const struct gr_chain *first = &b->chains[order[i]];
+		int t = first->table_idx;
+		const struct gr_chain *prev[2] = {NULL, NULL};
+		const struct gr_chain *last = NULL;
+		unsigned int start = i;
+
+		for (int col = GR_COL_ENTRY; col <= GR_COL_JUMPED; col++) {
+			const struct gr_chain *any =
+				gr_col_first(b, order, start, t, col, -1);
+
+			if (any == NULL)
+				continue;
+			for (int band = 0; band < 2; band++) {
+				const struct gr_chain *c = gr_col_first(
+					b, order, start, t, col, band);
+
+				if (c == NULL)
+					continue;
+				if (prev[band] != NULL)
+					gr_invis(b->table_sub[t], prev[band]->n,
+						 c->n, col - prev[band]->col);
+				else if (last != NULL)
+					gr_invis(b->table_sub[t], last->n, c->n,
+						 col - last->col);
+				prev[band] = c;
+			}
+			last = any;
+		}
+		/* Every table's last column next to Envoy: tables align. */
+		if (last != NULL && t > 0)
+			gr_invis(pod, last->n, b->peer[GR_ENVOY],
+				 GR_COL_ENVOY - last->col);
+		while (i < b->nchains && b->chains[order[i]].table_idx == t)
+			i++;
+	}
+}
+
 static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 {
 	char name[160];
 	unsigned int order[GR_MAX_CHAINS];
 	enum st_backend be = b->o.rs != NULL ? st_ruleset_backend(b->o.rs)
 					     : ST_BACKEND_UNKNOWN;
+	Agraph_t *col = NULL;
+	const struct gr_chain *above = NULL;
 
 	for (unsigned int t = 0; t < b->ntables; t++) {
 		const char *kind = be == ST_BACKEND_NFTABLES ? "nftables table"
@@ -679,19 +928,11 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 		gr_set(b->table_sub[t], "fillcolor", "#fcfcfc");
 		gr_set(b->table_sub[t], "color", "#909090");
 	}
-	/* Stable order: table, the article's chain order, discovery. */
 	for (unsigned int i = 0; i < b->nchains; i++) {
 		unsigned int j = i;
 
-		while (j > 0) {
-			const struct gr_chain *x = &b->chains[order[j - 1]];
-			const struct gr_chain *y = &b->chains[i];
-
-			if (x->table_idx < y->table_idx ||
-			    (x->table_idx == y->table_idx &&
-			     (x->rank < y->rank ||
-			      (x->rank == y->rank && x->seen < y->seen))))
-				break;
+		while (j > 0 &&
+		       !gr_before(&b->chains[order[j - 1]], &b->chains[i])) {
 			order[j] = order[j - 1];
 			j--;
 		}
@@ -702,8 +943,22 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 		char *html = NULL;
 		int rc = 0;
 
+		/*
+		 * Anonymous subgraphs: cgraph numbers them in creation
+		 * order, so agwrite() output stays deterministic.
+		 */
+		if (above == NULL || above->table_idx != gc->table_idx ||
+		    above->col != gc->col) {
+			col = agsubg(b->table_sub[gc->table_idx], NULL, 1);
+			gr_set(col, "rank", "same");
+			above = NULL;
+		}
 		snprintf(name, sizeof(name), "%s/%s", gc->table, gc->name);
-		gc->n = gr_node(b->table_sub[gc->table_idx], name);
+		gc->n = gr_node(col, name);
+		/* In an LR layout the tail of a flat edge goes below. */
+		if (above != NULL)
+			gr_invis(col, gc->n, above->n, 1);
+		above = gc;
 		if (gc->rows) {
 			rc = gr_rows(b, gc, &html);
 			if (rc < 0)
@@ -717,7 +972,7 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 				gr_faint(gc->n);
 		}
 	}
-	(void)pod;
+	gr_skeleton(b, pod, order);
 	return 0;
 }
 
@@ -740,10 +995,13 @@ static void gr_peers(struct gr_build *b)
 /* ---- edges ----------------------------------------------------------- */
 
 static struct gr_end gr_peer_end(struct gr_build *b, enum gr_peer p,
-				 const char *port)
+				 const char *port, int outside)
 {
 	struct gr_end e = {.n = b->peer[p], .port = "", .chain = -1};
 
+	e.col = p == GR_APP	? b->app_col
+		: p == GR_ENVOY ? GR_COL_ENVOY
+				: outside;
 	b->peer_used[p] = true;
 	if (p == GR_ENVOY)
 		e.port = port != NULL ? port : "main";
@@ -772,7 +1030,9 @@ static void gr_edge_to(struct gr_build *b, unsigned int *num, unsigned int leg,
 	}
 	if (from->chain >= 0 && b->chains[from->chain].rows &&
 	    from->dec != NULL && from->dec->kind == ST_HIT_RULE) {
-		snprintf(port, sizeof(port), "r%u:e", from->dec->rule);
+		snprintf(port, sizeof(port),
+			 to->col <= from->col ? "n%u:w" : "r%u:e",
+			 from->dec->rule);
 		gr_set(e, "tailport", port);
 	} else if (from->port[0] != '\0') {
 		gr_set(e, "tailport", from->port);
@@ -781,12 +1041,22 @@ static void gr_edge_to(struct gr_build *b, unsigned int *num, unsigned int leg,
 		gr_set(e, "headport", "head");
 	else if (to->port[0] != '\0')
 		gr_set(e, "headport", to->port);
+	/* Back through the loop: the columns stay where the frame put them. */
+	if (to->col <= from->col)
+		gr_set(e, "constraint", "false");
+	else if (to->col - from->col > 1 &&
+		 (from->col == GR_COL_FROM || to->col == GR_COL_TO)) {
+		snprintf(port, sizeof(port), "%d", to->col - from->col);
+		gr_set(e, "minlen", port);
+	}
 }
 
 static void gr_edges(struct gr_build *b)
 {
 	const struct st_flow *f = b->f;
-	struct gr_end prev = gr_peer_end(b, gr_start(f), "main");
+	struct gr_end prev = gr_peer_end(b, gr_start(f), "main",
+					 b->app_col == GR_COL_APP ? GR_COL_FROM
+								  : GR_COL_APP);
 	unsigned int num = 0;
 	unsigned int s = 0;
 
@@ -795,26 +1065,29 @@ static void gr_edges(struct gr_build *b)
 
 		if (li > 0 && f->legs[li - 1].capture != ST_CAPTURE_NONE)
 			prev = gr_peer_end(b, GR_ENVOY,
-					   gr_capture_port(&f->legs[li - 1]));
+					   gr_capture_port(&f->legs[li - 1]),
+					   0);
 		for (; s < b->nstops && b->stops[s].leg == li; s++) {
 			const struct gr_stop *st = &b->stops[s];
 			struct gr_end to = {.n = b->chains[st->chain].n,
 					    .port = "",
 					    .dec = st->dec,
 					    .ruled = st->ruled,
-					    .chain = st->chain};
+					    .chain = st->chain,
+					    .col = b->chains[st->chain].col};
 
 			gr_edge_to(b, &num, li, &prev, &to);
 			prev = to;
 		}
 		if (l->capture != ST_CAPTURE_NONE) {
 			struct gr_end to =
-				gr_peer_end(b, GR_ENVOY, gr_capture_port(l));
+				gr_peer_end(b, GR_ENVOY, gr_capture_port(l), 0);
 
 			gr_edge_to(b, &num, li, &prev, &to);
 			prev = to;
 		} else if (li + 1 == f->nlegs) {
-			struct gr_end to = gr_peer_end(b, gr_finish(f), "main");
+			struct gr_end to =
+				gr_peer_end(b, gr_finish(f), "main", GR_COL_TO);
 
 			gr_edge_to(b, &num, li, &prev, &to);
 		}
@@ -966,6 +1239,13 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 		rc = gr_stops(b);
 	if (rc < 0)
 		goto fail;
+	gr_keys(b);
+	/*
+	 * A flow that does not start at the app ends beside Envoy, on the
+	 * right, instead of running back across the tables; an unused app
+	 * waits there too, out of the way of a peer coming in from the left.
+	 */
+	b->app_col = gr_start(flow) == GR_APP ? GR_COL_APP : GR_COL_ENVOY;
 
 	sg->g = agopen((char *)"sidecar_trace", Agdirected, NULL);
 	if (sg->g == NULL) {
