@@ -86,6 +86,14 @@ struct fl_walk {
 	bool stitch_tried;
 	bool via_lo;   /* left over lo: it comes back in through prerouting */
 	bool seen_pre; /* a record of a prerouting chain */
+	/*
+	 * Hooks that follow one another: a local packet that crossed output
+	 * goes on to postrouting, an arriving one from prerouting to input.
+	 */
+	bool seen_out;
+	bool seen_post;
+	bool seen_prein;
+	bool seen_in;
 	unsigned int nseen;
 	struct fl_seen seen[FL_MAX_SEEN];
 };
@@ -155,6 +163,14 @@ struct st_flow_table {
 	size_t chash_mask;
 	const char *nat_table;
 	bool pre_outside_nat; /* prerouting chains that see every packet */
+	/*
+	 * A postrouting / input chain has logged: they are instrumented (with
+	 * empty built-in chains, by default), so every walk through output /
+	 * prerouting is followed by their records, which may come after a
+	 * record of another leg when connections interleave.
+	 */
+	bool post_logs;
+	bool in_logs;
 
 	struct fl_slot *slots;
 	struct fl_slot *free_slots;
@@ -863,6 +879,23 @@ static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 
 		fl_why(l, w, "walk stopped in %s:%s", c->table, c->name);
 	}
+	/*
+	 * A first packet's walk begins where it enters the stack: a walk
+	 * that begins in postrouting or input lost its earlier records.
+	 */
+	if (!l->incomplete && l->nhops > 0) {
+		const struct fl_chain *c = fl_chain_find(
+			t, l->hops[0].table, l->hops[0].chain, l->family);
+
+		if (c != NULL && c->builtin &&
+		    (c->hook == FL_HOOK_POST || c->hook == FL_HOOK_IN))
+			fl_why(l, w, "walk began in %s:%s", c->table, c->name);
+	}
+	if (!l->incomplete && w->seen_out && t->post_logs && !w->seen_post)
+		fl_why(l, w, "walk ended before postrouting");
+	if (!l->incomplete && w->seen_prein && t->in_logs && !w->seen_in &&
+	    l->capture != ST_CAPTURE_NONE)
+		fl_why(l, w, "walk ended before input");
 	/* Loss is known only now: it may be reported after the gap. */
 	if (l->incomplete && l->lost &&
 	    strncmp(l->why, lost, sizeof(lost) - 1) != 0) {
@@ -927,6 +960,10 @@ static void fl_seal(struct st_flow_table *t, struct fl_node *n)
 static bool fl_at_rest(const struct st_flow_table *t, const struct fl_walk *w)
 {
 	if (w->depth > 0 || w->pending != NULL || !w->nonraw)
+		return false;
+	if (w->seen_out && t->post_logs && !w->seen_post)
+		return false;
+	if (w->seen_prein && t->in_logs && !w->seen_in)
 		return false;
 	/* A packet sent over lo walks prerouting again on its way in. */
 	return !(w->via_lo && t->pre_outside_nat && !w->seen_pre);
@@ -1399,6 +1436,16 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		n->w.via_lo = true;
 	if (c->builtin && c->hook == FL_HOOK_PRE && !l->arriving)
 		n->w.seen_pre = true;
+	if (c->builtin && !c->raw) {
+		if (c->hook == FL_HOOK_OUT && !l->arriving)
+			n->w.seen_out = true;
+		if (c->hook == FL_HOOK_POST && !l->arriving)
+			n->w.seen_post = t->post_logs = true;
+		if (c->hook == FL_HOOK_PRE && l->arriving)
+			n->w.seen_prein = true;
+		if (c->hook == FL_HOOK_IN && l->arriving)
+			n->w.seen_in = t->in_logs = true;
+	}
 	fl_seen_note(&n->w, c, kind, rec->hit.rule);
 	fl_walk_step(t, &n->w, l, c, kind, r, rec->hit.trace);
 	if (kind == ST_HIT_RULE && l->capture == ST_CAPTURE_NONE &&

@@ -98,9 +98,10 @@ mem_check() {
 	fi
 }
 
-# The hops of a correct type-1 / type-2 flow of this flood (1.17 rules).
-SIG1='null/nat:PREROUTING:enter:0,nat:PREROUTING:rule:1,nat:ISTIO_INBOUND:enter:0,nat:ISTIO_INBOUND:rule:5,nat:ISTIO_IN_REDIRECT:enter:0,nat:ISTIO_IN_REDIRECT:rule:1 | 1337/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:1,nat:OUTPUT:policy:0'
-SIG2='1000/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:9,nat:ISTIO_REDIRECT:enter:0,nat:ISTIO_REDIRECT:rule:1 | 1337/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:4,nat:OUTPUT:policy:0'
+# The hops of a correct type-1 / type-2 flow of this flood (1.17 rules;
+# empty built-in chains are traced by default, so INPUT and POSTROUTING show).
+SIG1='null/nat:PREROUTING:enter:0,nat:PREROUTING:rule:1,nat:ISTIO_INBOUND:enter:0,nat:ISTIO_INBOUND:rule:5,nat:ISTIO_IN_REDIRECT:enter:0,nat:ISTIO_IN_REDIRECT:rule:1,nat:INPUT:enter:0,nat:INPUT:policy:0 | 1337/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:1,nat:OUTPUT:policy:0,nat:POSTROUTING:enter:0,nat:POSTROUTING:policy:0'
+SIG2='1000/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:9,nat:ISTIO_REDIRECT:enter:0,nat:ISTIO_REDIRECT:rule:1,nat:POSTROUTING:enter:0,nat:POSTROUTING:policy:0 | 1337/nat:OUTPUT:enter:0,nat:OUTPUT:rule:1,nat:ISTIO_OUTPUT:enter:0,nat:ISTIO_OUTPUT:rule:4,nat:OUTPUT:policy:0,nat:POSTROUTING:enter:0,nat:POSTROUTING:policy:0'
 sig() {
 	jq -r 'select(.type != null) | "\(.type) \(.class) " +
 		([.legs[] | "\(.uid)/" + ([.hops[] | "\(.table):\(.chain):\(.kind):\(.rule)"] | join(","))] | join(" | "))' "$1"
