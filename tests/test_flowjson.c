@@ -222,6 +222,56 @@ static void test_write(void **state)
 	free(f);
 }
 
+/*
+ * The line writer formats JSON by hand for speed; --simulate still goes
+ * through the jansson object.  Both must print the same bytes, escapes
+ * and UTF-8 included.
+ */
+static void test_write_equals_object(void **state)
+{
+	static const char *const reasons[] = {
+		"",
+		"plain",
+		"quote \" backslash \\ newline \n tab \t bell \a",
+		"UTF-8: caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x9a\x80",
+	};
+	struct st_flow *f = calloc(1, sizeof(*f));
+	struct st_flow_leg *a = &f->legs[0];
+
+	(void)state;
+	assert_non_null(f);
+	f->nlegs = 1;
+	set_addr(a, "fd00:10:244::5", 40300, "fd00:10:244::7", 8080);
+	a->proto = IPPROTO_TCP;
+	a->has_uid = a->has_gid = true;
+	a->uid = 4294967295u;
+	a->gid = 0;
+	st_strlcpy(a->outdev, "eth\"0", sizeof(a->outdev));
+	add_hop(a, "nat", "OUTPUT", ST_HIT_ENTER, 0);
+	add_hop(a, "nat", "ISTIO_OUTPUT", ST_HIT_RULE, 9);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(reasons); i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+		char *obj = NULL;
+
+		assert_non_null(out);
+		f->type = 0;
+		f->klass = ST_CLASS_UNKNOWN;
+		st_strlcpy(f->reason, reasons[i], sizeof(f->reason));
+		st_strlcpy(a->why, reasons[i], sizeof(a->why));
+		assert_int_equal(st_flowjson_write(out, f), 0);
+		assert_int_equal(fclose(out), 0);
+		obj = dump(st_flowjson_flow(f, NULL));
+		assert_int_equal(len, strlen(obj) + 1);
+		assert_memory_equal(text, obj, strlen(obj));
+		assert_int_equal(text[len - 1], '\n');
+		free(obj);
+		free(text);
+	}
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_type0_ipv6),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_write_equals_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
