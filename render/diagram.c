@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "classify.h"
 #include "diagram.h"
 #include "path.h"
 

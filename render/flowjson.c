@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "classify.h"
 #include "flowjson.h"
 #include "path.h"
 

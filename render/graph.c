@@ -18,6 +18,7 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include "classify.h"
 #include "graph.h"
 #include "path.h"
 

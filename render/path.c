@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "classify.h"
 #include "path.h"
 
 #define PT_MAX_DEPTH 16

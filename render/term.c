@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "classify.h"
 #include "path.h"
 #include "term.h"
 

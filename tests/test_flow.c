@@ -42,6 +42,8 @@
 
 #include <cmocka.h>
 
+#include "assemble.h"
+#include "classify.h"
 #include "flow.h"
 #include "flowjson.h"
 #include "path.h"

@@ -34,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "classify.h"
 #include "diagram.h"
 #include "graph.h"
 #include "istio.h"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# names.sh BINARY SRCDIR - issue 8 item 6.
+# names.sh BINARY SRCDIR - no shell anywhere, and names checked first.
 #  - No shell: no system(), popen(), "sh -c" or exec*p() in tracer/ and
 #    render/: every program runs through st_spawn() (posix_spawn, argv).
 #  - Names: pod names (RFC 1123 subdomain) and namespaces (RFC 1123 label)
@@ -18,7 +18,7 @@ n=0
 
 # ---- no shell -----------------------------------------------------------------
 hits=$(grep -nE '(^|[^_a-z])(system|popen|execlp|execvp|execvpe)[[:space:]]*\(|"/bin/sh"|"sh",[[:space:]]*"-c"|"-c",' \
-	"$src"/tracer/*.c "$src"/tracer/*.h "$src"/render/*.c "$src"/render/*.h 2>/dev/null |
+	"$src"/tracer/*/*.c "$src"/tracer/*/*.h "$src"/render/*.c "$src"/render/*.h 2>/dev/null |
 	grep -v '^[^:]*iptsave.c:.*"--set-counters"' | grep -vE ':[0-9]+:[[:space:]]*(/?\*|//)')
 n=$((n + 1))
 if [ -n "$hits" ]; then
@@ -27,7 +27,7 @@ if [ -n "$hits" ]; then
 	fail=$((fail + 1))
 fi
 n=$((n + 1))
-if ! grep -q 'posix_spawn' "$src/tracer/spawn.c"; then
+if ! grep -q 'posix_spawn' "$src/tracer/common/spawn.c"; then
 	echo "FAIL [no shell]: spawn.c does not use posix_spawn"
 	fail=$((fail + 1))
 fi

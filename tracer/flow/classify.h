@@ -39,22 +39,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "istio.h"
-
-#define ST_TYPE_MAX 6 /* types are 0..ST_TYPE_MAX */
-
-/* Why a type-0 flow is type 0; ST_CLASS_NONE for types 1-6. */
-enum st_class {
-	ST_CLASS_NONE = 0,
-	ST_CLASS_BYPASS,	/* returned without capture, not the proxy */
-	ST_CLASS_EXCLUDED_PORT, /* inbound/outbound port exclusion */
-	ST_CLASS_EXCLUDED_CIDR, /* outbound CIDR exclusion (or not included) */
-	ST_CLASS_DNS_CAPTURE,	/* redirected to the DNS proxy port */
-	ST_CLASS_PROXY_DIRECT,	/* proxy uid/gid leg stitched to nothing */
-	ST_CLASS_INCOMPLETE,	/* records lost, walk unfinished, evicted */
-	ST_CLASS_UNKNOWN,
-	ST_CLASS__MAX,
-};
 
 struct st_flow;
 

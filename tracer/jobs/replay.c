@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "assemble.h"
 #include "istio.h"
 #include "pcapout.h"
 #include "replay.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "classify.h"
 #include "eval.h"
 #include "match.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * flow.c - hit records into legs, legs into flows (see flow.h).
+ * assemble.c - hit records into legs, legs into flows (see assemble.h).
  *
  * Everything lives in pools sized at creation: flow slots (each holding
  * its legs), leg nodes (the per-key handle: hash link, list links, walk
@@ -18,7 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "flow.h"
+#include "assemble.h"
+#include "classify.h"
 
 #define FL_DEF_MAX_FLOWS 1024u
 #define FL_DEF_WALK_MS 500u
@@ -718,150 +719,6 @@ static void fl_why(struct st_flow_leg *l, const struct fl_walk *w,
 	va_start(ap, fmt);
 	vsnprintf(l->why, sizeof(l->why), fmt, ap);
 	va_end(ap);
-}
-
-static bool fl_hop_in(const struct st_flow_hop *h, const char *table)
-{
-	return table != NULL && strcmp(h->table, table) == 0;
-}
-
-static bool fl_hop_is_istio_verdict(const struct st_flow_hop *h)
-{
-	return h->kind == ST_HIT_RULE && h->r != NULL &&
-	       st_target_is_verdict(h->r->target.kind) &&
-	       (h->r->role != ST_ROLE_NONE || h->istio);
-}
-
-void st_flow_leg_decide(const char *nat_table, struct st_flow_leg *l)
-{
-	const char *dt = NULL;
-
-	if (l->redirect_hop >= 0) {
-		dt = l->hops[l->redirect_hop].table;
-	} else {
-		/*
-		 * nat tells the story when an Istio rule decided there; in
-		 * TPROXY mode arriving traffic is decided in mangle while
-		 * nat only shows its empty built-in chains.
-		 */
-		const char *verdict = NULL;
-		bool nat_verdict = false;
-		bool nat_crossed = false;
-
-		for (unsigned int i = 0; i < l->nhops; i++) {
-			const struct st_flow_hop *h = &l->hops[i];
-			bool in_nat = fl_hop_in(h, nat_table);
-
-			nat_crossed = nat_crossed || in_nat;
-			if (!fl_hop_is_istio_verdict(h))
-				continue;
-			verdict = h->table;
-			nat_verdict = nat_verdict || in_nat;
-		}
-		if (nat_verdict || (verdict == NULL && nat_crossed))
-			dt = nat_table;
-		else if (verdict != NULL)
-			dt = verdict;
-		else if (l->nhops > 0)
-			dt = l->hops[0].table;
-	}
-	l->decisive_table = dt;
-	l->nat_table = NULL;
-	for (unsigned int i = 0; i < l->nhops && l->nat_table == NULL; i++)
-		if (fl_hop_in(&l->hops[i], nat_table))
-			l->nat_table = nat_table;
-	l->decision_hop = l->redirect_hop;
-	for (unsigned int i = l->nhops; i > 0 && l->decision_hop < 0; i--) {
-		const struct st_flow_hop *h = &l->hops[i - 1];
-
-		if (fl_hop_in(h, dt) && fl_hop_is_istio_verdict(h))
-			l->decision_hop = (int)i - 1;
-	}
-	for (unsigned int i = l->nhops; i > 0 && l->decision_hop < 0; i--) {
-		const struct st_flow_hop *h = &l->hops[i - 1];
-
-		if (fl_hop_in(h, dt) && h->kind == ST_HIT_RETURN && h->istio)
-			l->decision_hop = (int)i - 1;
-	}
-}
-
-const char *st_flow_nat_table(const struct st_ruleset *rs)
-{
-	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
-		const struct st_chain *c = st_ruleset_chain(rs, i);
-
-		if (c != NULL && strcmp(c->table, "nat") == 0)
-			return c->table;
-	}
-	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
-		const struct st_rule *r = st_ruleset_rule(rs, i);
-
-		if (r != NULL && r->target.kind == ST_T_REDIRECT)
-			return r->table;
-	}
-	return NULL;
-}
-
-enum st_capture st_flow_capture_of(const struct st_istio_settings *set,
-				   const struct st_rule *r, uint16_t port)
-{
-	switch (r->role) {
-	case ST_ROLE_OUTBOUND_REDIRECT:
-		return ST_CAPTURE_OUTBOUND;
-	case ST_ROLE_INBOUND_REDIRECT:
-	case ST_ROLE_TPROXY_REDIRECT:
-		return ST_CAPTURE_INBOUND;
-	case ST_ROLE_DNS_CAPTURE:
-		return ST_CAPTURE_DNS;
-	default:
-		break;
-	}
-	/* No role (recogniser unsure): the settings' ports. */
-	if (r->target.kind == ST_T_TPROXY)
-		return ST_CAPTURE_INBOUND;
-	if (set->outbound_port != 0 && port == set->outbound_port)
-		return ST_CAPTURE_OUTBOUND;
-	if (set->inbound_port != 0 && port == set->inbound_port)
-		return ST_CAPTURE_INBOUND;
-	if (set->dns_port != 0 && port == set->dns_port)
-		return ST_CAPTURE_DNS;
-	return ST_CAPTURE_OTHER;
-}
-
-static bool fl_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
-{
-	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-bool st_flow_leg_is_proxy(const struct st_istio_settings *set,
-			  const struct st_flow_leg *l)
-{
-	return (l->has_uid &&
-		fl_id_in(l->uid, set->proxy_uids, set->nproxy_uids)) ||
-	       (l->has_gid &&
-		fl_id_in(l->gid, set->proxy_gids, set->nproxy_gids));
-}
-
-bool st_flow_addr_is_loopback(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t one[16] = {[15] = 1};
-
-	if (family == 4)
-		return a[0] == 127;
-	return memcmp(a, one, 16) == 0;
-}
-
-bool st_flow_addr_is_passthrough(uint8_t family, const uint8_t *a)
-{
-	static const uint8_t six[16] = {[15] = 6};
-	static const uint8_t v4[4] = {127, 0, 0, 6};
-
-	if (family == 4)
-		return memcmp(a, v4, 4) == 0;
-	return memcmp(a, six, 16) == 0;
 }
 
 static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
@@ -1722,62 +1579,4 @@ void st_flow_table_stats(const struct st_flow_table *t,
 			 struct st_flow_stats *out)
 {
 	*out = t->st;
-}
-
-const char *st_flow_skip_name(enum st_flow_skip s)
-{
-	static const char *const names[ST_SKIP__MAX] = {
-		[ST_SKIP_UNTAGGED] = "untagged",
-		[ST_SKIP_NOT_IP] = "not-ip",
-		[ST_SKIP_UNKNOWN_CHAIN] = "unknown-chain",
-		[ST_SKIP_UNKNOWN_RULE] = "unknown-rule",
-	};
-
-	if ((unsigned int)s >= ST_SKIP__MAX)
-		return "unknown";
-	return names[s];
-}
-
-const char *st_flow_capture_name(enum st_capture c)
-{
-	switch (c) {
-	case ST_CAPTURE_OUTBOUND:
-		return "outbound";
-	case ST_CAPTURE_INBOUND:
-		return "inbound";
-	case ST_CAPTURE_DNS:
-		return "dns";
-	case ST_CAPTURE_OTHER:
-		return "other";
-	default:
-		return "none";
-	}
-}
-
-void st_flow_addr_format(uint8_t family, const uint8_t *addr, uint16_t port,
-			 char *buf, size_t size)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	if (family == 6)
-		snprintf(buf, size, "[%s]:%u", a, port);
-	else
-		snprintf(buf, size, "%s:%u", a, port);
-}
-
-const char *st_flow_hop_kind_name(enum st_hit_kind k)
-{
-	switch (k) {
-	case ST_HIT_RULE:
-		return "rule";
-	case ST_HIT_ENTER:
-		return "enter";
-	case ST_HIT_POLICY:
-		return "policy";
-	case ST_HIT_RETURN:
-		return "return";
-	default:
-		return "none";
-	}
 }

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "assemble.h"
 #include "istio.h"
 #include "netns.h"
 #include "pod.h"

@@ -14,9 +14,6 @@
 
 #include "rules-int.h"
 
-/* A rule file larger than this is not a pod's rules. */
-#define ST_RULES_MAX_FILE (64u << 20)
-
 struct st_chain_slot {
 	struct st_chain chain;
 	struct st_rule **rules;
@@ -365,80 +362,6 @@ const struct st_rule *st_ruleset_find_rule(const struct st_ruleset *rs,
 	if (c == NULL || number == 0 || number > c->nrules)
 		return NULL;
 	return rs->flat[c->first + number - 1];
-}
-
-static bool st_looks_like_json(const char *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' ||
-		    buf[i] == '\r')
-			continue;
-		return buf[i] == '{' || buf[i] == '[';
-	}
-	return false;
-}
-
-int st_rules_load_buf(struct st_ruleset *rs, const char *buf, size_t len,
-		      const char *name, char *err)
-{
-	if (st_looks_like_json(buf, len))
-		return st_nftjson_parse(rs, buf, len, name, err);
-	return st_iptsave_parse(rs, buf, len, name, err);
-}
-
-int st_rules_load_file(struct st_ruleset *rs, const char *path, char *err)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = -1;
-	int ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = st_err(err, errno, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = st_err(err, errno, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
-	    !S_ISCHR(st.st_mode)) {
-		ret = st_err(err, EINVAL, "%s: not a regular file", path);
-		goto out;
-	}
-	buf = malloc(ST_RULES_MAX_FILE);
-	if (buf == NULL) {
-		ret = st_err(err, ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, ST_RULES_MAX_FILE - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = st_err(err, errno, "%s: %s", path,
-				     strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == ST_RULES_MAX_FILE) {
-			ret = st_err(err, EFBIG,
-				     "%s: larger than %u MiB, not a rule dump",
-				     path, ST_RULES_MAX_FILE >> 20);
-			goto out;
-		}
-	}
-	ret = st_rules_load_buf(rs, buf, len, path, err);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return ret;
 }
 
 const char *st_backend_name(enum st_backend b)
