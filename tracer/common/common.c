@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* common.c - error buffer, string and array helpers. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 
@@ -160,4 +162,47 @@ char *st_strbuf_dup(const struct st_strbuf *b)
 	if (b->oom)
 		return NULL;
 	return strdup(b->len ? b->p : "");
+}
+
+/*
+ * The protocol names of iptables-save and nft, one table for both parsers
+ * and the explainer; the first name of a number is the one printed.
+ */
+static const struct {
+	const char *name;
+	uint8_t num;
+} st_protos[] = {
+	{"tcp", IPPROTO_TCP},
+	{"udp", IPPROTO_UDP},
+	{"icmp", IPPROTO_ICMP},
+	{"icmpv6", IPPROTO_ICMPV6},
+	{"ipv6-icmp", IPPROTO_ICMPV6},
+	{"sctp", IPPROTO_SCTP},
+	{"udplite", IPPROTO_UDPLITE},
+	{"dccp", IPPROTO_DCCP},
+	{"gre", IPPROTO_GRE},
+	{"esp", IPPROTO_ESP},
+	{"ah", IPPROTO_AH},
+	{"igmp", IPPROTO_IGMP},
+	{"mh", IPPROTO_MH},
+	{"ipv6-mh", IPPROTO_MH},
+};
+
+bool st_proto_parse(const char *name, uint8_t *num)
+{
+	for (size_t i = 0; name != NULL && i < ST_ARRAY_SIZE(st_protos); i++) {
+		if (strcasecmp(name, st_protos[i].name) == 0) {
+			*num = st_protos[i].num;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *st_proto_name(uint8_t num)
+{
+	for (size_t i = 0; i < ST_ARRAY_SIZE(st_protos); i++)
+		if (st_protos[i].num == num)
+			return st_protos[i].name;
+	return NULL;
 }

@@ -152,4 +152,17 @@ static inline uint16_t st_get_he16(const uint8_t *p)
 	return v;
 }
 
+/**
+ * st_proto_parse() - an IP protocol by the name iptables or nft gives it
+ * ("tcp", "ipv6-icmp", "icmpv6", ...; case does not matter).
+ * Return: true with *@num set, false for an unknown name.
+ */
+bool st_proto_parse(const char *name, uint8_t *num);
+
+/**
+ * st_proto_name() - the usual name of IP protocol @num ("tcp", "icmpv6",
+ * ...), or NULL when it has none here.
+ */
+const char *st_proto_name(uint8_t num);
+
 #endif /* ST_COMMON_H */

@@ -1136,7 +1136,7 @@ out:
 
 /* ---- capture ---- */
 
-static const char *st_proto_name(uint8_t p)
+static const char *st_check_proto_kind(uint8_t p)
 {
 	switch (p) {
 	case IPPROTO_TCP:
@@ -1173,7 +1173,7 @@ int st_check_add_flow(struct st_check *c, const struct st_flow *f)
 		snprintf(who, sizeof(who), " uid %" PRIu32, l->uid);
 	snprintf(acc->examples[acc->nexamples++], ST_CHECK_EXAMPLE_SIZE,
 		 "flow %" PRIu64 ": %s %s > %s%s: %s", f->id,
-		 st_proto_name(l->proto), src, dst, who, f->reason);
+		 st_check_proto_kind(l->proto), src, dst, who, f->reason);
 	return 0;
 }
 

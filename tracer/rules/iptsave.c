@@ -202,18 +202,6 @@ static bool ipt_id_range(const char *s, uint32_t *lo, uint32_t *hi)
 
 static bool ipt_proto(const char *s, uint8_t *proto, bool *any)
 {
-	static const struct {
-		const char *name;
-		uint8_t num;
-	} names[] = {
-		{"tcp", IPPROTO_TCP},	      {"udp", IPPROTO_UDP},
-		{"icmp", IPPROTO_ICMP},	      {"ipv6-icmp", IPPROTO_ICMPV6},
-		{"icmpv6", IPPROTO_ICMPV6},   {"sctp", IPPROTO_SCTP},
-		{"udplite", IPPROTO_UDPLITE}, {"dccp", IPPROTO_DCCP},
-		{"gre", IPPROTO_GRE},	      {"esp", IPPROTO_ESP},
-		{"ah", IPPROTO_AH},	      {"igmp", IPPROTO_IGMP},
-		{"mh", IPPROTO_MH},	      {"ipv6-mh", IPPROTO_MH},
-	};
 	uint64_t v = 0;
 
 	*any = false;
@@ -222,12 +210,8 @@ static bool ipt_proto(const char *s, uint8_t *proto, bool *any)
 		*proto = 0;
 		return true;
 	}
-	for (size_t i = 0; i < ST_ARRAY_SIZE(names); i++) {
-		if (strcasecmp(s, names[i].name) == 0) {
-			*proto = names[i].num;
-			return true;
-		}
-	}
+	if (st_proto_parse(s, proto))
+		return true;
 	if (!ipt_u64(s, 10, 255, &v))
 		return false;
 	*proto = (uint8_t)v;

@@ -336,29 +336,6 @@ static void nft_render_stmt(struct st_strbuf *sb, const char *k, json_t *st)
 
 /* ---- matches -------------------------------------------------------- */
 
-static bool nft_proto(const char *s, uint8_t *proto)
-{
-	static const struct {
-		const char *name;
-		uint8_t num;
-	} names[] = {
-		{"tcp", IPPROTO_TCP},	      {"udp", IPPROTO_UDP},
-		{"icmp", IPPROTO_ICMP},	      {"ipv6-icmp", IPPROTO_ICMPV6},
-		{"icmpv6", IPPROTO_ICMPV6},   {"sctp", IPPROTO_SCTP},
-		{"udplite", IPPROTO_UDPLITE}, {"dccp", IPPROTO_DCCP},
-		{"gre", IPPROTO_GRE},	      {"esp", IPPROTO_ESP},
-		{"ah", IPPROTO_AH},	      {"igmp", IPPROTO_IGMP},
-	};
-
-	for (size_t i = 0; i < ST_ARRAY_SIZE(names); i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			*proto = names[i].num;
-			return true;
-		}
-	}
-	return false;
-}
-
 static bool nft_uint(json_t *v, uint64_t max, uint64_t *out)
 {
 	json_int_t i = 0;
@@ -552,7 +529,7 @@ static bool nft_match(struct st_rule *r, struct st_match *m, json_t *mt,
 		if (!nft_ports(right, m, true))
 			return false;
 		if (strcmp(proto, "th") != 0)
-			nft_proto(proto, implied_proto);
+			st_proto_parse(proto, implied_proto);
 		return true;
 	}
 	if (strcmp(lk, "meta") == 0 && key != NULL) {
@@ -574,7 +551,7 @@ static bool nft_match(struct st_rule *r, struct st_match *m, json_t *mt,
 		if (strcmp(key, "l4proto") == 0) {
 			m->kind = ST_M_PROTO;
 			if (s != NULL)
-				return nft_proto(s, &m->proto);
+				return st_proto_parse(s, &m->proto);
 			if (!nft_uint(right, 255, &v))
 				return false;
 			m->proto = (uint8_t)v;

@@ -1421,29 +1421,17 @@ static void __st_printf(2, 3) st_sb_add(struct st_sb *sb, const char *fmt, ...)
 		sb->len = sb->size - 1;
 }
 
+/* A protocol as the explainer prints it: "all", its name, or its number. */
 static const char *st_proto_str(uint8_t p, char *buf, size_t size)
 {
-	switch (p) {
-	case 0:
+	const char *name = st_proto_name(p);
+
+	if (p == 0)
 		return "all";
-	case 1:
-		return "icmp";
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case 33:
-		return "dccp";
-	case 58:
-		return "icmpv6";
-	case 132:
-		return "sctp";
-	case 136:
-		return "udplite";
-	default:
-		snprintf(buf, size, "%u", p);
-		return buf;
-	}
+	if (name != NULL)
+		return name;
+	snprintf(buf, size, "%u", p);
+	return buf;
 }
 
 static void st_sb_ports(struct st_sb *sb, const struct st_match *m)
