@@ -29,9 +29,6 @@
 #define FL_MAX_SEEN 16
 #define FL_NS_PER_MS 1000000LL
 
-#define FL_TCP_SYN 0x02
-#define FL_TCP_ACK 0x10
-
 enum fl_hook {
 	FL_HOOK_NONE = 0,
 	FL_HOOK_PRE,
@@ -1160,13 +1157,6 @@ static void fl_update_wait(struct st_flow_table *t, struct fl_slot *s)
 
 /* ---- records --------------------------------------------------------- */
 
-static bool fl_fresh_start(const struct st_rec *rec)
-{
-	if (rec->proto != IPPROTO_TCP)
-		return true;
-	return (rec->tcp_flags & (FL_TCP_SYN | FL_TCP_ACK)) == FL_TCP_SYN;
-}
-
 /* Is @rec's destination none that the leg of @n has shown? */
 static bool fl_dst_differs(const struct fl_node *n, const uint8_t *dst,
 			   uint16_t dport, uint8_t family)
@@ -1392,7 +1382,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 	fl_key_of(rec, &key);
 	n = fl_hash_find(t, &key);
 	if (n != NULL && n->lingering) {
-		if (!(fl_fresh_start(rec) &&
+		if (!(st_rec_may_start_leg(rec) &&
 		      fl_dst_differs(n, rec->dst, rec->dport, rec->family))) {
 			t->st.late++;
 			n->last = t->now;
@@ -1405,7 +1395,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 	}
 	if (n != NULL &&
 	    (n->w.later || fl_is_later(&n->w, c, hit->kind, hit->rule))) {
-		if (n->w.later || !fl_fresh_start(rec) ||
+		if (n->w.later || !st_rec_may_start_leg(rec) ||
 		    !fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
 			fl_later(t, n, c, hit->kind, hit->rule);
 			return 0;
@@ -1415,7 +1405,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 		fl_seal(t, n);
 		n = NULL;
 	}
-	if (n == NULL && !fl_fresh_start(rec)) {
+	if (n == NULL && !st_rec_may_start_leg(rec)) {
 		t->st.ignored++;
 		return 0;
 	}

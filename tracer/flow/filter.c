@@ -109,9 +109,7 @@ static bool st_filter_may_start_leg(const struct st_rec *rec)
 {
 	if (rec->family != 4 && rec->family != 6)
 		return false;
-	if (rec->l4_ok && rec->proto == IPPROTO_TCP)
-		return (rec->tcp_flags & 0x12) == 0x02; /* SYN without ACK */
-	return true;
+	return !rec->l4_ok || st_rec_may_start_leg(rec);
 }
 
 void st_filter_note(struct st_filter *f, const struct st_rec *rec)

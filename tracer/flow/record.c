@@ -403,3 +403,17 @@ int st_tag_parse(const char *prefix, struct st_hit *hit)
 		memset(hit, 0, sizeof(*hit));
 	return 0;
 }
+
+#define ST_TCP_SYN 0x02
+#define ST_TCP_ACK 0x10
+
+bool st_rec_is_bare_syn(const struct st_rec *rec)
+{
+	return rec->proto == IPPROTO_TCP &&
+	       (rec->tcp_flags & (ST_TCP_SYN | ST_TCP_ACK)) == ST_TCP_SYN;
+}
+
+bool st_rec_may_start_leg(const struct st_rec *rec)
+{
+	return rec->proto != IPPROTO_TCP || st_rec_is_bare_syn(rec);
+}

@@ -103,4 +103,16 @@ int st_tag_format(char *buf, const struct st_hit *hit);
  */
 int st_tag_parse(const char *prefix, struct st_hit *hit);
 
+/**
+ * st_rec_is_bare_syn() - a TCP SYN without ACK: the first packet of a
+ * connection, the only TCP packet that starts a leg.
+ */
+bool st_rec_is_bare_syn(const struct st_rec *rec);
+
+/**
+ * st_rec_may_start_leg() - whether @rec can be a leg's first record: any
+ * non-TCP packet, and a bare SYN (replies and mid-stream packets cannot).
+ */
+bool st_rec_may_start_leg(const struct st_rec *rec);
+
 #endif /* ST_RECORD_H */
