@@ -8,7 +8,7 @@
  * iptables-restore's -A/-I/-D semantics that checks positions for
  * insertion and removal, also with a second session in between.
  *
- * Part (b), root: in throwaway namespaces ("h7t-" names, never the root
+ * Part (b), root: in throwaway namespaces ("stt-" names, never the root
  * namespace) attach, trace one connection, detach and compare, for
  * iptables-legacy, iptables-nft and native nftables; a crashed session's
  * rules cleaned up; a live session left alone; a rule added by someone
@@ -1058,7 +1058,7 @@ static int ns_create(void)
 		if (ns_names[i][0] == '\0')
 			slot = i;
 	assert_true(slot >= 0);
-	snprintf(ns_names[slot], sizeof(ns_names[slot]), "h7t-%ld-%u",
+	snprintf(ns_names[slot], sizeof(ns_names[slot]), "stt-%ld-%u",
 		 (long)getpid(), counter++);
 	{
 		const char *argv[] = {"ip", "netns", "add", ns_names[slot],

@@ -1379,7 +1379,7 @@ static void test_live_tcpdump(void **state)
 		snprintf(live.log[i], sizeof(live.log[i]), "%s/live-%d.log",
 			 tl_tmpdir(), i);
 	}
-	snprintf(live.ns, sizeof(live.ns), "h10t-pcapin-%d", (int)getpid());
+	snprintf(live.ns, sizeof(live.ns), "stt-pcapin-%d", (int)getpid());
 	run(-1, TL_ARGV("ip", "netns", "add", live.ns));
 	live.ns_fd = st_netns_open(live.ns, err);
 	if (live.ns_fd < 0)
@@ -1455,7 +1455,7 @@ static void test_live_tcpdump(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return tl_tmpdir_make("h10t-pcapin");
+	return tl_tmpdir_make("stt-pcapin");
 }
 
 static int teardown(void **state)

@@ -735,7 +735,7 @@ static void test_meta_bad(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return tl_tmpdir_make("h10t-pcapout");
+	return tl_tmpdir_make("stt-pcapout");
 }
 
 static int teardown(void **state)

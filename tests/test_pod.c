@@ -505,8 +505,8 @@ static pid_t host_child = -1;
 static int real_setup(void **state)
 {
 	(void)state;
-	snprintf(pod_name, sizeof(pod_name), "h9t-sleeper-%d", (int)getpid());
-	return tl_netns_add(&netns, "h9t-pod");
+	snprintf(pod_name, sizeof(pod_name), "stt-sleeper-%d", (int)getpid());
+	return tl_netns_add(&netns, "stt-pod");
 }
 
 static int real_teardown(void **state)
@@ -542,15 +542,15 @@ static void test_real_process(void **state)
 	assert_true(child >= 0);
 	if (child == 0) {
 		execlp("ip", "ip", "netns", "exec", netns.name, "env", "-i",
-		       "PATH=/usr/bin:/bin", env_name, "POD_NAMESPACE=h9t-ns",
-		       "INSTANCE_IP=10.255.0.9", "SERVICE_ACCOUNT=h9t-sa",
+		       "PATH=/usr/bin:/bin", env_name, "POD_NAMESPACE=stt-ns",
+		       "INSTANCE_IP=10.255.0.9", "SERVICE_ACCOUNT=stt-sa",
 		       "ISTIO_META_INTERCEPTION_MODE=TPROXY", "sleep", "30",
 		       (char *)NULL);
 		_exit(127);
 	}
 	/* until `ip netns exec` and env have exec'd sleep */
 	for (i = 0; i < 200 && r == -ENOENT; i++) {
-		r = st_pod_lookup(&o, pod_name, "h9t-ns", &pod, err);
+		r = st_pod_lookup(&o, pod_name, "stt-ns", &pod, err);
 		if (r == -ENOENT)
 			usleep(10000);
 	}
@@ -567,7 +567,7 @@ static void test_real_process(void **state)
 	assert_int_equal(pod.nprocs, 1);
 	assert_string_equal(pod.instance_ip, "10.255.0.9");
 	assert_string_equal(pod.interception_mode, "TPROXY");
-	assert_string_equal(pod.service_account, "h9t-sa");
+	assert_string_equal(pod.service_account, "stt-sa");
 
 	fd = st_pod_netns_open(&pod, &o, err);
 	if (fd < 0)
@@ -581,7 +581,7 @@ static void test_real_process(void **state)
 	waitpid(child, &i, 0);
 	child = -1;
 	assert_int_equal(st_pod_netns_open(&pod, &o, err), -ESRCH);
-	assert_int_equal(st_pod_lookup(&o, pod_name, "h9t-ns", &pod, err),
+	assert_int_equal(st_pod_lookup(&o, pod_name, "stt-ns", &pod, err),
 			 -ENOENT);
 }
 
@@ -604,14 +604,14 @@ static void test_real_host_netns(void **state)
 	assert_true(host_child >= 0);
 	if (host_child == 0) {
 		execlp("env", "env", "-i", "PATH=/usr/bin:/bin", env_name,
-		       "POD_NAMESPACE=h9t-ns",
+		       "POD_NAMESPACE=stt-ns",
 		       "ISTIO_META_INTERCEPTION_MODE=REDIRECT", "sleep", "30",
 		       (char *)NULL);
 		_exit(127);
 	}
 	snprintf(env_name, sizeof(env_name), "%s-host", pod_name);
 	for (i = 0; i < 200 && r == -ENOENT; i++) {
-		r = st_pod_lookup(&o, env_name, "h9t-ns", &pod, err);
+		r = st_pod_lookup(&o, env_name, "stt-ns", &pod, err);
 		if (r == -ENOENT)
 			usleep(10000);
 	}

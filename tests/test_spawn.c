@@ -88,13 +88,13 @@ static void test_missing(void **state)
 	char err[ST_ERRBUF_SIZE] = "";
 
 	(void)state;
-	assert_int_equal(st_spawn(TL_ARGV("h6t-no-such-program-here"), -1, NULL,
+	assert_int_equal(st_spawn(TL_ARGV("stt-no-such-program-here"), -1, NULL,
 				  0, 5000, &res, err),
 			 -ENOENT);
-	assert_non_null(strstr(err, "h6t-no-such-program-here"));
+	assert_non_null(strstr(err, "stt-no-such-program-here"));
 	assert_non_null(strstr(err, "not installed"));
 	assert_null(res.out);
-	assert_int_equal(st_spawn(TL_ARGV("/nonexistent/h6t"), -1, NULL, 0,
+	assert_int_equal(st_spawn(TL_ARGV("/nonexistent/stt"), -1, NULL, 0,
 				  5000, &res, err),
 			 -ENOENT);
 	/* A directory is found but cannot be run. */
@@ -195,7 +195,7 @@ static void test_timeout_group(void **state)
 	int i;
 
 	(void)state;
-	snprintf(file, sizeof(file), "/tmp/h6t-spawn-%d.pid", (int)getpid());
+	snprintf(file, sizeof(file), "/tmp/stt-spawn-%d.pid", (int)getpid());
 	snprintf(script, sizeof(script), "sleep 30 & echo $! > %s; wait", file);
 	assert_int_equal(st_spawn(TL_ARGV("sh", "-c", script), -1, NULL, 0, 300,
 				  &res, err),
@@ -322,7 +322,7 @@ static struct tl_netns ns = {"", -1};
 
 static int ns_setup(void **state)
 {
-	if (tl_netns_add(&ns, "h6t-spawn") < 0)
+	if (tl_netns_add(&ns, "stt-spawn") < 0)
 		return -1;
 	*state = (void *)(intptr_t)ns.fd;
 	return 0;
@@ -365,7 +365,7 @@ static void test_in_netns(void **state)
 	st_spawn_result_free(&res);
 
 	/* Missing programs are still reported as such in a namespace. */
-	assert_int_equal(st_spawn(TL_ARGV("h6t-no-such-program-here"), fd, NULL,
+	assert_int_equal(st_spawn(TL_ARGV("stt-no-such-program-here"), fd, NULL,
 				  0, 5000, &res, err),
 			 -ENOENT);
 }

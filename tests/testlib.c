@@ -445,6 +445,44 @@ void tl_parse_addr(const char *s, uint8_t *family, uint8_t *addr,
 
 /* ---- commands and namespaces ---- */
 
+bool tl_have(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[512];
+	const char *p;
+
+	if (strchr(prog, '/') != NULL)
+		return access(prog, X_OK) == 0;
+	if (path == NULL || *path == '\0')
+		path = "/usr/sbin:/usr/bin:/sbin:/bin";
+	for (p = path; *p != '\0';) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog);
+		if (n > 0 && access(buf, X_OK) == 0)
+			return true;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
+void tl_need_root(const char *prog, const char *const *tools)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: not root: skipped\n", prog);
+		exit(TL_SKIPPED);
+	}
+	for (; tools != NULL && *tools != NULL; tools++) {
+		if (!tl_have(*tools)) {
+			fprintf(stderr, "%s: %s not installed: skipped\n", prog,
+				*tools);
+			exit(TL_SKIPPED);
+		}
+	}
+}
+
 int tl_run(int ns_fd, char *const argv[], int timeout_ms)
 {
 	struct st_spawn_result res;
@@ -461,6 +499,14 @@ int tl_run(int ns_fd, char *const argv[], int timeout_ms)
 			    res.errout ? res.errout : "");
 	st_spawn_result_free(&res);
 	return ret == 0 ? 0 : -1;
+}
+
+ino_t tl_cur_netns(void)
+{
+	struct stat st;
+
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	return st.st_ino;
 }
 
 int tl_netns_add(struct tl_netns *ns, const char *prefix)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "istio.h"
 #include "rules.h"
@@ -117,6 +118,40 @@ void tl_parse_addr(const char *s, uint8_t *family, uint8_t *addr,
  * Return: 0 if it ran and exited 0, else -1 (the reason printed).
  */
 int tl_run(int ns_fd, char *const argv[], int timeout_ms);
+
+/* A NULL-terminated list of program names for tl_need_root(). */
+#define TL_TOOLS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* The exit status by which a test program tells ctest it was skipped. */
+#define TL_SKIPPED 77
+
+/**
+ * tl_have() - whether @prog can be run
+ * @prog: a program name looked up in PATH, or a path
+ *
+ * Return: true if an executable file by that name was found.
+ */
+bool tl_have(const char *prog);
+
+/**
+ * tl_need_root() - exit TL_SKIPPED unless root and every tool is there
+ * @prog:  the test program's name, for the message
+ * @tools: NULL-terminated list of programs (see tl_have(); TL_TOOLS),
+ *         or NULL
+ *
+ * Called first in main() by the tests/test_<unit>_root.c programs, whose
+ * every case needs root: without it the program skips as a whole, while
+ * the ordinary tests/test_<unit>.c programs always run.
+ */
+void tl_need_root(const char *prog, const char *const *tools);
+
+/**
+ * tl_cur_netns() - the inode of the calling thread's network namespace
+ *
+ * Return: the inode of /proc/thread-self/ns/net; failing to stat it
+ * fails the test.
+ */
+ino_t tl_cur_netns(void);
 
 /* A throwaway named network namespace. */
 struct tl_netns {

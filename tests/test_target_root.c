@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test_target.c - backend detection and rule reading in throwaway network
- * namespaces (prefix h9t-), loaded with the sample rule sets through the
+ * test_target_root.c - backend detection and rule reading in throwaway network
+ * namespaces (prefix stt-), loaded with the sample rule sets through the
  * real iptables-legacy-restore, iptables-nft-restore and nft.  The root
- * namespace is never touched.  Needs root: exit 77 otherwise.
+ * namespace is never touched.  Needs root: skipped (exit 77) otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +60,7 @@ static int ns_setup(void **state)
 
 	if (n == NULL)
 		return -1;
-	snprintf(prefix, sizeof(prefix), "h9t-tgt-%u", ns_seq++);
+	snprintf(prefix, sizeof(prefix), "stt-tgt-%u", ns_seq++);
 	if (tl_netns_add(n, prefix) < 0) {
 		free(n);
 		return -1;
@@ -409,10 +409,7 @@ int main(void)
 	const char *p = getenv("PATH");
 	int ret;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "not root: network namespaces needed\n");
-		return 77;
-	}
+	tl_need_root("target", NULL);
 	orig_path = strdup(p != NULL ? p : "/usr/sbin:/usr/bin:/sbin:/bin");
 	ret = cmocka_run_group_tests_name("target", tests, NULL, NULL);
 	free(orig_path);

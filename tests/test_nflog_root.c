@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test_nflog.c - the live collector against the kernel, in a throwaway
+ * test_nflog_root.c - the live collector against the kernel, in a throwaway
  * network namespace: records of TCP (IPv4 and IPv6, from uid 1000) and UDP
  * connections with their tags, uids, interfaces and addresses; a second
  * bind of a group in use; STOP/ERROR from the callback in the middle of a
@@ -8,7 +8,7 @@
  * accounted for to the last record.
  *
  * Needs root, iptables-legacy, ip6tables-legacy, setpriv and python3:
- * exit status 77 without them.
+ * skipped as a whole (exit status 77) without them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,7 +49,7 @@ static struct tl_netns ns = {"", -1};
 static int ns_setup(void **state)
 {
 	(void)state;
-	return tl_netns_add(&ns, "h6t-nflog");
+	return tl_netns_add(&ns, "stt-nflog");
 }
 
 static int ns_teardown(void **state)
@@ -80,12 +80,12 @@ static void ns_populate(void)
 	if (done)
 		return;
 	run(true, TL_ARGV("ip", "link", "set", "lo", "up"));
-	run(true, TL_ARGV("ip", "link", "add", "h6tv0", "type", "veth", "peer",
-			  "name", "h6tv1"));
+	run(true, TL_ARGV("ip", "link", "add", "sttv0", "type", "veth", "peer",
+			  "name", "sttv1"));
 	run(true,
-	    TL_ARGV("ip", "addr", "add", "10.201.0.1/24", "dev", "h6tv0"));
-	run(true, TL_ARGV("ip", "link", "set", "h6tv0", "up"));
-	run(true, TL_ARGV("ip", "link", "set", "h6tv1", "up"));
+	    TL_ARGV("ip", "addr", "add", "10.201.0.1/24", "dev", "sttv0"));
+	run(true, TL_ARGV("ip", "link", "set", "sttv0", "up"));
+	run(true, TL_ARGV("ip", "link", "set", "sttv1", "up"));
 	/*
 	 * The nat chains only see packets once conntrack runs in the
 	 * namespace; a lone NFLOG rule does not turn it on (a REDIRECT
@@ -268,19 +268,19 @@ static void test_records(void **state)
 	assert_true(r->has_uid);
 	assert_int_equal(r->uid, 1000);
 	assert_true(r->outdev > 1);
-	assert_string_equal(r->outdev_name, "h6tv0");
+	assert_string_equal(r->outdev_name, "sttv0");
 
 	/* The kernel numbered them 0, 1, 2. */
 	for (i = 0; i < c->n; i++)
 		assert_int_equal(c->recs[i].seq, i);
 
 	/* An interface that appeared after open is named too. */
-	run(true, TL_ARGV("ip", "link", "add", "h6tw0", "type", "veth", "peer",
-			  "name", "h6tw1"));
+	run(true, TL_ARGV("ip", "link", "add", "sttw0", "type", "veth", "peer",
+			  "name", "sttw1"));
 	run(true,
-	    TL_ARGV("ip", "addr", "add", "10.202.0.1/24", "dev", "h6tw0"));
-	run(true, TL_ARGV("ip", "link", "set", "h6tw0", "up"));
-	run(true, TL_ARGV("ip", "link", "set", "h6tw1", "up"));
+	    TL_ARGV("ip", "addr", "add", "10.202.0.1/24", "dev", "sttw0"));
+	run(true, TL_ARGV("ip", "link", "set", "sttw0", "up"));
+	run(true, TL_ARGV("ip", "link", "set", "sttw1", "up"));
 	run(true,
 	    TL_ARGV(PYTHON, "-c",
 		    "import socket\n"
@@ -292,7 +292,7 @@ static void test_records(void **state)
 	r = find(c, 4, IPPROTO_UDP, 5353);
 	assert_non_null(r);
 	assert_dst(r, "10.202.0.2");
-	assert_string_equal(r->outdev_name, "h6tw0");
+	assert_string_equal(r->outdev_name, "sttw0");
 	assert_true(r->has_uid);
 	assert_int_equal(r->uid, 0);
 
@@ -452,19 +452,6 @@ static void test_losses(void **state)
 	free(c);
 }
 
-static bool have(const char *prog)
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE];
-	int ret =
-		st_spawn(TL_ARGV("sh", "-c", "command -v \"$0\"", (char *)prog),
-			 -1, NULL, 0, 5000, &res, err);
-	bool ok = ret == 0 && res.status == 0;
-
-	st_spawn_result_free(&res);
-	return ok;
-}
-
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -473,21 +460,9 @@ int main(void)
 		cmocka_unit_test(test_stop_resume),
 		cmocka_unit_test(test_losses),
 	};
-	static const char *const needs[] = {
-		"ip", "iptables-legacy", "ip6tables-legacy", "setpriv", PYTHON};
-	size_t i;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "not root: skipped\n");
-		return 77;
-	}
-	for (i = 0; i < ST_ARRAY_SIZE(needs); i++) {
-		if (!have(needs[i])) {
-			fprintf(stderr, "%s not installed: skipped\n",
-				needs[i]);
-			return 77;
-		}
-	}
+	tl_need_root("nflog", TL_TOOLS("ip", "iptables-legacy",
+				       "ip6tables-legacy", "setpriv", PYTHON));
 	return cmocka_run_group_tests_name("nflog", tests, ns_setup,
 					   ns_teardown);
 }
