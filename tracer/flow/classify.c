@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * classify.c - the article's traffic types from a flow's legs (see
+ * classify.c - the six traffic types from a flow's legs (see
  * classify.h).  Only roles, settings and the Prometheus / istiod port
- * facts of PORTS.md are used: never a rule number.
+ * facts of doc/PORTS.md are used: never a rule number.
  */
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -12,9 +12,9 @@
 #include "classify.h"
 #include "flow.h"
 
-/* PORTS.md: Envoy stats and pilot-agent's merged metrics. */
+/* Envoy stats and pilot-agent's merged metrics (doc/PORTS.md). */
 static const uint16_t st_prometheus_ports[] = {15090, 15020};
-/* PORTS.md: istiod XDS/CA over mTLS, and plaintext. */
+/* istiod XDS/CA over mTLS, and plaintext (doc/PORTS.md). */
 static const uint16_t st_istiod_ports[] = {15012, 15010};
 
 static const char *const st_type_names[ST_TYPE_MAX + 1] = {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * classify.h - the six sidecar traffic types of the article, and type 0
+ * classify.h - the six sidecar traffic types (README.md), and type 0
  * with a class that says why a flow is none of them.
  *
  * Everything is decided from the legs of an assembled flow (flow.h): the
  * roles of the rules the legs hit (set by st_istio_analyze()), the sidecar
  * settings (proxy uids/gids, capture and excluded ports) and two facts
- * from PORTS.md that the rules cannot say: which ports are Prometheus
+ * from doc/PORTS.md that the rules cannot say: which ports are Prometheus
  * ports (15090 Envoy stats, 15020 pilot-agent merged metrics; a port only
  * counts when the rules exclude it from inbound capture) and which are
  * istiod ports (15012 mTLS XDS/CA, 15010 plaintext XDS).  Rule numbers
@@ -67,13 +67,13 @@ const char *st_class_type_name(int type);
 const char *st_class_name(enum st_class c, int type);
 
 /**
- * st_class_is_prometheus_port() - 15090 or 15020 (PORTS.md), and excluded
- * from inbound capture by @set when @set lists exclusions at all.
+ * st_class_is_prometheus_port() - 15090 or 15020 (doc/PORTS.md), and
+ * excluded from inbound capture by @set when @set lists exclusions at all.
  */
 bool st_class_is_prometheus_port(uint16_t port,
 				 const struct st_istio_settings *set);
 
-/** st_class_is_istiod_port() - 15012 or 15010 (PORTS.md). */
+/** st_class_is_istiod_port() - 15012 or 15010 (doc/PORTS.md). */
 bool st_class_is_istiod_port(uint16_t port);
 
 #endif /* ST_CLASSIFY_H */

@@ -1089,7 +1089,7 @@ int st_istio_analyze(struct st_ruleset *rs, struct st_istio_settings *out,
 		out->kind = ST_ISTIO_UNRECOGNISED;
 		st_strlcpy(out->note,
 			   "Istio chains are present, but not in a form "
-			   "described in HISTORY.md",
+			   "described in doc/ISTIO-RULES.md",
 			   sizeof(out->note));
 		goto out;
 	}

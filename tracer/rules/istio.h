@@ -29,7 +29,7 @@ enum st_istio_mode {
 	ST_MODE_TPROXY,
 };
 
-/* The era of the ISTIO_OUTPUT chain, as described in HISTORY.md. */
+/* The era of the ISTIO_OUTPUT chain (doc/ISTIO-RULES.md). */
 enum st_istio_era {
 	ST_ERA_UNKNOWN = 0,
 	ST_ERA_FIVE_RULE, /* 0.8 - 1.2: lo -> ISTIO_REDIRECT first */

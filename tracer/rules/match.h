@@ -10,7 +10,8 @@
  *   - a port match implies its protocol, and never matches a packet
  *     without ports;
  *   - owner: xt_owner's negated match is true for a packet without a
- *     socket, nft's "meta skuid != X" is not (HISTORY.md, surprise 11);
+ *     socket, nft's "meta skuid != X" is not (doc/ISTIO-RULES.md,
+ *     item 11 of "Things a parser or tracer must not assume");
  *   - marks compare (mark & mask) == value;
  *   - ctstate: a bit set of the packet's state (a first packet is NEW);
  *     the SNAT/DNAT pseudo states, -m socket, statistic, limit and

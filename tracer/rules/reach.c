@@ -1888,7 +1888,8 @@ static bool st_same_unit(const struct st_chain *a, const struct st_chain *b)
 /*
  * A reachable rule that only socketless packets reach, in a chain where
  * packets with a socket pass: worth saying, as the iptables backends and
- * native nftables differ exactly there (HISTORY.md surprise 11).
+ * native nftables differ exactly there (doc/ISTIO-RULES.md, item 11 of
+ * "Things a parser or tracer must not assume").
  */
 static char *st_socketless_note(bool nft)
 {

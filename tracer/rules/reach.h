@@ -8,7 +8,8 @@
  * hook sees, and follows jumps.  It models what the kernel guarantees (a
  * 127/8 or ::1 destination leaves through lo; a packet without a socket
  * has neither uid nor gid) and the owner-match difference between the
- * iptables backends and native nftables (HISTORY.md surprise 11).
+ * iptables backends and native nftables (doc/ISTIO-RULES.md, item 11 of
+ * "Things a parser or tracer must not assume").
  * Matches it cannot evaluate (statistic, limit, socket, unknown) "may or
  * may not match": they never make a later rule unreachable.
  */
