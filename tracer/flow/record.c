@@ -417,3 +417,18 @@ bool st_rec_may_start_leg(const struct st_rec *rec)
 {
 	return rec->proto != IPPROTO_TCP || st_rec_is_bare_syn(rec);
 }
+
+uint64_t st_rec_seq_next(struct st_rec_seq *s, uint32_t seq, uint32_t *missing)
+{
+	uint32_t d = seq - s->next;
+	bool ahead = d < 0x80000000u;
+
+	*missing = (s->seen || s->from_zero) && ahead ? d : 0;
+	if (!s->seen)
+		s->seq64 = seq;
+	else
+		s->seq64 += ahead ? (uint64_t)d + 1 : 1;
+	s->seen = true;
+	s->next = seq + 1;
+	return s->seq64;
+}

@@ -115,4 +115,26 @@ bool st_rec_is_bare_syn(const struct st_rec *rec);
  */
 bool st_rec_may_start_leg(const struct st_rec *rec);
 
+/*
+ * NFULA_SEQ accounting: the kernel numbers a group's records in 32 bits;
+ * a jump is records lost, and the count goes on in 64 bits across a wrap.
+ */
+struct st_rec_seq {
+	bool from_zero; /* the first number due is 0 (a fresh NFLOG bind) */
+	bool seen;
+	uint32_t next;
+	uint64_t seq64;
+};
+
+/**
+ * st_rec_seq_next() - account one record's NFULA_SEQ @seq.
+ * @s: the state, zeroed at the start (from_zero set for a live bind)
+ * @seq: the record's number
+ * @missing: set to the numbers skipped since the one due (0 when none, or
+ *	when @seq went backwards)
+ *
+ * Return: the record's sequence number in 64 bits.
+ */
+uint64_t st_rec_seq_next(struct st_rec_seq *s, uint32_t seq, uint32_t *missing);
+
 #endif /* ST_RECORD_H */

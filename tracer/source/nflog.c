@@ -72,9 +72,7 @@ struct st_nflog {
 	struct st_rec rec;
 
 	/* Loss accounting. */
-	uint32_t next_seq; /* the kernel numbers from 0 at bind */
-	bool seq_seen;
-	uint64_t seq64;
+	struct st_rec_seq seq; /* the kernel numbers from 0 at bind */
 	uint64_t arrival;
 	uint64_t pending_enobufs;
 	struct st_nflog_stats stats;
@@ -191,27 +189,19 @@ static int st_ifname_resolve(struct st_nflog *n, uint32_t index, char *name,
 /* Sequence numbers: the missing ones are lost records. */
 static void st_nflog_account_seq(struct st_nflog *n, struct nflog_data *nfd)
 {
-	uint32_t seq, d;
+	uint32_t seq, missing;
 
 	if (nflog_get_seq(nfd, &seq) != 0) {
 		n->rec.seq = n->arrival;
 		return;
 	}
-	d = seq - n->next_seq;
-	if (d != 0 && d < 0x80000000u) {
+	n->rec.seq = st_rec_seq_next(&n->seq, seq, &missing);
+	if (missing > 0) {
 		n->stats.seq_gaps++;
-		n->stats.seq_missing += d;
+		n->stats.seq_missing += missing;
 		/* The gap tells how much the ENOBUFS events cost. */
 		n->pending_enobufs = 0;
 	}
-	/* Keep rec.seq growing in 64 bits even if the kernel's wraps. */
-	if (!n->seq_seen)
-		n->seq64 = seq;
-	else
-		n->seq64 += d < 0x80000000u ? (uint64_t)d + 1 : 1;
-	n->seq_seen = true;
-	n->next_seq = seq + 1;
-	n->rec.seq = n->seq64;
 }
 
 static int st_nflog_fill(struct st_nflog *n, struct nfgenmsg *nfmsg,
@@ -539,6 +529,7 @@ int st_nflog_open(struct st_nflog **out, int netns_fd, uint16_t group,
 	n->fd = -1;
 	n->netns_fd = -1;
 	n->group = group;
+	n->seq.from_zero = true;
 	n->buf = malloc(ST_NFLOG_BUFSIZE);
 	if (n->buf == NULL) {
 		ret = st_err(err, ENOMEM, "out of memory");

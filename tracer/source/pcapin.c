@@ -64,9 +64,7 @@ struct st_pcapin {
 	char fail_msg[ST_ERRBUF_SIZE];
 
 	/* NFULA_SEQ extended to 64 bits, as the live collector does. */
-	bool seq_seen;
-	uint32_t next_seq;
-	uint64_t seq64;
+	struct st_rec_seq seq; /* the file may start anywhere */
 
 	struct st_pcapin_stats stats;
 	struct st_rec rec;
@@ -498,26 +496,17 @@ static void st_pcapin_ifname(const struct st_pcapin *p, uint32_t index,
 /* rec->seq holds the record's NFULA_SEQ, when it has one. */
 static void st_pcapin_seq(struct st_pcapin *p, bool has_seq)
 {
-	uint32_t seq, d;
+	uint32_t missing;
 
 	if (!has_seq) {
 		p->rec.seq = p->stats.records - 1;
 		return;
 	}
-	seq = (uint32_t)p->rec.seq;
-	d = seq - p->next_seq;
-	/* Only between records of the file: it may start anywhere. */
-	if (p->seq_seen && d != 0 && d < 0x80000000u) {
+	p->rec.seq = st_rec_seq_next(&p->seq, (uint32_t)p->rec.seq, &missing);
+	if (missing > 0) {
 		p->stats.seq_gaps++;
-		p->stats.seq_missing += d;
+		p->stats.seq_missing += missing;
 	}
-	if (!p->seq_seen)
-		p->seq64 = seq;
-	else
-		p->seq64 += d < 0x80000000u ? (uint64_t)d + 1 : 1;
-	p->seq_seen = true;
-	p->next_seq = seq + 1;
-	p->rec.seq = p->seq64;
 }
 
 static void st_pcapin_skip(struct st_pcapin *p, enum st_pcapin_skip why,
