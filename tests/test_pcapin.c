@@ -6,8 +6,8 @@
  * opposite-endian file, pcapng); files that are no good (empty, header
  * only, another link type, cut in a record header and in a record body,
  * not a capture at all); the stored tcpdump captures of
- * samples/captures/synthetic/; and, as root, a fresh capture by tcpdump in
- * a throwaway network namespace (skipped without root or tools).
+ * samples/captures/synthetic/.  A fresh capture by tcpdump in a throwaway
+ * network namespace needs root: test_pcapin_root.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,10 +35,10 @@
 #include "pcapin.h"
 #include "spawn.h"
 #include "testlib.h"
+#include "testlib_pcapin.h"
 
 #define SYN_DIR ST_SAMPLES "/captures/synthetic"
-#define TAG "st:00000001:h:nat:OUTPUT:1"
-#define PYTHON "/usr/bin/python3"
+#define TAG TL_PCAPIN_TAG
 
 /* ---- building records ---------------------------------------------- */
 
@@ -522,40 +522,6 @@ static void write_pcap(const char *path, int linktype, const struct rb *recs,
 	pcap_close(dead);
 }
 
-struct collect {
-	struct st_rec recs[32];
-	size_t n;
-	int verdict;
-	size_t stop_at; /* answer verdict at this record (1-based), OK before */
-};
-
-static int collect_cb(const struct st_rec *rec, void *data)
-{
-	struct collect *c = data;
-
-	if (c->n < ST_ARRAY_SIZE(c->recs))
-		c->recs[c->n] = *rec;
-	c->n++;
-	if (c->stop_at != 0 && c->n == c->stop_at)
-		return c->verdict;
-	return ST_CB_OK;
-}
-
-static int read_all(const char *path, struct collect *c,
-		    struct st_pcapin_stats *st, char *err)
-{
-	struct st_pcapin *p = NULL;
-	int ret;
-
-	ret = st_pcapin_open(&p, path, err);
-	if (ret < 0)
-		return ret;
-	ret = st_pcapin_read(p, collect_cb, c, err);
-	st_pcapin_stats(p, st);
-	st_pcapin_close(p);
-	return ret;
-}
-
 /* Good and bad records mixed: bad ones counted, the rest delivered. */
 static void test_mixed_file(void **state)
 {
@@ -571,7 +537,7 @@ static void test_mixed_file(void **state)
 	};
 	struct rb recs[ST_ARRAY_SIZE(specs)];
 	char path[256], err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
+	struct tl_recs *c = calloc(1, sizeof(*c));
 	struct st_pcapin_stats st;
 	size_t i;
 
@@ -581,7 +547,7 @@ static void test_mixed_file(void **state)
 		build(&recs[i], specs[i]);
 	tl_tmp_path(path, sizeof(path), "mixed.pcap");
 	write_pcap(path, DLT_NFLOG, recs, ST_ARRAY_SIZE(recs));
-	assert_int_equal(read_all(path, c, &st, err), 0);
+	assert_int_equal(tl_pcapin_read(path, c, &st, err), 0);
 	assert_int_equal(c->n, 4);
 	assert_int_equal(st.records, 8);
 	assert_int_equal(st.delivered, 4);
@@ -608,7 +574,7 @@ static void test_seq_and_time(void **state)
 {
 	struct rb recs[4];
 	char path[256], err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
+	struct tl_recs *c = calloc(1, sizeof(*c));
 	struct st_pcapin_stats st;
 	uint8_t pl[64];
 	size_t i, n;
@@ -623,7 +589,7 @@ static void test_seq_and_time(void **state)
 	}
 	tl_tmp_path(path, sizeof(path), "noseq.pcap");
 	write_pcap(path, DLT_NFLOG, recs, 4);
-	assert_int_equal(read_all(path, c, &st, err), 0);
+	assert_int_equal(tl_pcapin_read(path, c, &st, err), 0);
 	assert_int_equal(c->n, 4);
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(c->recs[i].seq, i);
@@ -648,7 +614,7 @@ static void test_seq_and_time(void **state)
 		}
 		write_pcap(path, DLT_NFLOG, recs, 4);
 		memset(c, 0, sizeof(*c));
-		assert_int_equal(read_all(path, c, &st, err), 0);
+		assert_int_equal(tl_pcapin_read(path, c, &st, err), 0);
 		for (i = 0; i < 4; i++)
 			assert_int_equal(c->recs[i].seq, seqs[i]);
 		assert_int_equal(st.seq_gaps, 1);
@@ -661,7 +627,7 @@ static void test_callback_verdicts(void **state)
 {
 	struct rb recs[5];
 	char path[256], err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
+	struct tl_recs *c = calloc(1, sizeof(*c));
 	struct st_pcapin *p = NULL;
 	struct st_pcapin_stats st;
 	size_t i;
@@ -677,12 +643,12 @@ static void test_callback_verdicts(void **state)
 	assert_int_equal(st_pcapin_open(&p, path, err), 0);
 	c->verdict = ST_CB_STOP;
 	c->stop_at = 2;
-	assert_int_equal(st_pcapin_read(p, collect_cb, c, err), 1);
+	assert_int_equal(st_pcapin_read(p, tl_recs_cb, c, err), 1);
 	assert_int_equal(c->n, 2);
-	assert_int_equal(st_pcapin_read(p, collect_cb, c, err), 0);
+	assert_int_equal(st_pcapin_read(p, tl_recs_cb, c, err), 0);
 	assert_int_equal(c->n, 5);
 	/* At the end, again: nothing more, no error. */
-	assert_int_equal(st_pcapin_read(p, collect_cb, c, err), 0);
+	assert_int_equal(st_pcapin_read(p, tl_recs_cb, c, err), 0);
 	assert_int_equal(c->n, 5);
 	st_pcapin_stats(p, &st);
 	assert_int_equal(st.delivered, 5);
@@ -692,7 +658,7 @@ static void test_callback_verdicts(void **state)
 	memset(c, 0, sizeof(*c));
 	c->verdict = ST_CB_ERROR;
 	c->stop_at = 3;
-	assert_int_equal(read_all(path, c, &st, err), -ECANCELED);
+	assert_int_equal(tl_pcapin_read(path, c, &st, err), -ECANCELED);
 	assert_int_equal(c->n, 3);
 
 	/* Interface names given by the caller (from the meta file). */
@@ -709,7 +675,7 @@ static void test_callback_verdicts(void **state)
 	/* Renaming a known index needs no room. */
 	assert_int_equal(st_pcapin_set_ifname(p, 1, "lo", err), 0);
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(st_pcapin_read(p, collect_cb, c, err), 0);
+	assert_int_equal(st_pcapin_read(p, tl_recs_cb, c, err), 0);
 	assert_string_equal(c->recs[0].outdev_name, "lo");
 	assert_string_equal(c->recs[0].indev_name, "");
 	st_pcapin_close(p);
@@ -778,7 +744,7 @@ static void swap_pcap(const char *in, const char *out)
 	free(b);
 }
 
-static void assert_same_recs(const struct collect *a, const struct collect *b)
+static void assert_same_recs(const struct tl_recs *a, const struct tl_recs *b)
 {
 	size_t i;
 
@@ -792,8 +758,8 @@ static void test_other_byte_order(void **state)
 {
 	struct rb recs[3];
 	char path[256], swapped[256], err[ST_ERRBUF_SIZE] = "";
-	struct collect *a = calloc(1, sizeof(*a));
-	struct collect *b = calloc(1, sizeof(*b));
+	struct tl_recs *a = calloc(1, sizeof(*a));
+	struct tl_recs *b = calloc(1, sizeof(*b));
 	struct st_pcapin_stats st;
 
 	(void)state;
@@ -806,8 +772,8 @@ static void test_other_byte_order(void **state)
 	tl_tmp_path(swapped, sizeof(swapped), "be.pcap");
 	write_pcap(path, DLT_NFLOG, recs, 3);
 	swap_pcap(path, swapped);
-	assert_int_equal(read_all(path, a, &st, err), 0);
-	assert_int_equal(read_all(swapped, b, &st, err), 0);
+	assert_int_equal(tl_pcapin_read(path, a, &st, err), 0);
+	assert_int_equal(tl_pcapin_read(swapped, b, &st, err), 0);
 	assert_int_equal(st.skipped, 0);
 	assert_int_equal(a->n, 3);
 	assert_same_recs(a, b);
@@ -849,7 +815,7 @@ static void test_cases_file(void **state)
 	static uint8_t a[65536], b[65536];
 	uint64_t want[ST_PCAPIN_SKIP_MAX] = {0};
 	char path[256], err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
+	struct tl_recs *c = calloc(1, sizeof(*c));
 	struct st_pcapin_stats st;
 	size_t i, na, nb, good = 0;
 
@@ -870,8 +836,8 @@ static void test_cases_file(void **state)
 		else
 			want[dec_cases[i].why]++;
 	}
-	assert_int_equal(read_all(SYN_DIR "/decode-cases.pcap", c, &st, err),
-			 0);
+	assert_int_equal(
+		tl_pcapin_read(SYN_DIR "/decode-cases.pcap", c, &st, err), 0);
 	assert_int_equal(st.records, ST_ARRAY_SIZE(dec_cases));
 	assert_int_equal(st.delivered, good);
 	assert_int_equal(st.skipped, ST_ARRAY_SIZE(dec_cases) - good);
@@ -1002,7 +968,7 @@ static void test_bad_files(void **state)
 	for (i = 0; i < ST_ARRAY_SIZE(file_cases); i++) {
 		const struct file_case *fc = &file_cases[i];
 		char path[256], err[ST_ERRBUF_SIZE] = "";
-		struct collect *c = calloc(1, sizeof(*c));
+		struct tl_recs *c = calloc(1, sizeof(*c));
 		struct st_pcapin *p = NULL;
 		struct st_pcapin_stats st;
 		int ret;
@@ -1014,7 +980,7 @@ static void test_bad_files(void **state)
 			fail_msg("%s: open %d (%s), want %d", fc->name, ret,
 				 err, fc->open_ret);
 		if (ret == 0) {
-			ret = st_pcapin_read(p, collect_cb, c, err);
+			ret = st_pcapin_read(p, tl_recs_cb, c, err);
 			if (ret != fc->read_ret)
 				fail_msg("%s: read %d (%s), want %d", fc->name,
 					 ret, err, fc->read_ret);
@@ -1026,7 +992,7 @@ static void test_bad_files(void **state)
 
 				/* The same answer again, no endless loop. */
 				assert_int_equal(
-					st_pcapin_read(p, collect_cb, c, again),
+					st_pcapin_read(p, tl_recs_cb, c, again),
 					ret);
 				assert_string_equal(again, err);
 			}
@@ -1047,409 +1013,33 @@ static void test_bad_files(void **state)
 	/* NULLs. */
 	assert_int_equal(st_pcapin_open(NULL, "x", NULL), -EINVAL);
 	st_pcapin_close(NULL);
-	assert_int_equal(st_pcapin_read(NULL, collect_cb, NULL, NULL), -EINVAL);
+	assert_int_equal(st_pcapin_read(NULL, tl_recs_cb, NULL, NULL), -EINVAL);
 }
 
 /* ---- real tcpdump captures ------------------------------------------ */
 
-static const struct st_rec *find(const struct collect *c, uint8_t family,
-				 const char *prefix)
-{
-	size_t i;
-
-	for (i = 0; i < c->n && i < ST_ARRAY_SIZE(c->recs); i++)
-		if (c->recs[i].family == family &&
-		    strcmp(c->recs[i].prefix, prefix) == 0)
-			return &c->recs[i];
-	return NULL;
-}
-
-static void assert_dst(const struct st_rec *r, const char *want)
-{
-	uint8_t buf[16] = {0};
-
-	assert_int_equal(
-		inet_pton(r->family == 4 ? AF_INET : AF_INET6, want, buf), 1);
-	assert_memory_equal(r->dst, buf, r->family == 4 ? 4 : 16);
-}
-
-static void assert_syn_from_1000(const struct st_rec *r, const char *dst)
-{
-	assert_non_null(r);
-	assert_true(r->has_uid);
-	assert_int_equal(r->uid, 1000);
-	assert_true(r->has_gid);
-	assert_int_equal(r->gid, 1000);
-	assert_int_equal(r->hook, NF_INET_LOCAL_OUT);
-	assert_int_equal(r->outdev, 1);
-	assert_int_equal(r->proto, IPPROTO_TCP);
-	assert_true(r->l4_ok);
-	assert_int_equal(r->dport, 8080);
-	assert_int_equal(r->tcp_flags & 0x12, 0x02);
-	assert_dst(r, dst);
-	/* tcpdump copies whole packets: we keep the head. */
-	assert_true(r->caplen <= ST_REC_SNAPLEN);
-	assert_true(r->payload_len >= r->caplen);
-}
-
-/* `tcpdump -i nflog:7`: the NFLOG rule's records, IPv4 and IPv6. */
-static void check_group7(const char *path)
-{
-	char err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
-	struct st_pcapin_stats st;
-	size_t i;
-
-	assert_non_null(c);
-	if (read_all(path, c, &st, err) != 0)
-		fail_msg("%s", err);
-	assert_int_equal(st.skipped, 0);
-	assert_int_equal(st.bad_tags, 0);
-	assert_true(c->n >= 2);
-	for (i = 0; i < c->n; i++) {
-		assert_int_equal(c->recs[i].group, 7);
-		assert_int_equal(c->recs[i].hit.kind, ST_HIT_RULE);
-		assert_string_equal(c->recs[i].hit.table, "nat");
-		assert_string_equal(c->recs[i].hit.chain, "OUTPUT");
-		assert_int_equal(c->recs[i].hit.rule, 1);
-		assert_int_equal(c->recs[i].hit.session, 1);
-		assert_false(c->recs[i].hit.trace);
-		/* OUTPUT-hook records carry no kernel time. */
-		assert_false(c->recs[i].ts_kernel);
-		assert_true(c->recs[i].ts.tv_sec > 1700000000);
-	}
-	assert_syn_from_1000(find(c, 4, TAG), "127.0.0.1");
-	assert_syn_from_1000(find(c, 6, TAG), "::1");
-	free(c);
-}
-
-/* `tcpdump -i nflog:0` with nfnetlink_log as nf_log: the TRACE records. */
-static void check_trace(const char *path)
-{
-	char err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
-	struct st_pcapin_stats st;
-	const struct st_rec *r;
-	size_t i, policy = 0;
-	int fam;
-
-	assert_non_null(c);
-	if (read_all(path, c, &st, err) != 0)
-		fail_msg("%s", err);
-	assert_int_equal(st.skipped, 0);
-	assert_int_equal(st.bad_tags, 0);
-	for (i = 0; i < c->n; i++) {
-		assert_int_equal(c->recs[i].group, 0);
-		assert_true(c->recs[i].hit.trace);
-		assert_int_equal(c->recs[i].hit.session, 0);
-		if (c->recs[i].hit.kind == ST_HIT_POLICY) {
-			assert_int_equal(c->recs[i].hit.rule, 0);
-			policy++;
-		}
-	}
-	assert_true(policy > 0);
-	for (fam = 4; fam <= 6; fam += 2) {
-		r = find(c, (uint8_t)fam, "TRACE: nat:OUTPUT:rule:1 ");
-		assert_syn_from_1000(r, fam == 4 ? "127.0.0.1" : "::1");
-		assert_int_equal(r->hit.kind, ST_HIT_RULE);
-		assert_string_equal(r->hit.table, "nat");
-		assert_string_equal(r->hit.chain, "OUTPUT");
-		assert_int_equal(r->hit.rule, 1);
-		r = find(c, (uint8_t)fam, "TRACE: nat:POSTROUTING:policy:1 ");
-		assert_non_null(r);
-		assert_int_equal(r->hit.kind, ST_HIT_POLICY);
-		/* The SYN comes back in on lo: PREROUTING, with kernel time. */
-		r = find(c, (uint8_t)fam, "TRACE: raw:PREROUTING:policy:1 ");
-		assert_non_null(r);
-		assert_int_equal(r->hook, NF_INET_PRE_ROUTING);
-		assert_int_equal(r->indev, 1);
-		assert_false(r->has_uid);
-		assert_true(r->ts_kernel);
-	}
-	free(c);
-}
-
 static void test_samples(void **state)
 {
-	struct collect *a = calloc(1, sizeof(*a));
-	struct collect *b = calloc(1, sizeof(*b));
+	struct tl_recs *a = calloc(1, sizeof(*a));
+	struct tl_recs *b = calloc(1, sizeof(*b));
 	char err[ST_ERRBUF_SIZE] = "";
 	struct st_pcapin_stats st;
 
 	(void)state;
-	check_group7(SYN_DIR "/tcpdump-nflog7.pcap");
-	check_group7(SYN_DIR "/tcpdump-nflog7.pcapng");
-	check_trace(SYN_DIR "/tcpdump-trace0.pcap");
+	tl_pcapin_check_group7(SYN_DIR "/tcpdump-nflog7.pcap");
+	tl_pcapin_check_group7(SYN_DIR "/tcpdump-nflog7.pcapng");
+	tl_pcapin_check_trace(SYN_DIR "/tcpdump-trace0.pcap");
 	/* pcapng gives the very same records. */
 	assert_non_null(a);
 	assert_non_null(b);
-	assert_int_equal(read_all(SYN_DIR "/tcpdump-nflog7.pcap", a, &st, err),
-			 0);
 	assert_int_equal(
-		read_all(SYN_DIR "/tcpdump-nflog7.pcapng", b, &st, err), 0);
+		tl_pcapin_read(SYN_DIR "/tcpdump-nflog7.pcap", a, &st, err), 0);
+	assert_int_equal(
+		tl_pcapin_read(SYN_DIR "/tcpdump-nflog7.pcapng", b, &st, err),
+		0);
 	assert_same_recs(a, b);
 	free(a);
 	free(b);
-}
-
-/* ---- a fresh capture by tcpdump, as root ---------------------------- */
-
-static bool have(const char *prog)
-{
-	char buf[512];
-	const char *path = getenv("PATH");
-	const char *p;
-
-	if (strchr(prog, '/') != NULL)
-		return access(prog, X_OK) == 0;
-	if (path == NULL)
-		path = "/usr/sbin:/usr/bin:/sbin:/bin";
-	for (p = path; *p != '\0';) {
-		size_t n = strcspn(p, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	return false;
-}
-
-static void run(int ns_fd, char *const argv[])
-{
-	struct st_spawn_result res;
-	char err[ST_ERRBUF_SIZE] = "";
-	int ret;
-
-	ret = st_spawn(argv, ns_fd, NULL, 0, 20000, &res, err);
-	if (ret != 0 || res.status != 0)
-		fail_msg("%s failed (%d, status %d): %s%s", argv[0], ret,
-			 res.status, err, res.errout ? res.errout : "");
-	st_spawn_result_free(&res);
-}
-
-/* Write a sysctl of the namespace: /proc/sys/net is per namespace. */
-static void ns_sysctl(int ns_fd, const char *path, const char *val)
-{
-	char err[ST_ERRBUF_SIZE] = "";
-	int saved = -1, fd, ret;
-	ssize_t n = -1;
-
-	ret = st_netns_enter(ns_fd, &saved, err);
-	if (ret < 0)
-		fail_msg("%s", err);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = write(fd, val, strlen(val));
-		close(fd);
-	}
-	if (st_netns_leave(saved, err) < 0)
-		abort(); /* cannot go on in the wrong namespace */
-	assert_int_equal(n, (ssize_t)strlen(val));
-}
-
-/* tcpdump in the namespace, stderr to @log; returns its pid. */
-static pid_t start_tcpdump(int ns_fd, const char *iface, const char *out,
-			   const char *log)
-{
-	char *const argv[] = {"tcpdump",     "-Z", "root",	"-U", "-i",
-			      (char *)iface, "-w", (char *)out, NULL};
-	int saved = -1, fd;
-	pid_t pid;
-
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid > 0)
-		return pid;
-	/* The child: never back to the test, so no need to leave. */
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || dup2(fd, 2) < 0 ||
-	    st_netns_enter(ns_fd, &saved, NULL) < 0)
-		_exit(127);
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-static bool file_has(const char *path, const char *what)
-{
-	char buf[1024] = "";
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
-/* Records of @path so far matching @prefix with uid 1000 (-1: unreadable). */
-static int count_uid1000(const char *path, const char *prefix)
-{
-	char err[ST_ERRBUF_SIZE] = "";
-	struct collect *c = calloc(1, sizeof(*c));
-	struct st_pcapin_stats st;
-	int n = 0;
-	size_t i;
-
-	assert_non_null(c);
-	if (read_all(path, c, &st, err) != 0) {
-		free(c);
-		return -1;
-	}
-	for (i = 0; i < c->n && i < ST_ARRAY_SIZE(c->recs); i++)
-		if (c->recs[i].has_uid && c->recs[i].uid == 1000 &&
-		    strcmp(c->recs[i].prefix, prefix) == 0)
-			n++;
-	free(c);
-	return n;
-}
-
-/* What the live test made; its teardown removes it, pass or fail. */
-static struct {
-	char ns[64];
-	int ns_fd;
-	pid_t pid[2];
-	char cap[2][256], log[2][256];
-} live = {.ns_fd = -1, .pid = {-1, -1}};
-
-static int live_teardown(void **state)
-{
-	char err[ST_ERRBUF_SIZE] = "";
-	struct st_spawn_result res;
-	int i, st, ret = 0;
-
-	(void)state;
-	for (i = 0; i < 2; i++) {
-		if (live.pid[i] > 0) {
-			kill(live.pid[i], SIGINT);
-			waitpid(live.pid[i], &st, 0);
-			live.pid[i] = -1;
-		}
-		unlink(live.cap[i]);
-		unlink(live.log[i]);
-	}
-	if (live.ns_fd >= 0)
-		close(live.ns_fd);
-	live.ns_fd = -1;
-	if (live.ns[0] != '\0') {
-		ret = st_spawn(TL_ARGV("ip", "netns", "del", live.ns), -1, NULL,
-			       0, 20000, &res, err);
-		if (ret == 0 && res.status != 0)
-			ret = -1;
-		st_spawn_result_free(&res);
-		live.ns[0] = '\0';
-	}
-	return ret;
-}
-
-static void test_live_tcpdump(void **state)
-{
-	static const char *const needs[] = {
-		"ip",	   "iptables-legacy", "ip6tables-legacy",
-		"tcpdump", "setpriv",	      PYTHON};
-	static const char *const ifaces[] = {"nflog:7", "nflog:0"};
-	char err[ST_ERRBUF_SIZE] = "";
-	size_t k;
-	int i;
-
-	(void)state;
-	if (geteuid() != 0)
-		skip();
-	for (k = 0; k < ST_ARRAY_SIZE(needs); k++) {
-		if (!have(needs[k])) {
-			print_message("%s not installed: skipped\n", needs[k]);
-			skip();
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		snprintf(live.cap[i], sizeof(live.cap[i]), "%s/live-%d.pcap",
-			 tl_tmpdir(), i);
-		snprintf(live.log[i], sizeof(live.log[i]), "%s/live-%d.log",
-			 tl_tmpdir(), i);
-	}
-	snprintf(live.ns, sizeof(live.ns), "stt-pcapin-%d", (int)getpid());
-	run(-1, TL_ARGV("ip", "netns", "add", live.ns));
-	live.ns_fd = st_netns_open(live.ns, err);
-	if (live.ns_fd < 0)
-		fail_msg("%s", err);
-
-	run(live.ns_fd, TL_ARGV("ip", "link", "set", "lo", "up"));
-	/*
-	 * nat chains see packets only once conntrack runs in the namespace;
-	 * a lone NFLOG rule does not turn it on, -m conntrack does.
-	 */
-	run(live.ns_fd,
-	    TL_ARGV("iptables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		    "--nflog-group", "7", "--nflog-prefix", TAG));
-	run(live.ns_fd,
-	    TL_ARGV("ip6tables-legacy", "-w", "-t", "nat", "-A", "OUTPUT", "-p",
-		    "tcp", "-m", "conntrack", "--ctstate", "NEW", "-j", "NFLOG",
-		    "--nflog-group", "7", "--nflog-prefix", TAG));
-	run(live.ns_fd,
-	    TL_ARGV("iptables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
-		    "tcp", "--dport", "8080", "-j", "TRACE"));
-	run(live.ns_fd,
-	    TL_ARGV("ip6tables-legacy", "-w", "-t", "raw", "-A", "OUTPUT", "-p",
-		    "tcp", "--dport", "8080", "-j", "TRACE"));
-	/* TRACE records go to nfnetlink_log, group 0. */
-	ns_sysctl(live.ns_fd, "/proc/sys/net/netfilter/nf_log/2",
-		  "nfnetlink_log");
-	ns_sysctl(live.ns_fd, "/proc/sys/net/netfilter/nf_log/10",
-		  "nfnetlink_log");
-
-	for (i = 0; i < 2; i++)
-		live.pid[i] = start_tcpdump(live.ns_fd, ifaces[i], live.cap[i],
-					    live.log[i]);
-	for (i = 0; i < 100 && !(file_has(live.log[0], "listening on") &&
-				 file_has(live.log[1], "listening on"));
-	     i++)
-		sleep_ms(100);
-
-	run(live.ns_fd, TL_ARGV("setpriv", "--reuid", "1000", "--regid", "1000",
-				"--clear-groups", PYTHON, "-c",
-				"import socket\n"
-				"for f, a in ((socket.AF_INET, '127.0.0.1'),"
-				" (socket.AF_INET6, '::1')):\n"
-				"    s = socket.socket(f, socket.SOCK_STREAM)\n"
-				"    s.settimeout(2)\n"
-				"    try:\n"
-				"        s.connect((a, 8080))\n"
-				"    except OSError:\n"
-				"        pass\n"
-				"    s.close()\n"));
-	/*
-	 * The kernel may hold records up to its flush timeout (1 s for
-	 * libpcap's groups) before sending them: wait for them to land.
-	 */
-	for (i = 0; i < 100 && (count_uid1000(live.cap[0], TAG) < 2 ||
-				count_uid1000(live.cap[1],
-					      "TRACE: nat:OUTPUT:rule:1 ") < 2);
-	     i++)
-		sleep_ms(100);
-	/* Stop tcpdump: the files are complete once it has exited. */
-	for (i = 0; i < 2; i++) {
-		int st;
-
-		kill(live.pid[i], SIGINT);
-		waitpid(live.pid[i], &st, 0);
-		live.pid[i] = -1;
-	}
-
-	check_group7(live.cap[0]);
-	check_trace(live.cap[1]);
 }
 
 static int setup(void **state)
@@ -1476,7 +1066,6 @@ int main(void)
 		cmocka_unit_test(test_cases_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_samples),
-		cmocka_unit_test_teardown(test_live_tcpdump, live_teardown),
 	};
 
 	return cmocka_run_group_tests_name("pcapin", tests, setup, teardown);

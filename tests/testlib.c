@@ -411,6 +411,17 @@ struct st_ruleset *tl_load_rules(const char *name)
 	return rs;
 }
 
+struct st_ruleset *tl_load_text(const char *text)
+{
+	char err[ST_ERRBUF_SIZE] = "";
+	struct st_ruleset *rs = st_ruleset_new();
+
+	assert_non_null(rs);
+	if (st_rules_load_buf(rs, text, strlen(text), "text", err) < 0)
+		fail_msg("%s", err);
+	return rs;
+}
+
 struct st_ruleset *tl_load_analyze(const char *name,
 				   struct st_istio_settings *set)
 {

@@ -90,6 +90,15 @@ void tl_golden(const char *path, const char *got);
 struct st_ruleset *tl_load_rules(const char *name);
 
 /**
+ * tl_load_text() - load rules from @text (any format the loader knows)
+ * @text: iptables-save output or nft JSON
+ *
+ * Return: the rule set (free it with st_ruleset_free()); failures fail the
+ * test.
+ */
+struct st_ruleset *tl_load_text(const char *text);
+
+/**
  * tl_load_analyze() - tl_load_rules(), then st_istio_analyze() into @set
  * @name: file name under samples/rules/
  * @set:  filled with the recognised settings
