@@ -6,11 +6,10 @@
  * The child is forked and only the child calls setns() before execv():
  * the caller never leaves its own namespace, so no failure here can strand
  * it in the pod's. (posix_spawnp() cannot do the setns() step, and one
- * path for both cases is one path to get right; besides, tracer/spawn.h
- * shadows the C library's <spawn.h> on our include path.) A failed
- * setns()/exec is reported through a close-on-exec pipe, so that "not
- * installed" is an error of st_spawn() (-ENOENT), not an exit status the
- * caller has to guess about.
+ * path for both cases is one path to get right.) A failed setns()/exec is
+ * reported through a close-on-exec pipe, so that "not installed" is an
+ * error of st_spawn() (-ENOENT), not an exit status the caller has to
+ * guess about.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -565,6 +564,33 @@ out:
 	free(out.data);
 	free(errout.data);
 	return ret;
+}
+
+const char *st_spawn_errline(const struct st_spawn_result *res, char *buf,
+			     size_t size)
+{
+	const char *s = "";
+	size_t n = 0;
+
+	if (buf == NULL || size == 0)
+		return buf;
+	if (res != NULL && res->errout != NULL && res->errout[0] != '\0')
+		s = res->errout;
+	else if (res != NULL && res->out != NULL)
+		s = res->out;
+	for (; *s != '\0' && n + 1 < size; s++) {
+		char c = *s;
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		else if (c < 0x20 || c >= 0x7f)
+			c = '?';
+		buf[n++] = c;
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return buf;
 }
 
 void st_spawn_result_free(struct st_spawn_result *res)

@@ -39,6 +39,24 @@ int st_spawn(char *const argv[], int netns_fd, const char *input,
 	     size_t input_len, int timeout_ms, struct st_spawn_result *res,
 	     char *err);
 
+/**
+ * st_spawn_errline() - what a child said when it failed, as one line for an
+ * error message.
+ * @res: the result of st_spawn()
+ * @buf: where the line goes
+ * @size: its size; the text is cut to @size - 1 characters
+ *
+ * The child's stderr, or its stdout when stderr is empty.  Line breaks and
+ * tabs become blanks, so that a later line ("Error occurred at line: 3")
+ * stays in the message; other bytes outside printable ASCII become '?', so
+ * that a child cannot send escape sequences to the user's terminal;
+ * trailing blanks are dropped.
+ *
+ * Return: @buf ("" when the child printed nothing).
+ */
+const char *st_spawn_errline(const struct st_spawn_result *res, char *buf,
+			     size_t size);
+
 /** st_spawn_result_free() - free captured output; accepts NULL. */
 void st_spawn_result_free(struct st_spawn_result *res);
 

@@ -76,19 +76,10 @@ static int st_tool_run(int netns_fd, const char *const *argv, const char *input,
 		return ret;
 	if (res.status != 0) {
 		char msg[300];
-		const char *e = res.errout != NULL && res.errout[0] != '\0'
-					? res.errout
-					: (res.out != NULL ? res.out : "");
-		size_t n = 0;
 
-		/* Several lines ("line 3 failed") become one. */
-		for (; *e != '\0' && n + 1 < sizeof(msg); e++)
-			msg[n++] = *e == '\n' ? ' ' : *e;
-		while (n > 0 && msg[n - 1] == ' ')
-			n--;
-		msg[n] = '\0';
 		ret = st_err(err, EIO, "%s failed (exit status %d): %s",
-			     argv[0], res.status, msg);
+			     argv[0], res.status,
+			     st_spawn_errline(&res, msg, sizeof(msg)));
 		goto out;
 	}
 	if (out != NULL) {

@@ -568,24 +568,11 @@ static const char *st_jstr(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* First line of a program's stderr, printable, for a note. */
-static const char *st_first_line(const char *s, char *buf, size_t size)
-{
-	char line[ST_POD_SHOW_MAX + 1];
-	size_t n = strcspn(s, "\n");
-
-	if (n > ST_POD_SHOW_MAX)
-		n = ST_POD_SHOW_MAX;
-	memcpy(line, s, n);
-	line[n] = '\0';
-	return st_pod_show(line, buf, size);
-}
-
 /* Run crictl; 1 when it ran and exited 0, 0 when noted/absent, <0 ENOMEM. */
 static int st_crictl(struct st_scan *sc, const struct st_pod_opts *o,
 		     char *const argv[], struct st_spawn_result *res)
 {
-	char lerr[ST_ERRBUF_SIZE], show[ST_POD_SHOW_MAX + 8];
+	char lerr[ST_ERRBUF_SIZE], show[ST_POD_SHOW_MAX + 1];
 	int tmo = o != NULL && o->timeout_ms > 0 ? o->timeout_ms
 						 : ST_POD_CRICTL_TIMEOUT_MS;
 	int ret;
@@ -602,7 +589,7 @@ static int st_crictl(struct st_scan *sc, const struct st_pod_opts *o,
 	if (res->status != 0) {
 		st_pod_note(sc->l, "'crictl %s' failed (exit %d): %s", argv[1],
 			    res->status,
-			    st_first_line(res->errout, show, sizeof(show)));
+			    st_spawn_errline(res, show, sizeof(show)));
 		st_spawn_result_free(res);
 		return 0;
 	}

@@ -60,18 +60,6 @@ static void st_append(char *buf, size_t size, const char *sep, const char *fmt,
 	va_end(ap);
 }
 
-/* The first line of a program's stderr, printable ASCII only. */
-static const char *st_errline(const char *s, char *buf, size_t size)
-{
-	size_t i, o = 0;
-
-	for (i = 0; s != NULL && s[i] != '\0' && s[i] != '\n' && o + 1 < size;
-	     i++)
-		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[o] = '\0';
-	return buf;
-}
-
 /*
  * Run a listing program in the target.  1: it ran and exited 0 (@res
  * filled); 0: not installed (noted in @p->missing) or it failed (noted in
@@ -98,7 +86,7 @@ static int st_run(struct st_probe *p, char *const argv[], char *failed,
 	if (res->status != 0) {
 		st_append(failed, fsize, "; ", "%s failed (exit %d): %s",
 			  argv[0], res->status,
-			  st_errline(res->errout, line, sizeof(line)));
+			  st_spawn_errline(res, line, sizeof(line)));
 		st_spawn_result_free(res);
 		return 0;
 	}
