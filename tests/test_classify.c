@@ -756,7 +756,7 @@ static void test_ports(void **state)
 
 	(void)state;
 	memset(&set, 0, sizeof(set));
-	/* Without an exclusion list only the PORTS.md facts count. */
+	/* Without an exclusion list the well-known ports count (doc/PORTS.md). */
 	assert_true(st_class_is_prometheus_port(15090, &set));
 	assert_true(st_class_is_prometheus_port(15020, NULL));
 	assert_false(st_class_is_prometheus_port(15021, &set));

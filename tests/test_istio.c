@@ -3,9 +3,9 @@
  * test_istio.c - the Istio recogniser.  Every file in samples/rules/ has
  * an expectation file samples/expected/FILE.istio (settings, and the role
  * and reachability of every rule, in ruleset order) written from
- * HISTORY.md; hand-built rule sets cover what the samples do not: several
- * proxy ids, custom ports, TPROXY, owner-group filters, kube-virt and
- * excluded interfaces, port/CIDR includes, 1.8 DNS, trace logging,
+ * doc/ISTIO-RULES.md; hand-built rule sets cover what the samples do not:
+ * several proxy ids, custom ports, TPROXY, owner-group filters, kube-virt
+ * and excluded interfaces, port/CIDR includes, 1.8 DNS, trace logging,
  * ambient, native nftables, empty and foreign rule sets.
  */
 #include <dirent.h>

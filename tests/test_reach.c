@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test_reach.c - which rules can ever match: the shadowing HISTORY.md
- * describes ("Things a parser/tracer must not assume" 1-3 and 11), and
- * hand-built edge cases: unknown matches, jumps that may return, goto,
- * marks, orphan chains, the kernel's loopback and socket rules, families,
- * and a 10,000-rule chain.  Rule sets are built with the builder API
+ * test_reach.c - which rules can ever match: the shadowing
+ * doc/ISTIO-RULES.md describes ("Things a parser or tracer must not
+ * assume" 1-3 and 11), and hand-built edge cases: unknown matches, jumps
+ * that may return, goto, marks, orphan chains, the kernel's loopback and
+ * socket rules, families, and a 10,000-rule chain.  Rule sets are built with the builder API
  * (rules-int.h) from iptables-save-like lines, so that these tests do not
  * depend on the parsers.
  */

@@ -32,7 +32,7 @@ static const struct sc_case cases[] = {
 	/*
 	 * 1.1: inbound is captured to 15001 like outbound, so Envoy's
 	 * inbound upstream is followed as an outbound one and loops back
-	 * over lo (HISTORY.md surprise 10); 15090 is not excluded.
+	 * over lo (doc/ISTIO-RULES.md, "must not assume" 10); 15090 is not excluded.
 	 */
 	{{"istio-1.1_redirect_app-ports_legacy.rules"}, {0, 2, 0, 0, 5, 6}},
 	{{"istio-1.4_redirect_default_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
