@@ -8,18 +8,15 @@
 #    stage's own flags, and the compiler must refuse it.
 #  - No include cycle between modules (X.c/X.h including Y.h makes X
 #    depend on Y), inside a stage or across.
-set -u
-bin=$1
-src=$2
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 db=$(dirname "$bin")/compile_commands.json
 if [ ! -r "$db" ]; then
 	echo "FAIL: no $db (configure with CMAKE_EXPORT_COMPILE_COMMANDS)"
 	exit 1
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-python3 - "$src" "$db" "$tmp" <<'EOF'
+python3 - "$src" "$db" "$T_TMP" <<'EOF'
 import json, os, re, shlex, subprocess, sys
 
 src, db, tmp = sys.argv[1:4]
@@ -107,22 +104,35 @@ for st, e in sorted(cmds.items()):
                       "%s can include %s/%s against the direction" %
                       (st, other, h))
 
-# Module include graph: no cycles.
+# Module include graph: no cycles.  A module is a public header X.h with
+# X.c and the X-*.c files beside it; a private header P-int.h and the P-*.c
+# files belong to the public header whose name begins with P (instr-int.h,
+# instr-plan.c: instrument).
+def module_of(st, stem):
+    base = stem.split("-")[0]
+    pub = sorted(f[:-2] for f in os.listdir(os.path.join(src, st))
+                 if f.endswith(".h") and not f.endswith("-int.h"))
+    if stem in pub:
+        return os.path.join(st, stem)
+    cands = [h for h in pub if h == base] or \
+        sorted((h for h in pub if h.startswith(base)), key=len)
+    return os.path.join(st, cands[0] if cands else stem)
+
+
 mods = {}
 for st in BELOW:
     for fn in os.listdir(os.path.join(src, st)):
         if not re.search(r"\.[ch]$", fn):
             continue
-        mod = os.path.join(st, re.sub(r"(-int)?\.[ch]$", "", fn))
+        mod = module_of(st, fn[:-2])
         deps = mods.setdefault(mod, set())
         for line in open(os.path.join(src, st, fn), errors="replace"):
             m = re.match(r'\s*#\s*include\s+"([^"]+)\.h"', line)
             if not m:
                 continue
-            name = re.sub(r"-int$", "", m.group(1))
             for d in [st] + BELOW[st]:
                 if os.path.exists(os.path.join(src, d, m.group(1) + ".h")):
-                    target = os.path.join(d, name)
+                    target = module_of(d, m.group(1))
                     if target != mod:
                         deps.add(target)
                     break
