@@ -1,33 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * pod.c - the sidecar pods of this node, from /proc and from crictl.
- *
- * The scan reads three small files per process (environ, comm, cmdline),
- * each bounded, into buffers allocated once per scan.  A process can exit
- * between readdir() and open(), and its files then read as ENOENT/ESRCH
- * or empty (a zombie): that is normal and only counted.
+ * pod.c - the sidecar pods of this node, from /proc (pod-proc.c) and from
+ * crictl (pod-cri.c): their names checked, merged into one list per
+ * network namespace, looked up, and their namespace opened.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "netns.h"
-#include "pod.h"
-#include "spawn.h"
+#include "pod-int.h"
 
-/* Big enough for any istio-proxy environment (PROXY_CONFIG included). */
-#define ST_POD_ENVIRON_MAX (256u << 10)
-#define ST_POD_CMDLINE_MAX 4096
-#define ST_POD_CRICTL_TIMEOUT_MS 10000
-#define ST_POD_SANDBOX_ID_MAX 128
-#define ST_POD_SHOW_MAX 64 /* characters of an untrusted name in messages */
 /*
  * The fixed inode of the initial network namespace (NET_NS_INIT_INO,
  * kernel 6.x); older kernels numbered it dynamically, from 0xF0000000 up,
@@ -36,50 +26,9 @@
  */
 #define ST_POD_NET_INIT_INO 0xEFFFFFF9u
 
-/* Annotation the sidecar injector puts on every pod it injected. */
-#define ST_POD_INJECTED_ANNOTATION "sidecar.istio.io/status"
-#define ST_POD_MODE_ANNOTATION "sidecar.istio.io/interceptionMode"
-
-struct st_pod_entry {
-	struct st_pod pod;
-	bool agent;    /* the representative pid is a pilot-agent */
-	bool excluded; /* a pilot-agent runs another proxy type: a gateway */
-};
-
-struct st_pod_list {
-	struct st_pod_entry *v;
-	size_t n;
-	size_t cap;
-	unsigned int unreadable; /* processes whose files could not be read */
-	char note[ST_ERRBUF_SIZE];
-};
-
-/* The variables of one environment that matter; pointers into its buffer. */
-struct st_env {
-	const char *pod_name;
-	const char *pod_ns;
-	const char *instance_ip;
-	const char *mode;
-	const char *sa;
-	bool istio_meta;
-};
-
-/* One scan's buffers and state. */
-struct st_scan {
-	struct st_pod_list *l;
-	const char *root;
-	int procfd;
-	char *env; /* ST_POD_ENVIRON_MAX + 1 */
-	char *cmd; /* ST_POD_CMDLINE_MAX + 1 */
-	bool have_host;
-	struct stat host; /* pid 1's network namespace */
-	bool have_nsfs;
-	dev_t nsfs_dev; /* of /proc/self/ns/net: namespace files' device */
-};
-
 /* ---- names ------------------------------------------------------------ */
 
-static bool st_lower_alnum(char c)
+static bool st_pod_lower_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -89,7 +38,7 @@ static bool st_lower_alnum(char c)
  * ST_POD_SHOW_MAX characters, so that a hostile name cannot write escape
  * sequences to a terminal or fill the error buffer.
  */
-static const char *st_pod_show(const char *s, char *buf, size_t size)
+const char *st_pod_show(const char *s, char *buf, size_t size)
 {
 	size_t i, o = 0;
 
@@ -110,7 +59,7 @@ static const char *st_pod_show(const char *s, char *buf, size_t size)
  * of at most @max characters; NULL when it is one.  Kubernetes' regex:
  * [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*
  */
-static const char *st_dns_why(const char *s, size_t max, bool dots)
+static const char *st_pod_dns_why(const char *s, size_t max, bool dots)
 {
 	size_t n = strnlen(s, max + 1);
 	size_t i;
@@ -122,13 +71,13 @@ static const char *st_dns_why(const char *s, size_t max, bool dots)
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (st_lower_alnum(c))
+		if (st_pod_lower_alnum(c))
 			continue;
 		if (c == '-' || (dots && c == '.')) {
 			/* A label starts and ends with a letter or digit. */
 			if (i == 0 || i == n - 1)
 				return "does not start and end with a lowercase letter or digit";
-			if (c == '.' && !st_lower_alnum(s[i - 1]))
+			if (c == '.' && !st_pod_lower_alnum(s[i - 1]))
 				return "has a label that does not end with a letter or digit";
 			if (s[i - 1] == '.' && c == '-')
 				return "has a label that does not start with a letter or digit";
@@ -149,7 +98,7 @@ int st_pod_check_name(const char *name, char *err)
 
 	if (name == NULL)
 		return st_err(err, EINVAL, "no pod name given");
-	why = st_dns_why(name, ST_POD_NAME_MAX, true);
+	why = st_pod_dns_why(name, ST_POD_NAME_MAX, true);
 	if (why == NULL)
 		return 0;
 	return st_err(
@@ -165,7 +114,7 @@ int st_pod_check_namespace(const char *ns, char *err)
 
 	if (ns == NULL)
 		return st_err(err, EINVAL, "no namespace given");
-	why = st_dns_why(ns, ST_POD_NS_MAX, false);
+	why = st_pod_dns_why(ns, ST_POD_NS_MAX, false);
 	if (why == NULL)
 		return 0;
 	return st_err(
@@ -201,10 +150,7 @@ const char *st_pod_list_note(const struct st_pod_list *l)
 	return l == NULL ? "" : l->note;
 }
 
-static void st_pod_note(struct st_pod_list *l, const char *fmt, ...)
-	__st_printf(2, 3);
-
-static void st_pod_note(struct st_pod_list *l, const char *fmt, ...)
+void st_pod_note(struct st_pod_list *l, const char *fmt, ...)
 {
 	size_t n = strlen(l->note);
 	va_list ap;
@@ -220,7 +166,7 @@ static void st_pod_note(struct st_pod_list *l, const char *fmt, ...)
 	va_end(ap);
 }
 
-static struct st_pod_entry *st_pod_append(struct st_pod_list *l)
+struct st_pod_entry *st_pod_append(struct st_pod_list *l)
 {
 	struct st_pod_entry *e;
 
@@ -238,22 +184,21 @@ static struct st_pod_entry *st_pod_append(struct st_pod_list *l)
 	return e;
 }
 
-static bool st_same_ns(const struct st_pod *p, const struct stat *st)
+static bool st_pod_same_ns(const struct st_pod *p, const struct stat *st)
 {
 	return p->netns_dev == (uint64_t)st->st_dev &&
 	       p->netns_ino == (uint64_t)st->st_ino;
 }
 
-static struct st_pod_entry *st_pod_group(struct st_pod_list *l,
-					 const struct stat *st,
-					 const char *name, const char *ns)
+struct st_pod_entry *st_pod_group(struct st_pod_list *l, const struct stat *st,
+				  const char *name, const char *ns)
 {
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		struct st_pod *p = &l->v[i].pod;
 
-		if (st_same_ns(p, st) && strcmp(p->name, name) == 0 &&
+		if (st_pod_same_ns(p, st) && strcmp(p->name, name) == 0 &&
 		    strcmp(p->ns, ns) == 0)
 			return &l->v[i];
 	}
@@ -261,7 +206,7 @@ static struct st_pod_entry *st_pod_group(struct st_pod_list *l,
 }
 
 /* Values from untrusted sources, kept only when well formed. */
-static void st_set_ip(char *dst, size_t size, const char *s)
+void st_pod_set_ip(char *dst, size_t size, const char *s)
 {
 	unsigned char a[16];
 
@@ -271,7 +216,7 @@ static void st_set_ip(char *dst, size_t size, const char *s)
 		st_strlcpy(dst, s, size);
 }
 
-static void st_set_mode(char *dst, size_t size, const char *s)
+void st_pod_set_mode(char *dst, size_t size, const char *s)
 {
 	size_t i;
 
@@ -283,10 +228,10 @@ static void st_set_mode(char *dst, size_t size, const char *s)
 	st_strlcpy(dst, s, size);
 }
 
-static void st_set_sa(char *dst, size_t size, const char *s)
+void st_pod_set_sa(char *dst, size_t size, const char *s)
 {
 	if (s == NULL || dst[0] != '\0' ||
-	    st_dns_why(s, ST_POD_NAME_MAX, true) != NULL)
+	    st_pod_dns_why(s, ST_POD_NAME_MAX, true) != NULL)
 		return;
 	st_strlcpy(dst, s, size);
 }
@@ -303,466 +248,6 @@ static int st_pod_cmp(const void *a, const void *b)
 		c = (x->netns_ino > y->netns_ino) -
 		    (x->netns_ino < y->netns_ino);
 	return c;
-}
-
-/* ---- /proc ------------------------------------------------------------- */
-
-/*
- * Read at most @size bytes of @rel under @dfd.  O_NONBLOCK: a FIFO planted
- * in a fake tree must not hang the scan.
- */
-static int st_read_at(int dfd, const char *rel, char *buf, size_t size,
-		      size_t *len)
-{
-	int fd;
-	int ret = 0;
-
-	*len = 0;
-	fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	while (*len < size) {
-		ssize_t n = read(fd, buf + *len, size - *len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		*len += (size_t)n;
-	}
-	close(fd);
-	return ret;
-}
-
-static void st_env_take(const char *s, const char *key, const char **dst)
-{
-	size_t k = strlen(key);
-
-	if (*dst == NULL && strncmp(s, key, k) == 0)
-		*dst = s + k;
-}
-
-/*
- * NUL-separated "KEY=value" strings; a last one cut off by the read limit
- * is ignored.  The first of duplicate keys counts, as for getenv().
- */
-static void st_env_parse(const char *buf, size_t len, struct st_env *e)
-{
-	size_t i = 0;
-
-	memset(e, 0, sizeof(*e));
-	while (i < len) {
-		const char *s = buf + i;
-		size_t n = strnlen(s, len - i);
-
-		if (n == len - i)
-			break;
-		i += n + 1;
-		st_env_take(s, "POD_NAME=", &e->pod_name);
-		st_env_take(s, "POD_NAMESPACE=", &e->pod_ns);
-		st_env_take(s, "INSTANCE_IP=", &e->instance_ip);
-		st_env_take(s, "ISTIO_META_INTERCEPTION_MODE=", &e->mode);
-		st_env_take(s, "SERVICE_ACCOUNT=", &e->sa);
-		if (strncmp(s, "ISTIO_META_", 11) == 0)
-			e->istio_meta = true;
-	}
-}
-
-static const char *st_basename(const char *s)
-{
-	const char *slash = strrchr(s, '/');
-
-	return slash != NULL ? slash + 1 : s;
-}
-
-/*
- * pilot-agent's proxy type: "pilot-agent proxy sidecar ..." (or "router"
- * for gateways).  NULL when the command line does not say.
- */
-static const char *st_agent_type(const char *cmd, size_t len)
-{
-	size_t i = 0;
-	int argn = 0;
-	bool next = false;
-
-	while (i < len && argn < 8) {
-		const char *a = cmd + i;
-		size_t n = strnlen(a, len - i);
-
-		if (n == len - i)
-			break;
-		if (next)
-			return a;
-		if (argn > 0 && strcmp(a, "proxy") == 0)
-			next = true;
-		i += n + 1;
-		argn++;
-	}
-	return NULL;
-}
-
-static int st_scan_pid(struct st_scan *sc, int pid)
-{
-	char rel[64], comm[32];
-	struct st_pod_entry *g = NULL;
-	struct st_env e;
-	struct stat st;
-	const char *type = NULL;
-	bool agent, envoy, excluded = false;
-	size_t len = 0, clen = 0, cmdlen = 0;
-	int r;
-
-	snprintf(rel, sizeof(rel), "%d/environ", pid);
-	r = st_read_at(sc->procfd, rel, sc->env, ST_POD_ENVIRON_MAX, &len);
-	if (r < 0) {
-		if (r != -ENOENT && r != -ESRCH)
-			sc->l->unreadable++;
-		return 0;
-	}
-	st_env_parse(sc->env, len, &e);
-	if (e.pod_name == NULL || e.pod_ns == NULL ||
-	    st_pod_check_name(e.pod_name, NULL) < 0 ||
-	    st_pod_check_namespace(e.pod_ns, NULL) < 0)
-		return 0;
-
-	snprintf(rel, sizeof(rel), "%d/comm", pid);
-	if (st_read_at(sc->procfd, rel, comm, sizeof(comm) - 1, &clen) < 0)
-		clen = 0;
-	comm[clen] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	snprintf(rel, sizeof(rel), "%d/cmdline", pid);
-	if (st_read_at(sc->procfd, rel, sc->cmd, ST_POD_CMDLINE_MAX, &cmdlen) <
-	    0)
-		cmdlen = 0;
-	sc->cmd[cmdlen] = '\0';
-
-	agent = strcmp(comm, "pilot-agent") == 0 ||
-		strcmp(st_basename(sc->cmd), "pilot-agent") == 0;
-	envoy = strcmp(comm, "envoy") == 0 ||
-		strcmp(st_basename(sc->cmd), "envoy") == 0;
-	if (!agent && !envoy && !e.istio_meta)
-		return 0;
-	if (agent) {
-		type = st_agent_type(sc->cmd, cmdlen);
-		excluded = type != NULL && strcmp(type, "sidecar") != 0;
-	}
-
-	snprintf(rel, sizeof(rel), "%d/ns/net", pid);
-	if (fstatat(sc->procfd, rel, &st, 0) < 0) {
-		if (errno != ENOENT && errno != ESRCH)
-			sc->l->unreadable++;
-		return 0;
-	}
-
-	g = st_pod_group(sc->l, &st, e.pod_name, e.pod_ns);
-	if (g == NULL) {
-		g = st_pod_append(sc->l);
-		if (g == NULL)
-			return -ENOMEM;
-		st_strlcpy(g->pod.name, e.pod_name, sizeof(g->pod.name));
-		st_strlcpy(g->pod.ns, e.pod_ns, sizeof(g->pod.ns));
-		g->pod.netns_dev = (uint64_t)st.st_dev;
-		g->pod.netns_ino = (uint64_t)st.st_ino;
-		g->pod.pid = pid;
-		g->agent = agent;
-	} else if ((agent && !g->agent) ||
-		   (agent == g->agent && pid < g->pod.pid)) {
-		/* The pilot-agent speaks for the pod, else the oldest pid. */
-		g->pod.pid = pid;
-		g->agent = agent;
-		g->pod.instance_ip[0] = '\0';
-		g->pod.interception_mode[0] = '\0';
-		g->pod.service_account[0] = '\0';
-	}
-	g->pod.nprocs++;
-	g->pod.sources |= ST_POD_SRC_PROC;
-	g->excluded |= excluded;
-	st_set_ip(g->pod.instance_ip, sizeof(g->pod.instance_ip),
-		  e.instance_ip);
-	st_set_mode(g->pod.interception_mode, sizeof(g->pod.interception_mode),
-		    e.mode);
-	st_set_sa(g->pod.service_account, sizeof(g->pod.service_account), e.sa);
-	return 0;
-}
-
-static bool st_is_pid(const char *s, int *pid)
-{
-	long v = 0;
-	size_t i;
-
-	if (s[0] == '\0' || s[0] == '0')
-		return false;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 9)
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*pid = (int)v;
-	return true;
-}
-
-static int st_scan_proc(struct st_scan *sc, char *err)
-{
-	struct dirent *de;
-	DIR *d = NULL;
-	int dfd = -1;
-	int ret = 0;
-
-	dfd = dup(sc->procfd);
-	if (dfd < 0)
-		return st_err(err, errno, "%s: %s", sc->root, strerror(errno));
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		ret = st_err(err, errno, "%s: %s", sc->root, strerror(errno));
-		close(dfd);
-		goto out;
-	}
-	for (;;) {
-		int pid;
-
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0)
-				ret = st_err(err, errno, "reading %s: %s",
-					     sc->root, strerror(errno));
-			break;
-		}
-		if (!st_is_pid(de->d_name, &pid))
-			continue;
-		ret = st_scan_pid(sc, pid);
-		if (ret < 0) {
-			ret = st_err(err, -ret, "scanning %s: %s", sc->root,
-				     strerror(-ret));
-			break;
-		}
-	}
-out:
-	if (d != NULL)
-		closedir(d);
-	return ret;
-}
-
-/* ---- crictl ------------------------------------------------------------ */
-
-/* Sandbox ids become an argument: hex/alnum only, never an option. */
-static bool st_sandbox_id_ok(const char *id)
-{
-	size_t i;
-
-	for (i = 0; id[i] != '\0'; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'z') ||
-		      (id[i] >= 'A' && id[i] <= 'Z')) ||
-		    i >= ST_POD_SANDBOX_ID_MAX)
-			return false;
-	return i > 0;
-}
-
-static const char *st_jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-/* Run crictl; 1 when it ran and exited 0, 0 when noted/absent, <0 ENOMEM. */
-static int st_crictl(struct st_scan *sc, const struct st_pod_opts *o,
-		     char *const argv[], struct st_spawn_result *res)
-{
-	char lerr[ST_ERRBUF_SIZE], show[ST_POD_SHOW_MAX + 1];
-	int tmo = o != NULL && o->timeout_ms > 0 ? o->timeout_ms
-						 : ST_POD_CRICTL_TIMEOUT_MS;
-	int ret;
-
-	ret = st_spawn(argv, -1, NULL, 0, tmo, res, lerr);
-	if (ret == -ENOENT)
-		return 0; /* not installed: /proc alone */
-	if (ret == -ENOMEM)
-		return ret;
-	if (ret < 0) {
-		st_pod_note(sc->l, "crictl: %s", lerr);
-		return 0;
-	}
-	if (res->status != 0) {
-		st_pod_note(sc->l, "'crictl %s' failed (exit %d): %s", argv[1],
-			    res->status,
-			    st_spawn_errline(res, show, sizeof(show)));
-		st_spawn_result_free(res);
-		return 0;
-	}
-	return 1;
-}
-
-static json_t *st_crictl_json(struct st_scan *sc, const char *what,
-			      const struct st_spawn_result *res)
-{
-	json_error_t jerr;
-	json_t *root = json_loadb(res->out, res->out_len, 0, &jerr);
-
-	if (root == NULL || !json_is_object(root)) {
-		st_pod_note(sc->l, "'crictl %s': not JSON (line %d: %s)", what,
-			    jerr.line, root == NULL ? jerr.text : "no object");
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
-
-/* The network namespace path in `crictl inspectp -o json` output. */
-static const char *st_inspect_netns(json_t *info)
-{
-	json_t *nss = json_object_get(
-		json_object_get(json_object_get(info, "runtimeSpec"), "linux"),
-		"namespaces");
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(nss, i, v)
-	{
-		const char *type = st_jstr(v, "type");
-
-		if (type != NULL && strcmp(type, "network") == 0)
-			return st_jstr(v, "path");
-	}
-	/* containerd before 1.1 said it here. */
-	return st_jstr(info, "netNamespace");
-}
-
-/* Add or merge one injected, ready sandbox. */
-static int st_cri_sandbox(struct st_scan *sc, const struct st_pod_opts *o,
-			  const char *crictl, const char *id, const char *name,
-			  const char *ns, const char *mode)
-{
-	char *argv[] = {(char *)crictl, "inspectp", "-o",
-			"json",		(char *)id, NULL};
-	struct st_spawn_result res = {0};
-	char show[ST_POD_SHOW_MAX + 8];
-	struct st_pod_entry *g = NULL;
-	json_t *root = NULL, *info, *status;
-	const char *path, *ip;
-	json_int_t pid = 0;
-	struct stat st;
-	int ret;
-
-	ret = st_crictl(sc, o, argv, &res);
-	if (ret <= 0)
-		return ret;
-	root = st_crictl_json(sc, "inspectp", &res);
-	if (root == NULL)
-		goto out;
-	info = json_object_get(root, "info");
-	status = json_object_get(root, "status");
-	path = st_inspect_netns(info);
-	if (json_is_integer(json_object_get(info, "pid")))
-		pid = json_integer_value(json_object_get(info, "pid"));
-	if (pid < 0 || pid > INT_MAX)
-		pid = 0;
-	ip = st_jstr(json_object_get(status, "network"), "ip");
-
-	if (path != NULL && path[0] == '/' && stat(path, &st) == 0) {
-		/* the path is what the runtime gave */
-	} else if (pid > 0) {
-		char rel[32];
-
-		path = NULL;
-		snprintf(rel, sizeof(rel), "%d/ns/net", (int)pid);
-		if (fstatat(sc->procfd, rel, &st, 0) < 0) {
-			st_pod_note(
-				sc->l,
-				"sandbox of %s/%s: network namespace of pid %d: %s",
-				ns, name, (int)pid, strerror(errno));
-			goto out;
-		}
-	} else {
-		st_pod_note(
-			sc->l,
-			"sandbox of %s/%s: no network namespace in 'crictl inspectp' (%s)",
-			ns, name,
-			path == NULL ? "no path"
-				     : st_pod_show(path, show, sizeof(show)));
-		goto out;
-	}
-
-	g = st_pod_group(sc->l, &st, name, ns);
-	if (g == NULL) {
-		g = st_pod_append(sc->l);
-		if (g == NULL) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		st_strlcpy(g->pod.name, name, sizeof(g->pod.name));
-		st_strlcpy(g->pod.ns, ns, sizeof(g->pod.ns));
-		g->pod.netns_dev = (uint64_t)st.st_dev;
-		g->pod.netns_ino = (uint64_t)st.st_ino;
-		g->pod.pid = (int)pid;
-	}
-	g->pod.sources |= ST_POD_SRC_CRI;
-	st_strlcpy(g->pod.sandbox_id, id, sizeof(g->pod.sandbox_id));
-	if (path != NULL && strlen(path) < sizeof(g->pod.netns_path))
-		st_strlcpy(g->pod.netns_path, path, sizeof(g->pod.netns_path));
-	st_set_ip(g->pod.instance_ip, sizeof(g->pod.instance_ip), ip);
-	st_set_mode(g->pod.interception_mode, sizeof(g->pod.interception_mode),
-		    mode);
-	ret = 0;
-out:
-	json_decref(root);
-	st_spawn_result_free(&res);
-	return ret;
-}
-
-static int st_scan_cri(struct st_scan *sc, const struct st_pod_opts *o)
-{
-	const char *crictl =
-		o != NULL && o->crictl != NULL ? o->crictl : "crictl";
-	char *argv[] = {(char *)crictl, "pods", "-o", "json", NULL};
-	struct st_spawn_result res = {0};
-	json_t *root = NULL, *items, *it;
-	size_t i;
-	int ret;
-
-	if (crictl[0] == '\0')
-		return 0;
-	ret = st_crictl(sc, o, argv, &res);
-	if (ret <= 0)
-		return ret;
-	root = st_crictl_json(sc, "pods", &res);
-	if (root == NULL)
-		goto out;
-	items = json_object_get(root, "items");
-	json_array_foreach(items, i, it)
-	{
-		json_t *md = json_object_get(it, "metadata");
-		json_t *ann = json_object_get(it, "annotations");
-		const char *id = st_jstr(it, "id");
-		const char *state = st_jstr(it, "state");
-		const char *name = st_jstr(md, "name");
-		const char *ns = st_jstr(md, "namespace");
-
-		if (id == NULL || state == NULL || name == NULL || ns == NULL ||
-		    strcmp(state, "SANDBOX_READY") != 0 ||
-		    json_object_get(ann, ST_POD_INJECTED_ANNOTATION) == NULL)
-			continue;
-		if (!st_sandbox_id_ok(id) ||
-		    st_pod_check_name(name, NULL) < 0 ||
-		    st_pod_check_namespace(ns, NULL) < 0) {
-			st_pod_note(
-				sc->l,
-				"crictl: skipped a sandbox with an invalid id or name");
-			continue;
-		}
-		ret = st_cri_sandbox(sc, o, crictl, id, name, ns,
-				     st_jstr(ann, ST_POD_MODE_ANNOTATION));
-		if (ret < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	json_decref(root);
-	st_spawn_result_free(&res);
-	return ret;
 }
 
 /* ---- scan -------------------------------------------------------------- */
@@ -783,7 +268,7 @@ static void st_pod_finish(struct st_scan *sc)
 			continue;
 		}
 		e->pod.host_netns =
-			(sc->have_host && st_same_ns(&e->pod, &sc->host)) ||
+			(sc->have_host && st_pod_same_ns(&e->pod, &sc->host)) ||
 			(sc->have_nsfs &&
 			 e->pod.netns_dev == (uint64_t)sc->nsfs_dev &&
 			 e->pod.netns_ino == ST_POD_NET_INIT_INO);
@@ -829,10 +314,10 @@ int st_pod_scan(const struct st_pod_opts *o, struct st_pod_list **out,
 			sc.nsfs_dev = self.st_dev;
 	}
 
-	ret = st_scan_proc(&sc, err);
+	ret = st_proc_scan(&sc, err);
 	if (ret < 0)
 		goto out;
-	ret = st_scan_cri(&sc, o);
+	ret = st_cri_scan(&sc, o);
 	if (ret < 0) {
 		ret = st_err(err, -ret, "reading crictl's pods: %s",
 			     strerror(-ret));
@@ -967,11 +452,11 @@ out:
 }
 
 /* @fd is the namespace the scan saw: not a reused pid's. */
-static bool st_fd_is(int fd, const struct st_pod *pod)
+static bool st_pod_fd_is(int fd, const struct st_pod *pod)
 {
 	struct stat st;
 
-	return fstat(fd, &st) == 0 && st_same_ns(pod, &st);
+	return fstat(fd, &st) == 0 && st_pod_same_ns(pod, &st);
 }
 
 int st_pod_netns_open(const struct st_pod *pod, const struct st_pod_opts *o,
@@ -993,7 +478,7 @@ int st_pod_netns_open(const struct st_pod *pod, const struct st_pod_opts *o,
 		snprintf(path, sizeof(path), "%s/%d/ns/net", root, pod->pid);
 		fd = st_netns_open(path, NULL);
 		if (fd >= 0) {
-			if (st_fd_is(fd, pod))
+			if (st_pod_fd_is(fd, pod))
 				return fd;
 			close(fd);
 		}
@@ -1001,7 +486,7 @@ int st_pod_netns_open(const struct st_pod *pod, const struct st_pod_opts *o,
 	if (pod->netns_path[0] != '\0') {
 		fd = st_netns_open(pod->netns_path, NULL);
 		if (fd >= 0) {
-			if (st_fd_is(fd, pod))
+			if (st_pod_fd_is(fd, pod))
 				return fd;
 			close(fd);
 		}

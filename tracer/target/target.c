@@ -40,11 +40,11 @@ struct st_probe {
 
 enum { ST_TXT_NFT = 0, ST_TXT_V4 = 1, ST_TXT_V6 = 2 };
 
-static void st_append(char *buf, size_t size, const char *sep, const char *fmt,
-		      ...) __st_printf(4, 5);
+static void st_tgt_append(char *buf, size_t size, const char *sep,
+			  const char *fmt, ...) __st_printf(4, 5);
 
-static void st_append(char *buf, size_t size, const char *sep, const char *fmt,
-		      ...)
+static void st_tgt_append(char *buf, size_t size, const char *sep,
+			  const char *fmt, ...)
 {
 	size_t n = strlen(buf);
 	va_list ap;
@@ -66,8 +66,8 @@ static void st_append(char *buf, size_t size, const char *sep, const char *fmt,
  * @failed); < 0: st_spawn() itself failed (the namespace could not be
  * entered...), @err set.
  */
-static int st_run(struct st_probe *p, char *const argv[], char *failed,
-		  size_t fsize, struct st_spawn_result *res, char *err)
+static int st_tgt_run(struct st_probe *p, char *const argv[], char *failed,
+		      size_t fsize, struct st_spawn_result *res, char *err)
 {
 	char line[ST_TGT_SHOW_MAX + 1];
 	char lerr[ST_ERRBUF_SIZE];
@@ -75,7 +75,8 @@ static int st_run(struct st_probe *p, char *const argv[], char *failed,
 
 	ret = st_spawn(argv, p->netns_fd, NULL, 0, p->timeout_ms, res, lerr);
 	if (ret == -ENOENT) {
-		st_append(p->missing, sizeof(p->missing), ", ", "%s", argv[0]);
+		st_tgt_append(p->missing, sizeof(p->missing), ", ", "%s",
+			      argv[0]);
 		return 0;
 	}
 	if (ret < 0) {
@@ -84,16 +85,16 @@ static int st_run(struct st_probe *p, char *const argv[], char *failed,
 		return ret;
 	}
 	if (res->status != 0) {
-		st_append(failed, fsize, "; ", "%s failed (exit %d): %s",
-			  argv[0], res->status,
-			  st_spawn_errline(res, line, sizeof(line)));
+		st_tgt_append(failed, fsize, "; ", "%s failed (exit %d): %s",
+			      argv[0], res->status,
+			      st_spawn_errline(res, line, sizeof(line)));
 		st_spawn_result_free(res);
 		return 0;
 	}
 	return 1;
 }
 
-static size_t st_count_lines(const char *s, size_t len)
+static size_t st_tgt_count_lines(const char *s, size_t len)
 {
 	size_t i, n = 0;
 
@@ -106,7 +107,7 @@ static size_t st_count_lines(const char *s, size_t len)
 }
 
 /* Does save output declare one of Istio's chains (":ISTIO_OUTPUT - [0:0]")? */
-static bool st_has_istio_chain(const char *s, size_t len)
+static bool st_tgt_has_istio_chain(const char *s, size_t len)
 {
 	size_t i = 0;
 
@@ -123,13 +124,13 @@ static bool st_has_istio_chain(const char *s, size_t len)
 }
 
 /* Istio's "has rules": >= 3 lines, and ours: an ISTIO_ chain. */
-static bool st_save_has_istio(const char *s, size_t len)
+static bool st_tgt_save_has_istio(const char *s, size_t len)
 {
-	return s != NULL && st_count_lines(s, len) >= 3 &&
-	       st_has_istio_chain(s, len);
+	return s != NULL && st_tgt_count_lines(s, len) >= 3 &&
+	       st_tgt_has_istio_chain(s, len);
 }
 
-static bool st_blank(const char *s, size_t len)
+static bool st_tgt_blank(const char *s, size_t len)
 {
 	size_t i;
 
@@ -140,8 +141,8 @@ static bool st_blank(const char *s, size_t len)
 }
 
 /* `nft -j list tables`: any table named istio-*? */
-static int st_nft_istio_tables(const char *s, size_t len, char *names,
-			       size_t size, char *err)
+static int st_tgt_nft_istio_tables(const char *s, size_t len, char *names,
+				   size_t size, char *err)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(s, len, 0, &jerr);
@@ -166,13 +167,14 @@ static int st_nft_istio_tables(const char *s, size_t len, char *names,
 		    strncmp(name, "istio-", 6) != 0)
 			continue;
 		found++;
-		st_append(names, size, ", ", "%.16s %.64s", fam, name);
+		st_tgt_append(names, size, ", ", "%.16s %.64s", fam, name);
 	}
 	json_decref(root);
 	return found;
 }
 
-static void st_keep(struct st_tgt *t, int which, struct st_spawn_result *res)
+static void st_tgt_keep(struct st_tgt *t, int which,
+			struct st_spawn_result *res)
 {
 	free(t->text[which]);
 	t->text[which] = res->out;
@@ -182,8 +184,8 @@ static void st_keep(struct st_tgt *t, int which, struct st_spawn_result *res)
 	st_spawn_result_free(res);
 }
 
-static int st_probe_nftables(struct st_probe *p, struct st_tgt *t, bool *found,
-			     char *err)
+static int st_tgt_probe_nftables(struct st_probe *p, struct st_tgt *t,
+				 bool *found, char *err)
 {
 	char *const list_tables[] = {"nft", "-j", "list", "tables", NULL};
 	char *const list_ruleset[] = {"nft", "-j", "list", "ruleset", NULL};
@@ -192,15 +194,17 @@ static int st_probe_nftables(struct st_probe *p, struct st_tgt *t, bool *found,
 	int ret;
 
 	*found = false;
-	ret = st_run(p, list_tables, p->failed, sizeof(p->failed), &res, err);
+	ret = st_tgt_run(p, list_tables, p->failed, sizeof(p->failed), &res,
+			 err);
 	if (ret <= 0)
 		goto out;
-	ret = st_nft_istio_tables(res.out, res.out_len, names, sizeof(names),
-				  err);
+	ret = st_tgt_nft_istio_tables(res.out, res.out_len, names,
+				      sizeof(names), err);
 	if (ret <= 0)
 		goto out;
 	st_spawn_result_free(&res);
-	ret = st_run(p, list_ruleset, p->failed, sizeof(p->failed), &res, err);
+	ret = st_tgt_run(p, list_ruleset, p->failed, sizeof(p->failed), &res,
+			 err);
 	if (ret < 0)
 		goto out;
 	if (ret == 0) {
@@ -210,7 +214,7 @@ static int st_probe_nftables(struct st_probe *p, struct st_tgt *t, bool *found,
 			names, p->failed, p->missing);
 		goto out;
 	}
-	st_keep(t, ST_TXT_NFT, &res);
+	st_tgt_keep(t, ST_TXT_NFT, &res);
 	*found = true;
 	ret = 0;
 out:
@@ -223,8 +227,8 @@ out:
  * declares an Istio chain with Istio's ">= 3 lines"; *@any when either
  * printed rules at all (for the message when nothing is Istio's).
  */
-static int st_probe_ipt(struct st_probe *p, struct st_tgt *t, bool legacy,
-			bool keep, bool *found, bool *any, char *err)
+static int st_tgt_probe_ipt(struct st_probe *p, struct st_tgt *t, bool legacy,
+			    bool keep, bool *found, bool *any, char *err)
 {
 	char *const v4[] = {
 		legacy ? "iptables-legacy-save" : "iptables-nft-save", NULL};
@@ -236,22 +240,22 @@ static int st_probe_ipt(struct st_probe *p, struct st_tgt *t, bool legacy,
 
 	*found = false;
 	*any = false;
-	ret = st_run(p, v4, p->failed, sizeof(p->failed), &r4, err);
+	ret = st_tgt_run(p, v4, p->failed, sizeof(p->failed), &r4, err);
 	if (ret < 0)
 		goto out;
 	/* IPv6 may be off in the kernel: a failure there is only noted. */
-	ret = st_run(p, v6, v6failed, sizeof(v6failed), &r6, err);
+	ret = st_tgt_run(p, v6, v6failed, sizeof(v6failed), &r6, err);
 	if (ret < 0)
 		goto out;
 	if (v6failed[0] != '\0')
-		st_append(p->note, ST_ERRBUF_SIZE, "; ", "%s", v6failed);
-	*found = st_save_has_istio(r4.out, r4.out_len) ||
-		 st_save_has_istio(r6.out, r6.out_len);
-	*any = st_count_lines(r4.out, r4.out_len) >= 3 ||
-	       st_count_lines(r6.out, r6.out_len) >= 3;
+		st_tgt_append(p->note, ST_ERRBUF_SIZE, "; ", "%s", v6failed);
+	*found = st_tgt_save_has_istio(r4.out, r4.out_len) ||
+		 st_tgt_save_has_istio(r6.out, r6.out_len);
+	*any = st_tgt_count_lines(r4.out, r4.out_len) >= 3 ||
+	       st_tgt_count_lines(r6.out, r6.out_len) >= 3;
 	if (*found && keep) {
-		st_keep(t, ST_TXT_V4, &r4);
-		st_keep(t, ST_TXT_V6, &r6);
+		st_tgt_keep(t, ST_TXT_V4, &r4);
+		st_tgt_keep(t, ST_TXT_V6, &r6);
 	}
 	ret = 0;
 out:
@@ -260,14 +264,14 @@ out:
 	return ret;
 }
 
-static bool st_want(const struct st_tgt_opts *o, enum st_backend b)
+static bool st_tgt_want(const struct st_tgt_opts *o, enum st_backend b)
 {
 	return o == NULL || o->backend == ST_BACKEND_UNKNOWN || o->backend == b;
 }
 
 /* Nothing found: say why as precisely as we can. */
-static int st_probe_fail(struct st_probe *p, const struct st_tgt_opts *o,
-			 bool legacy_any, bool nft_any, char *err)
+static int st_tgt_probe_fail(struct st_probe *p, const struct st_tgt_opts *o,
+			     bool legacy_any, bool nft_any, char *err)
 {
 	const char *where =
 		o != NULL && o->backend != ST_BACKEND_UNKNOWN
@@ -292,8 +296,8 @@ static int st_probe_fail(struct st_probe *p, const struct st_tgt_opts *o,
 			: "");
 }
 
-static int st_probe(int netns_fd, const struct st_tgt_opts *o, struct st_tgt *t,
-		    char *err)
+static int st_tgt_probe(int netns_fd, const struct st_tgt_opts *o,
+			struct st_tgt *t, char *err)
 {
 	struct st_probe p = {.netns_fd = netns_fd, .note = t->note};
 	bool found = false, legacy_any = false, nft_any = false;
@@ -304,8 +308,8 @@ static int st_probe(int netns_fd, const struct st_tgt_opts *o, struct st_tgt *t,
 		return st_err(err, EBADF, "no target network namespace");
 	p.timeout_ms = o != NULL ? o->timeout_ms : 0;
 
-	if (st_want(o, ST_BACKEND_NFTABLES)) {
-		ret = st_probe_nftables(&p, t, &found, err);
+	if (st_tgt_want(o, ST_BACKEND_NFTABLES)) {
+		ret = st_tgt_probe_nftables(&p, t, &found, err);
 		if (ret < 0)
 			return ret;
 		if (found) {
@@ -313,25 +317,27 @@ static int st_probe(int netns_fd, const struct st_tgt_opts *o, struct st_tgt *t,
 			goto done;
 		}
 	}
-	if (st_want(o, ST_BACKEND_LEGACY)) {
-		ret = st_probe_ipt(&p, t, true, true, &found, &legacy_any, err);
+	if (st_tgt_want(o, ST_BACKEND_LEGACY)) {
+		ret = st_tgt_probe_ipt(&p, t, true, true, &found, &legacy_any,
+				       err);
 		if (ret < 0)
 			return ret;
 		if (found) {
 			t->backend = ST_BACKEND_LEGACY;
 			/* Istio would stay on legacy too; say if nft has some. */
-			if (st_want(o, ST_BACKEND_NFT) &&
-			    st_probe_ipt(&p, t, false, false, &nft_found, &any,
-					 err) == 0 &&
+			if (st_tgt_want(o, ST_BACKEND_NFT) &&
+			    st_tgt_probe_ipt(&p, t, false, false, &nft_found,
+					     &any, err) == 0 &&
 			    nft_found)
-				st_append(
+				st_tgt_append(
 					t->note, sizeof(t->note), "; ",
 					"iptables-nft also holds Istio rules; using iptables-legacy as Istio does");
 			goto done;
 		}
 	}
-	if (st_want(o, ST_BACKEND_NFT)) {
-		ret = st_probe_ipt(&p, t, false, true, &found, &nft_any, err);
+	if (st_tgt_want(o, ST_BACKEND_NFT)) {
+		ret = st_tgt_probe_ipt(&p, t, false, true, &found, &nft_any,
+				       err);
 		if (ret < 0)
 			return ret;
 		if (found) {
@@ -339,11 +345,11 @@ static int st_probe(int netns_fd, const struct st_tgt_opts *o, struct st_tgt *t,
 			goto done;
 		}
 	}
-	return st_probe_fail(&p, o, legacy_any, nft_any, err);
+	return st_tgt_probe_fail(&p, o, legacy_any, nft_any, err);
 done:
 	if (p.missing[0] != '\0')
-		st_append(t->note, sizeof(t->note), "; ", "not installed: %s",
-			  p.missing);
+		st_tgt_append(t->note, sizeof(t->note), "; ",
+			      "not installed: %s", p.missing);
 	return 0;
 }
 
@@ -359,9 +365,9 @@ void st_tgt_free(struct st_tgt *t)
 	free(t);
 }
 
-static int st_load(struct st_tgt *t, int which, const char *name, char *err)
+static int st_tgt_load(struct st_tgt *t, int which, const char *name, char *err)
 {
-	if (st_blank(t->text[which], t->len[which]))
+	if (st_tgt_blank(t->text[which], t->len[which]))
 		return 0;
 	return st_rules_load_buf(t->rs, t->text[which], t->len[which], name,
 				 err);
@@ -380,7 +386,7 @@ int st_tgt_read(int netns_fd, const struct st_tgt_opts *o, struct st_tgt **out,
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return st_err(err, ENOMEM, "out of memory");
-	ret = st_probe(netns_fd, o, t, err);
+	ret = st_tgt_probe(netns_fd, o, t, err);
 	if (ret < 0)
 		goto out;
 	t->rs = st_ruleset_new();
@@ -389,18 +395,18 @@ int st_tgt_read(int netns_fd, const struct st_tgt_opts *o, struct st_tgt **out,
 		goto out;
 	}
 	if (t->backend == ST_BACKEND_NFTABLES) {
-		ret = st_load(t, ST_TXT_NFT, "nft -j list ruleset", err);
+		ret = st_tgt_load(t, ST_TXT_NFT, "nft -j list ruleset", err);
 	} else {
 		legacy = t->backend == ST_BACKEND_LEGACY;
-		ret = st_load(t, ST_TXT_V4,
-			      legacy ? "iptables-legacy-save"
-				     : "iptables-nft-save",
-			      err);
+		ret = st_tgt_load(t, ST_TXT_V4,
+				  legacy ? "iptables-legacy-save"
+					 : "iptables-nft-save",
+				  err);
 		if (ret == 0)
-			ret = st_load(t, ST_TXT_V6,
-				      legacy ? "ip6tables-legacy-save"
-					     : "ip6tables-nft-save",
-				      err);
+			ret = st_tgt_load(t, ST_TXT_V6,
+					  legacy ? "ip6tables-legacy-save"
+						 : "ip6tables-nft-save",
+					  err);
 	}
 	if (ret < 0)
 		goto out;
@@ -426,7 +432,7 @@ int st_tgt_detect(int netns_fd, const struct st_tgt_opts *o,
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return st_err(err, ENOMEM, "out of memory");
-	ret = st_probe(netns_fd, o, t, err);
+	ret = st_tgt_probe(netns_fd, o, t, err);
 	if (ret == 0)
 		*backend = t->backend;
 	st_tgt_free(t);

@@ -3,7 +3,7 @@
  * target.h - reading the rules of a target network namespace with the
  * backend that holds Istio's rules.
  *
- * Detection, in the order Istio's own tools imply (HISTORY.md,
+ * Detection, in the order Istio's own tools imply (doc/ISTIO-RULES.md,
  * "iptables-legacy vs iptables-nft"):
  *   1. native nftables when `nft -j list tables` shows a table whose name
  *      starts with "istio-" (inet istio-proxy-nat, istio-ambient-nat...);
@@ -87,7 +87,7 @@ void st_tgt_free(struct st_tgt *t);
 /** st_tgt_backend() - the backend that holds Istio's rules. */
 enum st_backend st_tgt_backend(const struct st_tgt *t);
 
-/** st_tgt_rules() - the parsed rules (v4 and v6 together); owned by @t. */
+/** st_tgt_rules() - the parsed rules (v4 and v6 together); @t frees them. */
 const struct st_ruleset *st_tgt_rules(const struct st_tgt *t);
 
 /**
@@ -104,7 +104,7 @@ struct st_ruleset *st_tgt_take_rules(struct st_tgt *t);
  *          iptables backends, the IPv4 text)
  * @len: receives its length, or NULL
  *
- * Return: the text ("" when that family printed nothing), owned by @t.
+ * Return: the text ("" when that family printed nothing), freed with @t.
  */
 const char *st_tgt_text(const struct st_tgt *t, enum st_family family,
 			size_t *len);
