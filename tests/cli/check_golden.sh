@@ -2,8 +2,8 @@
 # check_golden.sh BINARY SRCDIR - `--check --json` and `--check` of every
 # sample rule set must equal its golden file under samples/check/.
 # ST_REGEN=1 rewrites the goldens (review the diff before committing it).
-. "$(dirname "$0")/lib.sh" "$@"
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 
-st_rules_goldens check
-echo "$((n - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_cli_rules_goldens check
+t_done

@@ -8,20 +8,11 @@
 #   - bad WHICH, `all` into a file, no --rules: usage errors (exit 2);
 #   - an -o PATH that cannot be written: exit 1 with one line;
 #   - `--replay CAPTURE -o DIR` draws the flows of a capture.
-set -u
-bin=$1
-src=$2
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 rules=$src/samples/rules
 golden=$src/samples/simulate-cli
 docs=$src/samples/diagrams
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
 
 types="type-1-remote-to-local type-2-local-to-remote type-3-prometheus-scrape
 	type-4-local-to-local type-5-envoy-interprocess type-6-sidecar-to-istiod"
@@ -40,29 +31,29 @@ for s in "${sets[@]}"; do
 	for f in $files; do
 		args+=(--rules "$rules/$f")
 	done
-	out=$tmp/$name
-	if ! "$bin" --diagram all "${args[@]}" -o "$out" >"$tmp/stdout" 2>"$tmp/err"; then
-		bad "$name: exit $?: $(cat "$tmp/err")"
+	out=$T_TMP/$name
+	if ! "$bin" --diagram all "${args[@]}" -o "$out" >"$T_TMP/stdout" 2>"$T_TMP/err"; then
+		t_fail "$name: exit $?: $(cat "$T_TMP/err")"
 		continue
 	fi
-	[ "$(grep -c '^\[' "$tmp/stdout")" = 6 ] || bad "$name: not six path lines"
+	[ "$(grep -c '^\[' "$T_TMP/stdout")" = 6 ] || t_fail "$name: not six path lines"
 	for t in $types; do
 		if [ ! -s "$out/$t.svg" ]; then
-			bad "$name: no $t.svg"
-		elif ! xmllint --noout "$out/$t.svg" 2>"$tmp/xml"; then
-			bad "$name: $t.svg is not XML: $(head -3 "$tmp/xml")"
+			t_fail "$name: no $t.svg"
+		elif ! xmllint --noout "$out/$t.svg" 2>"$T_TMP/xml"; then
+			t_fail "$name: $t.svg is not XML: $(head -3 "$T_TMP/xml")"
 		fi
-		grep -q "$t.svg" "$out/index.html" || bad "$name: index.html lacks $t.svg"
+		grep -q "$t.svg" "$out/index.html" || t_fail "$name: index.html lacks $t.svg"
 	done
-	[ "$(ls "$out" | wc -l)" = 7 ] || bad "$name: not 6 files + index.html: $(ls "$out")"
+	[ "$(ls "$out" | wc -l)" = 7 ] || t_fail "$name: not 6 files + index.html: $(ls "$out")"
 	if [ "${ST_REGEN:-0}" = 1 ]; then
 		rm -rf "${docs:?}/$name"
 		mkdir -p "$docs"
 		cp -r "$out" "$docs/$name"
 	elif [ "$(ls "$docs/$name" 2>/dev/null)" != "$(ls "$out")" ]; then
-		bad "$name: samples/diagrams/$name lists other files (ST_REGEN=1)"
+		t_fail "$name: samples/diagrams/$name lists other files (ST_REGEN=1)"
 	elif ! cmp -s "$docs/$name/index.html" "$out/index.html"; then
-		bad "$name: samples/diagrams/$name/index.html is stale (ST_REGEN=1)"
+		t_fail "$name: samples/diagrams/$name/index.html is stale (ST_REGEN=1)"
 	fi
 done
 
@@ -71,68 +62,67 @@ for g in "1.17|2|istio-1.17_redirect_default_legacy.rules" \
 	"1.28|1|istio-1.28plus_native-nftables_redirect_default.nft.json"; do
 	IFS='|' read -r v t f <<<"$g"
 	want=$golden/diagram-$v-type-$t.dot
-	if ! "$bin" --diagram "$t" --rules "$rules/$f" -o "$tmp/x.dot" \
-		>/dev/null 2>"$tmp/err"; then
-		bad "--diagram $t $f -o x.dot: $(cat "$tmp/err")"
+	if ! "$bin" --diagram "$t" --rules "$rules/$f" -o "$T_TMP/x.dot" \
+		>/dev/null 2>"$T_TMP/err"; then
+		t_fail "--diagram $t $f -o x.dot: $(cat "$T_TMP/err")"
 	elif [ "${ST_REGEN:-0}" = 1 ]; then
-		cp "$tmp/x.dot" "$want"
-	elif ! diff -u "$want" "$tmp/x.dot" >"$tmp/diff"; then
-		bad "--diagram $t $f: differs from $(basename "$want")"
-		head -20 "$tmp/diff"
+		cp "$T_TMP/x.dot" "$want"
+	elif ! diff -u "$want" "$T_TMP/x.dot" >"$T_TMP/diff"; then
+		t_fail "--diagram $t $f: differs from $(basename "$want")"
+		head -20 "$T_TMP/diff"
 	fi
 done
 # One type into a directory: that type and index.html.
 "$bin" --diagram 5 --rules "$rules/istio-1.17_redirect_default_legacy.rules" \
-	-o "$tmp/one" >/dev/null 2>"$tmp/err" || bad "--diagram 5 -o DIR: $(cat "$tmp/err")"
-[ "$(ls "$tmp/one" 2>/dev/null | tr '\n' ' ')" = "index.html type-5-envoy-interprocess.svg " ] ||
-	bad "--diagram 5 -o DIR: $(ls "$tmp/one" 2>&1)"
+	-o "$T_TMP/one" >/dev/null 2>"$T_TMP/err" || t_fail "--diagram 5 -o DIR: $(cat "$T_TMP/err")"
+[ "$(ls "$T_TMP/one" 2>/dev/null | tr '\n' ' ')" = "index.html type-5-envoy-interprocess.svg " ] ||
+	t_fail "--diagram 5 -o DIR: $(ls "$T_TMP/one" 2>&1)"
 # Without -o: the path lines, or JSON Lines with the summary.
 "$bin" --diagram 5 --rules "$rules/istio-1.17_redirect_default_legacy.rules" |
 	grep -q '^\[5 envoy-interprocess\] .*ISTIO_OUTPUT RULE 4 ' ||
-	bad "--diagram 5: type 5 is not ISTIO_OUTPUT RULE 4 on 1.17"
+	t_fail "--diagram 5: type 5 is not ISTIO_OUTPUT RULE 4 on 1.17"
 [ "$("$bin" --diagram all --json --rules "$rules/istio-1.17_redirect_default_legacy.rules" |
-	grep -c '^{"type":')" = 6 ] || bad "--diagram all --json: not six flows"
+	grep -c '^{"type":')" = 6 ] || t_fail "--diagram all --json: not six flows"
 
 usage() {
 	local want=$1
 	shift
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	"$bin" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
 	local rc=$?
-	[ $rc -eq 2 ] || bad "exit $rc (not 2) for: $*"
-	grep -qF -- "$want" "$tmp/err" || bad "no '$want' in: $(cat "$tmp/err")"
+	[ $rc -eq 2 ] || t_fail "exit $rc (not 2) for: $*"
+	grep -qF -- "$want" "$T_TMP/err" || t_fail "no '$want' in: $(cat "$T_TMP/err")"
 }
 r117=$rules/istio-1.17_redirect_default_legacy.rules
-usage "not a traffic type (1-6 or all)" --diagram 7 --rules "$r117" -o "$tmp/d7"
+usage "not a traffic type (1-6 or all)" --diagram 7 --rules "$r117" -o "$T_TMP/d7"
 usage "not a traffic type (1-6 or all)" --diagram 0 --rules "$r117"
 usage "not a traffic type (1-6 or all)" --diagram two --rules "$r117"
-usage "needs the pod's rules" --diagram all -o "$tmp/d"
-usage "-o needs a directory" --diagram all --rules "$r117" -o "$tmp/all.svg"
-usage "-o PATH draws flows" --explain --rules "$r117" -o "$tmp/e"
+usage "needs the pod's rules" --diagram all -o "$T_TMP/d"
+usage "-o needs a directory" --diagram all --rules "$r117" -o "$T_TMP/all.svg"
+usage "-o PATH draws flows" --explain --rules "$r117" -o "$T_TMP/e"
 usage "-o needs a path" --diagram 1 --rules "$r117" -o ''
-[ -e "$tmp/d7" ] && bad "--diagram 7 created its -o directory"
+[ -e "$T_TMP/d7" ] && t_fail "--diagram 7 created its -o directory"
 
 # -o where nothing can be written: exit 1, one line on stderr.
-: >"$tmp/afile"
-for o in "$tmp/afile/x.svg" "$tmp/afile/sub" "$tmp/nodir/x.svg"; do
-	"$bin" --diagram 2 --rules "$r117" -o "$o" >/dev/null 2>"$tmp/err"
+: >"$T_TMP/afile"
+for o in "$T_TMP/afile/x.svg" "$T_TMP/afile/sub" "$T_TMP/nodir/x.svg"; do
+	"$bin" --diagram 2 --rules "$r117" -o "$o" >/dev/null 2>"$T_TMP/err"
 	rc=$?
-	[ $rc -eq 1 ] || bad "-o $o: exit $rc (not 1)"
-	[ "$(wc -l <"$tmp/err")" = 1 ] || bad "-o $o: not one line: $(cat "$tmp/err")"
-	grep -q "^sidecar-trace: -o $o" "$tmp/err" || bad "-o $o: $(cat "$tmp/err")"
+	[ $rc -eq 1 ] || t_fail "-o $o: exit $rc (not 1)"
+	[ "$(wc -l <"$T_TMP/err")" = 1 ] || t_fail "-o $o: not one line: $(cat "$T_TMP/err")"
+	grep -q "^sidecar-trace: -o $o" "$T_TMP/err" || t_fail "-o $o: $(cat "$T_TMP/err")"
 done
 
 # --replay of a capture: one file per observed type.
 cap=$src/samples/captures/istio-1.17_redirect_default_legacy/own-mixed.pcap
 if [ -r "$cap" ]; then
-	"$bin" --replay "$cap" --rules "$cap.rules" -o "$tmp/replay" >/dev/null 2>"$tmp/err" ||
-		bad "--replay -o DIR: $(cat "$tmp/err")"
+	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/replay" >/dev/null 2>"$T_TMP/err" ||
+		t_fail "--replay -o DIR: $(cat "$T_TMP/err")"
 	for t in $types; do
-		[ -s "$tmp/replay/$t.svg" ] || bad "--replay -o DIR: no $t.svg"
+		[ -s "$T_TMP/replay/$t.svg" ] || t_fail "--replay -o DIR: no $t.svg"
 	done
-	"$bin" --replay "$cap" --rules "$cap.rules" -o "$tmp/r.dot" tcp port 15012 \
-		>"$tmp/stdout" 2>"$tmp/err" || bad "--replay -o FILE: $(cat "$tmp/err")"
-	grep -q 'Istiod' "$tmp/r.dot" 2>/dev/null || bad "--replay -o FILE: not the type 6 flow"
+	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/r.dot" tcp port 15012 \
+		>"$T_TMP/stdout" 2>"$T_TMP/err" || t_fail "--replay -o FILE: $(cat "$T_TMP/err")"
+	grep -q 'Istiod' "$T_TMP/r.dot" 2>/dev/null || t_fail "--replay -o FILE: not the type 6 flow"
 fi
 
-echo "diagram: $fail failures"
-[ $fail -eq 0 ]
+t_done diagram

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # exit_codes.sh BINARY SRCDIR - table of command lines and the exit status
 # and message each must give (conntrack-tools' "args ; OK|BAD" idea).
-set -u
-bin=$1
-src=$2
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 r=$src/samples/rules
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-printf '*nat\n-A OUTPUT -p tcp -j ISTIO_OUTPUT\n' >"$tmp/undeclared.rules"
-head -c 4096 /dev/urandom >"$tmp/junk.bin"
+printf '*nat\n-A OUTPUT -p tcp -j ISTIO_OUTPUT\n' >"$T_TMP/undeclared.rules"
+head -c 4096 /dev/urandom >"$T_TMP/junk.bin"
 
 # expected-exit ; stderr must contain ; arguments...
 cases=(
@@ -19,29 +16,25 @@ cases=(
 	"2;nothing to do;--rules $r/istio-1.17_redirect_default_legacy.rules"
 	"2;needs --rules;--explain"
 	"2;unexpected argument;--explain stray"
-	"1;no-such-file;--rules $tmp/no-such-file --explain"
-	"1;undeclared.rules:2;--rules $tmp/undeclared.rules --explain"
-	"1;junk.bin;--rules $tmp/junk.bin --explain"
+	"1;no-such-file;--rules $T_TMP/no-such-file --explain"
+	"1;undeclared.rules:2;--rules $T_TMP/undeclared.rules --explain"
+	"1;junk.bin;--rules $T_TMP/junk.bin --explain"
 	"0;;--rules $r/istio-1.17_redirect_default_legacy.rules --explain"
 	"0;;--rules $r/istio-1.28plus_native-nftables_redirect_default.nft.json --explain --json"
 )
-fail=0
 for c in "${cases[@]}"; do
 	IFS=';' read -r want msg args <<<"$c"
 	# shellcheck disable=SC2086 # the table's arguments are words
-	"$bin" $args >"$tmp/out" 2>"$tmp/err"
+	"$bin" $args >"$T_TMP/out" 2>"$T_TMP/err"
 	got=$?
 	if [ "$got" != "$want" ]; then
-		echo "FAIL [$args]: exit $got, want $want; stderr: $(head -3 "$tmp/err")"
-		fail=$((fail + 1))
-	elif [ -n "$msg" ] && ! grep -q -- "$msg" "$tmp/err"; then
-		echo "FAIL [$args]: stderr lacks '$msg': $(head -3 "$tmp/err")"
-		fail=$((fail + 1))
-	elif [ "$want" = 1 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-		echo "FAIL [$args]: a runtime error must be one line, got:"
-		cat "$tmp/err"
-		fail=$((fail + 1))
+		t_fail "[$args]: exit $got, want $want; stderr: $(head -3 "$T_TMP/err")"
+	elif [ -n "$msg" ] && ! grep -q -- "$msg" "$T_TMP/err"; then
+		t_fail "[$args]: stderr lacks '$msg': $(head -3 "$T_TMP/err")"
+	elif [ "$want" = 1 ] && [ "$(wc -l <"$T_TMP/err")" -ne 1 ]; then
+		t_fail "[$args]: a runtime error must be one line, got:"
+		cat "$T_TMP/err"
 	fi
 done
-echo "$((${#cases[@]} - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+T_N=${#cases[@]}
+t_done

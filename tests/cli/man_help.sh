@@ -12,31 +12,18 @@
 # mandoc -Tlint must report nothing but "referenced manual not found" (that
 # one depends on which other manuals this machine has installed).
 # Exit 77 only when mandoc is missing and the cross-check passed.
-set -u
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 export LC_ALL=C
-bin=$1
-src=$2
 page=$src/man/sidecar-trace.1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-# Options that must appear in an example once --help has them.  The later
-# ones are not in the program yet (issues 5-7): when they land, the page
-# needs an .It entry (the cross-check demands it) and an example.
-#   --write FILE, --replay FILE        offline replay (issue 5)
-#   -o/--output PATH, --diagram WHICH  diagrams, docs generation (issue 6)
-#   --simulate SPEC, --check           rule evaluator (issue 7)
+# Options that must appear in an example once --help has them (an option
+# --help has also needs an .It entry: the cross-check demands it).
 need_example="pod namespace netns pid rules explain list cleanup duration
 	count json write replay output diagram simulate check"
 
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
-
-if ! "$bin" --help >"$tmp/help" 2>"$tmp/err"; then
-	bad "--help failed: $(cat "$tmp/err")"
+if ! "$bin" --help >"$T_TMP/help" 2>"$T_TMP/err"; then
+	t_fail "--help failed: $(cat "$T_TMP/err")"
 	exit 1
 fi
 
@@ -53,14 +40,14 @@ awk '
 		long = substr(w[1], 3); arg = "-"
 		if (n >= 2 && w[2] ~ /^[A-Z][A-Z0-9_|.]*$/) arg = w[2]
 		print short "|" long "|" arg "|" sec
-	}' "$tmp/help" | sort >"$tmp/help.opts"
-[ -s "$tmp/help.opts" ] || bad "no options parsed from --help"
+	}' "$T_TMP/help" | sort >"$T_TMP/help.opts"
+[ -s "$T_TMP/help.opts" ] || t_fail "no options parsed from --help"
 
 # The page with mdoc escapes for ASCII text undone.
-sed -e 's/\\-/-/g' -e 's/\\&//g' -e 's/\\e/\\/g' "$page" | grep -v '^\.\\"' >"$tmp/page"
+sed -e 's/\\-/-/g' -e 's/\\&//g' -e 's/\\e/\\/g' "$page" | grep -v '^\.\\"' >"$T_TMP/page"
 
 # Option entries: .It Fl lines in DESCRIPTION, with the current .Ss.
-awk -v out="$tmp/bad.entries" '
+awk -v out="$T_TMP/bad.entries" '
 	/^\.Sh / { insec = ($0 == ".Sh DESCRIPTION"); next }
 	!insec { next }
 	/^\.Ss / { sec = substr($0, 5); next }
@@ -78,32 +65,32 @@ awk -v out="$tmp/bad.entries" '
 			next
 		}
 		print short "|" long "|" arg "|" sec
-	}' "$tmp/page" | sort >"$tmp/man.opts"
-if [ -s "$tmp/bad.entries" ]; then
+	}' "$T_TMP/page" | sort >"$T_TMP/man.opts"
+if [ -s "$T_TMP/bad.entries" ]; then
 	while read -r l; do
-		bad "option entry not of the form '.It Fl x , Fl -long Ar ARG': $l"
-	done <"$tmp/bad.entries"
+		t_fail "option entry not of the form '.It Fl x , Fl -long Ar ARG': $l"
+	done <"$T_TMP/bad.entries"
 fi
 
 # Both ways, by long name first (clearer), then the whole tuple.
-cut -d'|' -f2 "$tmp/help.opts" | sort -u >"$tmp/help.long"
-cut -d'|' -f2 "$tmp/man.opts" | sort -u >"$tmp/man.long"
-for o in $(comm -23 "$tmp/help.long" "$tmp/man.long"); do
-	bad "--$o is in --help but has no entry in the man page"
+cut -d'|' -f2 "$T_TMP/help.opts" | sort -u >"$T_TMP/help.long"
+cut -d'|' -f2 "$T_TMP/man.opts" | sort -u >"$T_TMP/man.long"
+for o in $(comm -23 "$T_TMP/help.long" "$T_TMP/man.long"); do
+	t_fail "--$o is in --help but has no entry in the man page"
 done
-for o in $(comm -13 "$tmp/help.long" "$tmp/man.long"); do
-	bad "the man page documents --$o, which --help does not have"
+for o in $(comm -13 "$T_TMP/help.long" "$T_TMP/man.long"); do
+	t_fail "the man page documents --$o, which --help does not have"
 done
-join -t'|' -j1 <(awk -F'|' '{ print $2 "|" $0 }' "$tmp/help.opts" | sort -t'|' -k1,1) \
-	<(awk -F'|' '{ print $2 "|" $0 }' "$tmp/man.opts" | sort -t'|' -k1,1) |
+join -t'|' -j1 <(awk -F'|' '{ print $2 "|" $0 }' "$T_TMP/help.opts" | sort -t'|' -k1,1) \
+	<(awk -F'|' '{ print $2 "|" $0 }' "$T_TMP/man.opts" | sort -t'|' -k1,1) |
 	awk -F'|' '$2 != $6 || $4 != $8 || $5 != $9 {
 		printf "--%s: --help says short \"%s\", argument \"%s\", section \"%s\"; the man page says \"%s\", \"%s\", \"%s\"\n",
-			$1, $2, $4, $5, $6, $8, $9 }' >"$tmp/mismatch"
+			$1, $2, $4, $5, $6, $8, $9 }' >"$T_TMP/mismatch"
 while read -r l; do
-	bad "$l"
-done <"$tmp/mismatch"
-if [ "$(sort -u "$tmp/man.opts" | wc -l)" != "$(wc -l <"$tmp/man.opts")" ]; then
-	bad "an option has two entries in the man page"
+	t_fail "$l"
+done <"$T_TMP/mismatch"
+if [ "$(sort -u "$T_TMP/man.opts" | wc -l)" != "$(wc -l <"$T_TMP/man.opts")" ]; then
+	t_fail "an option has two entries in the man page"
 fi
 
 # Known option words, for references and command lines.
@@ -111,16 +98,16 @@ declare -A known=()
 while IFS='|' read -r s l _ _; do
 	known["--$l"]=1
 	[ "$s" != - ] && known["-$s"]=1
-done <"$tmp/help.opts"
+done <"$T_TMP/help.opts"
 
 # Every "Fl WORD" in a macro line of the page.
 awk '/^\./ { for (i = 1; i < NF; i++) if ($i == "Fl") print NR ": " $(i + 1) }' \
-	"$tmp/page" >"$tmp/fl.refs"
+	"$T_TMP/page" >"$T_TMP/fl.refs"
 # "Fl -pod" is --pod, "Fl p" is -p.
 while read -r ln word; do
 	opt="-$word"
-	[ -n "${known[$opt]:-}" ] || bad "line ${ln%:}: 'Fl $word' names $opt, which --help does not have"
-done <"$tmp/fl.refs"
+	[ -n "${known[$opt]:-}" ] || t_fail "line ${ln%:}: 'Fl $word' names $opt, which --help does not have"
+done <"$T_TMP/fl.refs"
 
 # Every command line that runs sidecar-trace (examples, prose literals):
 # the dash words after the program name.  Records "line section option".
@@ -137,19 +124,19 @@ awk '
 				else for (k = 2; k <= length(o); k++) print NR "|" sec "|-" substr(o, k, 1)
 			}
 		}
-	}' "$tmp/page" >"$tmp/cmd.refs"
+	}' "$T_TMP/page" >"$T_TMP/cmd.refs"
 while IFS='|' read -r ln _ opt; do
-	[ -n "${known[$opt]:-}" ] || bad "line $ln: a sidecar-trace command line uses $opt, which --help does not have"
-done <"$tmp/cmd.refs"
-[ -s "$tmp/cmd.refs" ] || bad "no sidecar-trace command lines found in the page"
+	[ -n "${known[$opt]:-}" ] || t_fail "line $ln: a sidecar-trace command line uses $opt, which --help does not have"
+done <"$T_TMP/cmd.refs"
+[ -s "$T_TMP/cmd.refs" ] || t_fail "no sidecar-trace command lines found in the page"
 
 for o in $need_example; do
 	[ -n "${known[--$o]:-}" ] || continue
-	short=$(awk -F'|' -v l="$o" '$2 == l && $1 != "-" { print "-" $1 }' "$tmp/help.opts")
+	short=$(awk -F'|' -v l="$o" '$2 == l && $1 != "-" { print "-" $1 }' "$T_TMP/help.opts")
 	if ! awk -F'|' -v a="--$o" -v b="${short:-none}" \
 		'$2 == "EXAMPLES" && ($3 == a || $3 == b) { f = 1 } END { exit !f }' \
-		"$tmp/cmd.refs"; then
-		bad "EXAMPLES has no sidecar-trace command line with --$o"
+		"$T_TMP/cmd.refs"; then
+		t_fail "EXAMPLES has no sidecar-trace command line with --$o"
 	fi
 done
 later=""
@@ -158,24 +145,23 @@ for o in write replay output diagram simulate check; do
 done
 [ -n "$later" ] && echo "note: not in --help yet (expected later):$later"
 
-n=$(wc -l <"$tmp/help.opts")
-echo "cross-check: $n options in --help, $(wc -l <"$tmp/man.opts") entries in the man page, $fail problems"
+nopts=$(wc -l <"$T_TMP/help.opts")
+echo "cross-check: $nopts options in --help, $(wc -l <"$T_TMP/man.opts") entries in the man page, $T_FAILED problems"
 
 if ! command -v mandoc >/dev/null; then
-	echo "mandoc is not installed: lint skipped"
-	[ "$fail" -eq 0 ] && exit 77
+	[ "$T_FAILED" -eq 0 ] && t_skip "mandoc is not installed: lint skipped"
 	exit 1
 fi
-mandoc -Tlint -Wstyle "$page" >"$tmp/lint" 2>"$tmp/lint.err"
-grep -v 'referenced manual not found' "$tmp/lint" >"$tmp/lint.bad"
-if [ -s "$tmp/lint.bad" ]; then
-	bad "mandoc -Tlint:"
-	cat "$tmp/lint.bad"
+mandoc -Tlint -Wstyle "$page" >"$T_TMP/lint" 2>"$T_TMP/lint.err"
+grep -v 'referenced manual not found' "$T_TMP/lint" >"$T_TMP/lint.bad"
+if [ -s "$T_TMP/lint.bad" ]; then
+	t_fail "mandoc -Tlint:"
+	cat "$T_TMP/lint.bad"
 fi
-if grep -q 'referenced manual not found' "$tmp/lint"; then
+if grep -q 'referenced manual not found' "$T_TMP/lint"; then
 	echo "note: manuals not installed on this machine:"
-	grep 'referenced manual not found' "$tmp/lint" | sed 's/.*: Xr /  /'
+	grep 'referenced manual not found' "$T_TMP/lint" | sed 's/.*: Xr /  /'
 fi
 # mandoc itself failing (not only reporting) is a failure too.
-grep -v 'outdated mandoc.db' "$tmp/lint.err" | grep . && bad "mandoc failed"
-[ "$fail" -eq 0 ]
+grep -v 'outdated mandoc.db' "$T_TMP/lint.err" | grep . && t_fail "mandoc failed"
+t_done man_help

@@ -8,28 +8,21 @@
 #    must give exit 2 and a message naming the option; network namespace
 #    names that climb out of /var/run/netns and bad pids are refused too.
 # Needs no root: validation happens before any lookup.
-set -u
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-n=0
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 
 # ---- no shell -----------------------------------------------------------------
 hits=$(grep -nE '(^|[^_a-z])(system|popen|execlp|execvp|execvpe)[[:space:]]*\(|"/bin/sh"|"sh",[[:space:]]*"-c"|"-c",' \
 	"$src"/tracer/*/*.c "$src"/tracer/*/*.h "$src"/render/*.c "$src"/render/*.h 2>/dev/null |
 	grep -v '^[^:]*iptsave.c:.*"--set-counters"' | grep -vE ':[0-9]+:[[:space:]]*(/?\*|//)')
-n=$((n + 1))
+t_count
 if [ -n "$hits" ]; then
-	echo "FAIL [no shell]: found in tracer/ or render/:"
+	t_fail "[no shell]: found in tracer/ or render/:"
 	echo "$hits"
-	fail=$((fail + 1))
 fi
-n=$((n + 1))
+t_count
 if ! grep -q 'posix_spawn' "$src/tracer/common/spawn.c"; then
-	echo "FAIL [no shell]: spawn.c does not use posix_spawn"
-	fail=$((fail + 1))
+	t_fail "[no shell]: spawn.c does not use posix_spawn"
 fi
 
 # ---- names ------------------------------------------------------------------
@@ -40,18 +33,15 @@ long64=$(printf 'a%.0s' $(seq 1 64))
 chk() {
 	local want=$1 msg=$2 got
 	shift 2
-	n=$((n + 1))
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	t_count
+	"$bin" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
 	got=$?
 	if [ "$got" != "$want" ]; then
-		echo "FAIL [$(printf '%q ' "$@" | cut -c1-60)]: exit $got, want $want; stderr: $(head -n 2 "$tmp/err")"
-		fail=$((fail + 1))
-	elif ! grep -q -- "$msg" "$tmp/err"; then
-		echo "FAIL [$(printf '%q ' "$@" | cut -c1-60)]: stderr lacks '$msg': $(head -n 2 "$tmp/err")"
-		fail=$((fail + 1))
-	elif [ -s "$tmp/out" ]; then
-		echo "FAIL [$(printf '%q ' "$@" | cut -c1-60)]: printed on stdout"
-		fail=$((fail + 1))
+		t_fail "[$(printf '%q ' "$@" | cut -c1-60)]: exit $got, want $want; stderr: $(head -n 2 "$T_TMP/err")"
+	elif ! grep -q -- "$msg" "$T_TMP/err"; then
+		t_fail "[$(printf '%q ' "$@" | cut -c1-60)]: stderr lacks '$msg': $(head -n 2 "$T_TMP/err")"
+	elif [ -s "$T_TMP/out" ]; then
+		t_fail "[$(printf '%q ' "$@" | cut -c1-60)]: printed on stdout"
 	fi
 }
 
@@ -90,5 +80,4 @@ chk 2 --group: --pod ok --group 65536
 chk 2 --rcvbuf: --pod ok --rcvbuf 1
 chk 2 --rcvbuf: --pod ok --rcvbuf 2G
 chk 2 --max-flows: --pod ok --max-flows 0
-echo "$((n - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

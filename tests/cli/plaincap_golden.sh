@@ -7,7 +7,8 @@
 # stderr).  Also: every per-type capture must classify as the type of its
 # scenario (what the NFLOG traces of samples/captures/RULESET/ give).
 # ST_REGEN=1 rewrites the goldens (review them by hand).  No root needed.
-. "$(dirname "$0")/lib.sh" "$@"
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 
 declare -A want=([remote-to-app]=1 [app-to-remote]=2 [prom-scrape-15090]=3
 	[app-to-self-vip]=4 [envoy-localhost]=5 [sidecar-to-istiod]=6)
@@ -17,28 +18,25 @@ for cap in "$src"/samples/captures/plain/*/*.pcap; do
 	dir=$(dirname "$cap")
 	set=$(basename "$dir")
 	name=$(basename "$cap")
-	rules=$(st_sample_rules "$set")
+	rules=$(t_cli_sample_rules "$set")
 	if [ -z "$rules" ]; then
-		echo "FAIL $set/$name: no samples/rules/$set.*"
-		fail=$((fail + 1))
+		t_fail "$set/$name: no samples/rules/$set.*"
 		continue
 	fi
-	st_replay_goldens "$set/$name" "$dir/expected" --replay "$cap" --rules "$rules"
+	t_cli_replay_goldens "$set/$name" "$dir/expected" --replay "$cap" --rules "$rules"
 	# The scenario's own type must be what the capture gives.
 	scen=${name%.pcap}
 	t=${want[$scen]:-}
 	if [ -n "$t" ]; then
-		if grep -q "^\[$t " "$tmp/$name.txt"; then
+		if grep -q "^\[$t " "$T_TMP/$name.txt"; then
 			echo "ok: $set/$name: type $t"
 		else
-			echo "FAIL $set/$name: no type-$t flow: $(grep '^\[' "$tmp/$name.txt" | cut -c1-60)"
-			fail=$((fail + 1))
+			t_fail "$set/$name: no type-$t flow: $(grep '^\[' "$T_TMP/$name.txt" | cut -c1-60)"
 		fi
 	fi
 done
-if [ "$n" -eq 0 ]; then
+if [ "$T_N" -eq 0 ]; then
 	echo "no captures under $src/samples/captures/plain"
 	exit 1
 fi
-echo "$((n - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

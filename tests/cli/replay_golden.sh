@@ -7,7 +7,8 @@
 # replayed with --rules samples/rules/RULESET.rules (or .nftlist).
 # ST_REGEN=1 rewrites the goldens (review the diff before committing it).
 # No root needed.
-. "$(dirname "$0")/lib.sh" "$@"
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 
 for cap in "$src"/samples/captures/*/*.pcap "$src"/samples/captures/*/*.pcapng; do
 	[ -e "$cap" ] || continue
@@ -17,18 +18,17 @@ for cap in "$src"/samples/captures/*/*.pcap "$src"/samples/captures/*/*.pcapng; 
 	name=$(basename "$cap")
 	args=(--replay "$cap")
 	if [ ! -e "$cap.rules" ]; then
-		rules=$(st_sample_rules "$set")
+		rules=$(t_cli_sample_rules "$set")
 		if [ -z "$rules" ]; then
-			echo "FAIL $set/$name: no rules beside it and no samples/rules/$set.*"
-			fail=$((fail + 1))
+			t_fail "$set/$name: no rules beside it and no samples/rules/$set.*"
 			continue
 		fi
 		args+=(--rules "$rules")
 	fi
-	st_replay_goldens "$set/$name" "$dir/expected" "${args[@]}"
+	t_cli_replay_goldens "$set/$name" "$dir/expected" "${args[@]}"
 done
 
-# tshark decodes a --write capture's prefix, uid and payload (issue 5).
+# tshark decodes a --write capture's prefix, uid and payload.
 cap=$src/samples/captures/istio-1.17_redirect_default_legacy/own-app-to-remote.pcap
 if command -v tshark >/dev/null && [ -e "$cap" ]; then
 	got=$(tshark -r "$cap" -T fields -e nflog.prefix -e nflog.uid -e ip.dst \
@@ -36,13 +36,11 @@ if command -v tshark >/dev/null && [ -e "$cap" ]; then
 	if [ -n "$got" ] && [[ $got == st:* ]]; then
 		echo "ok: tshark decodes a --write capture: $got"
 	else
-		echo "FAIL: tshark does not decode prefix, uid and payload of $cap"
-		fail=$((fail + 1))
+		t_fail "tshark does not decode prefix, uid and payload of $cap"
 	fi
 fi
-if [ "$n" -eq 0 ] && [ "$fail" -eq 0 ]; then
+if [ "$T_N" -eq 0 ] && [ "$T_FAILED" -eq 0 ]; then
 	echo "no captures under $src/samples/captures"
 	exit 1
 fi
-echo "$((n - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

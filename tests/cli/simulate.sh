@@ -5,23 +5,13 @@
 # expected traffic type; bad specs and bad combinations are usage errors
 # (exit 2, one message naming the column); an undecidable rule is exit 0
 # with the flow marked incomplete.
-# ST_REGEN=1 rewrites the goldens (review them against
-# /work/shared/README.md's table before committing: e.g. type 5 on 1.17 is
+# ST_REGEN=1 rewrites the goldens (review them against the six traffic
+# types of README.md before committing: e.g. type 5 on 1.17 is
 # ISTIO_OUTPUT RULE 4, not the article's rule 8).
-set -u
-bin=$1
-src=$2
+. "$(dirname "$0")/../lib.sh"
+t_cli_args "$@"
 rules=$src/samples/rules
 golden=$src/samples/simulate-cli
-fail=0
-n=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
 
 r117=$rules/istio-1.17_redirect_default_legacy.rules
 r14=$rules/istio-1.4_redirect_default_legacy.rules
@@ -65,48 +55,42 @@ for c in "${cases[@]}"; do
 	args+=($extra --simulate "$spec")
 	ext=txt
 	case "$extra" in *--json*) ext=jsonl ;; esac
-	out=$tmp/$name.$ext
-	if ! "$bin" "${args[@]}" >"$out" 2>"$tmp/err"; then
-		bad "$name: exit $?: $(cat "$tmp/err")"
+	out=$T_TMP/$name.$ext
+	if ! "$bin" "${args[@]}" >"$out" 2>"$T_TMP/err"; then
+		t_fail "$name: exit $?: $(cat "$T_TMP/err")"
 		continue
 	fi
-	[ -s "$tmp/err" ] && bad "$name: stderr: $(cat "$tmp/err")"
-	n=$((n + 1))
+	[ -s "$T_TMP/err" ] && t_fail "$name: stderr: $(cat "$T_TMP/err")"
+	t_count
 	if [ "$ext" = txt ]; then
 		got=$(sed -n '1s/^\[\([0-9]\) .*/\1/p' "$out")
 	else
 		got=$(sed -n '1s/^{"type":\([0-9]\),.*/\1/p' "$out")
 	fi
-	[ "$got" = "$type" ] || bad "$name: type '$got', expected $type: $(head -1 "$out")"
-	if [ "${ST_REGEN:-0}" = 1 ]; then
-		mkdir -p "$golden"
-		cp "$out" "$golden/$name.$ext"
-	elif ! diff -u "$golden/$name.$ext" "$out" >"$tmp/diff"; then
-		bad "$name differs from its golden:"
-		head -20 "$tmp/diff"
-	fi
+	[ "$got" = "$type" ] || t_fail "$name: type '$got', expected $type: $(head -1 "$out")"
+	t_golden "$out" "$golden/$name.$ext" "$name differs from its golden:"
 done
 
 # The undecidable flow says why, in both forms.
 grep -q "incomplete: undecidable at nat:ISTIO_OUTPUT:9 (cannot evaluate '-m statistic" \
-	"$tmp/undecidable.txt" || bad "undecidable: no reason in the text"
+	"$T_TMP/undecidable.txt" || t_fail "undecidable: no reason in the text"
 "$bin" --rules "$rund" --json --simulate \
 	'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' 2>/dev/null |
 	grep -q '"complete":false,"why":"undecidable at nat:ISTIO_OUTPUT:9' ||
-	bad "undecidable: JSON does not mark the leg incomplete"
+	t_fail "undecidable: JSON does not mark the leg incomplete"
 
 # Usage errors: exit 2, the parser's message with its column.
 usage() {
 	local want=$1
 	shift
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	"$bin" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
 	local rc=$?
 	if [ $rc -ne 2 ]; then
-		bad "exit $rc (not 2) for: $*"
+		t_fail "exit $rc (not 2) for: $*"
 		return
 	fi
-	[ -s "$tmp/out" ] && bad "stdout not empty for: $*"
-	grep -qF -- "$want" "$tmp/err" || bad "no '$want' in: $(cat "$tmp/err")"
+	[ -s "$T_TMP/out" ] && t_fail "stdout not empty for: $*"
+	grep -qF -- "$want" "$T_TMP/err" || t_fail "no '$want' in: $(cat "$T_TMP/err")"
 }
 usage "column 25" --rules "$r117" --simulate 'tcp 10.244.1.10:43210 > 10.244.2.20 uid 1000'
 usage "column 1" --rules "$r117" --simulate 'icmp 10.244.1.10:1 > 10.244.2.20:2 uid 1'
@@ -128,13 +112,12 @@ usage "only apply when tracing" --rules "$r117" --count 3 \
 
 # -o: the predicted flow drawn, as a file and as a directory.
 "$bin" --rules "$r117" --simulate 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' \
-	-o "$tmp/t2.dot" >/dev/null 2>"$tmp/err" || bad "-o t2.dot: $(cat "$tmp/err")"
-grep -q 'RULE 9' "$tmp/t2.dot" 2>/dev/null || bad "-o t2.dot: no 'RULE 9' edge"
+	-o "$T_TMP/t2.dot" >/dev/null 2>"$T_TMP/err" || t_fail "-o t2.dot: $(cat "$T_TMP/err")"
+grep -q 'RULE 9' "$T_TMP/t2.dot" 2>/dev/null || t_fail "-o t2.dot: no 'RULE 9' edge"
 "$bin" --rules "$r117" --simulate 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' \
-	-o "$tmp/dir" >/dev/null 2>"$tmp/err" || bad "-o dir: $(cat "$tmp/err")"
-[ -s "$tmp/dir/type-2-local-to-remote.svg" ] && [ -s "$tmp/dir/index.html" ] ||
-	bad "-o dir: no type-2-local-to-remote.svg + index.html"
+	-o "$T_TMP/dir" >/dev/null 2>"$T_TMP/err" || t_fail "-o dir: $(cat "$T_TMP/err")"
+[ -s "$T_TMP/dir/type-2-local-to-remote.svg" ] && [ -s "$T_TMP/dir/index.html" ] ||
+	t_fail "-o dir: no type-2-local-to-remote.svg + index.html"
 
-[ $n -gt 0 ] || bad "no case ran"
-echo "simulate: $n cases, $fail failures"
-[ $fail -eq 0 ]
+[ "$T_N" -gt 0 ] || t_fail "no case ran"
+t_done

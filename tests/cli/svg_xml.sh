@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # svg_xml.sh BINARY SRCDIR - the SVG diagrams are well-formed XML with their
-# rule tooltips (issue 6, item 5: "the SVG parses as XML"):
+# rule tooltips:
 #   - every SVG under samples/diagrams/ and samples/graph/ parses with
 #     python3's xml.etree; every edge has its <title>; every edge labelled
 #     "N: RULE M" carries a tooltip (xlink:title) that is exactly rule M of
@@ -16,8 +16,8 @@
 #
 # svg_xml.sh --check DIR [RULEFILE...]: only the SVG checks, on DIR/*.svg
 # (used by the lab test diagram_live.sh); exit 0 when they pass.
-set -u
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+t_need python3
 
 # check_svgs DIR RULEFILE... : the checks above on every DIR/*.svg.
 check_svgs() {
@@ -133,17 +133,8 @@ if [ "${1:-}" = --check ]; then
 	exit
 fi
 
-bin=$1
-src=$2
+t_cli_args "$@"
 rules=$src/samples/rules
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
 
 # rule files of a samples/ directory name
 rules_of() {
@@ -154,43 +145,42 @@ rules_of() {
 	done
 }
 
-n=0
 for d in "$src"/samples/diagrams/*/ "$src"/samples/graph/*/; do
 	[ -d "$d" ] || continue
 	d=${d%/}
 	mapfile -t rf < <(rules_of "$(basename "$d")")
-	[ ${#rf[@]} -gt 0 ] || bad "$d: no rule file in samples/rules for it"
-	check_svgs "$d" "${rf[@]}" || bad "$d"
-	n=$((n + 1))
+	[ ${#rf[@]} -gt 0 ] || t_fail "$d: no rule file in samples/rules for it"
+	check_svgs "$d" "${rf[@]}" || t_fail "$d"
+	t_count
 done
-[ $n -ge 6 ] || bad "only $n diagram directories under samples/"
+[ "$T_N" -ge 6 ] || t_fail "only $T_N diagram directories under samples/"
 
 # Freshly rendered: --diagram all, SVG and PNG.
 have_png=1
 for s in "istio-1.17_redirect_default_legacy|.rules|.rules" \
 	"istio-1.28plus_native-nftables_redirect_default|.nft.json|.nftlist"; do
 	IFS='|' read -r name ext text <<<"$s"
-	out=$tmp/$name
+	out=$T_TMP/$name
 	if ! "$bin" --diagram all --rules "$rules/$name$ext" -o "$out" \
-		>/dev/null 2>"$tmp/err"; then
-		bad "--diagram all $name: $(cat "$tmp/err")"
+		>/dev/null 2>"$T_TMP/err"; then
+		t_fail "--diagram all $name: $(cat "$T_TMP/err")"
 		continue
 	fi
 	[ "$(ls "$out"/*.svg 2>/dev/null | wc -l)" = 6 ] ||
-		bad "--diagram all $name: not six SVGs: $(ls "$out")"
-	check_svgs "$out" "$rules/$name$text" || bad "--diagram all $name"
+		t_fail "--diagram all $name: not six SVGs: $(ls "$out")"
+	check_svgs "$out" "$rules/$name$text" || t_fail "--diagram all $name"
 	[ $have_png = 1 ] || continue
-	mkdir -p "$tmp/png"
+	mkdir -p "$T_TMP/png"
 	for t in 1 2 3 4 5 6; do
-		png=$tmp/png/${name%%_*}-type-$t.png
+		png=$T_TMP/png/${name%%_*}-type-$t.png
 		if ! "$bin" --diagram $t --rules "$rules/$name$ext" -o "$png" \
-			>/dev/null 2>"$tmp/err"; then
-			if grep -qiE 'png|format|plugin|renderer' "$tmp/err"; then
-				echo "SKIP (PNG): no PNG renderer: $(cat "$tmp/err")"
+			>/dev/null 2>"$T_TMP/err"; then
+			if grep -qiE 'png|format|plugin|renderer' "$T_TMP/err"; then
+				echo "SKIP (PNG): no PNG renderer: $(cat "$T_TMP/err")"
 				have_png=0
 				break
 			fi
-			bad "--diagram $t $name -o x.png: $(cat "$tmp/err")"
+			t_fail "--diagram $t $name -o x.png: $(cat "$T_TMP/err")"
 			continue
 		fi
 		# signature, then the IHDR width and height
@@ -203,14 +193,13 @@ print(int(ok), w, h)
 PY
 )
 		if [ "$sig" != 1 ]; then
-			bad "$png: not a PNG"
+			t_fail "$png: not a PNG"
 		elif [ "$w" -lt 400 ] || [ "$h" -lt 200 ] || [ "$w" -gt 4000 ] ||
 			[ "$h" -gt 4000 ]; then
-			bad "$png: ${w}x$h pixels"
+			t_fail "$png: ${w}x$h pixels"
 		fi
 	done
 done
-[ -n "${ST_KEEP_PNG:-}" ] && [ -d "$tmp/png" ] && cp -r "$tmp/png" "$ST_KEEP_PNG"
+[ -n "${ST_KEEP_PNG:-}" ] && [ -d "$T_TMP/png" ] && cp -r "$T_TMP/png" "$ST_KEEP_PNG"
 
-echo "svg_xml: $fail failures"
-[ $fail -eq 0 ]
+t_done svg_xml
