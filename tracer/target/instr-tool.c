@@ -13,29 +13,6 @@
 
 #define ST_TOOL_TIMEOUT_MS 30000
 
-int st_instr_render_remove(enum st_backend backend, const char *live,
-			   size_t len, uint32_t session, char **out,
-			   unsigned int *nrules, char *err)
-{
-	unsigned int dummy;
-
-	if (nrules == NULL)
-		nrules = &dummy;
-	if (live == NULL || out == NULL)
-		return st_err(err, EINVAL, "render: bad arguments");
-	switch (backend) {
-	case ST_BACKEND_LEGACY:
-	case ST_BACKEND_NFT:
-		return st_ipt_render_remove(live, len, &session, 1, out, nrules,
-					    err);
-	case ST_BACKEND_NFTABLES:
-		return st_nft_render_remove(live, len, &session, 1, out, nrules,
-					    err);
-	default:
-		return st_err(err, EINVAL, "render: unknown backend");
-	}
-}
-
 int st_tool_nslots(enum st_backend b)
 {
 	return b == ST_BACKEND_NFTABLES ? 1 : 2;
@@ -133,6 +110,30 @@ int st_tool_apply(int fd, enum st_backend b, int slot, const char *txn,
 
 	return st_tool_run(fd, b == ST_BACKEND_NFTABLES ? nft : restore, txn,
 			   strlen(txn), NULL, err);
+}
+
+/* Removal, by backend: for one session (public) or a set (cleanup). */
+int st_instr_render_remove(enum st_backend backend, const char *live,
+			   size_t len, uint32_t session, char **out,
+			   unsigned int *nrules, char *err)
+{
+	unsigned int dummy;
+
+	if (nrules == NULL)
+		nrules = &dummy;
+	if (live == NULL || out == NULL)
+		return st_err(err, EINVAL, "render: bad arguments");
+	switch (backend) {
+	case ST_BACKEND_LEGACY:
+	case ST_BACKEND_NFT:
+		return st_ipt_render_remove(live, len, &session, 1, out, nrules,
+					    err);
+	case ST_BACKEND_NFTABLES:
+		return st_nft_render_remove(live, len, &session, 1, out, nrules,
+					    err);
+	default:
+		return st_err(err, EINVAL, "render: unknown backend");
+	}
 }
 
 int st_tool_removal(enum st_backend b, const char *dump, const uint32_t *set,
