@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "diagram.h"
@@ -37,6 +38,54 @@ struct st_diagram {
 bool st_diagram_is_file(const char *path)
 {
 	return st_graph_format_of(path) != NULL;
+}
+
+int st_diagram_check_path(const char *path, char *ebuf)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (st_strlcpy(parent, path, sizeof(parent)) >= sizeof(parent))
+		return st_err(ebuf, ENAMETOOLONG, "-o %s: name too long", path);
+	if (!st_diagram_is_file(path) && stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return st_err(
+				ebuf, ENOTDIR,
+				"-o %s: not a directory (one file needs .svg, .png, .pdf or .dot)",
+				path);
+		if (access(path, W_OK) != 0)
+			return st_err(ebuf, errno, "-o %s: %s", path,
+				      strerror(errno));
+		return 0;
+	}
+	if (st_diagram_is_file(path) && stat(path, &st) == 0 &&
+	    access(path, W_OK) != 0)
+		return st_err(ebuf, errno, "-o %s: %s", path, strerror(errno));
+	/* A directory is created with its parents: look at the first that is. */
+	do {
+		while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+			parent[strlen(parent) - 1] = '\0';
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+	} while (!st_diagram_is_file(path) && stat(parent, &st) != 0 &&
+		 errno == ENOENT && strcmp(parent, ".") != 0 &&
+		 strcmp(parent, "/") != 0);
+	if (stat(parent, &st) != 0)
+		return st_err(ebuf, errno, "-o %s: %s: %s", path, parent,
+			      strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return st_err(ebuf, ENOTDIR, "-o %s: %s: %s", path, parent,
+			      strerror(ENOTDIR));
+	if (access(parent, W_OK) != 0)
+		return st_err(ebuf, errno, "-o %s: %s: %s", path, parent,
+			      strerror(errno));
+	return 0;
 }
 
 int st_diagram_file_name(const struct st_flow *flow, const char *ext, char *buf,

@@ -29,6 +29,15 @@ struct st_diagram;
 bool st_diagram_is_file(const char *path);
 
 /**
+ * st_diagram_check_path() - fail early on an -o PATH that cannot be
+ * written, rather than after a trace: a file's directory must exist; a
+ * directory must be one, or the nearest of its parents that exists must
+ * be writable (the rest is created by st_diagram_write()).
+ * Return: 0, or a negative errno with @err saying "-o PATH: ...".
+ */
+int st_diagram_check_path(const char *path, char *err);
+
+/**
  * st_diagram_file_name() - "type-N-NAME.EXT" for @flow.
  * @flow: a classified flow
  * @ext: "svg", "png", "pdf" or "dot"

@@ -250,26 +250,40 @@ struct run {
 	int ret;
 };
 
-static int w_flow(FILE *out, const struct st_flow *f)
+/* A sink that writes what the tests look for: the flow, its notes, the end. */
+static int w_flow(void *data, const struct st_flow *f,
+		  const struct st_sink_notes *nt)
 {
-	return fprintf(out, "flow type=%d class=%d legs=%u\n", f->type,
-		       (int)f->klass, f->nlegs) < 0
-		       ? -EIO
-		       : 0;
+	FILE *out = data;
+
+	if (fprintf(out, "flow type=%d class=%d legs=%u\n", f->type,
+		    (int)f->klass, f->nlegs) < 0)
+		return -EIO;
+	for (unsigned int i = 0; nt != NULL && i < nt->n; i++)
+		if (fprintf(out, "    inferred: %s\n", nt->note[i]) < 0)
+			return -EIO;
+	return 0;
 }
 
-static int w_sum(FILE *out, const struct st_flow_stats *s)
+static int w_sum(void *data, const struct st_flow_stats *s)
 {
+	FILE *out = data;
+
 	return fprintf(out, "summary flows=%llu\n",
 		       (unsigned long long)s->flows) < 0
 		       ? -EIO
 		       : 0;
 }
 
+static const struct st_sink_ops w_ops = {
+	.flow = w_flow,
+	.summary = w_sum,
+};
+
 static void run_cap(const struct pkt *p, size_t n, struct run *r)
 {
 	char path[] = "/tmp/test_plaincap.XXXXXX";
-	struct st_replay_opts o;
+	struct st_plaincap_opts o;
 	char err[ST_ERRBUF_SIZE] = "";
 	FILE *f;
 	int fd = mkstemp(path);
@@ -285,10 +299,8 @@ static void run_cap(const struct pkt *p, size_t n, struct run *r)
 	o.capture = path;
 	o.rules[o.nrules++] =
 		ST_SAMPLES "/rules/istio-1.17_redirect_default_legacy.rules";
-	o.write_flow = w_flow;
-	o.write_summary = w_sum;
-	o.out = f;
-	r->ret = st_plaincap_run(&o, NULL, &r->res, err);
+	o.sinks[o.nsinks++] = (struct st_sink){&w_ops, f};
+	r->ret = st_plaincap_run(&o, &r->res, err);
 	fclose(f);
 	unlink(path);
 	if (r->ret < 0)

@@ -2,12 +2,11 @@
 /*
  * test_replay.c - --replay and --write: lab captures replayed through the
  * CLI, bad files and bad records (one error line, or counted skips),
- * records naming chains the rules lack, filters and --count, and a --write
- * capture stopped by a full disk.
+ * records naming chains the rules lack, filters and --count, and --write
+ * refusing an existing file (a full disk: test_capwrite_root.c).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
 
@@ -358,81 +355,6 @@ static void test_filter_count(void **state)
 	assert_non_null(strstr(r.out, "{\"summary\""));
 }
 
-/* Feed a capture's records into a writer until it fails. */
-static int fill(struct st_replay_writer *w, char *err)
-{
-	const struct st_session_tap *tap = st_replay_writer_tap();
-	struct st_rec rec;
-	int ret = 0;
-
-	memset(&rec, 0, sizeof(rec));
-	st_strlcpy(rec.prefix, "st:00000001:h:nat:OUTPUT:1",
-		   sizeof(rec.prefix));
-	rec.family = 4;
-	rec.hook = 3;
-	rec.caplen = rec.payload_len = 60;
-	rec.payload[0] = 0x45;
-	for (int i = 0; i < 100000 && ret == 0; i++) {
-		rec.seq = (uint64_t)i;
-		rec.ts.tv_sec = 1700000000 + i / 100;
-		ret = tap->rec(w, &rec, err);
-	}
-	return ret;
-}
-
-/*
- * A full disk stops --write: the tap reports ENOSPC (which stops the
- * session, whose rules are then removed).  Needs root for a small tmpfs
- * in a mount namespace of a child.
- */
-static void test_write_full(void **state)
-{
-	char dir[] = "/tmp/st-test-replay.XXXXXX";
-	char path[600], cmd[700];
-	pid_t pid;
-	int status;
-
-	(void)state;
-	if (geteuid() != 0) {
-		skip();
-		return;
-	}
-	assert_non_null(mkdtemp(dir));
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct st_replay_writer *w = NULL;
-		char err[ST_ERRBUF_SIZE];
-		int ret;
-
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0)
-			_exit(77);
-		snprintf(path, sizeof(path), "%s/full.pcap", dir);
-		if (st_replay_writer_open(&w, path, NULL, err) < 0)
-			_exit(2);
-		ret = fill(w, err);
-		if (ret != -ENOSPC || st_replay_writer_failed(w) != -ENOSPC)
-			_exit(3);
-		/* Once failed, it refuses more. */
-		if (fill(w, err) >= 0)
-			_exit(4);
-		st_replay_writer_close(w, err);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77) {
-		rmdir(dir);
-		skip();
-		return;
-	}
-	assert_int_equal(WEXITSTATUS(status), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* --write refuses an existing file before touching any target. */
 static void test_write_exists(void **state)
 {
@@ -455,7 +377,6 @@ int main(void)
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_unknown_chain),
 		cmocka_unit_test(test_filter_count),
-		cmocka_unit_test(test_write_full),
 		cmocka_unit_test(test_write_exists),
 	};
 

@@ -1177,6 +1177,22 @@ int st_check_add_flow(struct st_check *c, const struct st_flow *f)
 	return 0;
 }
 
+static int st_check_sink_flow(void *data, const struct st_flow *flow,
+			      const struct st_sink_notes *notes)
+{
+	(void)notes;
+	return st_check_add_flow(data, flow);
+}
+
+static const struct st_sink_ops st_check_sink = {
+	.flow = st_check_sink_flow,
+};
+
+const struct st_sink_ops *st_check_sink_ops(void)
+{
+	return &st_check_sink;
+}
+
 static int st_flow_findings(struct st_check *c, char *err)
 {
 	static const char *const what[] = {

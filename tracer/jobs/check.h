@@ -53,6 +53,7 @@
 #include "common.h"
 #include "istio.h"
 #include "rules.h"
+#include "sink.h"
 
 struct st_flow;
 
@@ -202,6 +203,12 @@ int st_check_backends(struct st_check *c, const struct st_check_backends *b,
  * Return: 0.  O(1), no allocation.
  */
 int st_check_add_flow(struct st_check *c, const struct st_flow *f);
+
+/**
+ * st_check_sink_ops() - st_check_add_flow() as a flow sink (sink.h); the
+ * check is its data.
+ */
+const struct st_sink_ops *st_check_sink_ops(void);
 
 /**
  * st_check_finish() - turn the flow counts into findings and order all

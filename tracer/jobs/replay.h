@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * replay.h - offline tracing: --replay FILE runs the flow assembly,
- * classification and output of a live trace on the records of a
- * LINKTYPE_NFLOG capture (pcapin.h), and --write FILE saves a live trace's
- * records and rules (pcapout.h) through the session's tap (session.h).
+ * replay.h - offline tracing: --replay FILE feeds the records of a
+ * LINKTYPE_NFLOG capture (pcapin.h) to the pipeline (pipe.h), as a live
+ * trace would have; --write (capwrite.h) makes such captures.
  *
  * Rules.  A replay names rule text and settings from saved rules: the
  * --rules files when given (they replace the side files), else FILE.rules
@@ -38,7 +37,7 @@
 #include "filter.h"
 #include "flow.h"
 #include "pcapin.h"
-#include "session.h"
+#include "sink.h"
 
 #define ST_REPLAY_MAX_RULES 4
 
@@ -48,10 +47,9 @@ struct st_replay_opts {
 	unsigned int nrules;
 	uint64_t count;		  /* stop after this many flows; 0: none */
 	struct st_filter *filter; /* NULL: all flows */
-	/* As struct st_session_opts. */
-	int (*write_flow)(FILE *out, const struct st_flow *flow);
-	int (*write_summary)(FILE *out, const struct st_flow_stats *stats);
-	FILE *out;
+	/* Where the flows and the summary go, in this order (at least one). */
+	struct st_sink sinks[ST_SINKS_MAX];
+	unsigned int nsinks;
 	FILE *diag; /* notes, or NULL */
 };
 
@@ -79,21 +77,8 @@ int st_replay_side_rules(const char *capture, char paths[2][PATH_MAX],
 			 char *err);
 
 /**
- * st_replay_write_summary() - the end of a replay's output: @write_summary
- * to @out and a flush, unless writing failed before (*@out_errno set); a
- * failure is kept in *@out_errno.  Shared by st_replay_run() and
- * st_plaincap_run().
- *
- * Return: 0, or the negative errno with @err "writing the output failed".
- */
-int st_replay_write_summary(
-	FILE *out,
-	int (*write_summary)(FILE *out, const struct st_flow_stats *st),
-	const struct st_flow_stats *st, int *out_errno, char *err);
-
-/**
- * st_replay_run() - replay a capture: flows to @o->out as they complete,
- * then the summary.
+ * st_replay_run() - replay a capture: flows to the sinks as they
+ * complete, then the summary.
  * @o: capture, rules, filter, output
  * @res: what happened (filled in on every path)
  * @err: error buffer
@@ -106,44 +91,5 @@ int st_replay_write_summary(
  */
 int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 		  char *err);
-
-struct st_replay_writer;
-
-/**
- * st_replay_writer_open() - create the capture for --write, before the
- * trace touches the target (an existing file is refused).
- * @out: receives the writer
- * @path: the capture; the side files go beside it (pcapout.h)
- * @target: what is traced, for FILE.meta.json
- * @err: error buffer
- *
- * Return: 0, or a negative errno (-EEXIST, -ELOOP, -ENOSPC...).
- */
-int st_replay_writer_open(struct st_replay_writer **out, const char *path,
-			  const struct st_session_target *target, char *err);
-
-/**
- * st_replay_writer_tap() - the session tap that feeds the writer; pass it
- * with the writer as tap_data in struct st_session_opts.
- */
-const struct st_session_tap *st_replay_writer_tap(void);
-
-/**
- * st_replay_writer_failed() - did a write fail (the trace was stopped by
- * it)?  Return: the negative errno, or 0.
- */
-int st_replay_writer_failed(const struct st_replay_writer *w);
-
-/** st_replay_writer_records() - records written so far; 0 for NULL. */
-uint64_t st_replay_writer_records(const struct st_replay_writer *w);
-
-/**
- * st_replay_writer_close() - flush, finish FILE.meta.json and free.
- * @w: the writer, or NULL
- * @err: error buffer
- *
- * Return: 0, or the first negative errno met (the writer is freed anyway).
- */
-int st_replay_writer_close(struct st_replay_writer *w, char *err);
 
 #endif /* ST_REPLAY_H */

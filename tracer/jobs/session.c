@@ -19,9 +19,9 @@
 
 #include <jansson.h>
 
-#include "assemble.h"
 #include "istio.h"
 #include "netns.h"
+#include "pipe.h"
 #include "pod.h"
 #include "rules-int.h"
 #include "session.h"
@@ -66,16 +66,9 @@ struct st_sess_tgt {
 struct st_sess {
 	const struct st_session_opts *o;
 	struct st_session_result *res;
-	struct st_flow_table *ft;
-	uint32_t session;
-	uint64_t lost_fed; /* lost records already told to the flow table */
-	/* Counts of the flows written, for the summary. */
-	uint64_t by_type[ST_TYPE_MAX + 1];
-	uint64_t by_class[ST_CLASS__MAX];
-	int out_errno;	 /* writing failed: stop, print nothing more */
-	bool unflushed;	 /* flows written since the last fflush() */
-	bool count_done; /* --count reached: print nothing more */
-	int cb_ret;	 /* a flow table error inside the record callback */
+	struct st_pipe *pipe;
+	uint64_t lost_fed; /* lost records already told to the pipeline */
+	int cb_ret;	   /* a pipeline error inside the record callback */
 	char *err;
 	/* Watching the target and the rules while tracing. */
 	struct st_sess_tgt tgt;
@@ -269,17 +262,24 @@ int st_session_cleanup(int netns_fd, enum st_backend backend,
 	return nsess;
 }
 
-/* Count of written flows into the summary's per-type fields. */
+/* The summary's counts: the pipeline's, with the collector's losses. */
 static void st_sess_summary_stats(const struct st_sess *s,
 				  const struct st_nflog_stats *ns,
 				  struct st_flow_stats *st)
 {
-	st_flow_table_stats(s->ft, st);
-	st->flows = s->res->written;
-	memcpy(st->by_type, s->by_type, sizeof(st->by_type));
-	memcpy(st->by_class, s->by_class, sizeof(st->by_class));
-	if (ns != NULL)
-		st->lost = ns->lost;
+	st_pipe_stats(s->pipe, st);
+	st->lost = ns != NULL ? ns->lost : 0;
+}
+
+/* The output error so far (positive), or 0. */
+static int st_sess_out_errno(const struct st_sess *s)
+{
+	struct st_pipe_result pr;
+
+	if (s->pipe == NULL)
+		return 0;
+	st_pipe_result(s->pipe, &pr);
+	return pr.out_errno;
 }
 
 static int64_t st_ts_ms(const struct timespec *ts)
@@ -344,53 +344,18 @@ static const struct st_flow *st_sess_loss_mark(struct st_sess *s,
 }
 
 /*
- * Push the flows written out before the loop sleeps: a live user sees each
- * flow as soon as the wake-up that made it is done (well under a
- * millisecond), and a burst of flows costs one write() instead of one per
- * flow (which showed in the overhead on traced traffic).
+ * Every flow, before the pipeline's filter: an evicted one marks a loss
+ * (even when not selected: its partner may be), and a flow near a loss
+ * may be re-marked.
  */
-static void st_sess_flush(struct st_sess *s)
-{
-	if (!s->unflushed)
-		return;
-	s->unflushed = false;
-	errno = 0;
-	if (fflush(s->o->out) != 0 && s->out_errno == 0)
-		s->out_errno = errno != 0 ? errno : EIO;
-}
-
-static int st_sess_emit(const struct st_flow *f, void *data)
+static const struct st_flow *st_sess_prepare(void *data,
+					     const struct st_flow *f)
 {
 	struct st_sess *s = data;
-	const struct st_session_opts *o = s->o;
-	int ret;
 
-	if (s->out_errno != 0 || s->count_done)
-		return ST_CB_STOP;
-	/* Even when not selected: its partner may be. */
 	if (f->evicted && f->nlegs > 0)
 		st_sess_loss_at(s, st_ts_ms(&f->legs[0].ts));
-	if (!st_filter_flow(o->filter, f))
-		return ST_CB_OK;
-	f = st_sess_loss_mark(s, f);
-	errno = 0;
-	ret = o->write_flow(o->out, f);
-	if (ret == 0)
-		s->unflushed = true;
-	if (ret < 0) {
-		s->out_errno = errno != 0 ? errno : -ret;
-		return ST_CB_STOP;
-	}
-	s->res->written++;
-	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
-		s->by_type[f->type]++;
-	if ((unsigned int)f->klass < ST_CLASS__MAX)
-		s->by_class[f->klass]++;
-	if (o->count > 0 && s->res->written >= o->count) {
-		s->count_done = true;
-		return ST_CB_STOP;
-	}
-	return ST_CB_OK;
+	return st_sess_loss_mark(s, f);
 }
 
 static int st_sess_rec(const struct st_rec *rec, void *data)
@@ -398,24 +363,16 @@ static int st_sess_rec(const struct st_rec *rec, void *data)
 	struct st_sess *s = data;
 	int ret;
 
-	if (s->o->tap != NULL && s->o->tap->rec != NULL) {
-		ret = s->o->tap->rec(s->o->tap_data, rec, s->err);
-		if (ret < 0) {
-			s->cb_ret = ret;
-			return ST_CB_ERROR;
-		}
-	}
-	/* Another session's tags (a shared group someone forced): not ours. */
-	if (rec->hit.kind != ST_HIT_NONE && !rec->hit.trace &&
-	    rec->hit.session != s->session)
-		return ST_CB_OK;
-	st_filter_note(s->o->filter, rec);
-	ret = st_flow_table_add(s->ft, rec, s->err);
+	/*
+	 * The record sinks (--write) see every record; another session's
+	 * (a shared group someone forced) goes no further.
+	 */
+	ret = st_pipe_rec(s->pipe, rec, s->err);
 	if (ret < 0) {
 		s->cb_ret = ret;
 		return ST_CB_ERROR;
 	}
-	return ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK;
+	return ret;
 }
 
 /* Tell the flow table about records the collector lost since last time. */
@@ -429,7 +386,7 @@ static void st_sess_feed_lost(struct st_sess *s, struct st_nflog *nl)
 
 		clock_gettime(CLOCK_REALTIME, &now);
 		st_sess_loss_at(s, st_ts_ms(&now));
-		st_flow_table_lost(s->ft, ns.lost - s->lost_fed);
+		st_pipe_lost(s->pipe, ns.lost - s->lost_fed);
 		s->lost_fed = ns.lost;
 		if (!s->loss_noted) {
 			s->loss_noted = true;
@@ -497,7 +454,7 @@ static int st_sess_read(struct st_sess *s, struct st_nflog *nl, int max)
 	int ret;
 
 	for (int i = 0; i < max; i++) {
-		if (s->out_errno != 0 || s->count_done)
+		if (st_pipe_stopped(s->pipe))
 			break;
 		ret = st_nflog_read(nl, st_sess_rec, s, s->err);
 		if (ret == -ECANCELED && s->cb_ret < 0)
@@ -562,14 +519,14 @@ static void st_sess_drain(struct st_sess *s, struct st_nflog *nl)
 	for (;;) {
 		int64_t ms;
 
-		if (s->out_errno != 0 || s->count_done)
+		if (st_pipe_stopped(s->pipe))
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
 		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms >= ST_SESS_DRAIN_MAX_MS)
 			return;
-		st_sess_flush(s);
+		st_pipe_sync(s->pipe);
 		if (poll(&p, 1, ST_SESS_DRAIN_IDLE_MS) <= 0)
 			return;
 		if (st_sess_read(s, nl, ST_SESS_READS_PER_WAKE) <= 0)
@@ -615,8 +572,8 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 	pfd[PFD_WATCH] = (struct pollfd){watch, POLLIN, 0};
 	pfd[PFD_DUR] = (struct pollfd){dur, POLLIN, 0};
 	for (;;) {
-		st_sess_flush(s);
-		if (s->out_errno != 0) {
+		st_pipe_sync(s->pipe);
+		if (st_sess_out_errno(s) != 0) {
 			s->res->stop = ST_STOP_OUTPUT;
 			break;
 		}
@@ -651,7 +608,7 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 			}
 			/* Kernel NFLOG timestamps are CLOCK_REALTIME. */
 			clock_gettime(CLOCK_REALTIME, &now);
-			ret = st_flow_table_expire(s->ft, &now, err);
+			ret = st_pipe_time(s->pipe, &now, err);
 			if (ret < 0)
 				goto out;
 		}
@@ -669,11 +626,11 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 				break;
 			}
 		}
-		if (s->out_errno != 0) {
+		if (st_sess_out_errno(s) != 0) {
 			s->res->stop = ST_STOP_OUTPUT;
 			break;
 		}
-		if (s->count_done) {
+		if (st_pipe_stopped(s->pipe)) {
 			s->res->stop = ST_STOP_COUNT;
 			break;
 		}
@@ -759,23 +716,16 @@ static int st_sess_detach(struct st_sess *s, char *err)
 	return first;
 }
 
-static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl)
+static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl,
+				 char *err)
 {
-	const struct st_session_opts *o = s->o;
 	struct st_nflog_stats ns;
 	struct st_flow_stats st;
-	int ret;
 
 	st_nflog_stats(nl, &ns);
 	st_sess_summary_stats(s, nl != NULL ? &ns : NULL, &st);
 	s->res->flows = st;
-	errno = 0;
-	ret = o->write_summary(o->out, &st);
-	if (ret == 0 && fflush(o->out) != 0)
-		ret = -EIO;
-	if (ret < 0)
-		return -(errno != 0 ? errno : -ret);
-	return 0;
+	return st_pipe_finish(s->pipe, &st, err);
 }
 
 /* Does a save line carry a sidecar-trace session comment? */
@@ -960,24 +910,9 @@ static int st_sess_rules(const struct st_session_opts *o, int netns_fd,
 		ret = st_err(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	ret = st_istio_analyze(rs, set, err);
+	ret = st_pipe_rules_accept(rs, set, ST_PIPE_USE_TRACE, diag, err);
 	if (ret < 0)
 		goto out;
-	switch (set->kind) {
-	case ST_ISTIO_SIDECAR:
-		break;
-	case ST_ISTIO_UNRECOGNISED:
-		st_note(diag,
-			"the Istio rules are not of a known form; tracing them "
-			"anyway%s%s",
-			set->note[0] ? ": " : "", set->note);
-		break;
-	default:
-		ret = st_err(err, ENODATA, "not an Istio sidecar pod (%s)%s%s",
-			     st_istio_kind_name(set->kind),
-			     set->note[0] ? ": " : "", set->note);
-		goto out;
-	}
 	*rs_out = rs;
 	rs = NULL;
 	ret = 0;
@@ -1004,6 +939,45 @@ static int st_sess_bind(uint16_t group, void *data, char *err)
 	return st_nflog_open(b->nl, b->netns_fd, group, err);
 }
 
+/* The pipeline of the trace: the flow table on @rs, the caller's sinks. */
+static int st_sess_pipe(struct st_sess *s, const struct st_ruleset *rs,
+			const struct st_istio_settings *set, char *err)
+{
+	const struct st_session_opts *o = s->o;
+	struct st_pipe_opts po;
+	struct st_flow_opts fopts;
+	int ret;
+
+	memset(&fopts, 0, sizeof(fopts));
+	fopts.max_flows = o->max_flows ? o->max_flows : ST_SESS_MAX_FLOWS;
+	s->res->max_flows = fopts.max_flows;
+	memset(&po, 0, sizeof(po));
+	po.rs = rs;
+	po.set = set;
+	po.table = &fopts;
+	po.filter = o->filter;
+	po.count = o->count;
+	po.one_session = true;
+	po.prepare = st_sess_prepare;
+	po.prepare_data = s;
+	ret = st_pipe_new(&s->pipe, &po, err);
+	if (ret < 0)
+		return ret;
+	st_pipe_set_session(s->pipe, s->res->session);
+	for (unsigned int i = 0; i < o->nsinks; i++)
+		st_pipe_add_sink(s->pipe, o->sinks[i].ops, o->sinks[i].data);
+	return 0;
+}
+
+/* Flows written so far. */
+static uint64_t st_sess_written(const struct st_sess *s)
+{
+	struct st_pipe_result pr;
+
+	st_pipe_result(s->pipe, &pr);
+	return pr.written;
+}
+
 int st_session_run(const struct st_session_opts *o,
 		   struct st_session_result *res, char *err)
 {
@@ -1014,7 +988,6 @@ int st_session_run(const struct st_session_opts *o,
 	struct st_nflog *nl = NULL;
 	struct st_sess_bind_ctx bind;
 	struct st_instr_config cfg;
-	struct st_flow_opts fopts;
 	sigset_t stopset, oldmask;
 	struct sigaction ign, oldpipe;
 	char desc[320];
@@ -1029,7 +1002,7 @@ int st_session_run(const struct st_session_opts *o,
 	s.o = o;
 	s.res = res;
 	s.err = err;
-	if (o->out == NULL || o->write_flow == NULL || o->write_summary == NULL)
+	if (o->nsinks == 0)
 		return st_err(err, EINVAL, "session: no output");
 
 	/*
@@ -1100,7 +1073,7 @@ int st_session_run(const struct st_session_opts *o,
 		goto out;
 	res->attached = true;
 	s.in = in;
-	res->session = s.session = st_instr_session(in);
+	res->session = st_instr_session(in);
 	res->group = st_instr_group(in);
 	res->instr = *st_instr_summary(in);
 	if (o->tap != NULL && o->tap->begin != NULL) {
@@ -1116,14 +1089,9 @@ int st_session_run(const struct st_session_opts *o,
 		res->rcvbuf = ret;
 		st_note(o->diag, "NFLOG receive buffer: %d bytes", ret);
 	}
-	memset(&fopts, 0, sizeof(fopts));
-	fopts.max_flows = o->max_flows ? o->max_flows : ST_SESS_MAX_FLOWS;
-	res->max_flows = fopts.max_flows;
-	s.ft = st_flow_table_new(rs, &set, &fopts, st_sess_emit, &s, err);
-	if (s.ft == NULL) {
-		ret = -ENOMEM;
+	ret = st_sess_pipe(&s, rs, &set, err);
+	if (ret < 0)
 		goto detach;
-	}
 	st_note(o->diag,
 		"tracing %s: %s, NFLOG group %u, session %08" PRIx32
 		", %u rules inserted in %u chains%s%s%s",
@@ -1143,15 +1111,15 @@ int st_session_run(const struct st_session_opts *o,
 		/* What the kernel still holds belongs to this trace. */
 		st_sess_drain(&s, nl);
 	}
-	if (s.out_errno == 0 && !s.count_done) {
-		int fret = st_flow_table_flush(s.ft, ret < 0 ? derr : err);
+	if (!st_pipe_stopped(s.pipe)) {
+		int fret = st_pipe_flush(s.pipe, ret < 0 ? derr : err);
 
 		if (fret < 0 && ret == 0)
 			ret = fret;
 	}
-	if (s.out_errno != 0)
+	if (st_sess_out_errno(&s) != 0)
 		res->stop = ST_STOP_OUTPUT;
-	else if (s.count_done && res->stop != ST_STOP_SIGNAL)
+	else if (st_pipe_stopped(s.pipe) && res->stop != ST_STOP_SIGNAL)
 		res->stop = ST_STOP_COUNT;
 
 detach:
@@ -1166,25 +1134,24 @@ detach:
 		st_strlcpy(err, derr, ST_ERRBUF_SIZE);
 		ret = dret;
 	}
-	if (s.ft != NULL) {
+	if (s.pipe != NULL) {
+		char werr[ST_ERRBUF_SIZE];
+
 		st_nflog_stats(nl, &res->nflog);
 		st_filter_stats(o->filter, &res->filter);
-		if (s.out_errno == 0) {
-			int wret = st_sess_write_summary(&s, nl);
-
-			if (wret < 0)
-				s.out_errno = -wret;
-		} else {
+		if (st_sess_out_errno(&s) == 0)
+			st_sess_write_summary(&s, nl, werr);
+		else
 			st_sess_summary_stats(&s, &res->nflog, &res->flows);
-		}
+		res->written = st_sess_written(&s);
 	}
-	if (s.out_errno != 0) {
+	if (st_sess_out_errno(&s) != 0) {
 		res->stop = ST_STOP_OUTPUT;
-		res->out_errno = s.out_errno;
+		res->out_errno = st_sess_out_errno(&s);
 		if (ret >= 0)
-			ret = st_err(err, s.out_errno,
+			ret = st_err(err, res->out_errno,
 				     "writing the output failed: %s%s",
-				     strerror(s.out_errno),
+				     strerror(res->out_errno),
 				     res->detached ? " (rules removed)" : "");
 	}
 	if (res->stop == ST_STOP_TARGET && ret >= 0)
@@ -1195,7 +1162,7 @@ detach:
 			     res->detached ? ", rules removed" : "");
 out:
 	st_nflog_close(nl);
-	st_flow_table_free(s.ft);
+	st_pipe_free(s.pipe);
 	st_instr_free(in);
 	st_ruleset_free(rs);
 	if (netns_fd >= 0)

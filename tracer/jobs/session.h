@@ -9,9 +9,10 @@
  * collector in the target's namespace (one group carries IPv4 and IPv6
  * records), then loops on poll(): the NFLOG socket, a signalfd for
  * SIGINT, SIGTERM and SIGHUP, a timerfd for --duration and a periodic
- * timerfd that advances the flow table's clock.  Records go to the flow
- * table; each complete flow that the filter selects is written to the
- * output at once (a line in the article's notation, or a JSON line).
+ * timerfd that advances the flow table's clock.  Records, losses and
+ * time feed the pipeline (pipe.h); each complete flow that the filter
+ * selects goes to the caller's sinks at once (sink.h: a line in the
+ * article's notation, a JSON line, a diagram...).
  *
  * However it stops (the duration ends, the count is reached, a signal, an
  * output error such as EPIPE, or any other error) it flushes the flow
@@ -49,7 +50,7 @@
  * the error says so: `--cleanup` removes them once this process is gone.
  *
  * Library rules apply: the flows and the summary go to the caller's
- * @out, notes (stale sessions removed, rules changed by someone else, the
+ * sinks, notes (stale sessions removed, rules changed by someone else, the
  * group and session) go to @diag when it is not NULL; nothing is printed
  * elsewhere and nothing exits.
  */
@@ -66,6 +67,7 @@
 #include "instrument.h"
 #include "nflog.h"
 #include "rules.h"
+#include "sink.h"
 
 /* Where to trace: exactly one of netns, pid, pod. */
 struct st_session_target {
@@ -79,9 +81,11 @@ struct st_session_result;
 struct st_tgt;
 
 /*
- * A tap sees what the trace sees (--write, replay.h).  Each hook returns 0
- * or a negative errno with @err filled in; an error stops the trace as any
- * other error does (the rules are removed).  Any hook may be NULL.
+ * A tap learns what only a live trace knows (--write, capwrite.h; -o's
+ * frame): the rules as read and the session attached.  Each hook returns
+ * 0 or a negative errno with @err filled in; an error stops the trace as
+ * any other error does (the rules are removed).  Any hook may be NULL.
+ * The records themselves go to record sinks (sink.h).
  */
 struct st_session_tap {
 	/* The target's rules as read, before attaching. */
@@ -89,8 +93,6 @@ struct st_session_tap {
 	/* Attached: @res's session, group and backend are set. */
 	int (*begin)(void *data, const struct st_session_result *res,
 		     char *err);
-	/* Every record as it arrives, before anything else looks at it. */
-	int (*rec)(void *data, const struct st_rec *rec, char *err);
 };
 
 struct st_session_opts {
@@ -100,12 +102,12 @@ struct st_session_opts {
 	unsigned int duration_ms; /* stop after this long; 0: no limit */
 	uint64_t count;		  /* stop after this many flows; 0: none */
 	/*
-	 * How flows and the summary are written (render/: st_path_print and
-	 * st_path_summary, or st_flowjson_write and st_flowjson_write_summary);
-	 * 0 or a negative errno, as those.
+	 * Where the records, the flows and the summary go, in this order (at
+	 * least one; render/ and capwrite.h make them).  A flow or summary
+	 * sink's error is the output error (ST_STOP_OUTPUT).
 	 */
-	int (*write_flow)(FILE *out, const struct st_flow *flow);
-	int (*write_summary)(FILE *out, const struct st_flow_stats *stats);
+	struct st_sink sinks[ST_SINKS_MAX];
+	unsigned int nsinks;
 	struct st_filter *filter; /* selects the flows; NULL: all */
 	unsigned int instr_flags; /* ST_INSTR_F_* for attach */
 	const char *lock_dir;	  /* NULL: ST_INSTR_LOCK_DIR */
@@ -113,7 +115,6 @@ struct st_session_opts {
 	unsigned int rcvbuf;	  /* NFLOG receive buffer; 0: ST_NFLOG_RCVBUF */
 	unsigned int max_flows;	  /* open flows at most; 0: the table's 1024 */
 	unsigned int watch_ms;	  /* target/rules watch period; 0: 1000 */
-	FILE *out;		  /* flows and the summary */
 	FILE *diag;		  /* notes and progress, or NULL */
 	const struct st_session_tap *tap; /* NULL: none */
 	void *tap_data;

@@ -15,6 +15,7 @@
 
 #include "classify.h"
 #include "istio.h"
+#include "pipe.h"
 #include "plaincap.h"
 
 #ifndef DLT_LINUX_SLL2
@@ -76,8 +77,9 @@ struct pc_addrcount {
 };
 
 struct pc {
-	const struct st_replay_opts *o;
+	const struct st_plaincap_opts *o;
 	const struct st_plaincap_opts *po;
+	struct st_pipe *pipe;
 	struct st_plaincap_result *res;
 	struct st_istio_settings set;
 	struct st_ruleset *rs;
@@ -91,8 +93,6 @@ struct pc {
 	unsigned int naddrs;
 	struct st_rec rec;
 	char first_skip[128];
-	uint64_t by_type[ST_TYPE_MAX + 1];
-	uint64_t by_class[ST_CLASS__MAX];
 	uint32_t app_uid;
 	uint32_t app_gid;
 	uint32_t proxy_uid;
@@ -484,20 +484,18 @@ static void pc_packet(struct pc *c, int dlt, const uint8_t *buf, size_t len,
 		struct pc_conn *k = &c->conns[idx];
 
 		/* A SYN long after the first: the port was reused. */
-		if (r->proto == IPPROTO_TCP && (r->tcp_flags & 0x12) == 0x02 &&
-		    pc_ns(&k->ts, ts) > PC_DUP_NS) {
+		if (st_rec_is_bare_syn(r) && pc_ns(&k->ts, ts) > PC_DUP_NS) {
 			pc_new_conn(c, r, &lk, ts);
 			return;
 		}
-		if (r->proto == IPPROTO_TCP && (r->tcp_flags & 0x12) == 0x02)
+		if (st_rec_is_bare_syn(r))
 			c->res->duplicates++;
 		k->packets++;
 		return;
 	}
 	/* A reply: its destination is a connection's client end. */
 	idx = pc_find_cli(c, r->family, r->proto, r->dst, r->dport);
-	if (idx >= 0 &&
-	    !(r->proto == IPPROTO_TCP && (r->tcp_flags & 0x12) == 0x02)) {
+	if (idx >= 0 && !st_rec_is_bare_syn(r)) {
 		struct pc_conn *k = &c->conns[idx];
 
 		if (!k->has_reply) {
@@ -508,7 +506,7 @@ static void pc_packet(struct pc *c, int dlt, const uint8_t *buf, size_t len,
 		k->packets++;
 		return;
 	}
-	if (r->proto == IPPROTO_TCP && (r->tcp_flags & 0x12) != 0x02)
+	if (!st_rec_may_start_leg(r))
 		return; /* mid-stream: the capture began after its SYN */
 	pc_new_conn(c, r, &lk, ts);
 }
@@ -516,14 +514,14 @@ static void pc_packet(struct pc *c, int dlt, const uint8_t *buf, size_t len,
 /* ---- inference ---------------------------------------------------------- */
 
 static void __st_printf(2, 3)
-	pc_note(struct st_plaincap_notes *nt, const char *fmt, ...)
+	pc_note(struct st_sink_notes *nt, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (nt->n == ST_PLAINCAP_MAX_NOTES)
+	if (nt->n == ST_SINK_MAX_NOTES)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(nt->note[nt->n], ST_PLAINCAP_NOTE_SIZE, fmt, ap);
+	vsnprintf(nt->note[nt->n], ST_SINK_NOTE_SIZE, fmt, ap);
 	va_end(ap);
 	nt->n++;
 }
@@ -772,7 +770,7 @@ static int pc_sim(struct pc *c, const struct st_eval_env *env,
 
 /* The leg the capture shows after @k's, as the rules would name it. */
 static void pc_patch(struct pc *c, const struct pc_conn *k,
-		     struct st_eval_result *r, struct st_plaincap_notes *nt)
+		     struct st_eval_result *r, struct st_sink_notes *nt)
 {
 	char a[ST_FLOW_ADDR_SIZE], b[ST_FLOW_ADDR_SIZE];
 	const struct pc_conn *w = k;
@@ -822,7 +820,7 @@ static void pc_patch(struct pc *c, const struct pc_conn *k,
 
 /* A redirected leg whose destination nothing in the capture tells. */
 static void pc_unknown_dst(struct pc *c, const struct pc_conn *k,
-			   struct st_flow *f, struct st_plaincap_notes *nt)
+			   struct st_flow *f, struct st_sink_notes *nt)
 {
 	struct st_flow_leg *l = &f->legs[0];
 
@@ -850,7 +848,7 @@ static void pc_unknown_dst(struct pc *c, const struct pc_conn *k,
 }
 
 static int pc_flow(struct pc *c, const struct pc_conn *k,
-		   const struct st_flow **out, struct st_plaincap_notes *nt,
+		   const struct st_flow **out, struct st_sink_notes *nt,
 		   char *err)
 {
 	struct st_eval_env env = c->env;
@@ -956,56 +954,10 @@ static int pc_flow(struct pc *c, const struct pc_conn *k,
 
 /* ---- output ------------------------------------------------------------ */
 
-static int pc_write(struct pc *c, const struct st_flow *f,
-		    const struct st_plaincap_notes *nt)
-{
-	const struct st_replay_opts *o = c->o;
-	json_t *j = NULL, *arr = NULL;
-	int ret = 0;
-
-	errno = 0;
-	if (c->po != NULL && c->po->flow_json != NULL) {
-		j = c->po->flow_json(f, NULL);
-		arr = json_array();
-		if (j == NULL || arr == NULL) {
-			json_decref(arr);
-			ret = -ENOMEM;
-			goto out;
-		}
-		for (unsigned int i = 0; i < nt->n; i++)
-			json_array_append_new(arr, json_string(nt->note[i]));
-		json_object_set_new(j, "inferred", arr);
-		if (json_dumpf(j, o->out, JSON_COMPACT | JSON_PRESERVE_ORDER) <
-			    0 ||
-		    fputc('\n', o->out) == EOF)
-			ret = -EIO;
-		goto out;
-	}
-	ret = o->write_flow(o->out, f);
-	for (unsigned int i = 0; ret == 0 && i < nt->n; i++) {
-		if (c->po != NULL && c->po->notes_to_diag) {
-			if (o->diag != NULL)
-				fprintf(o->diag,
-					"sidecar-trace: flow %" PRIu64
-					": inferred: %s\n",
-					f->id, nt->note[i]);
-		} else if (fprintf(o->out, "    inferred: %s\n", nt->note[i]) <
-			   0) {
-			ret = -EIO;
-		}
-	}
-out:
-	json_decref(j);
-	if (ret == 0 && fflush(o->out) != 0)
-		ret = -EIO;
-	if (ret < 0)
-		c->res->out_errno = errno != 0 ? errno : -ret;
-	return ret;
-}
-
+/* The flows, in the order their first packets came, to the pipeline. */
 static int pc_emit(struct pc *c, char *err)
 {
-	struct st_plaincap_notes nt;
+	struct st_sink_notes nt;
 	const struct st_flow *f;
 	struct st_flow fl;
 	uint64_t id = 0;
@@ -1021,26 +973,15 @@ static int pc_emit(struct pc *c, char *err)
 			return ret;
 		fl = *f;
 		fl.id = ++id;
-		if (!st_filter_flow(c->o->filter, &fl))
-			continue;
-		if (pc_write(c, &fl, &nt) < 0)
+		if (st_pipe_flow(c->pipe, &fl, &nt) == ST_CB_STOP)
 			return 0;
-		c->res->written++;
-		if (fl.type >= 0 && fl.type <= ST_TYPE_MAX)
-			c->by_type[fl.type]++;
-		if ((unsigned int)fl.klass < ST_CLASS__MAX)
-			c->by_class[fl.klass]++;
-		if (c->o->count > 0 && c->res->written >= c->o->count) {
-			c->res->count_done = true;
-			return 0;
-		}
 	}
 	return 0;
 }
 
 static int pc_rules(struct pc *c, char *err)
 {
-	const struct st_replay_opts *o = c->o;
+	const struct st_plaincap_opts *o = c->o;
 	int ret;
 
 	if (o->nrules == 0)
@@ -1048,24 +989,13 @@ static int pc_rules(struct pc *c, char *err)
 			      "%s: an ordinary capture holds no rules: give "
 			      "the pod's rules with --rules FILE",
 			      o->capture);
-	c->rs = st_ruleset_new();
-	if (c->rs == NULL)
-		return st_err(err, ENOMEM, "out of memory");
-	for (unsigned int i = 0; i < o->nrules; i++) {
-		ret = st_rules_load_file(c->rs, o->rules[i], err);
-		if (ret < 0)
-			return ret;
-	}
-	ret = st_istio_analyze(c->rs, &c->set, err);
+	ret = st_pipe_rules_load(&c->rs, o->rules, o->nrules, err);
 	if (ret < 0)
 		return ret;
-	if (c->set.kind != ST_ISTIO_SIDECAR &&
-	    c->set.kind != ST_ISTIO_UNRECOGNISED)
-		return st_err(err, ENODATA,
-			      "the rules are not those of an Istio sidecar "
-			      "pod (%s)%s%s",
-			      st_istio_kind_name(c->set.kind),
-			      c->set.note[0] ? ": " : "", c->set.note);
+	ret = st_pipe_rules_accept(c->rs, &c->set, ST_PIPE_USE_INFER, NULL,
+				   err);
+	if (ret < 0)
+		return ret;
 	st_eval_env_lab(&c->env, c->rs, &c->set);
 	c->env.nvips = 0; /* the capture shows the endpoints */
 	c->proxy_uid = c->set.nproxy_uids > 0 ? c->set.proxy_uids[0] : 1337;
@@ -1128,8 +1058,35 @@ out:
 	return ret;
 }
 
-int st_plaincap_run(const struct st_replay_opts *o,
-		    const struct st_plaincap_opts *po,
+/* The pipeline the flows go through: no flow table, the file's sinks. */
+static int pc_pipe(struct pc *c, char *err)
+{
+	struct st_pipe_opts po;
+	int ret;
+
+	memset(&po, 0, sizeof(po));
+	po.filter = c->o->filter;
+	po.count = c->o->count;
+	po.sync_each = true;
+	ret = st_pipe_new(&c->pipe, &po, err);
+	for (unsigned int i = 0; ret == 0 && i < c->o->nsinks; i++)
+		ret = st_pipe_add_sink(c->pipe, c->o->sinks[i].ops,
+				       c->o->sinks[i].data);
+	return ret;
+}
+
+/* What the pipeline did, into the result. */
+static void pc_result(struct pc *c)
+{
+	struct st_pipe_result pr;
+
+	st_pipe_result(c->pipe, &pr);
+	c->res->written = pr.written;
+	c->res->count_done = pr.count_done;
+	c->res->out_errno = pr.out_errno;
+}
+
+int st_plaincap_run(const struct st_plaincap_opts *o,
 		    struct st_plaincap_result *res, char *err)
 {
 	struct st_flow_stats st;
@@ -1140,15 +1097,16 @@ int st_plaincap_run(const struct st_replay_opts *o,
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
 	c.o = o;
-	c.po = po;
+	c.po = o;
 	c.res = res;
-	c.app_uid = po != NULL && po->has_app_uid ? po->app_uid
-						  : PC_DEFAULT_APP_UID;
-	c.app_gid = po != NULL && po->has_app_uid ? po->app_gid
-						  : PC_DEFAULT_APP_UID;
-	if (o->out == NULL || o->write_flow == NULL || o->write_summary == NULL)
+	c.app_uid = o->has_app_uid ? o->app_uid : PC_DEFAULT_APP_UID;
+	c.app_gid = o->has_app_uid ? o->app_gid : PC_DEFAULT_APP_UID;
+	if (o->nsinks == 0)
 		return st_err(err, EINVAL, "replay: no output");
 	ret = pc_rules(&c, err);
+	if (ret < 0)
+		goto out;
+	ret = pc_pipe(&c, err);
 	if (ret < 0)
 		goto out;
 	c.conns = calloc(ST_PLAINCAP_MAX_CONNS, sizeof(*c.conns));
@@ -1173,18 +1131,16 @@ int st_plaincap_run(const struct st_replay_opts *o,
 	pc_kinds(&c);
 	pc_link(&c);
 	ret = pc_emit(&c, err);
+	pc_result(&c);
 	if (ret < 0)
 		goto out;
-	memset(&st, 0, sizeof(st));
+	st_pipe_stats(c.pipe, &st);
 	st.records = res->packets;
-	st.flows = res->written;
-	memcpy(st.by_type, c.by_type, sizeof(st.by_type));
-	memcpy(st.by_class, c.by_class, sizeof(st.by_class));
 	st.skipped = res->skipped;
 	st_strlcpy(st.last_skip, c.first_skip, sizeof(st.last_skip));
 	res->flows = st;
-	ret = st_replay_write_summary(o->out, o->write_summary, &st,
-				      &res->out_errno, err);
+	ret = st_pipe_finish(c.pipe, &st, err);
+	pc_result(&c);
 	if (ret < 0)
 		goto out;
 	if (o->diag != NULL && res->skipped > 0) {
@@ -1206,6 +1162,7 @@ int st_plaincap_run(const struct st_replay_opts *o,
 		ret = rret;
 	}
 out:
+	st_pipe_free(c.pipe);
 	free(c.conns);
 	free(c.fwd);
 	free(c.cli);

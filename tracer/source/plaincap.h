@@ -33,7 +33,8 @@
  *    is taken.  When both match and the destination is a sidecar port on
  *    loopback or an istiod port the proxy is taken, else the owner is
  *    "unknown" and the app uid is used.  Every inference becomes a note
- *    of the flow ("inferred" in JSON, "inferred:" lines in text).
+ *    of the flow ("inferred" in JSON, "inferred:" lines in text), said with the flow
+ *    to the sinks (sink.h).
  *  - Interface names are not in the file (SLL2 has indexes of the pod's
  *    namespace; tcpdump prints the reader's names): index 1 / ARPHRD
  *    loopback is lo, any other device is the pod's interface (eth0).
@@ -50,17 +51,17 @@
 #ifndef ST_PLAINCAP_H
 #define ST_PLAINCAP_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common.h"
 #include "eval.h"
-#include "replay.h"
+#include "filter.h"
+#include "sink.h"
 
 #define ST_PLAINCAP_MAX_CONNS 65536
-#define ST_PLAINCAP_MAX_NOTES 8
-#define ST_PLAINCAP_NOTE_SIZE 200
+#define ST_PLAINCAP_MAX_RULES 4
 
 /* Why a packet was skipped. */
 enum st_plaincap_skip {
@@ -73,32 +74,22 @@ enum st_plaincap_skip {
 	ST_PLAINCAP_SKIP_MAX,
 };
 
-/* What a flow's inferences were, in the order they were made. */
-struct st_plaincap_notes {
-	unsigned int n;
-	char note[ST_PLAINCAP_MAX_NOTES][ST_PLAINCAP_NOTE_SIZE];
-};
-
-/* Beyond struct st_replay_opts. */
 struct st_plaincap_opts {
+	const char *capture;			  /* the file */
+	const char *rules[ST_PLAINCAP_MAX_RULES]; /* the pod's (required) */
+	unsigned int nrules;
+	uint64_t count;		  /* stop after this many flows; 0: none */
+	struct st_filter *filter; /* NULL: all flows */
+	/* Where the flows (with their notes) and the summary go. */
+	struct st_sink sinks[ST_SINKS_MAX];
+	unsigned int nsinks;
+	FILE *diag; /* notes, or NULL */
 	bool has_app_uid;
 	uint32_t app_uid; /* the uid a connection of the app gets; 1000 */
 	uint32_t app_gid; /* with has_app_uid; else 1000 */
 	/* The pod's addresses; none: inferred from the capture. */
 	unsigned int npod_ips;
 	struct st_prefix pod_ips[ST_EVAL_MAX_ADDRS];
-	/*
-	 * JSON output: the flow's object (st_flowjson_flow), to which
-	 * "inferred" is added; NULL: text through the replay opts'
-	 * write_flow, followed by one "  inferred: ..." line per note.
-	 */
-	json_t *(*flow_json)(const struct st_flow *flow, const char *path);
-	/*
-	 * The notes go to the replay opts' diag as "flow N: inferred: ..."
-	 * instead (when write_flow is a wrapper, e.g. one that draws, and
-	 * flow_json is NULL even for JSON output).
-	 */
-	bool notes_to_diag;
 };
 
 struct st_plaincap_result {
@@ -158,8 +149,8 @@ int st_plaincap_link_decode(int dlt, const uint8_t *buf, size_t len,
 
 /**
  * st_plaincap_run() - replay an ordinary capture.
- * @o: capture, rules (required), filter, count, writers, output, notes
- * @po: app uid, pod addresses, JSON maker; NULL for the defaults
+ * @o: capture, rules (required), filter, count, sinks, notes, app uid,
+ *	pod addresses
  * @res: what happened (filled in on every path)
  * @err: error buffer
  *
@@ -168,8 +159,7 @@ int st_plaincap_link_decode(int dlt, const uint8_t *buf, size_t len,
  * the flows found before the cut and the summary) or when writing failed
  * (@res->out_errno).
  */
-int st_plaincap_run(const struct st_replay_opts *o,
-		    const struct st_plaincap_opts *po,
+int st_plaincap_run(const struct st_plaincap_opts *o,
 		    struct st_plaincap_result *res, char *err);
 
 /** st_plaincap_skip_name() - "link", "not-ip", "l3", ... */

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli-int.h - what the command line's files share: the parsed options, the
+ * job they select, and the helpers that print errors.  cli.c parses and
+ * dispatches; each job's body lives in the file named for it.
+ */
+#ifndef ST_CLI_INT_H
+#define ST_CLI_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "eval.h"
+#include "filter.h"
+#include "rules.h"
+#include "session.h"
+#include "simspec.h"
+
+#define ST_PROG "sidecar-trace"
+#define ST_MAX_RULE_FILES 4
+#define ST_FILTER_MAX 4096
+
+/* What the command line asks for; exactly one per run. */
+enum st_cli_job {
+	ST_JOB_TRACE = 0, /* the default with a target */
+	ST_JOB_REPLAY,
+	ST_JOB_CHECK,
+	ST_JOB_SIMULATE,
+	ST_JOB_DIAGRAM,
+	ST_JOB_LIST,
+	ST_JOB_CLEANUP,
+	ST_JOB_EXPLAIN,
+	ST_JOB__MAX,
+};
+
+struct st_cli_opts {
+	enum st_cli_job job;
+	const char *rules[ST_MAX_RULE_FILES];
+	unsigned int nrules;
+	bool json;
+	struct st_session_target target;
+	unsigned int duration_ms;
+	uint64_t count;
+	int group;
+	unsigned int rcvbuf;
+	unsigned int max_flows;
+	bool skip_empty;      /* --skip-empty-chains */
+	const char *replay;   /* --replay FILE */
+	const char *write;    /* --write FILE */
+	const char *output;   /* -o PATH */
+	const char *simulate; /* --simulate SPEC, parsed into spec */
+	struct st_simspec spec;
+	int diagram; /* --diagram: 1-6, 0 all, -1 not given */
+	unsigned int npod_ips;
+	struct st_prefix pod_ips[ST_EVAL_MAX_ADDRS];
+	char filter[ST_FILTER_MAX];
+};
+
+/* The body of a job.  Return: the exit status. */
+typedef int (*st_cli_job_fn)(const struct st_cli_opts *o, FILE *out, FILE *err);
+
+int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_list(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_cleanup(const struct st_cli_opts *o, FILE *out, FILE *err);
+int st_cli_explain(const struct st_cli_opts *o, FILE *out, FILE *err);
+
+/**
+ * st_cli_usage_error() - "sidecar-trace: MESSAGE" and the --help hint.
+ * Return: 2, the exit status of a usage error.
+ */
+int st_cli_usage_error(FILE *err, const char *fmt, ...) __st_printf(2, 3);
+
+/** st_cli_runtime_error() - "sidecar-trace: MESSAGE" on one line. */
+void st_cli_runtime_error(FILE *err, const char *msg);
+
+/**
+ * st_cli_output_written() - after the output was written (@ret: the
+ * writer's result): flushed, 0; else the failure said on @err, -1.
+ */
+int st_cli_output_written(FILE *out, FILE *err, int ret);
+
+/**
+ * st_cli_filter() - compile the filter expression, if any.
+ * Return: -1 to go on (*@f set, or NULL), else the exit status (a bad
+ * expression is a usage error) with the error said on @err.
+ */
+int st_cli_filter(const struct st_cli_opts *o, struct st_filter **f, FILE *err);
+
+struct st_drawsink;
+
+/**
+ * st_cli_draw_end() - finish -o after tracing or replay: a drawing error
+ * said on @err (1), or a note when one file was asked for and no flow was
+ * shown (0); @d is freed.
+ */
+int st_cli_draw_end(struct st_drawsink *d, const char *path, FILE *err);
+
+/**
+ * st_cli_replay_rules() - the rules a capture is traced with: --rules,
+ * else the side files beside it (none: 0 of them).
+ * Return: how many, or a negative errno with @ebuf set.
+ */
+int st_cli_replay_rules(const struct st_cli_opts *o,
+			const char *paths[ST_MAX_RULE_FILES],
+			char side[2][PATH_MAX], char *ebuf);
+
+/**
+ * st_cli_load() - the rules of the job: the saved files (@paths, @n), or
+ * when there are none read live from @o's target.
+ * Return: 0, or a negative errno with @ebuf set.
+ */
+int st_cli_load(const struct st_cli_opts *o, const char *const *paths,
+		unsigned int n, struct st_ruleset **out, char *ebuf);
+
+#endif /* ST_CLI_INT_H */
