@@ -199,6 +199,11 @@ static int gr_render_to(GVC_t *gvc, Agraph_t *g, const char *format, FILE *out)
 
 /* ---- Graphviz messages into our error buffer ------------------------- */
 
+/*
+ * agseterrf() takes a bare function, no user pointer: the only place its
+ * callback can leave a message is a file-level buffer.  It is cleared
+ * before each Graphviz call and copied into the caller's err right after.
+ */
 static char gr_msg[ST_ERRBUF_SIZE];
 
 static int gr_errf(char *msg)

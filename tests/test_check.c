@@ -39,7 +39,7 @@ struct sample_case {
 
 #define EXPECTED "expected-unreachable-rule"
 
-/* From HISTORY.md: which rules Istio itself leaves dead in each era. */
+/* From doc/ISTIO-RULES.md: which rules Istio itself leaves dead in each era. */
 static const struct sample_case samples[] = {
 	{{"istio-1.1_redirect_app-ports_legacy.rules"},
 	 ST_CHECK_WARNING,
@@ -234,7 +234,7 @@ static struct st_check *check_text(const char *text)
 	"-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n" \
 	"-A ISTIO_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN\n"
 
-/* HISTORY surprise 2: -u 3,4 -g 1337. */
+/* doc/ISTIO-RULES.md, "must not assume" 2: -u 3,4 -g 1337. */
 static void test_multiple_uids(void **state)
 {
 	static const char text[] = NAT_HEAD

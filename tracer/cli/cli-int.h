@@ -111,6 +111,38 @@ int st_cli_replay_rules(const struct st_cli_opts *o,
 			const char *paths[ST_MAX_RULE_FILES],
 			char side[2][PATH_MAX], char *ebuf);
 
+/** st_cli_help_head() - --help's opening: usage and what the program does. */
+void st_cli_help_head(FILE *out);
+
+/** st_cli_help_tail() - --help's end: examples and exit statuses. */
+void st_cli_help_tail(FILE *out);
+
+/** st_cli_parse_ulong() - a whole decimal number in [@lo, @hi]. */
+bool st_cli_parse_ulong(const char *s, unsigned long long lo,
+			unsigned long long hi, unsigned long long *v);
+
+/**
+ * st_cli_parse_seconds() - a positive number of seconds (at most a year),
+ * into milliseconds rounded up.
+ */
+bool st_cli_parse_seconds(const char *s, unsigned int *ms);
+
+/** st_cli_parse_bytes() - BYTES with a K or M suffix, in [@lo, @hi]. */
+bool st_cli_parse_bytes(const char *s, unsigned long long lo,
+			unsigned long long hi, unsigned int *out);
+
+/**
+ * st_cli_join() - the words from @first on, joined by spaces (the filter
+ * expression, as tcpdump takes it).  Return: 0, or -1 when too long.
+ */
+int st_cli_join(int argc, char **argv, int first, char *buf, size_t size);
+
+/**
+ * st_cli_parse_pod_ip() - one --pod-ip address into @o.
+ * Return: 0, or -1 when it is none or there are too many.
+ */
+int st_cli_parse_pod_ip(struct st_cli_opts *o, const char *s);
+
 /**
  * st_cli_load() - the rules of the job: the saved files (@paths, @n), or
  * when there are none read live from @o's target.

@@ -23,7 +23,6 @@
 #include "pod.h"
 #include "replay.h"
 
-#define ST_MAX_DURATION_S 31536000.0 /* a year: timerfd and ms fit */
 #define ST_RCVBUF_MIN 4096ULL
 #define ST_RCVBUF_MAX (1024ULL << 20)
 
@@ -66,8 +65,10 @@ enum st_opt_section {
 
 /* No job option and no target: nothing to do (a job of its own here). */
 #define ST_JOB_NONE ST_JOB__MAX
+/* --check of a --replay: a check that takes the replay's options too. */
+#define ST_JOB_CHECK_REPLAY (ST_JOB__MAX + 1)
 #define J(job) (1u << ST_JOB_##job)
-#define J_ALL ((1u << (ST_JOB__MAX + 1)) - 1)
+#define J_ALL ((1u << (ST_JOB__MAX + 2)) - 1)
 #define J_TARGETED (J_ALL & ~J(LIST))
 
 struct st_opt {
@@ -81,12 +82,14 @@ struct st_opt {
 	/*
 	 * Said after its name (@shown, else --NAME) when given to a job it
 	 * does not apply to, or without @needs; options that share the text
-	 * are named together.  Jobs in @alt_jobs get @alt instead.
+	 * are named together.  Jobs in @alt_jobs get @alt instead.  For jobs
+	 * in @late_jobs this is checked only after the job's own needs.
 	 */
 	const char *misuse;
 	const char *shown;
 	unsigned int alt_jobs;
 	const char *alt;
+	unsigned int late_jobs;
 };
 
 static const char ST_WHEN_TRACING[] = "only apply when tracing a target";
@@ -95,173 +98,92 @@ static const char ST_LIST_NO_TARGET[] = "--list takes no target";
 /* The options that tune a live trace. */
 #define ST_TUNING(jobs_)                                                 \
 	.jobs = (jobs_), .misuse = ST_WHEN_TRACING, .alt_jobs = J(LIST), \
-	.alt = ST_LIST_NO_TARGET
+	.alt = ST_LIST_NO_TARGET,                                        \
+	.late_jobs = J(CHECK) | J(LIST) | J(CLEANUP) | J(EXPLAIN) | J(NONE)
 
 static const struct st_opt st_options[] = {
-	{.name = "pod",
-	 .val = OPT_POD,
-	 .arg = "NAME",
-	 .help = "trace the sidecar pod NAME on this node (found through its istio-proxy processes)",
-	 .section = SEC_INPUT,
-	 .jobs = J_TARGETED,
-	 .alt_jobs = J(LIST),
-	 .alt = ST_LIST_NO_TARGET},
-	{.name = "namespace",
-	 .val = OPT_NAMESPACE,
-	 .arg = "NS",
-	 .help = "the pod's Kubernetes namespace (default: default)",
-	 .section = SEC_INPUT,
-	 .jobs = J_ALL,
-	 .needs = OPT_POD,
-	 .misuse = "goes with --pod NAME"},
-	{.name = "netns",
-	 .val = OPT_NETNS,
-	 .arg = "PATH",
-	 .help = "trace the network namespace PATH (/var/run/netns/NAME, /proc/PID/ns/net)",
-	 .section = SEC_INPUT,
-	 .jobs = J_TARGETED,
-	 .alt_jobs = J(LIST),
-	 .alt = ST_LIST_NO_TARGET},
-	{.name = "pid",
-	 .val = OPT_PID,
-	 .arg = "PID",
-	 .help = "trace the network namespace of process PID",
-	 .section = SEC_INPUT,
-	 .jobs = J_TARGETED,
-	 .alt_jobs = J(LIST),
-	 .alt = ST_LIST_NO_TARGET},
-	{.name = "rules",
-	 .val = OPT_RULES,
-	 .arg = "FILE",
-	 .help = "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
-	 .section = SEC_INPUT,
-	 .jobs = J_ALL & ~J(LIST),
-	 .alt_jobs = J(LIST),
-	 .alt = ST_LIST_NO_TARGET},
-	{.name = "replay",
-	 .val = OPT_REPLAY,
-	 .arg = "FILE",
-	 .help = "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules. Ordinary captures (tcpdump -i any inside the pod; Ethernet, Linux cooked, raw IP) are accepted with --rules: each connection's path is then simulated, with the inferences said",
-	 .section = SEC_INPUT,
-	 .jobs = J(REPLAY) | J(CHECK)},
-	{.name = "pod-ip",
-	 .val = OPT_POD_IP,
-	 .arg = "ADDR",
-	 .help = "the pod's own address for --simulate, once per family (default: the lab pod's 10.244.1.10 and fd00:244::1:10)",
-	 .section = SEC_INPUT,
-	 .jobs = J(SIMULATE),
-	 .misuse = "goes with --simulate",
+	{"pod", OPT_POD, "NAME",
+	 "trace the sidecar pod NAME on this node (found through its istio-proxy processes)",
+	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
+	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
+	{"namespace", OPT_NAMESPACE, "NS",
+	 "the pod's Kubernetes namespace (default: default)", SEC_INPUT,
+	 .jobs = J_ALL, .needs = OPT_POD, .misuse = "goes with --pod NAME"},
+	{"netns", OPT_NETNS, "PATH",
+	 "trace the network namespace PATH (/var/run/netns/NAME, /proc/PID/ns/net)",
+	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
+	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
+	{"pid", OPT_PID, "PID", "trace the network namespace of process PID",
+	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
+	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
+	{"rules", OPT_RULES, "FILE",
+	 "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
+	 SEC_INPUT, .jobs = J_ALL & ~J(LIST), .alt_jobs = J(LIST),
+	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
+	{"replay", OPT_REPLAY, "FILE",
+	 "trace a capture instead of a live target: NFLOG records (pcap/pcapng) from --write or tcpdump -i nflog:N; the rules from FILE.rules beside it, or --rules. Ordinary captures (tcpdump -i any inside the pod; Ethernet, Linux cooked, raw IP) are accepted with --rules: each connection's path is then simulated, with the inferences said",
+	 SEC_INPUT, .jobs = J(REPLAY) | J(CHECK_REPLAY)},
+	{"pod-ip", OPT_POD_IP, "ADDR",
+	 "the pod's own address for --simulate, once per family (default: the lab pod's 10.244.1.10 and fd00:244::1:10)",
+	 SEC_INPUT, .jobs = J(SIMULATE), .misuse = "goes with --simulate",
 	 .alt_jobs = J(DIAGRAM),
-	 .alt = "--pod-ip goes with --simulate (--diagram uses the lab pod's addresses)"},
-	{.name = "explain",
-	 .val = OPT_EXPLAIN,
-	 .arg = NULL,
-	 .help = "print the sidecar settings and the role of every Istio rule (saved or live rules)",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "list",
-	 .val = OPT_LIST,
-	 .arg = NULL,
-	 .help = "list the sidecar pods on this node (name, namespace, pid, backend, interception mode)",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "cleanup",
-	 .val = OPT_CLEANUP,
-	 .arg = NULL,
-	 .help = "remove the rules that dead sidecar-trace sessions left in the target, and exit",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "check",
-	 .val = OPT_CHECK,
-	 .arg = NULL,
-	 .help = "report what is wrong or surprising in the interception (dead rules, apps running as the proxy uid, listeners and flows that bypass the sidecar, rules split over two backends) for --rules, a target or --replay; exits 0 whatever it finds",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "simulate",
-	 .val = OPT_SIMULATE,
-	 .arg = "SPEC",
-	 .help = "predict a connection's path from --rules alone: SPEC is e.g. 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' (the pod sends it) or '... in eth0' (it arrives); the legs the sidecar opens next are followed",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "diagram",
-	 .val = OPT_DIAGRAM,
-	 .arg = "WHICH",
-	 .help = "the canonical flow of traffic type WHICH (1-6, or all) predicted from --rules (required): its path, and its diagram with -o",
-	 .section = SEC_JOB,
-	 .jobs = J_ALL},
-	{.name = "duration",
-	 .val = OPT_DURATION,
-	 .arg = "SECONDS",
-	 .help = "stop tracing after SECONDS (default: at Ctrl-C)",
-	 .section = SEC_TRACE,
+	 .alt = "--pod-ip goes with --simulate (--diagram uses the lab pod's addresses)",
+	 .late_jobs = J(DIAGRAM)},
+	{"explain", OPT_EXPLAIN, NULL,
+	 "print the sidecar settings and the role of every Istio rule (saved or live rules)",
+	 SEC_JOB, .jobs = J_ALL},
+	{"list", OPT_LIST, NULL,
+	 "list the sidecar pods on this node (name, namespace, pid, backend, interception mode)",
+	 SEC_JOB, .jobs = J_ALL},
+	{"cleanup", OPT_CLEANUP, NULL,
+	 "remove the rules that dead sidecar-trace sessions left in the target, and exit",
+	 SEC_JOB, .jobs = J_ALL},
+	{"check", OPT_CHECK, NULL,
+	 "report what is wrong or surprising in the interception (dead rules, apps running as the proxy uid, listeners and flows that bypass the sidecar, rules split over two backends) for --rules, a target or --replay; exits 0 whatever it finds",
+	 SEC_JOB, .jobs = J_ALL},
+	{"simulate", OPT_SIMULATE, "SPEC",
+	 "predict a connection's path from --rules alone: SPEC is e.g. 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' (the pod sends it) or '... in eth0' (it arrives); the legs the sidecar opens next are followed",
+	 SEC_JOB, .jobs = J_ALL},
+	{"diagram", OPT_DIAGRAM, "WHICH",
+	 "the canonical flow of traffic type WHICH (1-6, or all) predicted from --rules (required): its path, and its diagram with -o",
+	 SEC_JOB, .jobs = J_ALL},
+	{"duration", OPT_DURATION, "SECONDS",
+	 "stop tracing after SECONDS (default: at Ctrl-C)", SEC_TRACE,
 	 ST_TUNING(J(TRACE))},
-	{.name = "count",
-	 .val = OPT_COUNT,
-	 .arg = "FLOWS",
-	 .help = "stop tracing after FLOWS flows",
-	 .section = SEC_TRACE,
-	 ST_TUNING(J(TRACE) | J(REPLAY))},
-	{.name = "group",
-	 .val = OPT_GROUP,
-	 .arg = "N",
-	 .help = "NFLOG group for the temporary rules (default: a free one from 5300)",
-	 .section = SEC_TRACE,
-	 ST_TUNING(J(TRACE))},
-	{.name = "skip-empty-chains",
-	 .val = OPT_SKIP_EMPTY_CHAINS,
-	 .arg = NULL,
-	 .help = "do not log built-in chains that hold no rules, such as nat POSTROUTING (fewer records; paths then leave them out)",
-	 .section = SEC_TRACE,
-	 ST_TUNING(J(TRACE))},
-	{.name = "rcvbuf",
-	 .val = OPT_RCVBUF,
-	 .arg = "BYTES",
-	 .help = "NFLOG socket receive buffer (default 8M; K and M suffixes); records that do not fit are lost, counted and reported",
-	 .section = SEC_TRACE,
-	 ST_TUNING(J(TRACE))},
-	{.name = "max-flows",
-	 .val = OPT_MAX_FLOWS,
-	 .arg = "N",
-	 .help = "flows kept open at most (default 1024, memory is preallocated); when full the oldest is printed early as incomplete",
-	 .section = SEC_TRACE,
-	 ST_TUNING(J(TRACE) | J(REPLAY))},
-	{.name = "json",
-	 .val = OPT_JSON,
-	 .arg = NULL,
-	 .help = "print JSON (JSON Lines while tracing) instead of text",
-	 .section = SEC_OUTPUT,
+	{"count", OPT_COUNT, "FLOWS", "stop tracing after FLOWS flows",
+	 SEC_TRACE, ST_TUNING(J(TRACE) | J(REPLAY) | J(CHECK_REPLAY))},
+	{"group", OPT_GROUP, "N",
+	 "NFLOG group for the temporary rules (default: a free one from 5300)",
+	 SEC_TRACE, ST_TUNING(J(TRACE))},
+	{"skip-empty-chains", OPT_SKIP_EMPTY_CHAINS, NULL,
+	 "do not log built-in chains that hold no rules, such as nat POSTROUTING (fewer records; paths then leave them out)",
+	 SEC_TRACE, ST_TUNING(J(TRACE))},
+	{"rcvbuf", OPT_RCVBUF, "BYTES",
+	 "NFLOG socket receive buffer (default 8M; K and M suffixes); records that do not fit are lost, counted and reported",
+	 SEC_TRACE, ST_TUNING(J(TRACE))},
+	{"max-flows", OPT_MAX_FLOWS, "N",
+	 "flows kept open at most (default 1024, memory is preallocated); when full the oldest is printed early as incomplete",
+	 SEC_TRACE, ST_TUNING(J(TRACE) | J(REPLAY) | J(CHECK_REPLAY))},
+	{"json", OPT_JSON, NULL,
+	 "print JSON (JSON Lines while tracing) instead of text", SEC_OUTPUT,
 	 .jobs = J_ALL},
-	{.name = "output",
-	 .val = OPT_OUTPUT,
-	 .arg = "PATH",
-	 .help = "also draw the flows (Graphviz): a PATH ending in .svg, .png, .pdf or .dot receives the first flow shown; any other PATH is a directory that receives one diagram per traffic type and an index.html",
-	 .section = SEC_OUTPUT,
+	{"output", OPT_OUTPUT, "PATH",
+	 "also draw the flows (Graphviz): a PATH ending in .svg, .png, .pdf or .dot receives the first flow shown; any other PATH is a directory that receives one diagram per traffic type and an index.html",
+	 SEC_OUTPUT,
 	 .jobs = J(TRACE) | J(REPLAY) | J(SIMULATE) | J(DIAGRAM) | J(NONE),
 	 .shown = "-o PATH",
 	 .misuse =
 		 "draws flows: not with --list, --cleanup, --explain or --check"},
-	{.name = "write",
-	 .val = OPT_WRITE,
-	 .arg = "FILE",
-	 .help = "while tracing, save every record to FILE (LINKTYPE_NFLOG pcap) and the rules to FILE.rules, FILE.rules6, FILE.meta.json",
-	 .section = SEC_OUTPUT,
-	 .jobs = J(TRACE),
-	 .shown = "--write FILE",
+	{"write", OPT_WRITE, "FILE",
+	 "while tracing, save every record to FILE (LINKTYPE_NFLOG pcap) and the rules to FILE.rules, FILE.rules6, FILE.meta.json",
+	 SEC_OUTPUT, .jobs = J(TRACE), .shown = "--write FILE",
 	 .misuse =
 		 "saves a live trace: it needs a target (--pod, --netns, --pid)",
-	 .alt_jobs = J(REPLAY),
+	 .alt_jobs = J(REPLAY) | J(CHECK_REPLAY),
 	 .alt = "--write saves a live trace: not with --replay"},
-	{.name = "help",
-	 .val = OPT_HELP,
-	 .arg = NULL,
-	 .help = "show this help and exit",
-	 .section = SEC_GENERAL,
+	{"help", OPT_HELP, NULL, "show this help and exit", SEC_GENERAL,
 	 .jobs = J_ALL},
-	{.name = "version",
-	 .val = OPT_VERSION,
-	 .arg = NULL,
-	 .help = "show the version and exit",
-	 .section = SEC_GENERAL,
+	{"version", OPT_VERSION, NULL, "show the version and exit", SEC_GENERAL,
 	 .jobs = J_ALL},
 };
 static const char *const st_section_names[] = {
@@ -274,15 +196,7 @@ static const char *const st_section_names[] = {
 
 static void st_cli_help(FILE *out)
 {
-	fprintf(out,
-		"Usage: " ST_PROG " [OPTIONS] [FILTER EXPRESSION]\n"
-		"Show which iptables/nftables rules the packets of an Istio sidecar pod pass.\n"
-		"\n"
-		"With a target it inserts temporary NFLOG rules, prints one line per flow\n"
-		"(type 1-6 of the sidecar traffic types, 0 with a class) until Ctrl-C,\n"
-		"--duration or --count, then removes the rules and prints a summary.\n"
-		"FILTER EXPRESSION (pcap-filter(7), e.g. 'tcp port 9080') selects flows by\n"
-		"their first packets.\n");
+	st_cli_help_head(out);
 	for (size_t s = 0; s < ST_ARRAY_SIZE(st_section_names); s++) {
 		fprintf(out, "\n%s:\n", st_section_names[s]);
 		for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++) {
@@ -299,24 +213,7 @@ static void st_cli_help(FILE *out)
 			fprintf(out, "%-28s%s\n", buf, o->help);
 		}
 	}
-	fprintf(out,
-		"\nExamples:\n"
-		"  " ST_PROG " --list\n"
-		"  " ST_PROG
-		" --pod productpage-v1-6b746f74dc-9stvs -n default --duration 30\n"
-		"  " ST_PROG
-		" --netns /var/run/netns/mypod --json tcp port 9080\n"
-		"  " ST_PROG " --rules saved.rules --explain\n"
-		"  " ST_PROG
-		" --pod reviews-v1-5d8f7c9b4-x2k7q --write trace.pcap\n"
-		"  " ST_PROG " --replay trace.pcap --json\n"
-		"  " ST_PROG
-		" --replay tcpdump.pcap --rules pod.rules tcp port 9080\n"
-		"  " ST_PROG
-		" --rules pod.rules --simulate 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000'\n"
-		"  " ST_PROG " --rules pod.rules --diagram all -o diagrams/\n"
-		"  " ST_PROG " --pod reviews-v1-5d8f7c9b4-x2k7q -o observed/\n"
-		"\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
+	st_cli_help_tail(out);
 }
 
 static void st_cli_build_getopt(char *optstring, size_t size,
@@ -342,18 +239,6 @@ static void st_cli_build_getopt(char *optstring, size_t size,
 	}
 	optstring[n] = '\0';
 	longopts[ST_ARRAY_SIZE(st_options)] = (struct option){0};
-}
-
-int st_cli_usage_error(FILE *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(err, ST_PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(err, fmt, ap);
-	va_end(ap);
-	fprintf(err, "\nTry '" ST_PROG " --help'.\n");
-	return 2;
 }
 
 /*
@@ -441,98 +326,6 @@ static bool st_cli_has(const struct st_cli_given *g, enum st_opt_val val)
 			return g->opts & (1ULL << i);
 	return false;
 }
-/* A whole decimal number in [lo, hi]. */
-static bool st_parse_ulong(const char *s, unsigned long long lo,
-			   unsigned long long hi, unsigned long long *v)
-{
-	char *end = NULL;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && *v >= lo && *v <= hi;
-}
-
-static bool st_parse_seconds(const char *s, unsigned int *ms)
-{
-	char *end = NULL;
-	double d;
-
-	if (s == NULL || ((*s < '0' || *s > '9') && *s != '.'))
-		return false;
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) || d <= 0 ||
-	    d > ST_MAX_DURATION_S)
-		return false;
-	*ms = (unsigned int)(d * 1000.0 + 0.999); /* rounded up */
-	return *ms > 0;
-}
-
-/* BYTES with an optional K or M suffix (powers of 1024), in [lo, hi]. */
-static bool st_parse_bytes(const char *s, unsigned long long lo,
-			   unsigned long long hi, unsigned int *out)
-{
-	unsigned long long v, mul = 1;
-	char *end = NULL;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		return false;
-	if (*end == 'K' || *end == 'k')
-		mul = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1024 * 1024, end++;
-	if (*end != '\0' || v > hi / mul || v * mul < lo)
-		return false;
-	*out = (unsigned int)(v * mul);
-	return true;
-}
-
-/* The trailing words, joined by spaces, as tcpdump takes its filter. */
-static int st_cli_join(int argc, char **argv, int first, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = first; i < argc; i++) {
-		size_t l = strlen(argv[i]);
-
-		if (n + l + 2 > size)
-			return -1;
-		if (n > 0)
-			buf[n++] = ' ';
-		memcpy(buf + n, argv[i], l);
-		n += l;
-		buf[n] = '\0';
-	}
-	return 0;
-}
-
-static int st_cli_parse_pod_ip(struct st_cli_opts *o, const char *s)
-{
-	struct st_prefix *p = &o->pod_ips[o->npod_ips];
-
-	if (o->npod_ips == ST_EVAL_MAX_ADDRS)
-		return -1;
-	memset(p, 0, sizeof(*p));
-	if (inet_pton(AF_INET, s, p->addr) == 1) {
-		p->family = ST_FAMILY_IPV4;
-		p->plen = 32;
-	} else if (inet_pton(AF_INET6, s, p->addr) == 1) {
-		p->family = ST_FAMILY_IPV6;
-		p->plen = 128;
-	} else {
-		return -1;
-	}
-	o->npod_ips++;
-	return 0;
-}
-
 /*
  * One option's value into @o.  Return: -1 to go on, else the exit status
  * (a bad value is a usage error; --help and --version end at once).
@@ -578,7 +371,7 @@ static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 	case OPT_DIAGRAM:
 		if (strcmp(arg, "all") == 0)
 			v = 0;
-		else if (!st_parse_ulong(arg, 1, 6, &v))
+		else if (!st_cli_parse_ulong(arg, 1, 6, &v))
 			return st_cli_usage_error(
 				err,
 				"--diagram: '%s' is not a traffic type (1-6 or all)",
@@ -615,21 +408,21 @@ static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 		g->ntargets++;
 		break;
 	case OPT_PID:
-		if (!st_parse_ulong(arg, 1, INT_MAX, &v))
+		if (!st_cli_parse_ulong(arg, 1, INT_MAX, &v))
 			return st_cli_usage_error(
 				err, "--pid: '%s' is not a process id", arg);
 		o->target.pid = (int)v;
 		g->ntargets++;
 		break;
 	case OPT_DURATION:
-		if (!st_parse_seconds(arg, &o->duration_ms))
+		if (!st_cli_parse_seconds(arg, &o->duration_ms))
 			return st_cli_usage_error(
 				err,
 				"--duration: '%s' is not a positive number of seconds",
 				arg);
 		break;
 	case OPT_COUNT:
-		if (!st_parse_ulong(arg, 1, UINT64_MAX, &v))
+		if (!st_cli_parse_ulong(arg, 1, UINT64_MAX, &v))
 			return st_cli_usage_error(
 				err,
 				"--count: '%s' is not a positive number of flows",
@@ -640,15 +433,15 @@ static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 		o->skip_empty = true;
 		break;
 	case OPT_RCVBUF:
-		if (!st_parse_bytes(arg, ST_RCVBUF_MIN, ST_RCVBUF_MAX,
-				    &o->rcvbuf))
+		if (!st_cli_parse_bytes(arg, ST_RCVBUF_MIN, ST_RCVBUF_MAX,
+					&o->rcvbuf))
 			return st_cli_usage_error(
 				err,
 				"--rcvbuf: '%s' is not a buffer size (4K-1024M)",
 				arg);
 		break;
 	case OPT_MAX_FLOWS:
-		if (!st_parse_ulong(arg, 1, 65536, &v))
+		if (!st_cli_parse_ulong(arg, 1, 65536, &v))
 			return st_cli_usage_error(
 				err,
 				"--max-flows: '%s' is not a number of flows (1-65536)",
@@ -656,7 +449,7 @@ static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 		o->max_flows = (unsigned int)v;
 		break;
 	case OPT_GROUP:
-		if (!st_parse_ulong(arg, 0, 65535, &v))
+		if (!st_cli_parse_ulong(arg, 0, 65535, &v))
 			return st_cli_usage_error(
 				err,
 				"--group: '%s' is not an NFLOG group (0-65535)",
@@ -781,10 +574,33 @@ static int st_cli_values(int argc, char **argv, struct st_cli_opts *o,
  * applies to the job; a filter only where taken; what the job needs;
  * the values.  Return: -1 to go on, else the exit status.
  */
+/*
+ * The first option given that does not apply to @key, among those whose
+ * check comes @late or not.  Return: -1 when none, else the exit status.
+ */
+static int st_cli_applies(const struct st_cli_given *g, unsigned int key,
+			  bool late, FILE *err)
+{
+	for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++)
+		if ((g->opts & (1ULL << i)) &&
+		    !(st_options[i].jobs & (1u << key)) &&
+		    !!(st_options[i].late_jobs & (1u << key)) == late)
+			return st_cli_misuse(err, i, key);
+	return -1;
+}
+
+/*
+ * Does the command line make sense as a whole?  In this order: one
+ * target; options with the one they go with; one job; the options given
+ * apply to the job; a filter only where taken; what the job needs; the
+ * options checked late; something to do; the values.
+ * Return: -1 to go on, else the exit status.
+ */
 static int st_cli_validate(int argc, char **argv, struct st_cli_opts *o,
 			   const struct st_cli_given *g, FILE *err)
 {
 	const struct st_cli_cmd *cmd = NULL;
+	unsigned int key;
 	int rc;
 
 	if (g->ntargets > 1)
@@ -797,28 +613,32 @@ static int st_cli_validate(int argc, char **argv, struct st_cli_opts *o,
 	rc = st_cli_conflicts(o, g, err);
 	if (rc >= 0)
 		return rc;
-	o->job = (enum st_cli_job)st_cli_job_of(g);
-	for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++)
-		if ((g->opts & (1ULL << i)) &&
-		    !(st_options[i].jobs & (1u << st_cli_job_of(g))))
-			return st_cli_misuse(err, i, st_cli_job_of(g));
+	key = st_cli_job_of(g);
+	if (key == ST_JOB_CHECK && o->replay != NULL)
+		key = ST_JOB_CHECK_REPLAY;
 	for (size_t i = 0; i < ST_ARRAY_SIZE(st_cli_cmds); i++)
 		if (st_cli_job_of(g) == st_cli_cmds[i].job)
 			cmd = &st_cli_cmds[i];
+	rc = st_cli_applies(g, key, false, err);
+	if (rc >= 0)
+		return rc;
 	if (optind < argc &&
-	    (cmd == NULL ||
-	     !(cmd->filter || (cmd->job == ST_JOB_CHECK && o->replay != NULL))))
+	    (cmd == NULL || !(cmd->filter || key == ST_JOB_CHECK_REPLAY)))
 		return st_cli_usage_error(
 			err, "unexpected argument '%s'%s", argv[optind],
 			o->simulate != NULL || o->diagram >= 0
 				? ""
 				: " (a filter expression is only taken when tracing a target)");
+	if (cmd != NULL && cmd->needs != 0 && !(g->inputs & cmd->needs))
+		return st_cli_usage_error(err, "%s", cmd->needs_msg);
+	rc = st_cli_applies(g, key, true, err);
+	if (rc >= 0)
+		return rc;
 	if (cmd == NULL)
 		return st_cli_usage_error(
 			err,
 			"nothing to do: give a target to trace (--pod, --netns, --pid), --list, or --explain");
-	if (cmd->needs != 0 && !(g->inputs & cmd->needs))
-		return st_cli_usage_error(err, "%s", cmd->needs_msg);
+	o->job = cmd->job;
 	return st_cli_values(argc, argv, o, err);
 }
 

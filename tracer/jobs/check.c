@@ -45,7 +45,7 @@ struct st_check {
 	bool finished;
 };
 
-/* The ports Istio itself excludes from inbound capture (PORTS.md). */
+/* The ports Istio itself excludes from inbound capture (doc/PORTS.md). */
 /* 22: the SSH exclusion Istio hard-coded until 1.12. */
 static const uint16_t st_istio_own_ports[] = {15008, 15090, 15021, 15020, 22};
 
@@ -296,7 +296,8 @@ static const char *st_fam_name(enum st_family f)
 
 /*
  * A dead rule: Istio's own generator leaves some in every pod of an era
- * (HISTORY.md, "Things a parser/tracer must not assume"); those are
+ * (doc/ISTIO-RULES.md, "Things a parser or tracer must
+ * not assume"); those are
  * information, anything else a warning.
  */
 static int st_check_dead(struct st_check *c, const struct st_ruleset *rs,

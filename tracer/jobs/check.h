@@ -13,9 +13,9 @@
  *                                          the "legacy tables present" note
  *     warning  unreachable-rule           a rule no packet can match
  *     warning  multiple-proxy-uids-shadowed  a later proxy uid's loopback
- *                                          rule, dead (HISTORY surprise 2)
+ *                                          rule, dead (doc/ISTIO-RULES.md, 2)
  *     warning  proxy-traffic-recaptured   0.8-1.2 lo rule before the uid
- *                                          RETURN (HISTORY surprise 10)
+ *                                          RETURN (doc/ISTIO-RULES.md, 10)
  *     warning  unrecognised-rules         Istio chains of no known form
  *     info     expected-unreachable-rule  dead in Istio's own generator:
  *                                          nine-rule gid/localhost rules,
