@@ -286,14 +286,28 @@ static void test_rules_accept(void **state)
 		const char *file;
 		enum st_pipe_use use;
 		int ret;
+		enum st_istio_kind kind; /* with ret 0 */
 	} rcases[] = {
-		{"a sidecar's rules, traced",
-		 "istio-1.17_redirect_default_legacy.rules", ST_PIPE_USE_TRACE,
-		 0},
-		{"any rules, explained",
-		 "istio-1.17_redirect_default_legacy.rules", ST_PIPE_USE_ANY,
-		 0},
-		{"a missing file", "no-such.rules", ST_PIPE_USE_ANY, -ENOENT},
+		{.name = "a sidecar's rules, traced",
+		 .file = "istio-1.17_redirect_default_legacy.rules",
+		 .use = ST_PIPE_USE_TRACE,
+		 .kind = ST_ISTIO_SIDECAR},
+		{.name = "an ambient pod's rules, not traced",
+		 .file = "istio-1.26plus_ambient-inpod_dns_nft.rules",
+		 .use = ST_PIPE_USE_TRACE,
+		 .ret = -ENODATA},
+		{.name = "an ambient pod's rules, not replayed",
+		 .file = "istio-1.26plus_ambient-inpod_dns_nft.rules",
+		 .use = ST_PIPE_USE_REPLAY,
+		 .ret = -ENODATA},
+		{.name = "an ambient pod's rules, explained",
+		 .file = "istio-1.26plus_ambient-inpod_dns_nft.rules",
+		 .use = ST_PIPE_USE_ANY,
+		 .kind = ST_ISTIO_AMBIENT},
+		{.name = "a missing file",
+		 .file = "no-such.rules",
+		 .use = ST_PIPE_USE_ANY,
+		 .ret = -ENOENT},
 	};
 	struct st_istio_settings set;
 	char path[512], err[ST_ERRBUF_SIZE];
@@ -313,7 +327,7 @@ static void test_rules_accept(void **state)
 						   NULL, err);
 		assert_int_equal(ret, rcases[i].ret);
 		if (ret == 0)
-			assert_int_equal(set.kind, ST_ISTIO_SIDECAR);
+			assert_int_equal(set.kind, rcases[i].kind);
 		st_ruleset_free(rs);
 	}
 }
