@@ -13,14 +13,17 @@
 #   t_golden GOT GOLDEN LABEL      compare with (ST_REGEN=1: rewrite) a golden
 #   t_cli_* (tests/cli/*.sh)       the CLI scripts' arguments and goldens
 #
-# Sourcing it installs the EXIT trap (cleanups, then a 0 exit status becomes
-# 1 when a check failed) and turns SIGINT/SIGTERM into exit 130/143, which
-# runs that trap too.  A script must not set its own EXIT trap.
+# Sourcing it changes nothing else.  The first t_fail, t_on_exit or
+# t_scratch installs the EXIT trap (the cleanups, then a 0 exit status
+# becomes 1 when a check failed) and turns SIGINT/SIGTERM into exit
+# 130/143, which runs that trap too; a script that uses them sets no EXIT
+# trap of its own.
 
 T_N=0      # checks counted by t_count (or the script)
 T_FAILED=0 # checks failed (t_fail)
 T_TMP=     # the scratch directory of t_scratch
 T_CLEANUPS=()
+T_TRAPPED=0
 
 # t_skip WHY: the test cannot run here: exit 77, which ctest counts as
 # skipped.
@@ -33,6 +36,7 @@ t_skip() {
 t_fail() {
 	echo "FAIL: $*"
 	T_FAILED=$((T_FAILED + 1))
+	t__trap
 }
 
 # t_ok WHAT: one check passed.
@@ -68,6 +72,7 @@ t_need() {
 # it exits; the last added runs first.
 t_on_exit() {
 	T_CLEANUPS+=("$1")
+	t__trap
 }
 
 # t_scratch [PREFIX]: create the scratch directory T_TMP (/tmp/PREFIX.XXXXXX,
@@ -77,6 +82,15 @@ t_scratch() {
 		echo "FAIL: cannot create a scratch directory"
 		exit 1
 	}
+	t__trap
+}
+
+t__trap() {
+	[ "$T_TRAPPED" = 1 ] && return
+	T_TRAPPED=1
+	trap t__exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 }
 
 t__exit() {
@@ -89,12 +103,9 @@ t__exit() {
 	[ "$rc" -eq 0 ] && [ "$T_FAILED" -ne 0 ] && rc=1
 	exit "$rc"
 }
-trap t__exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds (return 0)
-# or SECONDS (may be fractional) have passed (return 1).  Tests wait for
+# wait_for SECONDS CMD...: run CMD every T_WAIT_STEP (0.1) s until it
+# succeeds (return 0) or SECONDS (may be fractional) have passed (return 1).  Tests wait for
 # what they need - a rule present, a line printed, a count reached - with
 # generous deadlines, so that a busy machine is slower, not failing.
 wait_for() {
@@ -104,7 +115,7 @@ wait_for() {
 	shift
 	until "$@"; do
 		[ "$(date +%s%3N)" -ge "$deadline" ] && return 1
-		sleep 0.1
+		sleep "${T_WAIT_STEP:-0.1}"
 	done
 }
 

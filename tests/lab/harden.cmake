@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Hardening lab tests (issue 8 items 1-4 and 6), included from
+# Hardening lab tests (a flood, two sessions, rules changed by someone
+# else, faults), included from
 # tests/CMakeLists.txt with include(lab/harden.cmake).  They need root and
 # network namespaces (exit 77 without) and share the lab's lock.
 

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Lab tests of replay and diagrams against a live pod (issue 5: "replaying
-# a live --write capture prints exactly the flows that the live run
-# printed", tshark decodes the capture; issue 6: every traffic type renders
-# from live tracing and from replay). Included from tests/CMakeLists.txt
+# Lab tests of replay and diagrams against a live pod (replaying a live
+# --write capture prints exactly the flows that the live run printed,
+# tshark decodes the capture; every traffic type renders from live tracing
+# and from replay). Included from tests/CMakeLists.txt
 # with include(lab/replay.cmake). They need root and network namespaces
 # (exit 77 without) and share the lab's lock.
 

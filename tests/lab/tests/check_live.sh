@@ -22,25 +22,20 @@ set -o pipefail
 RULES=${1:-istio-1.17_redirect_default_legacy.rules}
 t_require
 t_require_backend legacy
-command -v iptables-nft >/dev/null || t_skip "iptables-nft not found"
+t_need iptables-nft
 BIN=$(tr_binary)
 P=$(t_prefix)
 POD=productpage-v1-$P
-FAILED=0
-WORK=$(mktemp -d /tmp/st-check-test.XXXXXX)
+t_scratch st-check-test
+WORK=$T_TMP
 PIDS=()
 
-finish() {
-	local rc=$? p
-	trap - EXIT
+cleanup() {
+	local p
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 echo "== check_live: lab up ($RULES, prefix $P)"
 "$LAB" up --rules "$SAMPLES/rules/$RULES" --backend legacy --prefix "$P" >/dev/null
@@ -69,16 +64,17 @@ ncode() {
 "$LAB" exec --prefix "$P" --as proxy -- sleep 60 &
 PIDS+=($!)
 SPID=
-for _ in $(seq 1 50); do
+rogue_started() {
+	local p
 	for p in $(ip netns pids "$P-pod"); do
 		if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = sleep ] &&
 			[ "$(stat -c %u /proc/"$p" 2>/dev/null)" = 1337 ]; then
 			SPID=$p
 		fi
 	done
-	[ -n "$SPID" ] && break
-	sleep 0.1
-done
+	[ -n "$SPID" ]
+}
+wait_for 20 rogue_started
 [ -n "$SPID" ] || { echo "FAIL: the sleep as uid 1337 did not start"; exit 1; }
 PIDS+=("$SPID")
 echo "rogue: sleep pid $SPID as uid 1337"
@@ -120,7 +116,10 @@ PIDS+=("$TPID")
 if tr_wait_tracing "$WORK/trace.err" "$TPID"; then
 	"$LAB" scenario rogue-proxy-uid --prefix "$P" >/dev/null 2>&1 || t_fail "scenario rogue-proxy-uid failed"
 	"$LAB" scenario app-to-own-ip --prefix "$P" >/dev/null 2>&1 || t_fail "scenario app-to-own-ip failed"
-	sleep 3
+	# Until both flows are printed: the rogue's as proxy-direct, the
+	# app's to its own IP as bypass.
+	wait_for 20 grep -q '^\[0 proxy-direct\]' "$WORK/trace.out"
+	wait_for 20 grep -q '^\[0 bypass\]' "$WORK/trace.out"
 	kill -INT "$TPID"
 	wait "$TPID"
 	if check replay --replay "$WORK/t.pcap"; then
@@ -136,4 +135,4 @@ else
 	t_fail "trace did not start: $(head -n 3 "$WORK/trace.err")"
 fi
 
-[ $FAILED -eq 0 ] && echo "PASS: check_live"
+t_done check_live

@@ -3,8 +3,7 @@
 #
 # diagram_live.sh   (root; exit 77 when the machine cannot run the lab)
 #
-# Issue 6, "Done when": every traffic type renders from live tracing and
-# from replay. On the 1.17 (iptables-legacy) lab:
+# Every traffic type renders from live tracing and from replay. On the 1.17 (iptables-legacy) lab:
 #   - `sidecar-trace --pod productpage-v1-P --json -o DIR --write F` while
 #     every scenario of `lab scenarios` runs, stopped with SIGINT: DIR holds
 #     type-1-remote-to-local.svg ... type-6-sidecar-to-istiod.svg and an
@@ -28,22 +27,16 @@ t_require
 t_require_backend legacy
 BIN=$(tr_binary)
 SVGCHECK=$HERE/../../cli/svg_xml.sh
-WORK=$(mktemp -d /tmp/st-diagram-live.XXXXXX)
-P=h25$(tr -dc 'a-z0-9' </dev/urandom 2>/dev/null | head -c 3)
+t_scratch st-diagram-live
+WORK=$T_TMP
+P=$(t_prefix)
 TPID=
-FAILED=0
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	[ -n "$TPID" ] && kill -KILL "$TPID" 2>/dev/null
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 TYPES="type-1-remote-to-local type-2-local-to-remote type-3-prometheus-scrape
 	type-4-local-to-local type-5-envoy-interprocess type-6-sidecar-to-istiod"
@@ -71,7 +64,8 @@ rc=$?
 TPID=$!
 tr_wait_tracing "$WORK/live.err" "$TPID" ||
 	{ echo "FAIL: sidecar-trace did not start: $(cat "$WORK/live.err")"; exit 1; }
-sleep 0.5 # see make_captures.sh: the first scenario was missed now and then
+tr_wait_collecting "$P" "$WORK/live.jsonl" ||
+	t_fail "the flow of a first app-to-remote was never printed"
 for s in $("$LAB" scenarios); do
 	"$LAB" scenario "$s" --prefix "$P" >"$WORK/scen.out" 2>&1
 	rc=$?
@@ -84,7 +78,9 @@ for s in $("$LAB" scenarios); do
 	[ $rc -eq 0 ] || [ $rc -eq 77 ] ||
 		t_fail "scenario $s exited $rc: $(tail -n 3 "$WORK/scen.out" | tr '\n' ' ')"
 done
-sleep 2.5 # the flow table's stitch window: let the last flows complete
+# Until a flow of each type is printed and no leg is left waiting.
+wait_for 60 six_printed "$WORK/live.jsonl"
+tr_wait_quiet "$WORK/live.jsonl"
 kill -INT "$TPID"
 wait "$TPID"
 rc=$?
@@ -132,5 +128,4 @@ done
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
 t_check_gone "$P" "lab $P"
-[ $FAILED -eq 0 ] && echo "PASS: diagram_live"
-exit $FAILED
+t_done "diagram_live"

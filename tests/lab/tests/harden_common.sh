@@ -1,13 +1,12 @@
 # shellcheck shell=bash disable=SC2034 # sourced: the harden_*.sh tests use these
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the harden_*.sh lab tests (sourced; not a test itself): a lab
-# with prefix h14..., its rules before, starting sidecar-trace in the
+# with its rules before, starting sidecar-trace in the
 # background, and the checks every case ends with.
 
 . "$(dirname "${BASH_SOURCE[0]}")/trace_common.sh"
 
 H_PIDS=()
-FAILED=0
 
 # h_flood_bin: $ST_FLOOD, else the newest build*/tests/st-flood.
 h_flood_bin() {
@@ -21,14 +20,10 @@ h_flood_bin() {
 	echo "$b"
 }
 
-h_finish() {
-	local rc=$? p
-	trap - EXIT
+h_cleanup() {
+	local p
 	for p in "${H_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	[ -n "${WORK:-}" ] && rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
 
 # h_setup NAME [RULES [BACKEND]]: prerequisites, lab up, BEFORE.
@@ -41,11 +36,11 @@ h_setup() {
 	command -v "iptables-$BACKEND-save" >/dev/null 2>&1 || [ "$BACKEND" = nftables ] ||
 		t_skip "iptables-$BACKEND-save not found"
 	BIN=$(tr_binary)
-	P=h14$(tr -dc 'a-z0-9' </dev/urandom 2>/dev/null | head -c 3)
+	P=$(t_prefix)
 	N=/var/run/netns/$P-pod
-	WORK=$(mktemp -d /tmp/st-harden.XXXXXX)
-	trap h_finish EXIT
-	trap 'exit 143' TERM INT
+	t_scratch st-harden
+	WORK=$T_TMP
+	t_on_exit h_cleanup
 	echo "== $NAME: lab up ($RULES, $BACKEND, prefix $P)"
 	"$LAB" up --rules "$SAMPLES/rules/$RULES" --backend "$BACKEND" --prefix "$P" >/dev/null
 	rc=$?
@@ -85,12 +80,8 @@ h_start() {
 # h_wait PID SECONDS: wait for it to end within SECONDS; its exit code in
 # H_RC (-1 when it had to be killed).
 h_wait() {
-	local pid=$1 s=$2 i
-	for i in $(seq 1 $((s * 20))); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	local pid=$1 T_WAIT_STEP=0.02 # the exit is timed
+	if ! wait_for "$2" tr_ended "$pid"; then
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		H_RC=-1
@@ -98,6 +89,13 @@ h_wait() {
 	fi
 	wait "$pid"
 	H_RC=$?
+}
+
+# h_wait_flows NAME [N]: wait (up to 20 s) until sidecar-trace NAME has
+# printed N (default 1) flows of app-to-remote; the checks that follow say
+# what is wrong if it never does.
+h_wait_flows() {
+	wait_for 20 tr_flow_to "$WORK/$1.out" 10.244.2.20:9080 "${2:-1}"
 }
 
 # h_session_rules: how many rules of any session are in the pod.

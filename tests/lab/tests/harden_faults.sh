@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# harden_faults.sh - issue 8 item 4: faults while tracing (1.17 legacy
+# harden_faults.sh - faults while tracing (1.17 legacy
 # rules).  Each case must end with a clear message, an exit code that says
 # it failed, and the pod's rules as before wherever its namespace exists.
 #   1. iptables-legacy-restore missing from PATH: exit 1, one line naming
@@ -81,7 +81,7 @@ W
 wrapper "$WORK/fail2" 2 2
 PATH=$WORK/fail2:$PATH h_start fail2 --netns "$N" --json && {
 	scen app-to-remote
-	sleep 0.3
+	h_wait_flows fail2
 	kill -INT "$TPID"
 	h_wait "$TPID" 10
 	[ "$H_RC" = 0 ] || t_fail "fail2: exit $H_RC: $(cat "$WORK/fail2.err")"
@@ -163,5 +163,4 @@ GONE_RE="the pod default/productpage-v1-$P is gone"
 gone pod --pod "productpage-v1-$P"
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
-[ $FAILED -eq 0 ] && echo "PASS: harden_faults"
-exit $FAILED
+t_done "harden_faults"

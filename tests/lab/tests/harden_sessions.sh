@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# harden_sessions.sh - issue 8 item 2: two sidecar-trace sessions on one
+# harden_sessions.sh - two sidecar-trace sessions on one
 # pod at once (1.17 legacy rules).  Both trace, with distinct NFLOG groups
 # and session tags; the second one's rule numbers are those of the
 # original rules although the first one's NFLOG rules sit in the chains
@@ -62,7 +62,8 @@ both() {
 	[ "$(rules_of "$sa")" = "$na" ] && [ "$(rules_of "$sb")" = "$nb" ] ||
 		t_fail "$a/$b: rules in place: $(rules_of "$sa")/$na, $(rules_of "$sb")/$nb"
 	scen app-to-remote
-	sleep 0.3
+	h_wait_flows "$a"
+	h_wait_flows "$b"
 	if [ "$first" = "$a" ]; then
 		stop "$pa" "$a"
 		left=$sb other=$nb
@@ -77,8 +78,13 @@ both() {
 	fi
 	# The one left still traces: a second connection reaches it.
 	scen app-to-remote
-	sleep 0.3
-	if [ "$first" = "$a" ]; then stop "$pb" "$b"; else stop "$pa" "$a"; fi
+	if [ "$first" = "$a" ]; then
+		h_wait_flows "$b" 2
+		stop "$pb" "$b"
+	else
+		h_wait_flows "$a" 2
+		stop "$pa" "$a"
+	fi
 	check_flow "$a"
 	check_flow "$b"
 	n=$(jq -r 'select(.type == 2) | .type' "$WORK/$([ "$first" = "$a" ] && echo "$b" || echo "$a").out" | wc -l)
@@ -103,12 +109,11 @@ h_start A3 --netns "$N" --json && {
 	fi
 	[ "$(rules_of "$sa")" = "$na" ] || t_fail "B3 touched A3's rules"
 	scen app-to-remote
-	sleep 0.3
+	h_wait_flows A3
 	stop "$TPID" A3
 	check_flow A3
 }
 h_same_rules "A3 + refused B3"
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
-[ $FAILED -eq 0 ] && echo "PASS: harden_sessions"
-exit $FAILED
+t_done "harden_sessions"

@@ -1,43 +1,28 @@
-# shellcheck shell=bash disable=SC2034 # sourced: LAB, SAMPLES, FAILED are used by the tests
+# shellcheck shell=bash disable=SC2034 # sourced: LAB and SAMPLES are used by the tests
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the lab tests (sourced): prerequisites, prefixes and the
-# "nothing left behind" checks.
+# "nothing left behind" checks; skipping, failing, cleanups and waiting
+# come from tests/lib.sh.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../../lib.sh"
 LAB=$(cd "$HERE/.." && pwd)/lab
 SAMPLES=$(cd "$HERE/../../../samples" && pwd)
 ST_LAB_RUN=${ST_LAB_RUN:-/run/st-lab}
 
-t_skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-
-t_fail() {
-	echo "FAIL: $*"
-	FAILED=1
-}
-
 # Root, network namespaces and the tools every lab needs, else exit 77.
 t_require() {
-	local c
 	[ "$(id -u)" -eq 0 ] || t_skip "needs root"
-	for c in ip setpriv jq ss timeout; do
-		command -v "$c" >/dev/null || t_skip "$c not found"
-	done
+	t_need ip setpriv jq ss timeout
 	ip netns list >/dev/null 2>&1 || t_skip "ip netns is unavailable"
 }
 
 # Tools of one backend, else exit 77.
 t_require_backend() {
-	local c
 	case $1 in
-	legacy) for c in iptables-legacy-restore ip6tables-legacy-restore tcpdump tshark; do
-		command -v "$c" >/dev/null || t_skip "$c not found"; done ;;
-	nft) for c in iptables-nft-restore ip6tables-nft-restore xtables-monitor nft tcpdump tshark; do
-		command -v "$c" >/dev/null || t_skip "$c not found"; done ;;
-	nftables) for c in nft tcpdump tshark; do
-		command -v "$c" >/dev/null || t_skip "$c not found"; done ;;
+	legacy) t_need iptables-legacy-restore ip6tables-legacy-restore tcpdump tshark ;;
+	nft) t_need iptables-nft-restore ip6tables-nft-restore xtables-monitor nft tcpdump tshark ;;
+	nftables) t_need nft tcpdump tshark ;;
 	esac
 	command -v python3 >/dev/null || t_skip "python3 (the truth recorder) not found"
 }

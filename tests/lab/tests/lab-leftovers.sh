@@ -20,35 +20,29 @@ set -o pipefail
 t_require
 t_require_backend legacy
 RULES=$SAMPLES/rules/istio-1.17_redirect_default_legacy.rules
-FAILED=0
 PREFIXES=()
 BOGUS=$(mktemp /tmp/st-lab-bogus.XXXXXX)
 printf '*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j NO_SUCH_CHAIN\nCOMMIT\n' >"$BOGUS"
 
-finish() {
-	local rc=$? p
-	trap - EXIT
+cleanup() {
+	local p
 	for p in "${PREFIXES[@]}"; do "$LAB" down --prefix "$p" >/dev/null 2>&1; done
 	rm -f "$BOGUS"
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 new_prefix() {
 	P=$(t_prefix)
 	PREFIXES+=("$P")
 }
 
-# Wait up to 10 s until the lab has its pod namespace and $1 processes.
+# Wait up to 30 s until the lab has its pod namespace and $1 processes.
 wait_half_way() {
-	local n
-	for _ in $(seq 1 100); do
-		n=$(t_owned_pids "$P" | wc -l)
-		ip netns list | grep "^$P-pod" >/dev/null && [ "$n" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for 30 half_way "$1"
+}
+half_way() {
+	ip netns list | grep "^$P-pod" >/dev/null &&
+		[ "$(t_owned_pids "$P" | wc -l)" -ge "$1" ]
 }
 
 ROOT_BEFORE=$(t_root_snapshot)
@@ -127,5 +121,4 @@ new_prefix
 "$LAB" down --prefix "$P" || t_fail "lab down of a lab that never existed failed"
 
 [ "$(t_root_snapshot)" = "$ROOT_BEFORE" ] || t_fail "the root namespace changed (links, addresses or rules)"
-[ $FAILED = 0 ] && echo "PASS: nothing left behind"
-exit $FAILED
+t_done "nothing left behind"

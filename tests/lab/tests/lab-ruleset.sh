@@ -24,19 +24,14 @@ t_require
 t_require_backend "$BACKEND"
 
 P=$(t_prefix)
-FAILED=0
-WORK=$(mktemp -d /tmp/st-lab-test.XXXXXX)
+t_scratch st-lab-test
+WORK=$T_TMP
 ROOT_BEFORE=$(t_root_snapshot)
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 up_args=()
 for f in "${RULES[@]}"; do up_args+=(--rules "$SAMPLES/rules/$f"); done
@@ -67,7 +62,7 @@ echo "== $NAME: $(wc -l <"$WORK/truth.jsonl") connections recorded"
 	t_fail "the ground truth differs from $EXP"
 
 if [ "${ST_LAB_SAVE:-0}" = 1 ]; then
-	if [ $FAILED = 0 ]; then
+	if [ "$T_FAILED" -eq 0 ]; then
 		mkdir -p "$SAMPLES/truth" && cp "$WORK/truth.jsonl" "$SAMPLES/truth/$NAME.jsonl" &&
 			echo "saved $SAMPLES/truth/$NAME.jsonl"
 	else
@@ -78,5 +73,4 @@ fi
 "$LAB" down --prefix "$P" || t_fail "lab down exited non-zero"
 t_check_gone "$P" "after a successful run"
 [ "$(t_root_snapshot)" = "$ROOT_BEFORE" ] || t_fail "the root namespace changed (links, addresses or rules)"
-[ $FAILED = 0 ] && echo "PASS: $NAME"
-exit $FAILED
+t_done "$NAME"

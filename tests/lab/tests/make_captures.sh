@@ -13,8 +13,7 @@
 # --rules samples/rules/RULESET).
 #
 # Each own-style capture is replayed at once and the flows must equal what
-# the live run printed (issue 5: "replaying a live --write capture prints
-# exactly the flows that the live run printed"); a difference fails the run.
+# the live run printed; a difference fails the run.
 # Afterwards regenerate the expected outputs and review them by hand:
 #   ST_REGEN=1 bash tests/cli/replay_golden.sh build/sidecar-trace .
 #
@@ -32,9 +31,9 @@ set -o pipefail
 OUT=${1:-$SAMPLES/captures}
 BIN=$(tr_binary)
 P=${ST_CAPTURE_PREFIX:-h16c}
-WORK=$(mktemp -d /tmp/st-captures.XXXXXX)
+t_scratch st-captures
+WORK=$T_TMP
 TPID=
-FAILED=0
 
 # rule set (files under samples/rules/, comma-separated), backend
 RULESETS=(
@@ -46,22 +45,11 @@ RULESETS=(
 TYPED=(remote-to-app app-to-remote prom-scrape-15090 app-to-self-vip
 	envoy-localhost sidecar-to-istiod)
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	[ -n "$TPID" ] && kill -INT "$TPID" 2>/dev/null && wait "$TPID"
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
-
-fail() {
-	echo "FAIL: $*"
-	FAILED=1
-}
+t_on_exit cleanup
 
 # own NAME DIR SCENARIO... : a --write capture while the scenarios run.
 own() {
@@ -73,29 +61,29 @@ own() {
 		2>"$WORK/live.err" &
 	TPID=$!
 	tr_wait_tracing "$WORK/live.err" "$TPID" ||
-		{ fail "$name: $(cat "$WORK/live.err")"; return; }
-	# The first scenario right after "tracing" was seen missed now and
-	# then: give the collector a moment.
-	sleep 0.5
+		{ t_fail "$name: $(cat "$WORK/live.err")"; return; }
+	# The session's rules are in the pod before the first scenario.
+	wait_for 20 tr_session_rules "$P" "$backend" ||
+		t_fail "$name: no rule of the session in the pod"
 	for s in "$@"; do
 		"$LAB" scenario "$s" --prefix "$P" >/dev/null 2>&1 ||
-			fail "$name: scenario $s"
+			t_fail "$name: scenario $s"
 	done
-	sleep 1
+	tr_wait_quiet "$WORK/live.jsonl"
 	kill -INT "$TPID"
-	wait "$TPID" || fail "$name: sidecar-trace exited $?: $(tail -n 2 "$WORK/live.err")"
+	wait "$TPID" || t_fail "$name: sidecar-trace exited $?: $(tail -n 2 "$WORK/live.err")"
 	TPID=
 	"$BIN" --replay "$dir/own-$name.pcap" --json >"$WORK/replay.jsonl" \
-		2>"$WORK/replay.err" || fail "$name: replay: $(cat "$WORK/replay.err")"
+		2>"$WORK/replay.err" || t_fail "$name: replay: $(cat "$WORK/replay.err")"
 	# The flows must be the same; the summaries differ only in what a
 	# replay adds (records it read rather than records given).
 	grep -q '"legs"' "$WORK/live.jsonl" ||
-		fail "$name: the live run saw no flow (run it again)"
+		t_fail "$name: the live run saw no flow (run it again)"
 	if diff <(grep -v '"summary"' "$WORK/live.jsonl") \
 		<(grep -v '"summary"' "$WORK/replay.jsonl") >"$WORK/diff"; then
 		echo "ok: $name: replay = live ($(grep -vc summary "$WORK/live.jsonl") flows, $(stat -c %s "$dir/own-$name.pcap") bytes)"
 	else
-		fail "$name: the replay differs from the live run"
+		t_fail "$name: the replay differs from the live run"
 		head -n 20 "$WORK/diff"
 	fi
 }
@@ -104,15 +92,15 @@ own() {
 trace() {
 	local name=$1 dir=$2 s
 	shift 2
-	"$LAB" truth start --prefix "$P" >/dev/null || { fail "truth start"; return; }
+	"$LAB" truth start --prefix "$P" >/dev/null || { t_fail "truth start"; return; }
 	for s in "$@"; do
 		"$LAB" scenario "$s" --prefix "$P" >/dev/null 2>&1 ||
-			fail "$name: scenario $s"
+			t_fail "$name: scenario $s"
 	done
 	"$LAB" truth stop --prefix "$P" >"$WORK/truth.jsonl" ||
-		fail "$name: truth stop"
+		t_fail "$name: truth stop"
 	cp "/run/st-lab/$P/truth/trace.pcap" "$dir/trace-$name.pcap" ||
-		fail "$name: no trace.pcap"
+		t_fail "$name: no trace.pcap"
 	echo "ok: $name: TRACE capture ($(stat -c %s "$dir/trace-$name.pcap") bytes)"
 }
 
@@ -126,7 +114,7 @@ for entry in "${RULESETS[@]}"; do
 	mkdir -p "$dir"
 	echo "== $base ($backend, prefix $P)"
 	"$LAB" up --rules "$SAMPLES/rules/$rules" --backend "$backend" \
-		--prefix "$P" >/dev/null || { fail "lab up $rules"; continue; }
+		--prefix "$P" >/dev/null || { t_fail "lab up $rules"; continue; }
 	for s in "${TYPED[@]}"; do
 		own "$s" "$dir" "$s"
 	done
@@ -139,7 +127,6 @@ for entry in "${RULESETS[@]}"; do
 		done
 		trace mixed "$dir" $("$LAB" scenarios)
 	fi
-	"$LAB" down --prefix "$P" >/dev/null || fail "lab down"
+	"$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
 done
-[ $FAILED -eq 0 ] && echo "PASS: captures in $OUT"
-exit $FAILED
+t_done "captures in $OUT"

@@ -25,7 +25,6 @@ set -o pipefail
 OUT=${1:-$SAMPLES/captures/plain}
 P=${ST_CAPTURE_PREFIX:-h21}
 TPID=
-FAILED=0
 
 # rule set (a file under samples/rules/), backend
 RULESETS=(
@@ -36,21 +35,11 @@ RULESETS=(
 TYPED=(remote-to-app app-to-remote prom-scrape-15090 app-to-self-vip
 	envoy-localhost sidecar-to-istiod)
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	[ -n "$TPID" ] && kill -INT "$TPID" 2>/dev/null && wait "$TPID"
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
-
-fail() {
-	echo "FAIL: $*"
-	FAILED=1
-}
+t_on_exit cleanup
 
 # cap NAME DIR SCENARIO... : tcpdump -i any in the pod while they run.
 cap() {
@@ -61,16 +50,13 @@ cap() {
 	"$LAB" exec --prefix "$P" -- tcpdump -i any -U -n -s 256 \
 		-w "$dir/$name.pcap" 2>/dev/null &
 	TPID=$!
-	for i in $(seq 50); do
-		[ -s "$dir/$name.pcap" ] && break
-		sleep 0.1
-	done
-	sleep 0.5
+	# tcpdump writes the file's header once it captures.
+	wait_for 20 test -s "$dir/$name.pcap" || t_fail "$name: tcpdump did not start"
 	for s in "$@"; do
 		"$LAB" scenario "$s" --prefix "$P" >/dev/null 2>&1 ||
-			fail "$name: scenario $s"
+			t_fail "$name: scenario $s"
 	done
-	sleep 1
+	tr_wait_quiet "$dir/$name.pcap"
 	kill -INT "$TPID"
 	wait "$TPID"
 	TPID=
@@ -87,12 +73,11 @@ for entry in "${RULESETS[@]}"; do
 	mkdir -p "$dir"
 	echo "== $base ($backend, prefix $P)"
 	"$LAB" up --rules "$SAMPLES/rules/$rules" --backend "$backend" \
-		--prefix "$P" >/dev/null || { fail "lab up $rules"; continue; }
+		--prefix "$P" >/dev/null || { t_fail "lab up $rules"; continue; }
 	for s in "${TYPED[@]}"; do
 		cap "$s" "$dir" "$s"
 	done
 	cap mixed "$dir" $("$LAB" scenarios)
-	"$LAB" down --prefix "$P" >/dev/null || fail "lab down"
+	"$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
 done
-[ $FAILED -eq 0 ] && echo "PASS: plain captures in $OUT"
-exit $FAILED
+t_done "plain captures in $OUT"

@@ -3,8 +3,8 @@
 #
 # replay_live.sh   (root; exit 77 when the machine cannot run the lab)
 #
-# Issue 5, "Done when": replaying a live --write capture prints exactly the
-# flows that the live run printed, and tshark decodes the capture. For three
+# Replaying a live --write capture prints exactly the flows that the live
+# run printed, and tshark decodes the capture. For three
 # rule sets of different eras and backends (1.17 iptables-legacy, 1.26+
 # iptables-nft, 1.28+ native nftables):
 #   - lab up; `sidecar-trace --pod productpage-v1-P --json --write F` while
@@ -32,23 +32,17 @@ set -o pipefail
 
 t_require
 BIN=$(tr_binary)
-command -v tshark >/dev/null || t_skip "tshark not found"
-WORK=$(mktemp -d /tmp/st-replay-live.XXXXXX)
+t_need tshark
+t_scratch st-replay-live
+WORK=$T_TMP
 P=
 TPID=
-FAILED=0
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	[ -n "$TPID" ] && kill -KILL "$TPID" 2>/dev/null
 	[ -n "$P" ] && "$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 RULESETS=(
 	"istio-1.17_redirect_default_legacy.rules legacy"
@@ -63,7 +57,7 @@ tshark_check() {
 		-e ipv6.dst -e tcp.srcport -e tcp.dstport -e udp.srcport \
 		-e udp.dstport 2>"$WORK/tshark.err" >"$WORK/tshark.tsv" ||
 		{ t_fail "tshark -r: $(tail -n 2 "$WORK/tshark.err")"; return; }
-	python3 - "$WORK/tshark.tsv" "$2" "$3" <<'PY' || FAILED=1
+	python3 - "$WORK/tshark.tsv" "$2" "$3" <<'PY' || t_fail "the capture as tshark decodes it"
 import json, re, sys
 tsv, flows, sess = sys.argv[1:4]
 bad = 0
@@ -149,7 +143,7 @@ run_set() {
 	local rules=$1 backend=$2 name s rc sess n
 	name=${rules%.rules}
 	name=${name%.nft.json}
-	P=h25$(tr -dc 'a-z0-9' </dev/urandom 2>/dev/null | head -c 3)
+	P=$(t_prefix)
 	echo "== $name ($backend, prefix $P)"
 	"$LAB" up --rules "$SAMPLES/rules/$rules" --backend "$backend" \
 		--prefix "$P" >/dev/null
@@ -164,13 +158,14 @@ run_set() {
 		t_fail "$name: sidecar-trace did not start: $(cat "$WORK/live.err")"
 		return
 	fi
-	# A scenario started at the very moment "tracing" is printed was
-	# missed now and then (make_captures.sh): give the collector a moment.
-	sleep 0.5
+	tr_wait_collecting "$P" "$WORK/live.jsonl" ||
+		t_fail "$name: the flow of a first app-to-remote was never printed"
 	for s in $("$LAB" scenarios); do
 		tr_scenario "$name" "$s"
 	done
-	sleep 2.5 # the flow table's stitch window: let the last flows complete
+	# Until a flow of each type is printed and no leg is left waiting.
+	wait_for 60 six_printed "$WORK/live.jsonl"
+	tr_wait_quiet "$WORK/live.jsonl"
 	kill -INT "$TPID"
 	wait "$TPID"
 	rc=$?
@@ -220,5 +215,4 @@ for entry in "${RULESETS[@]}"; do
 		P=
 	fi
 done
-[ $FAILED -eq 0 ] && echo "PASS: replay_live"
-exit $FAILED
+t_done "replay_live"

@@ -34,6 +34,12 @@ tr_snapshot() {
 	esac 2>/dev/null | grep -v '^#' | sed -E 's/^(:[^ ]+ [^ ]+) \[[0-9]+:[0-9]+\]/\1/; s/^\[[0-9]+:[0-9]+\] //'
 }
 
+# tr_session_rules PREFIX BACKEND: a rule of a sidecar-trace session is in
+# the pod.
+tr_session_rules() {
+	tr_snapshot "$1" "$2" | grep -q 'sidecar-trace:'
+}
+
 # Rules per chain, "FAMILY table:chain N" lines (FAMILY 4, 6, or 0 for
 # nftables' inet tables), for the "return" hop numbers.
 tr_chain_sizes() {
@@ -69,16 +75,62 @@ for (t, c), v in n.items():
 	esac
 }
 
-# Wait until the session in stderr file $1 has attached (or ended): 0 when
-# it is tracing.
+# tr_wait_tracing ERRFILE PID: wait (up to 30 s) until the session PID,
+# whose stderr is ERRFILE, has attached: 0 when it is tracing, 1 when it
+# ended or never got there.
 tr_wait_tracing() {
-	local f=$1 pid=$2 i
-	for i in $(seq 1 150); do
-		grep -q '^sidecar-trace: tracing ' "$f" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
+	wait_for 30 tr__attached "$1" "$2" && grep -q '^sidecar-trace: tracing ' "$1"
+}
+tr__attached() {
+	grep -q '^sidecar-trace: tracing ' "$1" 2>/dev/null || tr_ended "$2"
+}
+
+# tr_ended PID: the process has ended.
+tr_ended() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# tr_flow_to FLOWS DST [N]: the JSON Lines FLOWS hold at least N (default
+# 1) flows with a leg to DST (ip:port before NAT).
+tr_flow_to() {
+	[ "$(grep -c "\"dst\":\"$2\"" "$1" 2>/dev/null)" -ge "${3:-1}" ]
+}
+
+# tr_wait_collecting PREFIX FLOWS: the first connection right after
+# "tracing" was seen missed now and then, so before its scenarios a test
+# runs app-to-remote until its flow is printed in FLOWS (JSON Lines): then
+# the collector demonstrably sees the pod's traffic.  1 if it never is.
+tr_wait_collecting() {
+	local i
+	for i in 1 2 3; do
+		"$LAB" scenario app-to-remote --prefix "$1" >/dev/null 2>&1
+		wait_for 20 tr_flow_to "$2" 10.244.2.20:9080 && return 0
 	done
 	return 1
+}
+
+# six_printed FLOWS: the JSON Lines FLOWS hold a flow of each type 1-6.
+six_printed() {
+	[ "$(grep -o '^{"type":[1-6],' "$1" 2>/dev/null | sort -u | wc -l)" -eq 6 ]
+}
+
+# tr_wait_quiet FILE: wait (up to 60 s) until FILE has not grown for 3 s,
+# longer than the flow table's stitch window (2 s): by then every leg of
+# the connections made so far has been printed in its flow.
+tr_wait_quiet() {
+	TR_QUIET_SIZE=-1
+	wait_for 60 tr__quiet "$1"
+}
+tr__quiet() {
+	local size now
+	size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+	now=$(date +%s%3N)
+	if [ "$size" != "$TR_QUIET_SIZE" ]; then
+		TR_QUIET_SIZE=$size
+		TR_QUIET_SINCE=$now
+		return 1
+	fi
+	[ $((now - TR_QUIET_SINCE)) -ge 3000 ]
 }
 
 # tr_legs FLOWS.jsonl SIZES > TRUTH.jsonl: each leg of each flow as one

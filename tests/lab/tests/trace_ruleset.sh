@@ -26,21 +26,15 @@ t_require
 t_require_backend "$BACKEND"
 BIN=$(tr_binary)
 P=$(t_prefix)
-FAILED=0
-WORK=$(mktemp -d /tmp/st-trace-test.XXXXXX)
+t_scratch st-trace-test
+WORK=$T_TMP
 TPID=
 
-finish() {
-	local rc=$?
-	trap - EXIT
+cleanup() {
 	[ -n "$TPID" ] && kill -KILL "$TPID" 2>/dev/null
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
-	rm -rf "$WORK"
-	[ $rc -eq 0 ] && [ $FAILED -ne 0 ] && rc=1
-	exit $rc
 }
-trap finish EXIT
-trap 'exit 143' TERM INT
+t_on_exit cleanup
 
 up_args=()
 for f in "${RULES[@]}"; do up_args+=(--rules "$SAMPLES/rules/$f"); done
@@ -66,7 +60,13 @@ for s in $SCEN; do
 	rc=$?
 	[ $rc -eq 0 ] || t_fail "scenario $s exited $rc"
 done
-sleep 2.5 # the flow table's stitch window: let the last flows complete
+# Until every expected connection is printed with its path (legs stitched
+# and sealed); if one never is, the comparison below says which.
+legs_as_expected() {
+	tr_legs "$WORK/flows.jsonl" "$WORK/sizes" >"$WORK/legs.jsonl" 2>/dev/null &&
+		"$HERE/compare-paths" "$EXP" "$WORK/legs.jsonl" --rules-dir "$SAMPLES/rules" >/dev/null 2>&1
+}
+T_WAIT_STEP=1 wait_for 60 legs_as_expected
 kill -INT "$TPID"
 wait "$TPID"
 rc=$?
@@ -113,5 +113,4 @@ jq -r 'select(.type == 0) | "   \(.class): \(.legs[0].src) -> \(.legs[0].dst) (\
 	"$WORK/flows.jsonl" | sort | uniq -c | head -n 20
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
-[ $FAILED -eq 0 ] && echo "PASS: trace $NAME"
-exit $FAILED
+t_done "trace $NAME"
