@@ -756,7 +756,7 @@ static void test_ports(void **state)
 
 	(void)state;
 	memset(&set, 0, sizeof(set));
-	/* Without an exclusion list the well-known ports count (doc/PORTS.md). */
+	/* Without an exclusion list Istio's fixed ports 15090 and 15020 count. */
 	assert_true(st_class_is_prometheus_port(15090, &set));
 	assert_true(st_class_is_prometheus_port(15020, NULL));
 	assert_false(st_class_is_prometheus_port(15021, &set));
