@@ -8,6 +8,7 @@
 #   - bad WHICH, `all` into a file, no --rules: usage errors (exit 2);
 #   - an -o PATH that cannot be written: exit 1 with one line;
 #   - `--replay CAPTURE -o DIR` draws the flows of a capture.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 rules=$src/samples/rules

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # exit_codes.sh BINARY SRCDIR - table of command lines and the exit status
 # and message each must give (conntrack-tools' "args ; OK|BAD" idea).
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 r=$src/samples/rules

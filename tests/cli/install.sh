@@ -10,6 +10,7 @@
 # The apt part changes the machine's packages: it only runs when asked.
 # Exit 77: no dpkg-deb/dpkg-shlibdeps/cpack, or the apt part asked for
 # without root or apt-get.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 export LC_ALL=C

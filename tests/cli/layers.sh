@@ -8,6 +8,7 @@
 #    stage's own flags, and the compiler must refuse it.
 #  - No include cycle between modules (X.c/X.h including Y.h makes X
 #    depend on Y), inside a stage or across.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 db=$(dirname "$bin")/compile_commands.json

@@ -12,6 +12,7 @@
 # mandoc -Tlint must report nothing but "referenced manual not found" (that
 # one depends on which other manuals this machine has installed).
 # Exit 77 only when mandoc is missing and the cross-check passed.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 export LC_ALL=C

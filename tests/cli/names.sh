@@ -8,6 +8,7 @@
 #    must give exit 2 and a message naming the option; network namespace
 #    names that climb out of /var/run/netns and bad pids are refused too.
 # Needs no root: validation happens before any lookup.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 

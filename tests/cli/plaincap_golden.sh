@@ -7,6 +7,7 @@
 # stderr).  Also: every per-type capture must classify as the type of its
 # scenario (what the NFLOG traces of samples/captures/RULESET/ give).
 # ST_REGEN=1 rewrites the goldens (review them by hand).  No root needed.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 

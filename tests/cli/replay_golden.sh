@@ -7,6 +7,7 @@
 # replayed with --rules samples/rules/RULESET.rules (or .nftlist).
 # ST_REGEN=1 rewrites the goldens (review the diff before committing it).
 # No root needed.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 

@@ -8,6 +8,7 @@
 # ST_REGEN=1 rewrites the goldens (review them against the six traffic
 # types of README.md before committing: e.g. type 5 on 1.17 is
 # ISTIO_OUTPUT RULE 4, not the article's rule 8).
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
 rules=$src/samples/rules

@@ -16,6 +16,7 @@
 #
 # svg_xml.sh --check DIR [RULEFILE...]: only the SVG checks, on DIR/*.svg
 # (used by the lab test diagram_live.sh); exit 0 when they pass.
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_need python3
 

@@ -151,10 +151,54 @@ static void out_append(struct conn *c, const void *p, size_t n)
 	c->olen += n;
 }
 
+/* Offset just past the blank line that ends a request head, or 0. */
+static size_t http_head_end(const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (b[i] != '\n')
+			continue;
+		if (b[i + 1] == '\n')
+			return i + 2;
+		if (b[i + 1] == '\r' && i + 2 < n && b[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/*
+ * An HTTP/1.1 request without "Connection: close" keeps the connection
+ * open for the next one, as a real server does for a proxy's pool.
+ */
+static bool http_keep_alive(const uint8_t *b, size_t hend)
+{
+	const char *p = (const char *)b, *end = p + hend, *nl;
+	bool first = true;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p)));
+	     p = nl + 1) {
+		size_t len = (size_t)(nl - p);
+
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (first) {
+			if (len < 8 || memcmp(p + len - 8, "HTTP/1.1", 8))
+				return false;
+			first = false;
+		} else if (len >= 11 && !strncasecmp(p, "connection:", 11) &&
+			   memmem(p + 11, len - 11, "close", 5)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void serve_http(struct conn *c)
 {
 	char path[256], body[512], hdr[256];
-	size_t n = 0;
+	size_t n = 0, hend = http_head_end(c->in, c->ilen);
+	bool keep = hend && http_keep_alive(c->in, hend);
 	int bl, hl;
 
 	while (n + 1 < sizeof(path) && 4 + n < c->ilen && c->in[4 + n] != ' ' &&
@@ -168,12 +212,25 @@ static void serve_http(struct conn *c)
 		      "{\"server\":\"st-labnet\",\"local\":\"%s\","
 		      "\"peer\":\"%s\",\"path\":\"%s\"}\n",
 		      SA(&c->local), SA(&c->peer), path);
-	hl = snprintf(hdr, sizeof(hdr),
-		      "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
-		      "Content-Length: %d\r\nConnection: close\r\n\r\n",
-		      bl);
+	if (keep)
+		hl = snprintf(hdr, sizeof(hdr),
+			      "HTTP/1.1 200 OK\r\n"
+			      "Content-Type: application/json\r\n"
+			      "Content-Length: %d\r\n\r\n",
+			      bl);
+	else
+		hl = snprintf(hdr, sizeof(hdr),
+			      "HTTP/1.0 200 OK\r\n"
+			      "Content-Type: application/json\r\n"
+			      "Content-Length: %d\r\nConnection: close\r\n\r\n",
+			      bl);
 	out_append(c, hdr, (size_t)hl);
 	out_append(c, body, (size_t)bl);
+	if (keep) {
+		memmove(c->in, c->in + hend, c->ilen - hend);
+		c->ilen -= hend;
+		return;
+	}
 	c->ilen = 0;
 	c->closing = true;
 }
@@ -208,11 +265,15 @@ static void conn_process(struct conn *c)
 	if (c->mode == C_LINE && c->ilen >= 4 && !memcmp(c->in, "GET ", 4))
 		c->mode = C_HTTP;
 	if (c->mode == C_HTTP) {
-		c->in[c->ilen < CBUF ? c->ilen : CBUF - 1] = '\0';
-		if (strstr((char *)c->in, "\r\n\r\n") ||
-		    strstr((char *)c->in, "\n\n") || c->eof ||
-		    c->ilen >= CBUF - 1)
+		/* Pipelined requests of a kept-alive connection, in turn. */
+		while (!c->closing && c->ilen && c->olen < CBUF / 2) {
+			c->in[c->ilen < CBUF ? c->ilen : CBUF - 1] = '\0';
+			if (!strstr((char *)c->in, "\r\n\r\n") &&
+			    !strstr((char *)c->in, "\n\n") && !c->eof &&
+			    c->ilen < CBUF - 1)
+				break;
 			serve_http(c);
+		}
 		return;
 	}
 	for (;;) {

@@ -70,6 +70,10 @@
 #define IDLE_MS 300000
 #define DNS_MS 3000
 #define XDS_RETRY_MS 1000
+#define RESPONSE_MS 15000
+#define MAX_HTTP_PORTS 16
+#define MAX_PCONN 64
+#define PC_QUEUE 32
 
 enum lkind {
 	L_OUTBOUND,
@@ -100,7 +104,7 @@ struct buf {
 	uint8_t data[BUF_SIZE];
 };
 
-enum skind { S_FREE, S_RELAY, S_HTTP, S_XDS, S_DNS };
+enum skind { S_FREE, S_RELAY, S_HTTP, S_XDS, S_DNS, S_HDOWN };
 
 enum sstate {
 	ST_CONNECTING,
@@ -110,14 +114,51 @@ enum sstate {
 	ST_HTTP_WRITE,
 	ST_DNS_READ,
 	ST_XDS,
+	ST_H_READ,
+	ST_H_WAIT,
+	ST_H_UP,
 };
 
 enum fetch { F_NONE, F_STATS, F_ISTIOD };
 
 /*
+ * The request an HTTP downstream connection is on, from its head to the end
+ * of its response: what Envoy's access log and the --log "request" event
+ * say about it.
+ */
+struct hreq {
+	bool active;
+	bool logged;
+	bool keep_alive;
+	bool resp_started;
+	bool resp_done;
+	bool reused;
+	int status;
+	int pc;
+	unsigned int pc_gen;
+	unsigned int seq;
+	size_t head_len, body_len;
+	int64_t start_ms, sent_ms, resp_ms;
+	struct timespec start_rt;
+	uint64_t tx;
+	const char *flags;
+	const char *details;
+	struct sockaddr_storage up_local;
+	char method[16];
+	char proto[12];
+	char path[256];
+	char authority[128];
+	char ua[128];
+	char rid[40];
+	char xff[64];
+};
+
+/*
  * One downstream/upstream pair. fd[0] is the accepted socket, fd[1] the one
  * this process opened; b[i] holds bytes read from fd[i] not yet written to
- * the other side.
+ * the other side. An HTTP downstream connection (S_HDOWN) has no fd[1]: its
+ * requests go over the pooled connections, b[0] holds what the client sent
+ * and b[1] the response on its way back.
  */
 struct sess {
 	enum skind kind;
@@ -132,9 +173,12 @@ struct sess {
 	bool vip;
 	bool logged;
 	int64_t deadline;
+	int64_t start_ms;
+	struct timespec start_rt;
 	uint64_t bytes[2];
 	struct sockaddr_storage client, local, orig, up_local, up_peer;
 	char path[128];
+	struct hreq hr;
 	struct buf b[2];
 };
 
@@ -185,6 +229,16 @@ static struct {
 	int n_vips;
 	const char *pidfile;
 	const char *logfile;
+	int http_ports[MAX_HTTP_PORTS];
+	int n_http_ports;
+	int pool_idle_ms;
+	unsigned int pool_max_requests;
+	bool h2;
+	bool original_src;
+	unsigned int tproxy_mark;
+	const char *access_log;
+	bool access_log_cri;
+	bool access_log_json;
 } cfg = {
 	.outbound_port = 15001,
 	.inbound_port = 15006,
@@ -194,6 +248,8 @@ static struct {
 	.health_port = 15021,
 	.hbone_port = 15008,
 	.hbone_target = 9080,
+	.pool_idle_ms = 60000,
+	.tproxy_mark = 1337,
 };
 
 static struct {
@@ -305,10 +361,13 @@ static int set_mark(int fd)
 /*
  * Start a non-blocking connect, from @src when given (freebind: 127.0.0.6 /
  * ::6 need not be configured for the bind itself to work; @transparent: a
- * source that is not ours at all, the client's, as ztunnel spoofs it).
+ * source that is not ours at all, the client's, as ztunnel spoofs it and
+ * Envoy's original_src does). @mark, when not 0, is the socket's SO_MARK
+ * instead of --mark's.
  */
 static int open_conn(const struct sockaddr_storage *dst,
-		     const struct sockaddr_storage *src, bool transparent)
+		     const struct sockaddr_storage *src, bool transparent,
+		     unsigned int mark)
 {
 	int one = 1;
 	int fd, e;
@@ -318,6 +377,9 @@ static int open_conn(const struct sockaddr_storage *dst,
 	if (fd < 0)
 		return -1;
 	if (set_mark(fd) < 0)
+		goto fail;
+	if (mark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		goto fail;
 	if (src && transparent) {
 		if (src->ss_family == AF_INET6 &&
@@ -418,6 +480,218 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n < buf_space(b) ? (size_t)n : buf_space(b) - 1;
 }
 
+/* ---- access log: Envoy's, in Istio's default formats ------------------- */
+
+/*
+ * One line of Envoy's access log. NULL or empty strings print as "-" (null
+ * in JSON), as Envoy prints a missing value; so do addresses of family 0.
+ */
+struct alog_rec {
+	struct timespec start;
+	const char *method, *path, *proto;
+	int code;
+	const char *flags, *details;
+	uint64_t rx, tx;
+	int64_t duration;
+	int64_t ust; /* X-ENVOY-UPSTREAM-SERVICE-TIME; < 0: none */
+	const char *xff, *ua, *rid, *authority;
+	const struct sockaddr_storage *up_host, *up_local, *ds_local,
+		*ds_remote;
+	const char *cluster, *route;
+};
+
+static FILE *alogfp;
+
+static const char *alog_str(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static const char *alog_sa(const struct sockaddr_storage *ss, char *buf)
+{
+	if (!ss || (ss->ss_family != AF_INET && ss->ss_family != AF_INET6))
+		return "";
+	return lab_fmt_sa(ss, true, buf, LAB_ADDRSTRLEN);
+}
+
+/* %START_TIME%'s default: UTC, milliseconds. */
+static void alog_time(const struct timespec *ts, char *out, size_t size)
+{
+	struct tm tm;
+	char s[32];
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%.19s.%03dZ", s,
+		 (int)(ts->tv_nsec / 1000000) % 1000);
+}
+
+/* The kubelet's container log prefix: RFC 3339 with trimmed nanoseconds. */
+static void alog_cri_prefix(struct buf *b)
+{
+	struct timespec ts;
+	struct tm tm;
+	char s[32], frac[16];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+	while (n > 1 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	buf_printf(b, "%s%sZ stdout F ", s, n > 1 ? frac : "");
+}
+
+static void alog_jkey(struct buf *b, const char *key, const char *val,
+		      bool last)
+{
+	char j[600];
+
+	if (val && *val)
+		buf_printf(b, "\"%s\":\"%s\"%s", key, jstr(val, j, sizeof(j)),
+			   last ? "" : ",");
+	else
+		buf_printf(b, "\"%s\":null%s", key, last ? "" : ",");
+}
+
+/* Istio's EnvoyJSONLogFormat keys, in the order Envoy prints them. */
+static void alog_json(struct buf *b, const struct alog_rec *r,
+		      const char *start)
+{
+	char a[4][LAB_ADDRSTRLEN], ust[24] = "";
+
+	if (r->ust >= 0)
+		snprintf(ust, sizeof(ust), "%lld", (long long)r->ust);
+	buf_printf(b, "{");
+	alog_jkey(b, "authority", r->authority, false);
+	buf_printf(b, "\"bytes_received\":%llu,\"bytes_sent\":%llu,",
+		   (unsigned long long)r->rx, (unsigned long long)r->tx);
+	alog_jkey(b, "connection_termination_details", NULL, false);
+	alog_jkey(b, "downstream_local_address", alog_sa(r->ds_local, a[0]),
+		  false);
+	alog_jkey(b, "downstream_remote_address", alog_sa(r->ds_remote, a[1]),
+		  false);
+	buf_printf(b, "\"duration\":%lld,", (long long)r->duration);
+	alog_jkey(b, "method", r->method, false);
+	alog_jkey(b, "path", r->path, false);
+	alog_jkey(b, "protocol", r->proto, false);
+	alog_jkey(b, "request_id", r->rid, false);
+	alog_jkey(b, "requested_server_name", NULL, false);
+	buf_printf(b, "\"response_code\":%d,", r->code);
+	alog_jkey(b, "response_code_details", r->details, false);
+	alog_jkey(b, "response_flags", r->flags, false);
+	alog_jkey(b, "route_name", r->route, false);
+	alog_jkey(b, "start_time", start, false);
+	alog_jkey(b, "upstream_cluster", r->cluster, false);
+	alog_jkey(b, "upstream_host", alog_sa(r->up_host, a[2]), false);
+	alog_jkey(b, "upstream_local_address", alog_sa(r->up_local, a[3]),
+		  false);
+	alog_jkey(b, "upstream_service_time", ust, false);
+	alog_jkey(b, "upstream_transport_failure_reason", NULL, false);
+	alog_jkey(b, "user_agent", r->ua, false);
+	alog_jkey(b, "x_forwarded_for", r->xff, true);
+	buf_printf(b, "}");
+}
+
+/* Istio's EnvoyTextLogFormat (since 1.9). */
+static void alog_text(struct buf *b, const struct alog_rec *r,
+		      const char *start)
+{
+	char a[4][LAB_ADDRSTRLEN], ust[24] = "-";
+
+	if (r->ust >= 0)
+		snprintf(ust, sizeof(ust), "%lld", (long long)r->ust);
+	buf_printf(b, "[%s] \"%s %s %s\" %d %s %s %s \"%s\" %llu %llu %lld %s ",
+		   start, alog_str(r->method), alog_str(r->path),
+		   alog_str(r->proto), r->code, alog_str(r->flags),
+		   alog_str(r->details), "-", "-", (unsigned long long)r->rx,
+		   (unsigned long long)r->tx, (long long)r->duration, ust);
+	buf_printf(b, "\"%s\" \"%s\" \"%s\" \"%s\" \"%s\" %s %s %s %s %s %s",
+		   alog_str(r->xff), alog_str(r->ua), alog_str(r->rid),
+		   alog_str(r->authority), alog_str(alog_sa(r->up_host, a[0])),
+		   alog_str(r->cluster), alog_str(alog_sa(r->up_local, a[1])),
+		   alog_str(alog_sa(r->ds_local, a[2])),
+		   alog_str(alog_sa(r->ds_remote, a[3])), "-",
+		   alog_str(r->route));
+}
+
+/* Write one access log line, flushed at once (a follower reads it live). */
+static void alog_write(const struct alog_rec *r)
+{
+	static struct buf line;
+	char start[40];
+
+	if (!alogfp)
+		return;
+	alog_time(&r->start, start, sizeof(start));
+	line.len = 0;
+	if (cfg.access_log_cri)
+		alog_cri_prefix(&line);
+	if (cfg.access_log_json)
+		alog_json(&line, r, start);
+	else
+		alog_text(&line, r, start);
+	fwrite(line.data, 1, line.len, alogfp);
+	fputc('\n', alogfp);
+	fflush(alogfp);
+}
+
+/*
+ * Istio's cluster for a captured connection: inbound|PORT|| for the inbound
+ * listener, the service's outbound cluster for a VIP the stand-in knows a
+ * name of, PassthroughCluster for any other destination.
+ */
+static const char *alog_cluster(enum lkind lk,
+				const struct sockaddr_storage *orig, bool vip,
+				char *out, size_t size)
+{
+	struct sockaddr_storage a;
+	size_t i;
+
+	if (lk == L_INBOUND) {
+		snprintf(out, size, "inbound|%d||", lab_sa_port(orig));
+		return out;
+	}
+	for (i = 0; vip && i < ST_ARRAY_SIZE(dns_table); i++) {
+		const char *ip = orig->ss_family == AF_INET6 ? dns_table[i].aaaa
+							     : dns_table[i].a;
+
+		if (lab_parse_addr(ip, 0, &a) == 0 &&
+		    lab_sa_same_ip(&a, orig)) {
+			snprintf(out, size, "outbound|%d||%s",
+				 lab_sa_port(orig), dns_table[i].name);
+			return out;
+		}
+	}
+	snprintf(out, size, "PassthroughCluster");
+	return out;
+}
+
+/* Envoy logs a tcp_proxy connection once, when it closes or failed. */
+static void alog_tcp(const struct sess *s, const char *flags)
+{
+	char cluster[160];
+	struct alog_rec r = {
+		.start = s->start_rt,
+		.flags = flags,
+		.rx = s->bytes[0],
+		.tx = s->bytes[1],
+		.duration = lab_now_ms() - s->start_ms,
+		.ust = -1,
+		.up_host = &s->up_peer,
+		.up_local = &s->up_local,
+		.ds_local = &s->orig,
+		.ds_remote = &s->client,
+	};
+
+	if (cfg.ambient || (s->lk != L_OUTBOUND && s->lk != L_INBOUND))
+		return;
+	r.cluster =
+		alog_cluster(s->lk, &s->orig, s->vip, cluster, sizeof(cluster));
+	alog_write(&r);
+}
+
 /* ---- sessions --------------------------------------------------------- */
 
 static struct sess *sess_new(enum skind kind, enum lkind lk)
@@ -444,10 +718,22 @@ static struct sess *sess_new(enum skind kind, enum lkind lk)
 	return NULL;
 }
 
+static void hd_log(struct sess *s);
+
 static void sess_free(struct sess *s, const char *reason)
 {
 	int i;
 
+	if (s->kind == S_HDOWN && s->hr.active && !s->hr.logged) {
+		/* The client went before the response was through. */
+		if (!s->hr.resp_done && !strcmp(s->hr.flags, "-")) {
+			s->hr.flags = "DC";
+			s->hr.details = "downstream_remote_disconnect";
+		}
+		hd_log(s);
+	}
+	if (s->kind == S_RELAY && s->logged)
+		alog_tcp(s, "-");
 	if (s->kind == S_RELAY && s->logged)
 		logj("{\"ev\":\"close\",\"listener\":\"%s\",\"client\":\"%s\","
 		     "\"orig_dst\":\"%s\",\"bytes_up\":%llu,"
@@ -473,6 +759,8 @@ static void sess_free(struct sess *s, const char *reason)
 
 static void log_relay_fail(struct sess *s, const char *err)
 {
+	if (strcmp(err, "loop"))
+		alog_tcp(s, "UF");
 	logj("{\"ev\":\"relay\",\"listener\":\"%s\",\"ok\":false,"
 	     "\"client\":\"%s\",\"local\":\"%s\",\"orig_dst\":\"%s\","
 	     "\"vip\":%s,\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
@@ -488,7 +776,7 @@ static int relay_start(struct sess *s, const struct sockaddr_storage *src,
 		       bool transparent)
 {
 	s->kind = S_RELAY;
-	s->fd[1] = open_conn(&s->up_peer, src, transparent);
+	s->fd[1] = open_conn(&s->up_peer, src, transparent, 0);
 	if (s->fd[1] < 0) {
 		stats.upstream_fail++;
 		log_relay_fail(s, strerror(errno));
@@ -566,6 +854,991 @@ static int relay_pump(struct sess *s)
 	}
 	s->deadline = lab_now_ms() + IDLE_MS;
 	return s->shut[0] && s->shut[1] ? 1 : 0;
+}
+
+/* ---- HTTP pools: Envoy's connection manager and upstream pools --------- */
+
+/*
+ * On the ports given with --http-ports the capture listeners speak HTTP/1.x
+ * to the client and frame every request (head, Content-Length body) and
+ * every response, as Envoy's HTTP connection manager does. Requests go to
+ * the endpoint over pooled upstream connections (struct pconn), keyed by
+ * listener, endpoint and source address: an idle connection is reused, a
+ * new one is opened only when none is idle. With --h2 a connection carries
+ * any number of requests at once (up to PC_QUEUE), the responses matched in
+ * order, which is what netfilter sees of HTTP/2 multiplexing: one
+ * connection, many requests from many downstream connections.
+ *
+ * pc_* is the upstream side, hd_* the downstream side. A request is queued
+ * on a pconn by (session index, generation): a session that went away is
+ * seen as stale and its response is read and dropped.
+ */
+
+enum pc_state { PC_FREE, PC_CONNECTING, PC_READY };
+
+struct pc_slot {
+	int idx;
+	unsigned int gen;
+};
+
+struct pconn {
+	enum pc_state state;
+	unsigned int gen;
+	int fd;
+	enum lkind lk;
+	bool have_src;
+	bool transparent;
+	bool closing;
+	bool head_done;
+	bool to_eof;
+	unsigned int sent;
+	int q_len;
+	uint64_t body_left;
+	int64_t deadline;
+	struct sockaddr_storage ep, src, local;
+	struct pc_slot q[PC_QUEUE];
+	struct buf out, in;
+};
+
+/* One header line of an HTTP head. */
+struct hline {
+	const char *name, *val;
+	size_t nlen, vlen;
+};
+
+static struct pconn pconns[MAX_PCONN];
+static uint64_t rid_state;
+
+static void hd_local_reply(struct sess *s, int code, const char *flags,
+			   const char *details, const char *body);
+
+static bool http_port(int port)
+{
+	int i;
+
+	for (i = 0; i < cfg.n_http_ports; i++)
+		if (cfg.http_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Offset just past the blank line that ends an HTTP head, or 0. */
+static size_t http_head_end(const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (b[i] != '\n')
+			continue;
+		if (b[i + 1] == '\n')
+			return i + 2;
+		if (b[i + 1] == '\r' && i + 2 < n && b[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* The line at *@p (start line or header); false at the blank line. */
+static bool http_line(const char **p, const char *end, struct hline *h)
+{
+	const char *l = *p, *nl, *e, *colon, *v;
+
+	nl = memchr(l, '\n', (size_t)(end - l));
+	if (!nl)
+		return false;
+	e = nl > l && nl[-1] == '\r' ? nl - 1 : nl;
+	*p = nl + 1;
+	if (e == l)
+		return false;
+	colon = memchr(l, ':', (size_t)(e - l));
+	h->name = l;
+	h->nlen = (size_t)((colon ? colon : e) - l);
+	v = colon ? colon + 1 : e;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	h->val = v;
+	h->vlen = (size_t)(e - v);
+	return true;
+}
+
+static bool hname_is(const struct hline *h, const char *name)
+{
+	return strlen(name) == h->nlen && !strncasecmp(h->name, name, h->nlen);
+}
+
+/* A comma-separated header value holds the token @tok. */
+static bool hval_has(const struct hline *h, const char *tok)
+{
+	size_t n = strlen(tok), i;
+
+	for (i = 0; i + n <= h->vlen; i++)
+		if (!strncasecmp(h->val + i, tok, n) &&
+		    (i == 0 || h->val[i - 1] == ',' || h->val[i - 1] == ' ') &&
+		    (i + n == h->vlen || h->val[i + n] == ',' ||
+		     h->val[i + n] == ' '))
+			return true;
+	return false;
+}
+
+/* A header value for the logs: bounded, quotes and controls replaced. */
+static void hcopy(char *out, size_t size, const char *v, size_t n)
+{
+	size_t i;
+
+	if (n >= size)
+		n = size - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		out[i] = c < 0x20 || c >= 0x7f || c == '"' ? '_' : (char)c;
+	}
+	out[n] = '\0';
+}
+
+/* Headers Envoy does not forward hop by hop, or sets itself. */
+static bool hop_header(const struct hline *h)
+{
+	return hname_is(h, "connection") || hname_is(h, "keep-alive") ||
+	       hname_is(h, "proxy-connection") || hname_is(h, "upgrade") ||
+	       hname_is(h, "x-request-id") ||
+	       hname_is(h, "x-forwarded-proto") ||
+	       hname_is(h, "x-envoy-upstream-service-time");
+}
+
+/* x-request-id as Envoy makes one: a random UUID (version 4). */
+static void make_request_id(char *out, size_t size)
+{
+	uint64_t a, b;
+
+	rid_state ^= rid_state << 13;
+	rid_state ^= rid_state >> 7;
+	rid_state ^= rid_state << 17;
+	a = rid_state;
+	rid_state ^= rid_state << 13;
+	rid_state ^= rid_state >> 7;
+	rid_state ^= rid_state << 17;
+	b = rid_state;
+	snprintf(out, size, "%08x-%04x-4%03x-%x%03x-%012llx",
+		 (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+		 (unsigned)a & 0xfff, 8 + (unsigned)(b >> 62),
+		 (unsigned)(b >> 48) & 0xfff,
+		 (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+/* The session a pconn's queue slot names, NULL when it went away. */
+static struct sess *pc_sess(const struct pconn *pc, int i)
+{
+	struct sess *s = &sessions[pc->q[i].idx];
+
+	if (s->kind != S_HDOWN || s->gen != pc->q[i].gen || !s->hr.active ||
+	    s->hr.pc != pc - pconns || s->hr.pc_gen != pc->gen)
+		return NULL;
+	return s;
+}
+
+static void pc_log_close(const struct pconn *pc, const char *reason)
+{
+	logj("{\"ev\":\"pool-close\",\"listener\":\"%s\",\"upstream_src\":"
+	     "\"%s\",\"upstream_dst\":\"%s\",\"requests\":%u,"
+	     "\"reason\":\"%s\"}",
+	     lkind_name[pc->lk], SA(&pc->local), SA(&pc->ep), pc->sent, reason);
+}
+
+/*
+ * Close a pooled connection. Requests still queued on it get Envoy's local
+ * reply (or, when their response had begun, lose their downstream too).
+ */
+static void pc_close(struct pconn *pc, const char *reason)
+{
+	bool never = pc->state == PC_CONNECTING;
+	int i;
+
+	if (pc->state == PC_FREE)
+		return;
+	if (never)
+		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":false,"
+		     "\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
+		     lkind_name[pc->lk], SA(&pc->ep), reason);
+	else
+		pc_log_close(pc, reason);
+	pc->state = PC_FREE;
+	close(pc->fd);
+	pc->fd = -1;
+	for (i = 0; i < pc->q_len; i++) {
+		struct sess *s = pc_sess(pc, i);
+
+		if (!s)
+			continue;
+		s->hr.pc = -1;
+		if (s->hr.resp_started) {
+			s->hr.flags = "UC";
+			s->hr.details = "upstream_reset_after_response_started"
+					"{connection_termination}";
+			sess_free(s, "reset");
+		} else if (never) {
+			stats.upstream_fail++;
+			hd_local_reply(
+				s, 503, "UF",
+				"upstream_reset_before_response_started"
+				"{connection_failure}",
+				"upstream connect error or disconnect/reset "
+				"before headers. reset reason: connection "
+				"failure");
+		} else {
+			hd_local_reply(
+				s, 503, "UC",
+				"upstream_reset_before_response_started"
+				"{connection_termination}",
+				"upstream connect error or disconnect/reset "
+				"before headers. reset reason: connection "
+				"termination");
+		}
+	}
+	pc->q_len = 0;
+}
+
+static bool pc_idle(const struct pconn *pc)
+{
+	return pc->state == PC_READY && !pc->q_len && !pc->closing;
+}
+
+static bool pc_key(const struct pconn *pc, enum lkind lk,
+		   const struct sockaddr_storage *ep,
+		   const struct sockaddr_storage *src)
+{
+	return pc->state != PC_FREE && pc->lk == lk &&
+	       lab_sa_equal(&pc->ep, ep) && pc->have_src == !!src &&
+	       (!src || lab_sa_same_ip(&pc->src, src));
+}
+
+/*
+ * The connection for the next request to @ep from @src: an idle one (the
+ * one idle longest is kept for last: the most recent is reused, as Envoy's
+ * pool takes from the top), with --h2 any open one with room.
+ */
+static struct pconn *pc_pick(enum lkind lk, const struct sockaddr_storage *ep,
+			     const struct sockaddr_storage *src, size_t need)
+{
+	struct pconn *best = NULL;
+	int i;
+
+	for (i = 0; i < MAX_PCONN; i++) {
+		struct pconn *pc = &pconns[i];
+
+		if (!pc_key(pc, lk, ep, src) || pc->closing)
+			continue;
+		if (cfg.h2) {
+			if (pc->q_len < PC_QUEUE && buf_space(&pc->out) >= need)
+				return pc;
+			continue;
+		}
+		if (pc_idle(pc) && (!best || pc->deadline > best->deadline))
+			best = pc;
+	}
+	return best;
+}
+
+/* A free slot; when all are taken, the connection idle longest is closed. */
+static struct pconn *pc_slot(void)
+{
+	struct pconn *old = NULL;
+	int i;
+
+	for (i = 0; i < MAX_PCONN; i++) {
+		if (pconns[i].state == PC_FREE)
+			return &pconns[i];
+		if (pc_idle(&pconns[i]) &&
+		    (!old || pconns[i].deadline < old->deadline))
+			old = &pconns[i];
+	}
+	if (!old)
+		return NULL;
+	pc_close(old, "evicted");
+	return old;
+}
+
+/*
+ * Open a pooled connection; NULL when every slot is busy, or with *@failed
+ * set when the connect could not even start.
+ */
+static struct pconn *pc_open(enum lkind lk, const struct sockaddr_storage *ep,
+			     const struct sockaddr_storage *src,
+			     bool transparent, bool *failed)
+{
+	struct pconn *pc = pc_slot();
+	unsigned int gen;
+
+	*failed = false;
+	if (!pc)
+		return NULL;
+	gen = pc->gen + 1;
+	memset(pc, 0, offsetof(struct pconn, out));
+	pc->out.len = 0;
+	pc->in.len = 0;
+	pc->gen = gen;
+	pc->lk = lk;
+	pc->ep = *ep;
+	pc->have_src = !!src;
+	pc->transparent = transparent;
+	if (src)
+		pc->src = *src;
+	pc->fd = open_conn(ep, src, transparent,
+			   transparent ? cfg.tproxy_mark : 0);
+	if (pc->fd < 0) {
+		stats.upstream_fail++;
+		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":false,"
+		     "\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
+		     lkind_name[lk], SA(ep), strerror(errno));
+		*failed = true;
+		return NULL;
+	}
+	pc->state = PC_CONNECTING;
+	pc->deadline = lab_now_ms() + CONNECT_MS;
+	stats.upstream_cx++;
+	return pc;
+}
+
+static void pc_connected(struct pconn *pc)
+{
+	socklen_t len = sizeof(pc->local);
+	int err = connect_result(pc->fd);
+	int i;
+
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	if (err) {
+		pc_close(pc, strerror(err));
+		return;
+	}
+	getsockname(pc->fd, (struct sockaddr *)&pc->local, &len);
+	pc->state = PC_READY;
+	pc->deadline = INT64_MAX;
+	for (i = 0; i < pc->q_len; i++) {
+		struct sess *s = pc_sess(pc, i);
+
+		if (s)
+			s->hr.up_local = pc->local;
+	}
+	logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":true,"
+	     "\"upstream_src\":\"%s\",\"upstream_dst\":\"%s\",\"h2\":%s}",
+	     lkind_name[pc->lk], SA(&pc->local), SA(&pc->ep),
+	     cfg.h2 ? "true" : "false");
+}
+
+/*
+ * Put the request at the head of @s->b[0] on @pc: HTTP/1.1 upstream, hop
+ * headers dropped, x-request-id and x-forwarded-proto as Envoy sets them.
+ */
+static int pc_enqueue(struct pconn *pc, struct sess *s)
+{
+	struct hreq *hr = &s->hr;
+	const char *p = (const char *)s->b[0].data;
+	const char *end = p + hr->head_len;
+	struct buf *o = &pc->out;
+	struct hline h;
+
+	if (pc->q_len >= PC_QUEUE ||
+	    buf_space(o) < hr->head_len + hr->body_len + 160)
+		return -1;
+	http_line(&p, end, &h); /* the request line, rewritten */
+	buf_printf(o, "%s %s HTTP/1.1\r\n", hr->method, hr->path);
+	while (http_line(&p, end, &h)) {
+		if (hop_header(&h))
+			continue;
+		memcpy(o->data + o->len, h.name,
+		       (size_t)(h.val + h.vlen - h.name));
+		o->len += (size_t)(h.val + h.vlen - h.name);
+		buf_printf(o, "\r\n");
+	}
+	buf_printf(o, "x-request-id: %s\r\nx-forwarded-proto: http\r\n\r\n",
+		   hr->rid);
+	memcpy(o->data + o->len, s->b[0].data + hr->head_len, hr->body_len);
+	o->len += hr->body_len;
+	buf_consume(&s->b[0], hr->head_len + hr->body_len);
+
+	pc->q[pc->q_len++] = (struct pc_slot){(int)(s - sessions), s->gen};
+	hr->pc = (int)(pc - pconns);
+	hr->pc_gen = pc->gen;
+	hr->seq = ++pc->sent;
+	hr->reused = hr->seq > 1;
+	hr->sent_ms = lab_now_ms();
+	hr->up_local = pc->local;
+	if (cfg.pool_max_requests && pc->sent >= cfg.pool_max_requests)
+		pc->closing = true;
+	if (pc->state == PC_READY && pc->q_len == 1)
+		pc->deadline = INT64_MAX;
+	return 0;
+}
+
+/* The response at the head of @pc's queue is complete. */
+static void pc_pop(struct pconn *pc)
+{
+	struct sess *s = pc_sess(pc, 0);
+
+	if (s) {
+		s->hr.resp_done = true;
+		s->hr.up_local = pc->local;
+	}
+	memmove(pc->q, pc->q + 1, sizeof(pc->q[0]) * (size_t)(pc->q_len - 1));
+	pc->q_len--;
+	pc->head_done = false;
+	if (pc->q_len)
+		return;
+	if (pc->closing)
+		pc_close(pc, pc->to_eof ? "eof"
+			     : cfg.pool_max_requests &&
+					     pc->sent >= cfg.pool_max_requests
+				     ? "max-requests"
+				     : "connection-close");
+	else
+		pc->deadline = lab_now_ms() + cfg.pool_idle_ms;
+}
+
+/*
+ * Parse the response head at the start of pc->in for the head of the queue
+ * (@s may be NULL: it went away) and put Envoy's version of it in s->b[1].
+ * Return false when it is not all there yet.
+ */
+static bool pc_response_head(struct pconn *pc, struct sess *s)
+{
+	struct buf *in = &pc->in, *o = s ? &s->b[1] : NULL;
+	size_t hend = http_head_end(in->data, in->len);
+	const char *p = (const char *)in->data, *end = p + hend;
+	bool keep, cl = false, head;
+	struct hline h, sl;
+	size_t sl_len;
+	int code;
+
+	if (!hend)
+		return false;
+	if (o && buf_space(o) < hend + 128)
+		return false;
+	http_line(&p, end, &sl);
+	sl_len = (size_t)(sl.val + sl.vlen - sl.name);
+	if (sl_len < 12 || strncmp(sl.name, "HTTP/1.", 7)) {
+		pc->closing = true;
+		pc->to_eof = true;
+		pc->body_left = 0;
+		buf_consume(in, in->len);
+		return false;
+	}
+	code = atoi(sl.name + 9);
+	keep = sl.name[7] == '1';
+	head = s && !strcmp(s->hr.method, "HEAD");
+	pc->body_left = 0;
+	pc->to_eof = false;
+	if (o) {
+		s->hr.status = code;
+		s->hr.resp_ms = lab_now_ms();
+		s->hr.resp_started = true;
+		buf_printf(o, "%s %.*s\r\n", s->hr.proto, (int)(sl_len - 9),
+			   sl.name + 9);
+	}
+	while (http_line(&p, end, &h)) {
+		if (hname_is(&h, "connection"))
+			keep = sl.name[7] == '1' ? !hval_has(&h, "close")
+						 : hval_has(&h, "keep-alive");
+		if (hname_is(&h, "content-length")) {
+			pc->body_left = strtoull(h.val, NULL, 10);
+			cl = true;
+		}
+		if (o && !hop_header(&h)) {
+			memcpy(o->data + o->len, h.name,
+			       (size_t)(h.val + h.vlen - h.name));
+			o->len += (size_t)(h.val + h.vlen - h.name);
+			buf_printf(o, "\r\n");
+		}
+	}
+	buf_consume(in, hend);
+	if (code >= 100 && code < 200) {
+		/* 100 Continue and friends: the real response follows. */
+		if (o)
+			o->len = 0;
+		return pc_response_head(pc, s);
+	}
+	if (!cl && !head && code != 204 && code != 304) {
+		/* No length: the body ends when the upstream closes. */
+		pc->to_eof = true;
+		keep = false;
+	}
+	if (!keep)
+		pc->closing = true;
+	if (o) {
+		if (pc->to_eof)
+			s->hr.keep_alive = false;
+		buf_printf(o, "x-envoy-upstream-service-time: %lld\r\n%s\r\n",
+			   (long long)(s->hr.resp_ms - s->hr.sent_ms),
+			   s->hr.keep_alive ? "" : "connection: close\r\n");
+	}
+	if (head)
+		pc->body_left = 0;
+	pc->head_done = true;
+	return true;
+}
+
+/* Move what arrived to the downstream sessions, response by response. */
+static void pc_parse(struct pconn *pc)
+{
+	while (pc->state == PC_READY && pc->q_len) {
+		struct sess *s = pc_sess(pc, 0);
+		struct buf *in = &pc->in;
+		size_t n;
+
+		if (!pc->head_done && !pc_response_head(pc, s))
+			return;
+		n = in->len;
+		if (!pc->to_eof && n > pc->body_left)
+			n = (size_t)pc->body_left;
+		if (s && n > buf_space(&s->b[1]))
+			n = buf_space(&s->b[1]);
+		if (s) {
+			memcpy(s->b[1].data + s->b[1].len, in->data, n);
+			s->b[1].len += n;
+			s->hr.tx += n;
+		}
+		buf_consume(in, n);
+		if (!pc->to_eof)
+			pc->body_left -= n;
+		if (pc->to_eof || pc->body_left)
+			return;
+		pc_pop(pc);
+	}
+}
+
+static void pc_io(struct pconn *pc)
+{
+	struct buf *o = &pc->out, *in = &pc->in;
+	ssize_t n;
+
+	if (pc->state == PC_CONNECTING) {
+		pc_connected(pc);
+		if (pc->state != PC_READY)
+			return;
+	}
+	if (o->len) {
+		n = send(pc->fd, o->data, o->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(o, (size_t)n);
+		else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			pc_close(pc, "reset");
+			return;
+		}
+	}
+	if (!buf_space(in))
+		return;
+	n = recv(pc->fd, in->data + in->len, buf_space(in), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		in->len += (size_t)n;
+		if (!pc->q_len) {
+			pc_close(pc, "unexpected data");
+			return;
+		}
+		pc_parse(pc);
+		return;
+	}
+	/* EOF or reset: a body read to the end is complete. */
+	if (n == 0 && pc->q_len && pc->head_done && pc->to_eof) {
+		pc->closing = true;
+		pc_pop(pc);
+	}
+	if (pc->state != PC_FREE)
+		pc_close(pc, n == 0 ? "eof" : "reset");
+}
+
+static short pc_events(const struct pconn *pc)
+{
+	struct sess *s;
+
+	if (pc->state == PC_CONNECTING)
+		return POLLOUT;
+	if (pc->out.len)
+		return POLLOUT | POLLIN;
+	if (!pc->q_len || !buf_space(&pc->in))
+		return buf_space(&pc->in) ? POLLIN : 0;
+	s = pc_sess(pc, 0);
+	return !s || buf_space(&s->b[1]) ? POLLIN : 0;
+}
+
+/* ---- HTTP downstream: one client connection of an HTTP port ---------- */
+
+static const char *hd_route(const struct sess *s)
+{
+	if (s->lk == L_OUTBOUND && !s->vip)
+		return "allow_any";
+	return "default";
+}
+
+/*
+ * The end of a request: Envoy's access log line, and the --log "request"
+ * event saying which upstream connection carried it.
+ */
+static void hd_log(struct sess *s)
+{
+	struct hreq *hr = &s->hr;
+	char cluster[160], src[LAB_ADDRSTRLEN] = "";
+	struct alog_rec r = {
+		.start = hr->start_rt,
+		.method = hr->method,
+		.path = hr->path,
+		.proto = hr->proto,
+		.code = hr->status,
+		.flags = hr->flags,
+		.details = hr->details,
+		.rx = hr->body_len,
+		.tx = hr->tx,
+		.duration = lab_now_ms() - hr->start_ms,
+		.ust = hr->resp_ms && hr->sent_ms ? hr->resp_ms - hr->sent_ms
+						  : -1,
+		.xff = hr->xff,
+		.ua = hr->ua,
+		.rid = hr->rid,
+		.authority = hr->authority,
+		.up_host = &s->up_peer,
+		.up_local = &hr->up_local,
+		.ds_local = &s->orig,
+		.ds_remote = &s->client,
+		.route = hd_route(s),
+	};
+	char jp[300];
+
+	if (!hr->active || hr->logged)
+		return;
+	hr->logged = true;
+	r.cluster =
+		alog_cluster(s->lk, &s->orig, s->vip, cluster, sizeof(cluster));
+	alog_write(&r);
+	if (hr->up_local.ss_family)
+		lab_fmt_sa(&hr->up_local, true, src, sizeof(src));
+	logj("{\"ev\":\"request\",\"listener\":\"%s\",\"client\":\"%s\","
+	     "\"local\":\"%s\",\"orig_dst\":\"%s\",\"vip\":%s,"
+	     "\"method\":\"%s\",\"path\":\"%s\",\"request_id\":\"%s\","
+	     "\"status\":%d,\"flags\":\"%s\",\"upstream_src\":\"%s\","
+	     "\"upstream_dst\":\"%s\",\"conn\":\"%s\",\"conn_seq\":%u,"
+	     "\"ok\":%s}",
+	     lkind_name[s->lk], SA(&s->client), SA(&s->local), SA(&s->orig),
+	     s->vip ? "true" : "false", hr->method,
+	     jstr(hr->path, jp, sizeof(jp)), hr->rid, hr->status,
+	     alog_str(hr->flags), src, SA(&s->up_peer),
+	     !src[0]	  ? "none"
+	     : hr->reused ? "reused"
+			  : "new",
+	     hr->seq, hr->status >= 200 && hr->status < 500 ? "true" : "false");
+}
+
+/*
+ * Envoy's own answer (no upstream response): the connection closes after
+ * it. A response already begun cannot be replaced: the client loses its
+ * connection instead.
+ */
+static void hd_local_reply(struct sess *s, int code, const char *flags,
+			   const char *details, const char *body)
+{
+	struct buf *o = &s->b[1];
+
+	s->hr.status = code;
+	s->hr.flags = flags;
+	s->hr.details = details;
+	s->hr.keep_alive = false;
+	s->hr.pc = -1;
+	if (s->hr.resp_started) {
+		sess_free(s, "reset");
+		return;
+	}
+	o->len = 0;
+	buf_printf(o,
+		   "%s %d %s\r\ncontent-length: %zu\r\n"
+		   "content-type: text/plain\r\nconnection: close\r\n\r\n%s",
+		   s->hr.proto[0] ? s->hr.proto : "HTTP/1.1", code,
+		   code == 400	 ? "Bad Request"
+		   : code == 504 ? "Gateway Timeout"
+				 : "Service Unavailable",
+		   strlen(body), body);
+	s->hr.tx = strlen(body);
+	s->hr.resp_started = true;
+	s->hr.resp_done = true;
+	s->state = ST_H_UP;
+	s->deadline = lab_now_ms() + HTTP_MS;
+}
+
+/*
+ * Hand the parsed request to a pooled connection: reuse, else open one.
+ * It stays in ST_H_WAIT when every connection slot is busy.
+ */
+static void hd_assign(struct sess *s)
+{
+	static struct sockaddr_storage src;
+	const struct sockaddr_storage *from = NULL;
+	bool transparent = false, failed = false;
+	struct pconn *pc;
+	size_t need = s->hr.head_len + s->hr.body_len + 160;
+
+	if (s->lk == L_INBOUND) {
+		if (cfg.tproxy && cfg.original_src) {
+			/* original_src: the client's address, any port. */
+			src = s->client;
+			lab_sa_set_port(&src, 0);
+			transparent = true;
+		} else {
+			lab_parse_addr(s->orig.ss_family == AF_INET6
+					       ? "::6"
+					       : "127.0.0.6",
+				       0, &src);
+		}
+		from = &src;
+	}
+	pc = pc_pick(s->lk, &s->up_peer, from, need);
+	if (!pc)
+		pc = pc_open(s->lk, &s->up_peer, from, transparent, &failed);
+	if (failed) {
+		hd_local_reply(s, 503, "UF",
+			       "upstream_reset_before_response_started"
+			       "{connection_failure}",
+			       "upstream connect error or disconnect/reset "
+			       "before headers. reset reason: connection "
+			       "failure");
+		return;
+	}
+	if (!pc || pc_enqueue(pc, s) < 0)
+		return;
+	s->state = ST_H_UP;
+	s->deadline = lab_now_ms() + RESPONSE_MS;
+}
+
+/* A whole request head (and body) is at the start of b[0]: take it. */
+static void hd_parse(struct sess *s)
+{
+	struct hreq *hr = &s->hr;
+	struct buf *in = &s->b[0];
+	size_t hend = http_head_end(in->data, in->len);
+	const char *p = (const char *)in->data, *end = p + hend;
+	const char *sp1, *sp2;
+	struct hline h, rl;
+	bool chunked = false;
+
+	memset(hr, 0, sizeof(*hr));
+	hr->active = true;
+	hr->pc = -1;
+	hr->start_ms = lab_now_ms();
+	clock_gettime(CLOCK_REALTIME, &hr->start_rt);
+	hr->head_len = hend;
+	hr->flags = "-";
+	hr->details = "via_upstream";
+	http_line(&p, end, &rl);
+	sp1 = memchr(rl.name, ' ', (size_t)(rl.val + rl.vlen - rl.name));
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(rl.val + rl.vlen - sp1 - 1))
+		  : NULL;
+	if (sp1)
+		hcopy(hr->method, sizeof(hr->method), rl.name,
+		      (size_t)(sp1 - rl.name));
+	if (sp2) {
+		hcopy(hr->path, sizeof(hr->path), sp1 + 1,
+		      (size_t)(sp2 - sp1 - 1));
+		hcopy(hr->proto, sizeof(hr->proto), sp2 + 1,
+		      (size_t)(rl.val + rl.vlen - sp2 - 1));
+	}
+	hr->keep_alive = !strcmp(hr->proto, "HTTP/1.1");
+	while (http_line(&p, end, &h)) {
+		if (hname_is(&h, "host"))
+			hcopy(hr->authority, sizeof(hr->authority), h.val,
+			      h.vlen);
+		else if (hname_is(&h, "user-agent"))
+			hcopy(hr->ua, sizeof(hr->ua), h.val, h.vlen);
+		else if (hname_is(&h, "x-request-id"))
+			hcopy(hr->rid, sizeof(hr->rid), h.val, h.vlen);
+		else if (hname_is(&h, "x-forwarded-for"))
+			hcopy(hr->xff, sizeof(hr->xff), h.val, h.vlen);
+		else if (hname_is(&h, "content-length"))
+			hr->body_len = strtoul(h.val, NULL, 10);
+		else if (hname_is(&h, "transfer-encoding"))
+			chunked = true;
+		else if (hname_is(&h, "connection"))
+			hr->keep_alive = !strcmp(hr->proto, "HTTP/1.1")
+						 ? !hval_has(&h, "close")
+						 : hval_has(&h, "keep-alive");
+	}
+	if (!hr->rid[0])
+		make_request_id(hr->rid, sizeof(hr->rid));
+	/* HTTP/1.0 is taken, as with Istio's PILOT_HTTP10. */
+	if (!sp2 ||
+	    (strcmp(hr->proto, "HTTP/1.0") && strcmp(hr->proto, "HTTP/1.1"))) {
+		buf_consume(in, in->len);
+		hd_local_reply(s, 400, "DPE", "http1.codec_error",
+			       "Bad Request");
+		return;
+	}
+	if (chunked || hend + hr->body_len > BUF_SIZE) {
+		/* Bodies are buffered whole, and only with a length. */
+		buf_consume(in, in->len);
+		hd_local_reply(s, 413, "-", "request_payload_too_large",
+			       "Payload Too Large");
+		return;
+	}
+	s->state = ST_H_WAIT;
+	s->deadline = lab_now_ms() + CONNECT_MS;
+}
+
+/* Whether b[0] holds a whole request; then parse it and hand it on. */
+static void hd_next(struct sess *s)
+{
+	struct buf *in = &s->b[0];
+	size_t hend = http_head_end(in->data, in->len);
+
+	if (!hend) {
+		if (!buf_space(in)) {
+			buf_consume(in, in->len);
+			memset(&s->hr, 0, sizeof(s->hr));
+			s->hr.active = true;
+			s->hr.start_ms = lab_now_ms();
+			clock_gettime(CLOCK_REALTIME, &s->hr.start_rt);
+			hd_local_reply(s, 431, "-", "headers_too_large",
+				       "Request Header Fields Too Large");
+		}
+		return;
+	}
+	hd_parse(s);
+	if (s->state != ST_H_WAIT)
+		return;
+	if (in->len < s->hr.head_len + s->hr.body_len) {
+		/* The body is still on its way: parsed again when it is in. */
+		s->state = ST_H_READ;
+		s->hr.active = false;
+		return;
+	}
+	stats.http_requests++;
+	hd_assign(s);
+}
+
+static void hd_start(struct sess *s)
+{
+	s->kind = S_HDOWN;
+	s->state = ST_H_READ;
+	s->hr.pc = -1;
+	s->deadline = lab_now_ms() + IDLE_MS;
+}
+
+/* Events of an HTTP downstream connection. */
+static void hd_io(struct sess *s)
+{
+	struct buf *in = &s->b[0], *o = &s->b[1];
+	ssize_t n;
+
+	if (o->len) {
+		n = send(s->fd[0], o->data, o->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(o, (size_t)n);
+		else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			s->hr.flags = "DC";
+			sess_free(s, "reset");
+			return;
+		}
+	}
+	if (s->state == ST_H_UP && s->hr.resp_done && !o->len) {
+		hd_log(s);
+		if (!s->hr.keep_alive) {
+			shutdown(s->fd[0], SHUT_WR);
+			sess_free(s, "done");
+			return;
+		}
+		s->hr.active = false;
+		s->state = ST_H_READ;
+		s->deadline = lab_now_ms() + IDLE_MS;
+		hd_next(s); /* a pipelined request */
+		return;
+	}
+	if (s->state != ST_H_READ || !buf_space(in))
+		return;
+	n = recv(s->fd[0], in->data + in->len, buf_space(in), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		sess_free(s, n == 0 ? "eof" : "reset");
+		return;
+	}
+	in->len += (size_t)n;
+	s->bytes[0] += (uint64_t)n;
+	s->deadline = lab_now_ms() + IDLE_MS;
+	hd_next(s);
+}
+
+static short hd_events(const struct sess *s)
+{
+	short ev = s->b[1].len ? POLLOUT : 0;
+
+	if (s->state == ST_H_READ && buf_space(&s->b[0]))
+		ev |= POLLIN;
+	return ev;
+}
+
+/*
+ * Once per loop: waiting requests try the pools again, responses blocked on
+ * a full downstream buffer move on, expired connections close.
+ */
+static void pool_tick(int64_t now)
+{
+	int i;
+
+	for (i = 0; i < MAX_PCONN; i++) {
+		struct pconn *pc = &pconns[i];
+
+		if (pc->state == PC_FREE)
+			continue;
+		if (now >= pc->deadline) {
+			if (pc->state == PC_CONNECTING)
+				pc_close(pc, "connect timeout");
+			else
+				pc_close(pc, "idle-timeout");
+			continue;
+		}
+		if (pc->in.len)
+			pc_parse(pc);
+	}
+	for (i = 0; i < MAX_SESS; i++) {
+		struct sess *s = &sessions[i];
+
+		if (s->kind != S_HDOWN)
+			continue;
+		if (s->state == ST_H_WAIT)
+			hd_assign(s);
+		else if (s->state == ST_H_UP && s->hr.resp_done && !s->b[1].len)
+			hd_io(s);
+	}
+}
+
+/* An HTTP session ran out of time. */
+static void hd_timeout(struct sess *s)
+{
+	struct pconn *pc;
+	unsigned int gen;
+
+	switch (s->state) {
+	case ST_H_WAIT:
+		hd_local_reply(
+			s, 503, "UO",
+			"upstream_reset_before_response_started{overflow}",
+			"upstream connect error or disconnect/reset "
+			"before headers. reset reason: overflow");
+		break;
+	case ST_H_UP:
+		if (s->hr.resp_done || s->hr.resp_started || s->hr.pc < 0) {
+			sess_free(s, "timeout");
+			break;
+		}
+		/* An HTTP/1.1 upstream cannot drop one request: close it. */
+		pc = &pconns[s->hr.pc];
+		gen = s->hr.pc_gen;
+		hd_local_reply(s, 504, "UT", "response_timeout",
+			       "upstream request timeout");
+		if (pc->gen == gen)
+			pc_close(pc, "response timeout");
+		break;
+	default:
+		sess_free(s, "timeout");
+		break;
+	}
 }
 
 /* ---- HTTP: admin, stats, merged metrics, health ----------------------- */
@@ -692,7 +1965,7 @@ static void fetch_start(struct sess *s, enum fetch f)
 	}
 	s->fetch = f;
 	s->up_peer = dst;
-	s->fd[1] = open_conn(&dst, NULL, false);
+	s->fd[1] = open_conn(&dst, NULL, false, 0);
 	if (s->fd[1] < 0) {
 		respond_text(s, 503, "upstream connect failed\n");
 		return;
@@ -1194,7 +2467,7 @@ static void xds_start(void)
 		return;
 	}
 	s->up_peer = cfg.istiod;
-	s->fd[1] = open_conn(&cfg.istiod, NULL, false);
+	s->fd[1] = open_conn(&cfg.istiod, NULL, false, 0);
 	if (s->fd[1] < 0) {
 		sess_free(s, strerror(errno));
 		return;
@@ -1252,6 +2525,18 @@ static void xds_io(struct sess *s)
 
 /* ---- accepting -------------------------------------------------------- */
 
+/* A connection of our own pools came back to a capture listener. */
+static bool pool_own_conn(const struct sockaddr_storage *peer)
+{
+	int i;
+
+	for (i = 0; i < MAX_PCONN; i++)
+		if (pconns[i].state != PC_FREE &&
+		    lab_sa_equal(&pconns[i].local, peer))
+			return true;
+	return false;
+}
+
 static void accept_one(struct listener *l)
 {
 	struct sockaddr_storage peer;
@@ -1279,6 +2564,8 @@ static void accept_one(struct listener *l)
 	len = sizeof(s->local);
 	getsockname(fd, (struct sockaddr *)&s->local, &len);
 	s->deadline = lab_now_ms() + HTTP_MS;
+	s->start_ms = lab_now_ms();
+	clock_gettime(CLOCK_REALTIME, &s->start_rt);
 
 	switch (l->kind) {
 	case L_OUTBOUND:
@@ -1291,8 +2578,9 @@ static void accept_one(struct listener *l)
 		original_dst(fd, &s->orig);
 		s->up_peer = s->orig;
 		port = lab_sa_port(&s->orig);
-		if ((port == cfg.outbound_port || port == cfg.inbound_port) &&
-		    is_local_addr(&s->orig)) {
+		if (((port == cfg.outbound_port || port == cfg.inbound_port) &&
+		     is_local_addr(&s->orig)) ||
+		    pool_own_conn(&s->client)) {
 			stats.refused++;
 			log_relay_fail(s, "loop");
 			sess_free(s, "loop");
@@ -1339,6 +2627,10 @@ static void accept_one(struct listener *l)
 			lab_parse_addr("127.0.0.6", 0, &src4);
 			lab_parse_addr("::6", 0, &src6);
 			src = s->orig.ss_family == AF_INET6 ? &src6 : &src4;
+		}
+		if (http_port(port) && !cfg.ambient && !cfg.single_capture) {
+			hd_start(s);
+			break;
 		}
 		if (relay_start(s, src, false) < 0)
 			sess_free(s, "connect-failed");
@@ -1394,6 +2686,35 @@ static int parse_port(const char *s)
 	return (int)v;
 }
 
+/* A number (0x allowed) up to @max. */
+static unsigned long parse_uint(const char *s, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || *s == '-' || v > max)
+		die("bad number %s", s);
+	return v;
+}
+
+/* "9080,80": the ports Istio would treat as HTTP (by name or sniffing). */
+static void parse_http_ports(const char *list)
+{
+	char tmp[256], *tok, *save = NULL;
+
+	snprintf(tmp, sizeof(tmp), "%s", list);
+	for (tok = strtok_r(tmp, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (cfg.n_http_ports >= MAX_HTTP_PORTS)
+			die("too many --http-ports");
+		cfg.http_ports[cfg.n_http_ports++] = parse_port(tok);
+	}
+	if (!cfg.n_http_ports)
+		die("bad --http-ports %s", list);
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: st-sidecar --pod-ip IP [--pod-ip6 IP6] [--outbound-port 15001]\n"
@@ -1403,7 +2724,11 @@ static void usage(FILE *f)
 	      "         [--admin-port 15000] [--stats-port 15090]\n"
 	      "         [--agent-port 15020] [--health-port 15021]\n"
 	      "         [--single-capture] [--ambient [--mark 0x539]\n"
-	      "         [--hbone-port 15008] [--hbone-target 9080]]\n",
+	      "         [--hbone-port 15008] [--hbone-target 9080]]\n"
+	      "         [--http-ports PORT,... [--pool-idle-ms 60000]\n"
+	      "         [--pool-max-requests 0] [--h2] [--original-src\n"
+	      "         [--tproxy-mark 1337]]] [--access-log F\n"
+	      "         [--access-log-cri] [--access-log-json]]\n",
 	      f);
 }
 
@@ -1430,6 +2755,15 @@ static void parse_args(int argc, char **argv)
 		{"mark", required_argument, NULL, 'm'},
 		{"hbone-port", required_argument, NULL, 'B'},
 		{"hbone-target", required_argument, NULL, 'T'},
+		{"http-ports", required_argument, NULL, 'W'},
+		{"pool-idle-ms", required_argument, NULL, 'L'},
+		{"pool-max-requests", required_argument, NULL, 'R'},
+		{"h2", no_argument, NULL, '2'},
+		{"original-src", no_argument, NULL, 'O'},
+		{"tproxy-mark", required_argument, NULL, 'K'},
+		{"access-log", required_argument, NULL, 'x'},
+		{"access-log-cri", no_argument, NULL, 'C'},
+		{"access-log-json", no_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1527,6 +2861,39 @@ static void parse_args(int argc, char **argv)
 		case 'T':
 			cfg.hbone_target = parse_port(optarg);
 			break;
+		case 'W':
+			parse_http_ports(optarg);
+			break;
+		case 'L':
+			cfg.pool_idle_ms = (int)parse_uint(optarg, INT_MAX);
+			if (!cfg.pool_idle_ms)
+				die("bad --pool-idle-ms %s", optarg);
+			break;
+		case 'R':
+			cfg.pool_max_requests =
+				(unsigned int)parse_uint(optarg, UINT_MAX);
+			break;
+		case '2':
+			cfg.h2 = true;
+			break;
+		case 'O':
+			cfg.original_src = true;
+			break;
+		case 'K':
+			cfg.tproxy_mark =
+				(unsigned int)parse_uint(optarg, UINT_MAX);
+			if (!cfg.tproxy_mark)
+				die("bad --tproxy-mark %s", optarg);
+			break;
+		case 'x':
+			cfg.access_log = optarg;
+			break;
+		case 'C':
+			cfg.access_log_cri = true;
+			break;
+		case 'J':
+			cfg.access_log_json = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1547,6 +2914,14 @@ static void parse_args(int argc, char **argv)
 		die("--single-capture is a REDIRECT mode");
 	if (cfg.ambient && !cfg.mark)
 		cfg.mark = 0x539;
+	if (cfg.n_http_ports && (cfg.ambient || cfg.single_capture))
+		die("--http-ports needs the sidecar mode");
+	if ((cfg.h2 || cfg.original_src) && !cfg.n_http_ports)
+		die("--h2 and --original-src need --http-ports");
+	if (cfg.original_src && !cfg.tproxy)
+		die("--original-src is a TPROXY mode");
+	if ((cfg.access_log_cri || cfg.access_log_json) && !cfg.access_log)
+		die("--access-log-cri and --access-log-json need --access-log");
 }
 
 /* ztunnel's ports inside the pod: captures, HBONE and DNS, nothing else. */
@@ -1638,7 +3013,7 @@ static void write_pidfile(void)
 
 /* ---- the loop --------------------------------------------------------- */
 
-enum ptype { P_LISTEN, P_SESS, P_DNSU };
+enum ptype { P_LISTEN, P_SESS, P_DNSU, P_POOL };
 
 struct pmap {
 	enum ptype type;
@@ -1651,6 +3026,8 @@ static short sess_events(const struct sess *s, int side)
 {
 	short ev = 0;
 
+	if (s->kind == S_HDOWN)
+		return side == 0 ? hd_events(s) : 0;
 	switch (s->state) {
 	case ST_CONNECTING:
 	case ST_RELAY:
@@ -1678,6 +3055,8 @@ static short sess_events(const struct sess *s, int side)
 			       (s->b[1].len ? POLLOUT : 0));
 	case ST_XDS:
 		return (short)(POLLIN | (s->b[0].len ? POLLOUT : 0));
+	default:
+		break;
 	}
 	return 0;
 }
@@ -1708,6 +3087,9 @@ static void sess_event(struct sess *s, int side)
 	case S_XDS:
 		xds_io(s);
 		break;
+	case S_HDOWN:
+		hd_io(s);
+		break;
 	case S_FREE:
 		break;
 	}
@@ -1722,6 +3104,10 @@ static void timeouts(int64_t now)
 
 		if (s->kind == S_FREE || now < s->deadline)
 			continue;
+		if (s->kind == S_HDOWN) {
+			hd_timeout(s);
+			continue;
+		}
 		if (s->kind == S_RELAY && s->connecting) {
 			stats.upstream_fail++;
 			log_relay_fail(s, "connect timeout");
@@ -1747,8 +3133,10 @@ static void timeouts(int64_t now)
 
 static void run(const sigset_t *waitmask)
 {
-	static struct pollfd pfd[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU];
-	static struct pmap map[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU];
+	static struct pollfd
+		pfd[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU + MAX_PCONN];
+	static struct pmap
+		map[MAX_LISTEN + 2 * MAX_SESS + MAX_DNSU + MAX_PCONN];
 
 	while (!stop_signal) {
 		int64_t now = lab_now_ms(), next = now + 1000;
@@ -1783,6 +3171,16 @@ static void run(const sigset_t *waitmask)
 			pfd[n] = (struct pollfd){dnsus[i].fd, POLLIN, 0};
 			map[n++] = (struct pmap){P_DNSU, i, 0, 0};
 		}
+		for (i = 0; i < MAX_PCONN; i++) {
+			struct pconn *pc = &pconns[i];
+
+			if (pc->state == PC_FREE)
+				continue;
+			if (pc->deadline < next)
+				next = pc->deadline;
+			pfd[n] = (struct pollfd){pc->fd, pc_events(pc), 0};
+			map[n++] = (struct pmap){P_POOL, i, 0, pc->gen};
+		}
 		if (xds_retry_at >= 0 && xds_retry_at < next)
 			next = xds_retry_at;
 		if (next < now)
@@ -1816,8 +3214,15 @@ static void run(const sigset_t *waitmask)
 				if (dnsus[map[i].idx].fd == pfd[i].fd)
 					dnsu_answer(&dnsus[map[i].idx]);
 				break;
+			case P_POOL:
+				if (pconns[map[i].idx].state != PC_FREE &&
+				    pconns[map[i].idx].gen == map[i].gen &&
+				    pconns[map[i].idx].fd == pfd[i].fd)
+					pc_io(&pconns[map[i].idx]);
+				break;
 			}
 		}
+		pool_tick(lab_now_ms());
 		timeouts(lab_now_ms());
 	}
 }
@@ -1850,6 +3255,15 @@ int main(int argc, char **argv)
 		sessions[i].fd[0] = sessions[i].fd[1] = -1;
 	for (i = 0; i < MAX_DNSU; i++)
 		dnsus[i].fd = -1;
+	for (i = 0; i < MAX_PCONN; i++)
+		pconns[i].fd = -1;
+	rid_state = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
+		    0x9e3779b97f4a7c15ULL;
+	if (cfg.access_log) {
+		alogfp = fopen(cfg.access_log, "ae");
+		if (!alogfp)
+			die("%s: %s", cfg.access_log, strerror(errno));
+	}
 	if (cfg.logfile) {
 		logfp = fopen(cfg.logfile, "ae");
 		if (!logfp)
@@ -1875,6 +3289,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAX_SESS; i++)
 		if (sessions[i].kind != S_FREE)
 			sess_free(&sessions[i], "shutdown");
+	for (i = 0; i < MAX_PCONN; i++)
+		pc_close(&pconns[i], "shutdown");
 	for (i = 0; i < MAX_DNSU; i++)
 		if (dnsus[i].fd >= 0)
 			close(dnsus[i].fd);
@@ -1885,5 +3301,7 @@ int main(int argc, char **argv)
 		unlink(cfg.pidfile);
 	if (logfp)
 		fclose(logfp);
+	if (alogfp)
+		fclose(alogfp);
 	return 0;
 }

@@ -5,6 +5,7 @@
 # come from tests/lib.sh.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/../../lib.sh
 . "$HERE/../../lib.sh"
 LAB=$(cd "$HERE/.." && pwd)/lab
 SAMPLES=$(cd "$HERE/../../../samples" && pwd)
