@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "envoy.h"
-#include "flow.h"
 
 enum st_envoy_kind {
 	ST_ENVOY_K_TIME,
@@ -135,6 +134,33 @@ static int st_envoy_u64(const char *s, size_t n, uint64_t *v)
 	return 0;
 }
 
+/*
+ * A dotted quad, as inet_pton() reads it (four decimal parts 0-255, no
+ * leading zeros but "0"), without the copy inet_pton() needs: this runs
+ * for every address of every line.
+ */
+static int st_envoy_ipv4(const char *s, size_t n, uint8_t *out)
+{
+	const char *end = s + n;
+
+	for (int part = 0; part < 4; part++) {
+		unsigned int v = 0;
+		const char *start = s;
+
+		while (s < end && *s >= '0' && *s <= '9' && s - start < 3)
+			v = v * 10 + (unsigned int)(*s++ - '0');
+		if (s == start || v > 255 || (s - start > 1 && *start == '0'))
+			return -EINVAL;
+		out[part] = (uint8_t)v;
+		if (part < 3) {
+			if (s >= end || *s != '.')
+				return -EINVAL;
+			s++;
+		}
+	}
+	return s == end ? 0 : -EINVAL;
+}
+
 int st_envoy_addr_parse(const char *s, size_t n, struct st_envoy_addr *a)
 {
 	const char *end = s + n, *host = s, *colon;
@@ -164,13 +190,22 @@ int st_envoy_addr_parse(const char *s, size_t n, struct st_envoy_addr *a)
 	if (st_envoy_u64(colon + 1, (size_t)(end - colon - 1), &port) < 0 ||
 	    port > UINT16_MAX)
 		return -EINVAL;
+	if (!v6) {
+		if (st_envoy_ipv4(host, hlen, a->addr) < 0) {
+			memset(a, 0, sizeof(*a));
+			return -EINVAL;
+		}
+		a->family = 4;
+		a->port = (uint16_t)port;
+		return 0;
+	}
 	memcpy(tmp, host, hlen);
 	tmp[hlen] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, tmp, a->addr) != 1) {
+	if (inet_pton(AF_INET6, tmp, a->addr) != 1) {
 		memset(a, 0, sizeof(*a));
 		return -EINVAL;
 	}
-	a->family = v6 ? 6 : 4;
+	a->family = 6;
 	a->port = (uint16_t)port;
 	return 0;
 }
@@ -289,7 +324,11 @@ void st_envoy_set(struct st_envoy_req *req, enum st_envoy_field f,
 		return;
 	d = &st_envoy_desc[f];
 	val = (char *)req + d->off;
-	memset(val, 0, d->size);
+	/* A string is read up to its terminator only. */
+	if (d->kind == ST_ENVOY_K_STR)
+		val[0] = '\0';
+	else
+		memset(val, 0, d->size);
 	req->has |= bit;
 	req->empty &= ~bit;
 	req->bad &= ~bit;
@@ -351,10 +390,15 @@ void st_envoy_set_uint(struct st_envoy_req *req, enum st_envoy_field f,
 
 void st_envoy_addr_format(const struct st_envoy_addr *a, char *buf, size_t size)
 {
-	if (a->family != 4 && a->family != 6)
-		snprintf(buf, size, "-");
+	char s[INET6_ADDRSTRLEN] = "?";
+
+	/* As st_flow_addr_format() writes them, without needing flow.c. */
+	if (a->family == 6 && inet_ntop(AF_INET6, a->addr, s, sizeof(s)))
+		snprintf(buf, size, "[%s]:%u", s, a->port);
+	else if (a->family == 4 && inet_ntop(AF_INET, a->addr, s, sizeof(s)))
+		snprintf(buf, size, "%s:%u", s, a->port);
 	else
-		st_flow_addr_format(a->family, a->addr, a->port, buf, size);
+		snprintf(buf, size, "-");
 }
 
 /* Append to a bounded buffer, counting what the whole would need. */
