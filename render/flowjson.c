@@ -132,6 +132,48 @@ out:
 	return o;
 }
 
+/* The pooled connection a reused flow names. */
+static json_t *fj_conn(const struct st_flow_conn *c)
+{
+	char addr[ST_FLOW_ADDR_SIZE];
+	json_t *o = json_object();
+	bool bad = o == NULL;
+
+	if (bad)
+		return NULL;
+	st_flow_addr_format(c->family, c->src, c->sport, addr, sizeof(addr));
+	fj_set(o, "src", json_string(addr), &bad);
+	st_flow_addr_format(c->family, c->dst, c->dport, addr, sizeof(addr));
+	fj_set(o, "dst", json_string(addr), &bad);
+	fj_set(o, "flow", json_integer((json_int_t)c->flow_id), &bad);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* How Envoy's side was found: null when nothing was captured to it. */
+static json_t *fj_envoy(const struct st_flow *f)
+{
+	json_t *o = NULL;
+	bool bad = false;
+
+	if (f->side == ST_SIDE_NONE)
+		return json_null();
+	o = json_object();
+	if (o == NULL)
+		return NULL;
+	fj_set(o, "side", json_string(st_flow_side_name(f->side)), &bad);
+	if (f->side == ST_SIDE_REUSED && f->pooled.known)
+		fj_set(o, "pooled", fj_conn(&f->pooled), &bad);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *st_flowjson_flow(const struct st_flow *f, const char *path)
 {
 	char buf[1024];
@@ -148,8 +190,11 @@ json_t *st_flowjson_flow(const struct st_flow *f, const char *path)
 	fj_set(o, "type", json_integer(f->type), &bad);
 	fj_set(o, "type_name", json_string(st_class_type_name(f->type)), &bad);
 	fj_set(o, "class", json_string(st_class_name(f->klass, f->type)), &bad);
-	fj_set(o, "reason", f->type == 0 ? json_string(f->reason) : json_null(),
+	fj_set(o, "reason",
+	       f->type == 0 || f->reason[0] != '\0' ? json_string(f->reason)
+						    : json_null(),
 	       &bad);
+	fj_set(o, "envoy", fj_envoy(f), &bad);
 	fj_set(o, "path", json_string(path), &bad);
 	for (unsigned int i = 0; i < f->nlegs; i++)
 		fj_append(legs, fj_leg(&f->legs[i]), &bad);
@@ -587,6 +632,26 @@ static void fj_leg_w(struct fj_out *o, const struct st_flow_leg *l)
 	fj_lit(o, "}");
 }
 
+static void fj_envoy_w(struct fj_out *o, const struct st_flow *f)
+{
+	if (f->side == ST_SIDE_NONE) {
+		fj_lit(o, "null");
+		return;
+	}
+	fj_lit(o, "{\"side\":");
+	fj_str(o, st_flow_side_name(f->side));
+	if (f->side == ST_SIDE_REUSED && f->pooled.known) {
+		fj_lit(o, ",\"pooled\":{\"src\":");
+		fj_addr_w(o, f->pooled.family, f->pooled.src, f->pooled.sport);
+		fj_lit(o, ",\"dst\":");
+		fj_addr_w(o, f->pooled.family, f->pooled.dst, f->pooled.dport);
+		fj_lit(o, ",\"flow\":");
+		fj_u64(o, f->pooled.flow_id);
+		fj_lit(o, "}");
+	}
+	fj_lit(o, "}");
+}
+
 int st_flowjson_write(FILE *out, const struct st_flow *f)
 {
 	struct fj_out o; /* not zeroed: 16 KiB of memset per flow showed */
@@ -604,10 +669,12 @@ int st_flowjson_write(FILE *out, const struct st_flow *f)
 	fj_lit(&o, ",\"class\":");
 	fj_str(&o, st_class_name(f->klass, f->type));
 	fj_lit(&o, ",\"reason\":");
-	if (f->type == 0)
+	if (f->type == 0 || f->reason[0] != '\0')
 		fj_str(&o, f->reason);
 	else
 		fj_lit(&o, "null");
+	fj_lit(&o, ",\"envoy\":");
+	fj_envoy_w(&o, f);
 	fj_lit(&o, ",\"path\":");
 	fj_str(&o, path);
 	fj_lit(&o, ",\"legs\":[");

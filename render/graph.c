@@ -1201,7 +1201,7 @@ static int gr_caption(struct gr_build *b)
 		p = arrow + 4;
 	}
 	fputs("\\l", o);
-	if (f->type == 0 && f->reason[0] != '\0') {
+	if (f->reason[0] != '\0') {
 		for (const char *r = f->reason; *r != '\0'; r++)
 			fputc(*r == '\\' ? '/' : *r, o);
 		fputs("\\l", o);

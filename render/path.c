@@ -438,6 +438,10 @@ int st_path_print(FILE *out, const struct st_flow *f)
 		n = fprintf(out, "[0 %s] %s  (%s -> %s; %s)\n",
 			    st_class_name(f->klass, f->type), path, src, dst,
 			    f->reason);
+	else if (f->reason[0] != '\0')
+		n = fprintf(out, "[%d %s] %s  (%s -> %s; %s)\n", f->type,
+			    st_class_type_name(f->type), path, src, dst,
+			    f->reason);
 	else
 		n = fprintf(out, "[%d %s] %s  (%s -> %s)\n", f->type,
 			    st_class_type_name(f->type), path, src, dst);

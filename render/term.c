@@ -296,7 +296,7 @@ static void tm_title(FILE *out, const struct st_flow *f)
 	st_flow_addr_format(l->family, l->dst, l->dport, dst, sizeof(dst));
 	fprintf(out, "[%d %s]  %s -> %s", f->type,
 		st_class_name(f->klass, f->type), src, dst);
-	if (f->type == 0 && f->reason[0] != '\0')
+	if (f->reason[0] != '\0')
 		fprintf(out, "; %s", f->reason);
 	fputc('\n', out);
 }

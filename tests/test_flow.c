@@ -22,7 +22,8 @@
  *   NAME flags F          later records carry TCP flags F
  *   NAME owner UID GID    later records carry this socket owner
  *   wait MS | expire MS | lost N | flush
- *   expect TYPE [CLASS]   the next emitted flow (in order)
+ *   expect TYPE [CLASS] [side=S]  the next emitted flow (in order);
+ *                         S: how Envoy's side was found (st_flow_side_name)
  *   expect-stats KEY=N... lost, skipped, evicted, ignored, later, late,
  *                         flows, records, unknown_chain, unknown_rule,
  *                         untagged
@@ -75,6 +76,7 @@ struct tleg {
 struct texpect {
 	int type;
 	char klass[32];
+	char side[16]; /* "": not checked */
 };
 
 struct scenario {
@@ -114,6 +116,9 @@ static const char *const scenarios[] = {
 	"nftables_1.28",	"dualstack",
 	"trace_records",	"port_reuse",
 	"stitch_window",	"inbound_localhost_1.6",
+	"pooled_outbound",	"pooled_vip",
+	"pooled_inbound",	"pooled_local",
+	"pooled_inbound_tproxy_1.25",
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -378,6 +383,13 @@ static int emit_cb(const struct st_flow *f, void *data)
 			 st_class_name(f->klass, f->type), f->reason,
 			 sc->expect[sc->nemitted].type,
 			 sc->expect[sc->nemitted].klass);
+	if (sc->expect[sc->nemitted].side[0] != '\0' &&
+	    strcmp(sc->expect[sc->nemitted].side,
+		   st_flow_side_name(f->side)) != 0)
+		fail_msg("%s: flow %u: Envoy's side %s (%s), expected %s",
+			 sc->name, sc->nemitted + 1,
+			 st_flow_side_name(f->side), f->reason,
+			 sc->expect[sc->nemitted].side);
 	sc->nemitted++;
 	return ST_CB_OK;
 }
@@ -632,6 +644,15 @@ static void statement(struct scenario *sc, char *line, char **stats_spec)
 			fail_msg("%s: bad expect", sc->name);
 		e = &sc->expect[sc->nexpect++];
 		e->type = atoi(type);
+		if (klass != NULL && strncmp(klass, "side=", 5) == 0) {
+			st_strlcpy(e->side, klass + 5, sizeof(e->side));
+			klass = NULL;
+		} else {
+			char *side = strtok_r(NULL, " \t", &save);
+
+			if (side != NULL && strncmp(side, "side=", 5) == 0)
+				st_strlcpy(e->side, side + 5, sizeof(e->side));
+		}
 		st_strlcpy(e->klass,
 			   klass != NULL ? klass : st_class_type_name(e->type),
 			   sizeof(e->klass));

@@ -96,7 +96,7 @@ static void test_type2(void **state)
 	assert_string_equal(
 		s,
 		"{\"type\":2,\"type_name\":\"local-to-remote\","
-		"\"class\":\"local-to-remote\",\"reason\":null,"
+		"\"class\":\"local-to-remote\",\"reason\":null,\"envoy\":null,"
 		"\"path\":\"A -> B\",\"legs\":["
 		"{\"src\":\"10.0.0.7:50000\",\"dst\":\"10.96.0.20:80\","
 		"\"proto\":\"tcp\",\"uid\":1000,\"gid\":1000,\"hops\":["
@@ -147,7 +147,7 @@ static void test_type0_ipv6(void **state)
 	assert_string_equal(
 		s,
 		"{\"type\":0,\"type_name\":\"other\",\"class\":\"incomplete\","
-		"\"reason\":\"leg 1: records lost\","
+		"\"reason\":\"leg 1: records lost\",\"envoy\":null,"
 		"\"path\":\"Remote Pod -> PREROUTING -> Local Pod\",\"legs\":["
 		"{\"src\":\"[fd00:10:244::5]:40300\","
 		"\"dst\":\"[fd00:10:244::7]:8080\",\"proto\":\"sctp\","
@@ -249,17 +249,34 @@ static void test_write_equals_object(void **state)
 	st_strlcpy(a->outdev, "eth\"0", sizeof(a->outdev));
 	add_hop(a, "nat", "OUTPUT", ST_HIT_ENTER, 0);
 	add_hop(a, "nat", "ISTIO_OUTPUT", ST_HIT_RULE, 9);
-	for (size_t i = 0; i < ST_ARRAY_SIZE(reasons); i++) {
+	/* Every reason with each way of finding Envoy's side, of types 0
+	 * and 2 (a reason on a typed flow says what is uncertain). */
+	for (size_t i = 0; i < ST_ARRAY_SIZE(reasons) * ST_SIDE__MAX * 2; i++) {
 		char *text = NULL;
 		size_t len = 0;
 		FILE *out = open_memstream(&text, &len);
 		char *obj = NULL;
+		size_t k = i / ST_ARRAY_SIZE(reasons);
 
 		assert_non_null(out);
-		f->type = 0;
-		f->klass = ST_CLASS_UNKNOWN;
-		st_strlcpy(f->reason, reasons[i], sizeof(f->reason));
-		st_strlcpy(a->why, reasons[i], sizeof(a->why));
+		f->type = k % 2 == 0 ? 0 : 2;
+		f->klass = f->type == 0 ? ST_CLASS_UNKNOWN : ST_CLASS_NONE;
+		f->side = (enum st_side)(k / 2);
+		memset(&f->pooled, 0, sizeof(f->pooled));
+		if (f->side == ST_SIDE_REUSED) {
+			f->pooled.known = true;
+			f->pooled.family = 6;
+			f->pooled.sport = 65535;
+			f->pooled.dport = 80;
+			f->pooled.flow_id =
+				INT64_MAX; /* JSON integers are signed */
+			memcpy(f->pooled.src, a->src, 16);
+			memcpy(f->pooled.dst, a->dst, 16);
+		}
+		st_strlcpy(f->reason, reasons[i % ST_ARRAY_SIZE(reasons)],
+			   sizeof(f->reason));
+		st_strlcpy(a->why, reasons[i % ST_ARRAY_SIZE(reasons)],
+			   sizeof(a->why));
 		assert_int_equal(st_flowjson_write(out, f), 0);
 		assert_int_equal(fclose(out), 0);
 		obj = dump(st_flowjson_flow(f, NULL));

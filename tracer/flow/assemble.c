@@ -142,6 +142,16 @@ struct fl_slot {
 	struct fl_slot *free_next;
 };
 
+struct fl_pool {
+	bool used;
+	bool inbound;
+	uint8_t family;
+	uint16_t dport;
+	uint8_t dst[16];
+	uint8_t client[16]; /* TPROXY inbound: Envoy pools per client */
+	struct st_flow_conn conn;
+};
+
 struct fl_wq {
 	struct fl_slot *head;
 	struct fl_slot *tail;
@@ -186,6 +196,14 @@ struct st_flow_table {
 	struct fl_list linger;
 	unsigned int nlinger;
 	struct fl_wq wq[FL_WAIT__MAX * 2]; /* [wait * 2 + (family == 6)] */
+	/*
+	 * The connection Envoy opened last for each original destination
+	 * (outbound) and each destination behind the inbound port (TPROXY:
+	 * and client address): what a later request can reuse.  A fixed
+	 * table; a newer entry overwrites an older one of the same hash.
+	 */
+	struct fl_pool *pools;
+	size_t pool_mask;
 
 	int64_t now;
 	struct fl_node *active; /* the leg of the latest record */
@@ -597,10 +615,16 @@ static bool fl_passthrough_fits(const struct st_flow_table *t,
 	       memcmp(w->src, l->src, fl_alen(l->family)) == 0;
 }
 
-/* The oldest flow waiting with @kind for exactly @l's destination. */
+/*
+ * The newest flow waiting with @kind for exactly @l's destination, and in
+ * *@n how many wait for it.  The newest: Envoy opens a connection when a
+ * request finds no idle pooled one, so an older waiting leg was more
+ * likely served by a reused connection; with several, it is a guess.
+ */
 static struct fl_slot *fl_wait_find(const struct st_flow_table *t,
 				    enum fl_wait kind,
-				    const struct st_flow_leg *l)
+				    const struct st_flow_leg *l,
+				    unsigned int *n)
 {
 	struct fl_slot *best = NULL;
 	struct fl_slot *s =
@@ -616,10 +640,60 @@ static struct fl_slot *fl_wait_find(const struct st_flow_table *t,
 		if (kind == FL_WAIT_PASSTHROUGH &&
 		    !fl_passthrough_fits(t, s, l))
 			continue;
-		if (best == NULL || s->wait_since < best->wait_since)
+		(*n)++;
+		if (best == NULL || s->wait_since > best->wait_since)
 			best = s;
 	}
 	return best;
+}
+
+static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
+				  const struct st_flow_leg *l, bool claim);
+
+/*
+ * The outbound capture that the proxy's leg @l to an address no capture
+ * named continues: a service VIP's endpoint, which netfilter never sees.
+ * A waiting leg fits well when @l goes to its port, or to the port of the
+ * connection Envoy opened last for its destination (a VIP's target port,
+ * learnt); it fits weakly when ports differ and nothing was learnt (a
+ * service port 80 with target port 8080 looks like that the first time).
+ * A leg to another port than the one learnt belongs to something else: a
+ * process running as the proxy's uid, another service.  The newest good
+ * fit wins; a weak one only when it is the only one.  *@n: how many fit.
+ */
+static struct fl_slot *fl_wait_find_vip(const struct st_flow_table *t,
+					const struct st_flow_leg *l,
+					unsigned int *n)
+{
+	struct fl_slot *s = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].tail;
+	struct fl_slot *good = NULL;
+	struct fl_slot *weak = NULL;
+	unsigned int ngood = 0;
+	unsigned int nweak = 0;
+
+	for (; s != NULL; s = s->wprev) {
+		const struct st_flow_leg *w = fl_last_leg(s);
+		const struct fl_pool *p = fl_pool_at(t, false, w, false);
+		bool learnt = p != NULL && p->used;
+
+		if (w->dport == l->dport ||
+		    (learnt && p->conn.dport == l->dport)) {
+			ngood++;
+			good = good != NULL ? good : s;
+		} else if (!learnt) {
+			nweak++;
+			weak = weak != NULL ? weak : s;
+		}
+	}
+	if (good != NULL) {
+		*n = ngood;
+		return good;
+	}
+	if (nweak == 1) {
+		*n = 0; /* a guess whatever else waits: see st_flow.fits */
+		return weak;
+	}
+	return NULL;
 }
 
 /*
@@ -628,7 +702,8 @@ static struct fl_slot *fl_wait_find(const struct st_flow_table *t,
  * Istio 1.10 (127.0.0.1 instead of 127.0.0.6 -> pod IP).
  */
 static struct fl_slot *fl_wait_find_localhost(const struct st_flow_table *t,
-					      const struct st_flow_leg *l)
+					      const struct st_flow_leg *l,
+					      unsigned int *n)
 {
 	struct fl_slot *best = NULL;
 	struct fl_slot *s = t->pbuckets[fl_port_bucket(t, l->family, l->dport)];
@@ -639,7 +714,8 @@ static struct fl_slot *fl_wait_find_localhost(const struct st_flow_table *t,
 		if (s->wait != FL_WAIT_PASSTHROUGH || w->family != l->family ||
 		    w->dport != l->dport)
 			continue;
-		if (best == NULL || s->wait_since < best->wait_since)
+		(*n)++;
+		if (best == NULL || s->wait_since > best->wait_since)
 			best = s;
 	}
 	return best;
@@ -760,6 +836,88 @@ static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 	st_flow_leg_decide(t->nat_table, l);
 }
 
+/* ---- pooled connections ---------------------------------------------- */
+
+/*
+ * The pool entry of @l's destination (and client): NULL when another key
+ * holds its place, unless @claim, which makes it this key's, empty.
+ */
+static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
+				  const struct st_flow_leg *l, bool claim)
+{
+	static const uint8_t none[16];
+	/* TPROXY: Envoy's original_src pools inbound per client address. */
+	const uint8_t *client =
+		inbound && t->set.mode == ST_MODE_TPROXY ? l->src : none;
+	uint32_t h = 2166136261u;
+	struct fl_pool *p = NULL;
+
+	h = fl_fnv(h, &inbound, sizeof(inbound));
+	h = fl_fnv(h, &l->family, 1);
+	h = fl_fnv(h, l->dst, fl_alen(l->family));
+	h = fl_fnv(h, &l->dport, sizeof(l->dport));
+	h = fl_fnv(h, client, fl_alen(l->family));
+	p = &t->pools[h & t->pool_mask];
+	if (!p->used || p->inbound != inbound || p->family != l->family ||
+	    p->dport != l->dport ||
+	    memcmp(p->dst, l->dst, fl_alen(l->family)) != 0 ||
+	    memcmp(p->client, client, fl_alen(l->family)) != 0) {
+		if (!claim)
+			return NULL;
+		memset(p, 0, sizeof(*p));
+		p->inbound = inbound;
+		p->family = l->family;
+		p->dport = l->dport;
+		memcpy(p->dst, l->dst, fl_alen(l->family));
+		memcpy(p->client, client, fl_alen(l->family));
+	}
+	return p;
+}
+
+/*
+ * A flow that waited in vain for Envoy's leg: the connection Envoy opened
+ * last for the same destination is the one it most likely reused.
+ */
+static void fl_pool_find(struct st_flow_table *t, struct st_flow *f)
+{
+	const struct st_flow_leg *l = &f->legs[f->nlegs - 1];
+	const struct fl_pool *p = NULL;
+
+	memset(&f->pooled, 0, sizeof(f->pooled));
+	if (!f->timed_out || (l->capture != ST_CAPTURE_OUTBOUND &&
+			      l->capture != ST_CAPTURE_INBOUND))
+		return;
+	p = fl_pool_at(t, l->capture == ST_CAPTURE_INBOUND, l, false);
+	if (p != NULL && p->used)
+		f->pooled = p->conn;
+}
+
+/* Keep the connections a flow shows Envoy opening, for later reuse. */
+static void fl_pool_note(struct st_flow_table *t, const struct st_flow *f)
+{
+	if (f->side != ST_SIDE_STITCHED && f->side != ST_SIDE_GUESS)
+		return;
+	for (unsigned int i = 0; i + 1 < f->nlegs; i++) {
+		const struct st_flow_leg *c = &f->legs[i];
+		const struct st_flow_leg *e = &f->legs[i + 1];
+		struct fl_pool *p = NULL;
+
+		if (c->capture != ST_CAPTURE_OUTBOUND &&
+		    c->capture != ST_CAPTURE_INBOUND)
+			continue;
+		p = fl_pool_at(t, c->capture == ST_CAPTURE_INBOUND, c, true);
+		p->used = true;
+		p->conn.known = true;
+		p->conn.own_pod = e->own_pod;
+		p->conn.family = e->family;
+		p->conn.sport = e->sport;
+		p->conn.dport = e->dport;
+		p->conn.flow_id = f->id;
+		memcpy(p->conn.src, e->src, sizeof(e->src));
+		memcpy(p->conn.dst, e->dst, sizeof(e->dst));
+	}
+}
+
 static void fl_emit(struct st_flow_table *t, struct fl_slot *s)
 {
 	struct st_flow *f = &s->flow;
@@ -767,8 +925,12 @@ static void fl_emit(struct st_flow_table *t, struct fl_slot *s)
 
 	for (unsigned int i = 0; i < f->nlegs; i++)
 		fl_leg_finish(t, s->nodes[i], &f->legs[i]);
+	fl_pool_find(t, f);
 	st_class_flow(f, &t->set);
+	if (f->side != ST_SIDE_REUSED)
+		memset(&f->pooled, 0, sizeof(f->pooled));
 	f->id = ++t->next_id;
+	fl_pool_note(t, f);
 	t->st.flows++;
 	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
 		t->st.by_type[f->type]++;
@@ -868,10 +1030,15 @@ static struct fl_slot *fl_slot_alloc(struct st_flow_table *t)
 
 /* ---- time ------------------------------------------------------------ */
 
-static void fl_wait_timeout(struct st_flow_table *t, struct fl_slot *s)
+/*
+ * Stop @s's wait.  @in_vain: its window passed with no partner (a flush
+ * may end a wait before that: then nothing is said about Envoy's side).
+ */
+static void fl_wait_timeout(struct st_flow_table *t, struct fl_slot *s,
+			    bool in_vain)
 {
 	fl_wait_stop(t, s);
-	s->flow.timed_out = true;
+	s->flow.timed_out = in_vain;
 	if (t->st.lost > s->lost_at_wait)
 		s->flow.lost_meanwhile = true;
 	fl_try_complete(t, s);
@@ -888,7 +1055,7 @@ static void fl_expire(struct st_flow_table *t)
 	for (unsigned int q = 0; q < ST_ARRAY_SIZE(t->wq); q++)
 		while (t->wq[q].head != NULL &&
 		       t->wq[q].head->wait_since + window <= t->now)
-			fl_wait_timeout(t, t->wq[q].head);
+			fl_wait_timeout(t, t->wq[q].head, true);
 	while (t->linger.head != NULL &&
 	       t->linger.head->last + linger <= t->now)
 		fl_node_free(t, t->linger.head);
@@ -1113,24 +1280,31 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 	struct st_flow_leg *l = &s->flow.legs[n->leg];
 	struct fl_slot *f = NULL;
 	unsigned int idx = 0;
+	unsigned int nfit = 0;
 
 	if (s->flow.nlegs != 1 || l->arriving)
 		return;
 	if (l->passthrough_src || (t->set.mode == ST_MODE_TPROXY && l->proxy))
-		f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l);
+		f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l, &nfit);
 	if (f == NULL && l->proxy &&
 	    st_flow_addr_is_loopback(l->family, l->dst))
-		f = fl_wait_find_localhost(t, l);
+		f = fl_wait_find_localhost(t, l, &nfit);
 	if (f == NULL && l->proxy && l->proto == IPPROTO_TCP &&
 	    !l->passthrough_src) {
-		f = fl_wait_find(t, FL_WAIT_UPSTREAM, l);
+		f = fl_wait_find(t, FL_WAIT_UPSTREAM, l, &nfit);
 		if (f == NULL && !st_flow_addr_is_loopback(l->family, l->dst) &&
 		    !st_class_is_istiod_port(l->dport))
-			f = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].head;
+			f = fl_wait_find_vip(t, l, &nfit);
 	}
 	if (f == NULL || f == s || f->flow.nlegs >= ST_FLOW_MAX_LEGS)
 		return;
 	fl_wait_stop(t, f);
+	if (nfit != 1) {
+		f->flow.side = ST_SIDE_GUESS;
+		f->flow.fits = nfit;
+	} else if (f->flow.side == ST_SIDE_NONE) {
+		f->flow.side = ST_SIDE_STITCHED;
+	}
 	idx = f->flow.nlegs++;
 	f->flow.legs[idx] = *l;
 	f->nodes[idx] = n;
@@ -1476,8 +1650,10 @@ struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
 	t->dbucket_mask = fl_pow2((size_t)t->o.max_flows * 2) - 1;
 	t->dbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->dbuckets));
 	t->pbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->pbuckets));
+	t->pool_mask = t->dbucket_mask;
+	t->pools = calloc(t->pool_mask + 1, sizeof(*t->pools));
 	if (t->slots == NULL || t->nodes == NULL || t->buckets == NULL ||
-	    t->dbuckets == NULL || t->pbuckets == NULL) {
+	    t->dbuckets == NULL || t->pbuckets == NULL || t->pools == NULL) {
 		st_err(err, ENOMEM, "flow table: out of memory (%u flows)",
 		       t->o.max_flows);
 		goto fail;
@@ -1508,6 +1684,7 @@ void st_flow_table_free(struct st_flow_table *t)
 	free(t->buckets);
 	free(t->dbuckets);
 	free(t->pbuckets);
+	free(t->pools);
 	free(t);
 }
 
@@ -1552,7 +1729,10 @@ int st_flow_table_flush(struct st_flow_table *t, char *err)
 		fl_seal(t, t->walk.head);
 	for (unsigned int q = 0; q < ST_ARRAY_SIZE(t->wq); q++)
 		while (t->wq[q].head != NULL)
-			fl_wait_timeout(t, t->wq[q].head);
+			fl_wait_timeout(t, t->wq[q].head,
+					t->now - t->wq[q].head->wait_since >=
+						(int64_t)t->o.stitch_window_ms *
+							FL_NS_PER_MS);
 	while (t->chead != NULL) {
 		struct fl_slot *s = t->chead;
 

@@ -4,6 +4,7 @@
  * classify.h).  Only roles, settings and the Prometheus / istiod port
  * facts of doc/PORTS.md are used: never a rule number.
  */
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -282,6 +283,37 @@ static void st_class_local(struct st_flow *f, const struct st_flow_leg *l,
 			     "not captured: returned by %s (to %s)", by, dst);
 }
 
+/*
+ * Envoy's side was a pooled connection: no new leg of the proxy followed a
+ * captured one within the window.  @to: where that connection goes;
+ * @unsure: what else may be true, or NULL.  Names the connection when its
+ * first packet was seen.
+ */
+static void st_class_reused(struct st_flow *f, int type, const char *to,
+			    const char *unsure)
+{
+	const struct st_flow_conn *c = &f->pooled;
+	char src[ST_FLOW_ADDR_SIZE];
+	char dst[ST_FLOW_ADDR_SIZE];
+
+	f->side = ST_SIDE_REUSED;
+	if (!c->known) {
+		st_class_set(
+			f, type, ST_CLASS_NONE,
+			"Envoy reused a pooled connection %s (no new "
+			"one followed: opened before the trace or not seen)%s%s",
+			to, unsure != NULL ? "; " : "",
+			unsure != NULL ? unsure : "");
+		return;
+	}
+	st_flow_addr_format(c->family, c->src, c->sport, src, sizeof(src));
+	st_flow_addr_format(c->family, c->dst, c->dport, dst, sizeof(dst));
+	st_class_set(f, type, ST_CLASS_NONE,
+		     "Envoy reused a pooled connection %s, likely %s -> %s "
+		     "opened in flow %" PRIu64,
+		     to, src, dst, c->flow_id);
+}
+
 static void st_class_single(struct st_flow *f,
 			    const struct st_istio_settings *set)
 {
@@ -307,12 +339,36 @@ static void st_class_single(struct st_flow *f,
 			     dst, l->redirect_port, by);
 		return;
 	case ST_CAPTURE_OUTBOUND:
+		if (f->timed_out && f->pooled.own_pod) {
+			st_class_reused(f, 4, "to this pod", NULL);
+			return;
+		}
+		if (f->timed_out) {
+			/* A service VIP may have this pod as its endpoint. */
+			st_class_reused(f, 2, "upstream",
+					f->pooled.known
+						? NULL
+						: "local-to-local (4) if the "
+						  "destination is a service "
+						  "of this very pod");
+			return;
+		}
 		st_class_set(f, 0, ST_CLASS_UNKNOWN,
 			     "captured to Envoy %u (outbound) by %s, but no "
 			     "upstream leg of the proxy followed",
 			     l->redirect_port, by);
 		return;
 	case ST_CAPTURE_INBOUND:
+		if (f->timed_out && l->own_pod) {
+			st_class_reused(f, 4, "to the app",
+					"the app's own connection to Envoy "
+					"was kept alive from before the trace");
+			return;
+		}
+		if (f->timed_out && l->arriving) {
+			st_class_reused(f, 1, "to the app", NULL);
+			return;
+		}
 		if (l->own_pod)
 			st_class_set(f, 0, ST_CLASS_UNKNOWN,
 				     "the proxy's connection to its own pod "
@@ -344,7 +400,8 @@ static void st_class_single(struct st_flow *f,
 		st_class_local(f, l, by, dst);
 }
 
-void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
+static void st_class_decide(struct st_flow *f,
+			    const struct st_istio_settings *set)
 {
 	const struct st_flow_leg *a = NULL;
 	const struct st_flow_leg *b = NULL;
@@ -411,7 +468,10 @@ void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
 		return;
 	}
 	if (a->capture == ST_CAPTURE_OUTBOUND &&
-	    b->capture == ST_CAPTURE_INBOUND)
+	    b->capture == ST_CAPTURE_INBOUND && b->proxy && f->timed_out)
+		st_class_reused(f, 4, "to the app", NULL);
+	else if (a->capture == ST_CAPTURE_OUTBOUND &&
+		 b->capture == ST_CAPTURE_INBOUND)
 		st_class_set(f, 0, ST_CLASS_UNKNOWN,
 			     "local-to-local traffic cut short: the proxy's "
 			     "leg to %s was redirected to %u, but no leg from "
@@ -423,4 +483,22 @@ void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
 			     "type",
 			     st_flow_capture_name(a->capture),
 			     st_flow_capture_name(b->capture), da);
+}
+
+void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
+{
+	st_class_decide(f, set);
+	if (f->side != ST_SIDE_GUESS || f->type == 0 || f->reason[0] != '\0')
+		return;
+	if (f->fits == 0)
+		snprintf(f->reason, sizeof(f->reason),
+			 "Envoy's leg taken by time, a guess: it goes to "
+			 "another port than the one asked for (a service's "
+			 "target port; nothing learnt yet for this "
+			 "destination)");
+	else
+		snprintf(f->reason, sizeof(f->reason),
+			 "Envoy's leg taken by time, a guess: the newest of "
+			 "%u waiting legs it could continue",
+			 f->fits);
 }

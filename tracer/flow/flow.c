@@ -212,3 +212,16 @@ const char *st_flow_hop_kind_name(enum st_hit_kind k)
 		return "none";
 	}
 }
+
+const char *st_flow_side_name(enum st_side s)
+{
+	static const char *const names[ST_SIDE__MAX] = {
+		[ST_SIDE_NONE] = "none",
+		[ST_SIDE_STITCHED] = "stitched",
+		[ST_SIDE_GUESS] = "guess",
+		[ST_SIDE_REUSED] = "reused",
+		[ST_SIDE_ACCESS_LOG] = "access-log",
+	};
+
+	return (unsigned int)s < ST_SIDE__MAX ? names[s] : "none";
+}

@@ -113,14 +113,49 @@ struct st_flow_leg {
 	struct st_flow_hop hops[ST_FLOW_MAX_HOPS];
 };
 
+/*
+ * How the Envoy side of a flow was found: the proxy's leg that carried a
+ * captured leg on.  Envoy pools HTTP connections, so a request often has
+ * no new leg of the proxy at all.
+ */
+enum st_side {
+	ST_SIDE_NONE = 0,   /* nothing was captured to Envoy */
+	ST_SIDE_STITCHED,   /* the proxy's new leg to exactly the original
+			     * destination or from the passthrough address;
+			     * for a service VIP, the one leg to its port */
+	ST_SIDE_GUESS,	    /* one of several legs that fit, taken by time */
+	ST_SIDE_REUSED,	    /* no new leg followed in the window: Envoy used
+			     * a connection it had open (a pool) */
+	ST_SIDE_ACCESS_LOG, /* paired through Envoy's access log */
+	ST_SIDE__MAX,
+};
+
+/* A connection as a flow names it: the pooled one Envoy reused. */
+struct st_flow_conn {
+	bool known;	  /* its first packet was seen, in flow @flow_id */
+	bool own_pod;	  /* it went to the pod's own address (type 4) */
+	uint8_t family;	  /* 4 or 6 */
+	uint16_t sport;	  /* host order */
+	uint16_t dport;	  /* before NAT */
+	uint64_t flow_id; /* the flow that opened it */
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
 struct st_flow {
 	uint64_t id; /* 1, 2, ... in order of emission */
 	int type;    /* 0-6, set by st_class_flow() */
 	enum st_class klass;
-	char reason[ST_FLOW_REASON_SIZE]; /* type 0: why */
-	bool timed_out;	     /* the last leg waited for a partner in vain */
-	bool lost_meanwhile; /* records were lost while it waited */
-	bool evicted;	     /* emitted early: the table was full */
+	/* Type 0: why; types 1-6: what is uncertain about it, or "". */
+	char reason[ST_FLOW_REASON_SIZE];
+	enum st_side side; /* how Envoy's side was found */
+	/* ST_SIDE_GUESS: how many waiting legs fitted (0: one whose port
+	 * differs from the leg's, nothing learnt about the destination) */
+	unsigned int fits;
+	struct st_flow_conn pooled; /* ST_SIDE_REUSED: the connection */
+	bool timed_out;		    /* the last leg waited in vain */
+	bool lost_meanwhile;	    /* records were lost while it waited */
+	bool evicted;		    /* emitted early: the table was full */
 	unsigned int nlegs;
 	struct st_flow_leg legs[ST_FLOW_MAX_LEGS];
 };
@@ -165,6 +200,9 @@ const char *st_flow_capture_name(enum st_capture c);
 #define ST_FLOW_ADDR_SIZE 56
 void st_flow_addr_format(uint8_t family, const uint8_t *addr, uint16_t port,
 			 char *buf, size_t size);
+
+/** st_flow_side_name() - "stitched", "guess", "reused", "access-log", "none". */
+const char *st_flow_side_name(enum st_side s);
 
 /** st_flow_hop_kind_name() - "rule", "enter", "policy", "return". */
 const char *st_flow_hop_kind_name(enum st_hit_kind k);
