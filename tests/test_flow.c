@@ -104,20 +104,34 @@ struct scenario {
 };
 
 static const char *const scenarios[] = {
-	"t1_remote_to_local",	"t2_local_to_remote",
-	"t3_prometheus_15090",	"t3_prometheus_15020_agent_fetch",
-	"t4_local_to_local",	"t5_envoy_interprocess",
-	"t6_sidecar_to_istiod", "bypass_own_pod_ip",
-	"excluded_ports",	"proxy_direct",
-	"stitch_exact_first",	"interleaved",
-	"lost_record",		"eviction",
-	"unknown_chain",	"dns_capture_1.20",
-	"tproxy_1.25",		"tproxy_hairpin_1.25",
-	"nftables_1.28",	"dualstack",
-	"trace_records",	"port_reuse",
-	"stitch_window",	"inbound_localhost_1.6",
-	"pooled_outbound",	"pooled_vip",
-	"pooled_inbound",	"pooled_local",
+	"t1_remote_to_local",
+	"t2_local_to_remote",
+	"t3_prometheus_15090",
+	"t3_prometheus_15020_agent_fetch",
+	"t4_local_to_local",
+	"t5_envoy_interprocess",
+	"t6_sidecar_to_istiod",
+	"bypass_own_pod_ip",
+	"excluded_ports",
+	"proxy_direct",
+	"stitch_exact_first",
+	"interleaved",
+	"lost_record",
+	"eviction",
+	"unknown_chain",
+	"dns_capture_1.20",
+	"tproxy_1.25",
+	"tproxy_hairpin_1.25",
+	"nftables_1.28",
+	"dualstack",
+	"trace_records",
+	"port_reuse",
+	"stitch_window",
+	"inbound_localhost_1.6",
+	"pooled_outbound",
+	"pooled_vip",
+	"pooled_inbound",
+	"pooled_local",
 	"pooled_inbound_tproxy_1.25",
 };
 
@@ -384,12 +398,11 @@ static int emit_cb(const struct st_flow *f, void *data)
 			 sc->expect[sc->nemitted].type,
 			 sc->expect[sc->nemitted].klass);
 	if (sc->expect[sc->nemitted].side[0] != '\0' &&
-	    strcmp(sc->expect[sc->nemitted].side,
-		   st_flow_side_name(f->side)) != 0)
+	    strcmp(sc->expect[sc->nemitted].side, st_flow_side_name(f->side)) !=
+		    0)
 		fail_msg("%s: flow %u: Envoy's side %s (%s), expected %s",
-			 sc->name, sc->nemitted + 1,
-			 st_flow_side_name(f->side), f->reason,
-			 sc->expect[sc->nemitted].side);
+			 sc->name, sc->nemitted + 1, st_flow_side_name(f->side),
+			 f->reason, sc->expect[sc->nemitted].side);
 	sc->nemitted++;
 	return ST_CB_OK;
 }
