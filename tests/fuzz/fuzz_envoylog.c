@@ -6,13 +6,17 @@
  * anywhere), the second a small line bound (256 bytes and up, so that
  * over-long lines and CRI joins over the bound are reached); the rest is
  * a log, CRI-wrapped or not.  The same bytes also go straight to
- * st_envoylog_parse(), st_envoylog_cri_split() and the value parsers.
+ * st_envoylog_parse(), st_envoylog_cri_split() and the value parsers,
+ * and, as a JSON line, to both JSON readers: the allocation-free one must
+ * read what it takes exactly as jansson does (so the reader's source is
+ * included here, for its static functions).
  *
  * Traps when a result does not hold together: an entry's masks outside
  * the fields or "empty"/"bad"/"cut" without "has", a string not
  * terminated in its buffer, an address family other than 0/4/6, a
  * formatted entry longer than its buffer, counters that do not add up,
- * a message that is not a terminated string, a kind said twice.
+ * a message that is not a terminated string, a kind said twice, the two
+ * JSON readers disagreeing.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -21,7 +25,7 @@
 #include <string.h>
 
 #include "envoy.h"
-#include "envoylog.h"
+#include "envoylog.c"
 
 static void st_fuzz_check_str(const char *s, size_t size)
 {
@@ -118,6 +122,34 @@ static void st_fuzz_reader(const uint8_t *d, size_t len, size_t chunk,
 	st_envoylog_free(l);
 }
 
+/* The fast JSON reader gives what jansson gives, or leaves it to it. */
+static void st_fuzz_json(const char *s, size_t n)
+{
+	struct st_envoy_req *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char fa[4096], fb[4096];
+	int ra, rb;
+
+	if (a == NULL || b == NULL)
+		__builtin_trap();
+	st_envoy_req_reset(a);
+	ra = st_parse_json_fast(s, n, a);
+	if (ra != -EAGAIN) {
+		rb = st_parse_json_slow(s, n, b);
+		if (ra != rb)
+			__builtin_trap();
+		if (ra >= 0) {
+			st_envoy_req_format(a, fa, sizeof(fa));
+			st_envoy_req_format(b, fb, sizeof(fb));
+			if (a->has != b->has || a->empty != b->empty ||
+			    a->bad != b->bad || a->truncated != b->truncated ||
+			    strcmp(fa, fb) != 0)
+				__builtin_trap();
+		}
+	}
+	free(a);
+	free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -152,6 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    a.family != 6)
 		__builtin_trap();
 	(void)st_envoy_time_parse(s, n, &ts);
+	st_fuzz_json(s, n);
 	/* Every field from the same text. */
 	st_envoy_req_reset(req);
 	for (int f = 0; f < ST_ENVOY__MAX; f++)

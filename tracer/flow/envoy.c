@@ -20,15 +20,17 @@ enum st_envoy_kind {
 
 struct st_envoy_desc {
 	const char *name; /* Istio's JSON key */
+	size_t nlen;
 	enum st_envoy_kind kind;
 	size_t off; /* of the value in struct st_envoy_req */
 	size_t size;
 };
 
-#define ST_ENVOY_D(n, k, m)                                                    \
-	{                                                                      \
-		.name = n, .kind = k, .off = offsetof(struct st_envoy_req, m), \
-		.size = sizeof(((struct st_envoy_req *)0)->m)                  \
+#define ST_ENVOY_D(n, k, m)                                   \
+	{                                                     \
+		.name = n, .nlen = sizeof(n) - 1, .kind = k,  \
+		.off = offsetof(struct st_envoy_req, m),      \
+		.size = sizeof(((struct st_envoy_req *)0)->m) \
 	}
 
 static const struct st_envoy_desc st_envoy_desc[ST_ENVOY__MAX] = {
@@ -108,9 +110,9 @@ const char *st_envoy_field_name(enum st_envoy_field f)
 int st_envoy_field_by_name(const char *name, size_t len)
 {
 	for (int f = 0; f < ST_ENVOY__MAX; f++) {
-		const char *k = st_envoy_desc[f].name;
+		const struct st_envoy_desc *d = &st_envoy_desc[f];
 
-		if (strlen(k) == len && memcmp(k, name, len) == 0)
+		if (d->nlen == len && memcmp(d->name, name, len) == 0)
 			return f;
 	}
 	return -1;

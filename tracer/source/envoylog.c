@@ -236,54 +236,79 @@ static int st_parse_text(const char *s, size_t n, struct st_envoy_req *req)
 	return (int)lay->format;
 }
 
+/* A JSON value as the fields want it, from either parser below. */
+struct st_jval {
+	enum { ST_JV_STRING, ST_JV_NULL, ST_JV_UINT, ST_JV_OTHER } kind;
+	const char *s; /* ST_JV_STRING */
+	size_t n;
+	uint64_t u; /* ST_JV_UINT */
+};
+
 static void st_json_value(struct st_envoy_req *req, enum st_envoy_field f,
-			  json_t *v)
+			  const struct st_jval *v)
 {
 	char num[24];
+	int k;
 
-	if (json_is_string(v)) {
-		st_envoy_set(req, f, json_string_value(v),
-			     json_string_length(v));
-	} else if (json_is_null(v)) {
+	switch (v->kind) {
+	case ST_JV_STRING:
+		st_envoy_set(req, f, v->s, v->n);
+		break;
+	case ST_JV_NULL:
 		st_envoy_set(req, f, "", 0);
-	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		break;
+	case ST_JV_UINT:
 		if (f == ST_ENVOY_RESPONSE_CODE ||
 		    f == ST_ENVOY_BYTES_RECEIVED || f == ST_ENVOY_BYTES_SENT ||
 		    f == ST_ENVOY_DURATION ||
 		    f == ST_ENVOY_UPSTREAM_SERVICE_TIME) {
-			st_envoy_set_uint(req, f,
-					  (uint64_t)json_integer_value(v));
+			st_envoy_set_uint(req, f, v->u);
 		} else {
-			int k = snprintf(num, sizeof(num), "%lld",
-					 (long long)json_integer_value(v));
-
+			k = snprintf(num, sizeof(num), "%llu",
+				     (unsigned long long)v->u);
 			st_envoy_set(req, f, num, (size_t)k);
 		}
-	} else {
+		break;
+	default:
 		/* A negative number, a real, a boolean, an object: none of
 		 * Envoy's values. */
 		st_envoy_set(req, f, "", 0);
 		req->empty &= ~ST_ENVOY_BIT(f);
 		req->bad |= ST_ENVOY_BIT(f);
+		break;
 	}
 }
 
-static int st_parse_json(const char *s, size_t n, struct st_envoy_req *req)
+/* The general case: jansson. */
+static int st_parse_json_slow(const char *s, size_t n, struct st_envoy_req *req)
 {
 	json_error_t jerr;
 	const char *key;
 	json_t *root, *v;
 	int ret = -EBADMSG;
 
+	st_envoy_req_reset(req);
 	root = json_loadb(s, n, JSON_ALLOW_NUL, &jerr);
 	if (!json_is_object(root))
 		goto out;
 	json_object_foreach(root, key, v)
 	{
 		int f = st_envoy_field_by_name(key, strlen(key));
+		struct st_jval jv = {.kind = ST_JV_OTHER};
 
-		if (f >= 0)
-			st_json_value(req, (enum st_envoy_field)f, v);
+		if (f < 0)
+			continue;
+		if (json_is_string(v)) {
+			jv.kind = ST_JV_STRING;
+			jv.s = json_string_value(v);
+			jv.n = json_string_length(v);
+		} else if (json_is_null(v)) {
+			jv.kind = ST_JV_NULL;
+		} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+			jv.kind = ST_JV_UINT;
+			jv.u = (uint64_t)json_integer_value(v);
+		}
+		st_json_value(req, (enum st_envoy_field)f, &jv);
 	}
 	/* An object with none of the keys is another program's log. */
 	if (req->has != 0)
@@ -291,6 +316,122 @@ static int st_parse_json(const char *s, size_t n, struct st_envoy_req *req)
 out:
 	json_decref(root);
 	return ret;
+}
+
+static const char *st_json_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/*
+ * A string without escapes, control bytes or bytes of 0x80 and up (whose
+ * UTF-8 jansson checks); NULL for anything else.
+ */
+static const char *st_json_str(const char *p, const char *end, const char **s,
+			       size_t *n)
+{
+	const char *q;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	q = ++p;
+	while (q < end && *q != '"') {
+		unsigned char c = (unsigned char)*q;
+
+		if (c < 0x20 || c >= 0x80 || c == '\\')
+			return NULL;
+		q++;
+	}
+	if (q >= end)
+		return NULL;
+	*s = p;
+	*n = (size_t)(q - p);
+	return q + 1;
+}
+
+/*
+ * The common case without allocating: a flat object whose values are
+ * plain strings, null or small non-negative integers, exactly as jansson
+ * would read it.  Return: the format, -EBADMSG for an object with none of
+ * the keys, or -EAGAIN when the line is anything else (jansson decides).
+ */
+static int st_parse_json_fast(const char *s, size_t n, struct st_envoy_req *req)
+{
+	const char *p = s, *end = s + n;
+
+	p = st_json_ws(p, end);
+	if (p >= end || *p++ != '{')
+		return -EAGAIN;
+	p = st_json_ws(p, end);
+	if (p < end && *p == '}') {
+		p++;
+		goto done;
+	}
+	for (;;) {
+		struct st_jval jv = {.kind = ST_JV_OTHER};
+		const char *key;
+		size_t klen;
+		int f;
+
+		p = st_json_str(p, end, &key, &klen);
+		if (p == NULL)
+			return -EAGAIN;
+		p = st_json_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return -EAGAIN;
+		p = st_json_ws(p, end);
+		if (p >= end)
+			return -EAGAIN;
+		if (*p == '"') {
+			jv.kind = ST_JV_STRING;
+			p = st_json_str(p, end, &jv.s, &jv.n);
+			if (p == NULL)
+				return -EAGAIN;
+		} else if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+			jv.kind = ST_JV_NULL;
+			p += 4;
+		} else if (*p >= '0' && *p <= '9') {
+			const char *d = p;
+
+			jv.kind = ST_JV_UINT;
+			while (p < end && *p >= '0' && *p <= '9')
+				jv.u = jv.u * 10 + (uint64_t)(*p++ - '0');
+			/* Leading zeros, reals and big numbers: jansson's. */
+			if ((*d == '0' && p - d > 1) || p - d > 18 ||
+			    (p < end && (*p == '.' || *p == 'e' || *p == 'E')))
+				return -EAGAIN;
+		} else {
+			return -EAGAIN;
+		}
+		f = st_envoy_field_by_name(key, klen);
+		if (f >= 0)
+			st_json_value(req, (enum st_envoy_field)f, &jv);
+		p = st_json_ws(p, end);
+		if (p < end && *p == ',') {
+			p = st_json_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		return -EAGAIN;
+	}
+done:
+	if (st_json_ws(p, end) != end)
+		return -EAGAIN;
+	return req->has != 0 ? ST_ENVOYLOG_JSON : -EBADMSG;
+}
+
+static int st_parse_json(const char *s, size_t n, struct st_envoy_req *req)
+{
+	int ret = st_parse_json_fast(s, n, req);
+
+	if (ret != -EAGAIN)
+		return ret;
+	return st_parse_json_slow(s, n, req);
 }
 
 int st_envoylog_parse(const char *line, size_t len, struct st_envoy_req *req)

@@ -27,8 +27,9 @@
  *    short sentence, through st_envoylog_news().
  *
  * The memory is allocated at st_envoylog_new() (two buffers of the line
- * bound); reading a TEXT line allocates nothing (jansson allocates for a
- * JSON one).
+ * bound); reading a TEXT line allocates nothing, nor does a JSON line of
+ * plain strings, nulls and integers (what Envoy writes); other JSON is
+ * read with jansson.
  */
 #ifndef ST_ENVOYLOG_H
 #define ST_ENVOYLOG_H
