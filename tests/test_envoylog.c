@@ -329,6 +329,7 @@ static const struct golden_case golden_cases[] = {
 	{.name = "json"},
 	{.name = "cri", .chunk = 7},
 	{.name = "garbage", .chunk = 1},
+	{.name = "cri-interleaved", .chunk = 13},
 };
 
 /* Each sample log read whole, and in small pieces where that matters. */

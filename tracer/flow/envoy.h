@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * envoy.h - one entry of Envoy's access log as a value: the fields of
- * Istio's default format (TEXT or JSON, as Istio's
- * pilot/pkg/model/telemetry_logging.go sets it since 1.9), each either present with a value, present but empty (Envoy
- * prints "-" or null), present but unreadable, or absent from the line.
+ * Istio's default format (TEXT or JSON, as Istio sets it since 1.9 in
+ * EnvoyTextLogFormat and EnvoyJSONLogFormatIstio), each either present
+ * with a value, present but empty (Envoy prints "-" or null), present but
+ * unreadable, or absent from the line.
  * Nothing is guessed: the bitmasks say which of these a field is, and a
  * field without a readable value is left zero.
  *

@@ -513,12 +513,17 @@ struct st_envoylog {
 	size_t pos;
 	size_t len;
 	bool skipping; /* inside an over-long line: drop to its newline */
-	/* CRI P pieces joined so far. */
-	char *join;
-	size_t jlen;
-	bool jactive;
-	bool jover; /* the pieces went over the bound */
-	struct timespec jts;
+	/*
+	 * CRI P pieces joined so far, per stream: the kubelet interleaves
+	 * stdout and stderr lines in one file.
+	 */
+	struct st_join {
+		char *buf;
+		size_t len;
+		bool active;
+		bool over; /* the pieces went over the bound */
+		struct timespec ts;
+	} join[2];
 	struct st_envoy_req req;
 	struct st_envoylog_stats st;
 	uint32_t said; /* anomalies put in news[] already */
@@ -606,18 +611,23 @@ static int st_entry(struct st_envoylog *l, const char *s, size_t n,
 	return st_cb_ret(l->fn(l->data, &l->req), err);
 }
 
-static void st_join_drop(struct st_envoylog *l)
+/* Drop the pieces of both streams; @count: as a broken line. */
+static void st_join_drop(struct st_envoylog *l, bool count)
 {
-	if (l->jactive) {
-		l->st.cri_broken++;
-		st_say(l, ST_ENVOYLOG_A_CRI,
-		       "line %llu: a partial CRI line (P) without its final "
-		       "piece, dropped",
-		       (unsigned long long)l->st.lines);
+	for (int i = 0; i < 2; i++) {
+		struct st_join *j = &l->join[i];
+
+		if (j->active && count) {
+			l->st.cri_broken++;
+			st_say(l, ST_ENVOYLOG_A_CRI,
+			       "line %llu: a partial CRI line (P) without its "
+			       "final piece, dropped",
+			       (unsigned long long)l->st.lines);
+		}
+		j->active = false;
+		j->over = false;
+		j->len = 0;
 	}
-	l->jactive = false;
-	l->jover = false;
-	l->jlen = 0;
 }
 
 static void st_oversize(struct st_envoylog *l)
@@ -662,6 +672,7 @@ static bool st_binary(const char *s, size_t n)
 static int st_line(struct st_envoylog *l, const char *s, size_t n, char *err)
 {
 	struct st_envoylog_cri cri;
+	struct st_join *j;
 	int ret;
 
 	l->st.lines++;
@@ -675,35 +686,36 @@ static int st_line(struct st_envoylog *l, const char *s, size_t n, char *err)
 		return ST_CB_OK;
 	}
 	if (st_envoylog_cri_split(s, n, &cri) < 0) {
-		st_join_drop(l);
+		st_join_drop(l, true);
 		if (n == 0)
 			return ST_CB_OK;
 		return st_entry(l, s, n, NULL, err);
 	}
-	if (cri.partial || l->jactive) {
-		if (!l->jactive)
-			l->jts = cri.ts;
-		l->jactive = true;
-		if (!l->jover && cri.len <= l->max_line - l->jlen) {
-			memcpy(l->join + l->jlen, cri.text, cri.len);
-			l->jlen += cri.len;
+	j = &l->join[cri.is_stderr];
+	if (cri.partial || j->active) {
+		if (!j->active)
+			j->ts = cri.ts;
+		j->active = true;
+		if (!j->over && cri.len <= l->max_line - j->len) {
+			memcpy(j->buf + j->len, cri.text, cri.len);
+			j->len += cri.len;
 		} else {
-			l->jover = true;
+			j->over = true;
 		}
 		if (cri.partial) {
 			l->st.joined++;
 			return ST_CB_OK;
 		}
 		/* The F piece ends it. */
-		l->jactive = false;
-		if (l->jover) {
-			l->jover = false;
-			l->jlen = 0;
+		j->active = false;
+		if (j->over) {
+			j->over = false;
+			j->len = 0;
 			st_oversize(l);
 			return ST_CB_OK;
 		}
-		ret = st_entry(l, l->join, l->jlen, &l->jts, err);
-		l->jlen = 0;
+		ret = st_entry(l, j->buf, j->len, &j->ts, err);
+		j->len = 0;
 		return ret;
 	}
 	if (cri.len == 0)
@@ -811,7 +823,7 @@ int st_envoylog_finish(struct st_envoylog *l, char *err)
 		return st_err(err, EINVAL, "envoy log: no reader");
 	ret = st_tail(l, err);
 	if (ret == ST_CB_OK)
-		st_join_drop(l);
+		st_join_drop(l, true);
 	return ret;
 }
 
@@ -915,8 +927,10 @@ int st_envoylog_new(struct st_envoylog **out, const struct st_envoylog_opts *o,
 	l->fn = o->fn;
 	l->data = o->data;
 	l->buf = malloc(l->cap);
-	l->join = malloc(max);
-	if (l->buf == NULL || l->join == NULL) {
+	l->join[0].buf = malloc(max);
+	l->join[1].buf = malloc(max);
+	if (l->buf == NULL || l->join[0].buf == NULL ||
+	    l->join[1].buf == NULL) {
 		ret = st_err(err, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -1003,9 +1017,7 @@ int st_envoylog_poll(struct st_envoylog *l, char *err)
 			l->off = 0;
 		l->pos = l->len = 0;
 		l->skipping = false;
-		l->jactive = false;
-		l->jover = false;
-		l->jlen = 0;
+		st_join_drop(l, false);
 		return st_drain(l, err);
 	}
 	return ST_CB_OK;
@@ -1037,7 +1049,8 @@ void st_envoylog_free(struct st_envoylog *l)
 		close(l->fd);
 	free(l->path);
 	free(l->buf);
-	free(l->join);
+	free(l->join[0].buf);
+	free(l->join[1].buf);
 	free(l);
 }
 

@@ -5,7 +5,8 @@
  * Lines are read in three layers:
  *  - The kubelet's CRI wrapping, "<RFC3339Nano time> stdout|stderr F|P
  *    <text>": a P piece is the start of a longer line, joined with the
- *    pieces that follow up to the F one (bounded by the line limit).  A
+ *    pieces of its stream that follow up to the F one (bounded by the
+ *    line limit; stdout and stderr interleave in the file).  A
  *    line that is not wrapped is taken as it is (a file Envoy writes
  *    itself).
  *  - Istio's formats: the TEXT format of Istio 1.9 and later (22 fields,
@@ -26,10 +27,11 @@
  *    Every kind of anomaly is counted in the stats and said once, as a
  *    short sentence, through st_envoylog_news().
  *
- * The memory is allocated at st_envoylog_new() (two buffers of the line
- * bound); reading a TEXT line allocates nothing, nor does a JSON line of
- * plain strings, nulls and integers (what Envoy writes); other JSON is
- * read with jansson.
+ * The memory is allocated at st_envoylog_new(): three buffers of the line
+ * bound (the lines read, the pieces of stdout and those of stderr).
+ * Reading a TEXT line allocates nothing, nor does a JSON line of plain
+ * strings, nulls and integers (what Envoy writes); other JSON is read
+ * with jansson.
  */
 #ifndef ST_ENVOYLOG_H
 #define ST_ENVOYLOG_H
