@@ -804,6 +804,13 @@ static void test_auto_path(void **state)
 	assert_int_equal(st_envoylog_auto_path(root, "../x", "web-1", path,
 					       sizeof(path), err),
 			 -EINVAL);
+	assert_int_equal(st_envoylog_auto_path("/tmp/[a]", "default", "web-1",
+					       path, sizeof(path), err),
+			 -EINVAL);
+	assert_int_equal(st_envoylog_auto_path("/nonexistent", "default",
+					       "web-1", path, sizeof(path),
+					       err),
+			 -ENOENT);
 	assert_int_equal(
 		st_envoylog_auto_path(root, "default", "web-1", path, 10, err),
 		-ENAMETOOLONG);

@@ -1101,6 +1101,10 @@ int st_envoylog_auto_path(const char *root, const char *ns, const char *pod,
 			      "namespace and pod must be Kubernetes names");
 	if (root == NULL || root[0] == '\0')
 		root = "/";
+	/* The root is part of the glob pattern: it must match only itself. */
+	if (root[strcspn(root, "*?[\\")] != '\0')
+		return st_err(err, EINVAL, "root %s holds a glob character",
+			      root);
 	plen = strlen(root);
 	while (plen > 1 && root[plen - 1] == '/')
 		plen--;

@@ -232,7 +232,8 @@ void st_envoylog_free(struct st_envoylog *l);
  * @size: size of @path
  * @err: error buffer
  *
- * Return: 0; -EINVAL for a name with '/', '_' or a glob character;
+ * Return: 0; -EINVAL for a name that is not a Kubernetes name (lower
+ * case letters, digits, '-' and '.') or a root with a glob character;
  * -ENOENT when no such log exists; -ENOTUNIQ when several pods of that
  * name have logs (@err names their directories); -ENAMETOOLONG.
  */
