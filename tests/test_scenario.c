@@ -22,59 +22,73 @@
 #include "scenario.h"
 #include "testlib.h"
 
+/* A sample rule set (or a v4/v6 pair) and the type of each scenario. */
 struct sc_case {
 	const char *rules[2];
 	int types[ST_SCENARIO_COUNT];
 };
 
 static const struct sc_case cases[] = {
-	{{"istio-1.17_redirect_default_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.17_redirect_default_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
 	/*
 	 * 1.1: inbound is captured to 15001 like outbound, so Envoy's
 	 * inbound upstream is followed as an outbound one and loops back
-	 * over lo (doc/ISTIO-RULES.md, "must not assume" 10); 15090 is not excluded.
+	 * over lo (doc/ISTIO-RULES.md, "must not assume" 10); 15090 is not
+	 * excluded.
 	 */
-	{{"istio-1.1_redirect_app-ports_legacy.rules"}, {0, 2, 0, 0, 5, 6}},
-	{{"istio-1.4_redirect_default_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.6_redirect_default_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.9_redirect_dns_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.20_redirect_dns_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.24_redirect_dns_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.1_redirect_app-ports_legacy.rules"},
+	 .types = {0, 2, 0, 0, 5, 6}},
+	{.rules = {"istio-1.4_redirect_default_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.6_redirect_default_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.9_redirect_dns_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.20_redirect_dns_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.24_redirect_dns_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
 	/* No rules at all (a warning line): nothing is captured. */
-	{{"istio-1.24_redirect_dns_legacy_VIEWED-WITH-iptables-nft-save.rules"},
-	 {0, 0, 0, 0, 0, 0}},
+	{.rules =
+		 {"istio-1.24_redirect_dns_legacy_VIEWED-WITH-iptables-nft-save.rules"},
+	 .types = {0, 0, 0, 0, 0, 0}},
 	/*
 	 * TPROXY: the scrape is excluded in mangle ISTIO_INBOUND; nat only
 	 * shows its policies, so mangle decides: type 3, as live tracing
 	 * classifies it.
 	 */
-	{{"istio-1.25_tproxy_dns_legacy.rules"}, {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.25_tproxy_dns_legacy.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
 	/* Ambient in-pod rules: ztunnel's ports, not a sidecar's. */
-	{{"istio-1.26plus_ambient-inpod_dns_nft.rules"}, {0, 0, 0, 0, 0, 0}},
-	{{"istio-1.26plus_cni-sidecar_custom-uid_nft.rules"},
-	 {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.26plus_redirect_default_nft.rules"}, {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.26plus_redirect_default_nft_with-counters.rules"},
-	 {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.26plus_redirect_dns_dualstack_nft.v4.rules",
-	  "istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"},
-	 {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"},
-	 {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.26plus_redirect_exclusions_drop-invalid_nft.rules"},
-	 {1, 2, 3, 4, 5, 6}},
-	{{"istio-1.28plus_ambient-inpod_native-nftables_dns.nft.json"},
-	 {0, 0, 0, 0, 0, 0}},
-	{{"istio-1.28plus_native-nftables_redirect_default.nft.json"},
-	 {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_ambient-inpod_dns_nft.rules"},
+	 .types = {0, 0, 0, 0, 0, 0}},
+	{.rules = {"istio-1.26plus_cni-sidecar_custom-uid_nft.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_redirect_default_nft.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_redirect_default_nft_with-counters.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_redirect_dns_dualstack_nft.v4.rules",
+		   "istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.26plus_redirect_exclusions_drop-invalid_nft.rules"},
+	 .types = {1, 2, 3, 4, 5, 6}},
+	{.rules = {"istio-1.28plus_ambient-inpod_native-nftables_dns.nft.json"},
+	 .types = {0, 0, 0, 0, 0, 0}},
+	{.rules = {"istio-1.28plus_native-nftables_redirect_default.nft.json"},
+	 .types = {1, 2, 3, 4, 5, 6}},
 	/*
 	 * Istio's unit-test configuration: outbound capture only for
 	 * 9.9.0.0/16 and no inbound port exclusion, so the remote and the
 	 * VIP are not captured and 15090 is captured like any port.
 	 */
-	{{"istio-1.28plus_native-nftables_tproxy_dns_dualstack_testcase."
-	  "nft.json"},
-	 {1, 0, 1, 0, 5, 6}},
+	{.rules =
+		 {"istio-1.28plus_native-nftables_tproxy_dns_dualstack_testcase."
+		  "nft.json"},
+	 .types = {1, 0, 1, 0, 5, 6}},
 };
 
 static void hop_text(const struct st_flow_hop *h, FILE *f)
