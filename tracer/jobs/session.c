@@ -74,6 +74,12 @@ struct st_sess {
 	struct st_sess_tgt tgt;
 	struct st_instr *in;
 	unsigned int watch_ticks;
+	/*
+	 * The last read stopped with records still in the socket: the clock
+	 * must not move past them (a walk would be sealed while its records
+	 * wait there, on a busy machine).
+	 */
+	bool backlog;
 	bool loss_noted;
 	bool change_noted;
 	bool check_failed;
@@ -468,6 +474,7 @@ static int st_sess_read(struct st_sess *s, struct st_nflog *nl, int max)
 			break;
 		got++;
 	}
+	s->backlog = got == max;
 	return got;
 }
 
@@ -606,9 +613,12 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 					     strerror(errno));
 				goto out;
 			}
-			/* Kernel NFLOG timestamps are CLOCK_REALTIME. */
+			/*
+			 * Kernel NFLOG timestamps are CLOCK_REALTIME.  While
+			 * records wait unread, they move the clock themselves.
+			 */
 			clock_gettime(CLOCK_REALTIME, &now);
-			ret = st_pipe_time(s->pipe, &now, err);
+			ret = s->backlog ? 0 : st_pipe_time(s->pipe, &now, err);
 			if (ret < 0)
 				goto out;
 		}
