@@ -23,6 +23,28 @@
  *       the client's address as their source (IP_TRANSPARENT), as ztunnel
  *       does. No Envoy admin, stats, agent or health listeners.
  *
+ * HTTP ports (--http-ports, the ports Istio treats as HTTP by port name,
+ * appProtocol or sniffing; every other port stays 1:1 TCP): the capture
+ * listeners frame HTTP/1.x requests and responses (Content-Length bodies)
+ * and send the requests over upstream connection pools, as Envoy's
+ * connection manager does: per cluster and endpoint, idle connections are
+ * kept (--pool-idle-ms, default 60000) and reused for the next request,
+ * optionally at most --pool-max-requests per connection (0: no limit).
+ * --h2 puts concurrent requests to one endpoint on one connection (HTTP/1.1
+ * pipelining: what netfilter sees of HTTP/2 multiplexing). Inbound requests
+ * reach the app from 127.0.0.6 / ::6; with --tproxy --original-src from
+ * the client's address (IP_TRANSPARENT, SO_MARK --tproxy-mark), one pool
+ * per client address. HTTP/1.0 clients are served (Istio's PILOT_HTTP10).
+ *
+ * --access-log FILE: Envoy's access log, one line per HTTP request when it
+ * ends and per captured TCP connection when it closes (or fails), flushed
+ * at once, in Istio's default TEXT format (EnvoyTextLogFormat, Istio >=
+ * 1.9), or with --access-log-json its JSON encoding (EnvoyJSONLogFormat
+ * keys); --access-log-cri wraps each line as the kubelet writes container
+ * logs: "<RFC 3339 nano time> stdout F <line>". Clusters are named as Istio
+ * names them: outbound|PORT||NAME for a VIP of the built-in name table,
+ * PassthroughCluster for other destinations, inbound|PORT|| inbound.
+ *
  * Single-threaded ppoll() loop over non-blocking sockets, fixed pools, no
  * allocation after start-up.
  *
@@ -43,6 +65,25 @@
  *   {"ev":"dns","proto":"udp"|"tcp","client":...,"local":...,"name":...,
  *    "qtype":N,"answer":"local"|"forward"[,"upstream_src":...,
  *    "upstream_dst":...],"ok":bool}
+ * and on HTTP ports, instead of "relay" and "close":
+ *   {"ev":"pool-open","listener":...,"cluster":...,"ok":true,
+ *    "upstream_src":"A:P","upstream_dst":"A:P","h2":bool}
+ *       a pooled upstream connection is established (or "ok":false,
+ *       "error")
+ *   {"ev":"request","listener":...,"client":...,"local":...,"orig_dst":...,
+ *    "vip":bool,"cluster":...,"method":...,"path":...,"request_id":...,
+ *    "status":N,"flags":"-"|"UF"|"UC"|"UO"|"UT"|"DC"|"DPE",
+ *    "upstream_src":"A:P"|"","upstream_dst":"A:P",
+ *    "conn":"new"|"reused"|"none","conn_seq":N,"conn_inflight":N,
+ *    "ok":bool}
+ *       when the request ends: the upstream connection that carried it
+ *       (its local address) and whether it was its first request ("new",
+ *       conn_seq 1) or a later one ("reused"): the ground truth of reuse;
+ *       conn_inflight counts the requests on it, this one included, when
+ *       it was sent (above 1 only with --h2)
+ *   {"ev":"pool-close","listener":...,"cluster":...,"upstream_src":...,
+ *    "upstream_dst":...,"requests":N,"reason":"idle-timeout"|
+ *    "max-requests"|"connection-close"|"eof"|"reset"|"evicted"|...}
  */
 #include <getopt.h>
 #include <limits.h>
@@ -137,6 +178,7 @@ struct hreq {
 	int pc;
 	unsigned int pc_gen;
 	unsigned int seq;
+	unsigned int inflight;
 	size_t head_len, body_len;
 	int64_t start_ms, sent_ms, resp_ms;
 	struct timespec start_rt;
@@ -863,8 +905,10 @@ static int relay_pump(struct sess *s)
  * to the client and frame every request (head, Content-Length body) and
  * every response, as Envoy's HTTP connection manager does. Requests go to
  * the endpoint over pooled upstream connections (struct pconn), keyed by
- * listener, endpoint and source address: an idle connection is reused, a
- * new one is opened only when none is idle. With --h2 a connection carries
+ * listener, cluster, endpoint and source address: an idle connection is reused, a
+ * new one is opened only when none is idle. Pools are per cluster, as in
+ * Envoy: PassthroughCluster and a service's cluster do not share a
+ * connection to the same endpoint. With --h2 a connection carries
  * any number of requests at once (up to PC_QUEUE), the responses matched in
  * order, which is what netfilter sees of HTTP/2 multiplexing: one
  * connection, many requests from many downstream connections.
@@ -896,6 +940,7 @@ struct pconn {
 	uint64_t body_left;
 	int64_t deadline;
 	struct sockaddr_storage ep, src, local;
+	char cluster[160];
 	struct pc_slot q[PC_QUEUE];
 	struct buf out, in;
 };
@@ -1040,10 +1085,11 @@ static struct sess *pc_sess(const struct pconn *pc, int i)
 
 static void pc_log_close(const struct pconn *pc, const char *reason)
 {
-	logj("{\"ev\":\"pool-close\",\"listener\":\"%s\",\"upstream_src\":"
-	     "\"%s\",\"upstream_dst\":\"%s\",\"requests\":%u,"
-	     "\"reason\":\"%s\"}",
-	     lkind_name[pc->lk], SA(&pc->local), SA(&pc->ep), pc->sent, reason);
+	logj("{\"ev\":\"pool-close\",\"listener\":\"%s\",\"cluster\":\"%s\","
+	     "\"upstream_src\":\"%s\",\"upstream_dst\":\"%s\","
+	     "\"requests\":%u,\"reason\":\"%s\"}",
+	     lkind_name[pc->lk], pc->cluster, SA(&pc->local), SA(&pc->ep),
+	     pc->sent, reason);
 }
 
 /*
@@ -1058,9 +1104,10 @@ static void pc_close(struct pconn *pc, const char *reason)
 	if (pc->state == PC_FREE)
 		return;
 	if (never)
-		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":false,"
-		     "\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
-		     lkind_name[pc->lk], SA(&pc->ep), reason);
+		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"cluster\":"
+		     "\"%s\",\"ok\":false,\"upstream_dst\":\"%s\","
+		     "\"error\":\"%s\"}",
+		     lkind_name[pc->lk], pc->cluster, SA(&pc->ep), reason);
 	else
 		pc_log_close(pc, reason);
 	pc->state = PC_FREE;
@@ -1104,13 +1151,13 @@ static bool pc_idle(const struct pconn *pc)
 	return pc->state == PC_READY && !pc->q_len && !pc->closing;
 }
 
-static bool pc_key(const struct pconn *pc, enum lkind lk,
+static bool pc_key(const struct pconn *pc, enum lkind lk, const char *cluster,
 		   const struct sockaddr_storage *ep,
 		   const struct sockaddr_storage *src)
 {
 	return pc->state != PC_FREE && pc->lk == lk &&
-	       lab_sa_equal(&pc->ep, ep) && pc->have_src == !!src &&
-	       (!src || lab_sa_same_ip(&pc->src, src));
+	       !strcmp(pc->cluster, cluster) && lab_sa_equal(&pc->ep, ep) &&
+	       pc->have_src == !!src && (!src || lab_sa_same_ip(&pc->src, src));
 }
 
 /*
@@ -1118,7 +1165,8 @@ static bool pc_key(const struct pconn *pc, enum lkind lk,
  * one idle longest is kept for last: the most recent is reused, as Envoy's
  * pool takes from the top), with --h2 any open one with room.
  */
-static struct pconn *pc_pick(enum lkind lk, const struct sockaddr_storage *ep,
+static struct pconn *pc_pick(enum lkind lk, const char *cluster,
+			     const struct sockaddr_storage *ep,
 			     const struct sockaddr_storage *src, size_t need)
 {
 	struct pconn *best = NULL;
@@ -1127,7 +1175,7 @@ static struct pconn *pc_pick(enum lkind lk, const struct sockaddr_storage *ep,
 	for (i = 0; i < MAX_PCONN; i++) {
 		struct pconn *pc = &pconns[i];
 
-		if (!pc_key(pc, lk, ep, src) || pc->closing)
+		if (!pc_key(pc, lk, cluster, ep, src) || pc->closing)
 			continue;
 		if (cfg.h2) {
 			if (pc->q_len < PC_QUEUE && buf_space(&pc->out) >= need)
@@ -1163,7 +1211,8 @@ static struct pconn *pc_slot(void)
  * Open a pooled connection; NULL when every slot is busy, or with *@failed
  * set when the connect could not even start.
  */
-static struct pconn *pc_open(enum lkind lk, const struct sockaddr_storage *ep,
+static struct pconn *pc_open(enum lkind lk, const char *cluster,
+			     const struct sockaddr_storage *ep,
 			     const struct sockaddr_storage *src,
 			     bool transparent, bool *failed)
 {
@@ -1179,6 +1228,7 @@ static struct pconn *pc_open(enum lkind lk, const struct sockaddr_storage *ep,
 	pc->in.len = 0;
 	pc->gen = gen;
 	pc->lk = lk;
+	snprintf(pc->cluster, sizeof(pc->cluster), "%s", cluster);
 	pc->ep = *ep;
 	pc->have_src = !!src;
 	pc->transparent = transparent;
@@ -1188,9 +1238,10 @@ static struct pconn *pc_open(enum lkind lk, const struct sockaddr_storage *ep,
 			   transparent ? cfg.tproxy_mark : 0);
 	if (pc->fd < 0) {
 		stats.upstream_fail++;
-		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":false,"
-		     "\"upstream_dst\":\"%s\",\"error\":\"%s\"}",
-		     lkind_name[lk], SA(ep), strerror(errno));
+		logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"cluster\":"
+		     "\"%s\",\"ok\":false,\"upstream_dst\":\"%s\","
+		     "\"error\":\"%s\"}",
+		     lkind_name[lk], cluster, SA(ep), strerror(errno));
 		*failed = true;
 		return NULL;
 	}
@@ -1221,9 +1272,10 @@ static void pc_connected(struct pconn *pc)
 		if (s)
 			s->hr.up_local = pc->local;
 	}
-	logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"ok\":true,"
-	     "\"upstream_src\":\"%s\",\"upstream_dst\":\"%s\",\"h2\":%s}",
-	     lkind_name[pc->lk], SA(&pc->local), SA(&pc->ep),
+	logj("{\"ev\":\"pool-open\",\"listener\":\"%s\",\"cluster\":\"%s\","
+	     "\"ok\":true,\"upstream_src\":\"%s\",\"upstream_dst\":\"%s\","
+	     "\"h2\":%s}",
+	     lkind_name[pc->lk], pc->cluster, SA(&pc->local), SA(&pc->ep),
 	     cfg.h2 ? "true" : "false");
 }
 
@@ -1262,6 +1314,7 @@ static int pc_enqueue(struct pconn *pc, struct sess *s)
 	hr->pc = (int)(pc - pconns);
 	hr->pc_gen = pc->gen;
 	hr->seq = ++pc->sent;
+	hr->inflight = (unsigned int)pc->q_len;
 	hr->reused = hr->seq > 1;
 	hr->sent_ms = lab_now_ms();
 	hr->up_local = pc->local;
@@ -1315,13 +1368,10 @@ static bool pc_response_head(struct pconn *pc, struct sess *s)
 		return false;
 	if (o && buf_space(o) < hend + 128)
 		return false;
-	http_line(&p, end, &sl);
-	sl_len = (size_t)(sl.val + sl.vlen - sl.name);
+	sl_len = http_line(&p, end, &sl) ? (size_t)(sl.val + sl.vlen - sl.name)
+					 : 0;
 	if (sl_len < 12 || strncmp(sl.name, "HTTP/1.", 7)) {
-		pc->closing = true;
-		pc->to_eof = true;
-		pc->body_left = 0;
-		buf_consume(in, in->len);
+		pc_close(pc, "protocol-error");
 		return false;
 	}
 	code = atoi(sl.name + 9);
@@ -1514,19 +1564,21 @@ static void hd_log(struct sess *s)
 	if (hr->up_local.ss_family)
 		lab_fmt_sa(&hr->up_local, true, src, sizeof(src));
 	logj("{\"ev\":\"request\",\"listener\":\"%s\",\"client\":\"%s\","
-	     "\"local\":\"%s\",\"orig_dst\":\"%s\",\"vip\":%s,"
+	     "\"local\":\"%s\",\"orig_dst\":\"%s\",\"vip\":%s,\"cluster\":\"%s\","
 	     "\"method\":\"%s\",\"path\":\"%s\",\"request_id\":\"%s\","
 	     "\"status\":%d,\"flags\":\"%s\",\"upstream_src\":\"%s\","
 	     "\"upstream_dst\":\"%s\",\"conn\":\"%s\",\"conn_seq\":%u,"
+	     "\"conn_inflight\":%u,"
 	     "\"ok\":%s}",
 	     lkind_name[s->lk], SA(&s->client), SA(&s->local), SA(&s->orig),
-	     s->vip ? "true" : "false", hr->method,
+	     s->vip ? "true" : "false", cluster, hr->method,
 	     jstr(hr->path, jp, sizeof(jp)), hr->rid, hr->status,
 	     alog_str(hr->flags), src, SA(&s->up_peer),
 	     !src[0]	  ? "none"
 	     : hr->reused ? "reused"
 			  : "new",
-	     hr->seq, hr->status >= 200 && hr->status < 500 ? "true" : "false");
+	     hr->seq, hr->inflight,
+	     hr->status >= 200 && hr->status < 500 ? "true" : "false");
 }
 
 /*
@@ -1573,6 +1625,7 @@ static void hd_assign(struct sess *s)
 	static struct sockaddr_storage src;
 	const struct sockaddr_storage *from = NULL;
 	bool transparent = false, failed = false;
+	char cluster[160];
 	struct pconn *pc;
 	size_t need = s->hr.head_len + s->hr.body_len + 160;
 
@@ -1590,9 +1643,11 @@ static void hd_assign(struct sess *s)
 		}
 		from = &src;
 	}
-	pc = pc_pick(s->lk, &s->up_peer, from, need);
+	alog_cluster(s->lk, &s->orig, s->vip, cluster, sizeof(cluster));
+	pc = pc_pick(s->lk, cluster, &s->up_peer, from, need);
 	if (!pc)
-		pc = pc_open(s->lk, &s->up_peer, from, transparent, &failed);
+		pc = pc_open(s->lk, cluster, &s->up_peer, from, transparent,
+			     &failed);
 	if (failed) {
 		hd_local_reply(s, 503, "UF",
 			       "upstream_reset_before_response_started"
@@ -1627,8 +1682,10 @@ static void hd_parse(struct sess *s)
 	hr->head_len = hend;
 	hr->flags = "-";
 	hr->details = "via_upstream";
-	http_line(&p, end, &rl);
-	sp1 = memchr(rl.name, ' ', (size_t)(rl.val + rl.vlen - rl.name));
+	sp1 = http_line(&p, end, &rl)
+		      ? memchr(rl.name, ' ',
+			       (size_t)(rl.val + rl.vlen - rl.name))
+		      : NULL;
 	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(rl.val + rl.vlen - sp1 - 1))
 		  : NULL;
 	if (sp1)
