@@ -145,12 +145,74 @@ static json_t *fj_conn(const struct st_flow_conn *c)
 	fj_set(o, "src", json_string(addr), &bad);
 	st_flow_addr_format(c->family, c->dst, c->dport, addr, sizeof(addr));
 	fj_set(o, "dst", json_string(addr), &bad);
-	fj_set(o, "flow", json_integer((json_int_t)c->flow_id), &bad);
+	if (c->known)
+		fj_set(o, "flow", json_integer((json_int_t)c->flow_id), &bad);
 	if (bad) {
 		json_decref(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* A reused connection as a flow names it: seen, or from the access log. */
+static bool fj_has_pooled(const struct st_flow *f)
+{
+	if (f->side == ST_SIDE_REUSED)
+		return f->pooled.known;
+	return f->side == ST_SIDE_ACCESS_LOG && f->pooled.family != 0;
+}
+
+static json_t *fj_addr_or_null(uint8_t family, const uint8_t *a, uint16_t port)
+{
+	char addr[ST_FLOW_ADDR_SIZE];
+
+	if (family == 0)
+		return json_null();
+	st_flow_addr_format(family, a, port, addr, sizeof(addr));
+	return json_string(addr);
+}
+
+/* One request of Envoy's access log. */
+static json_t *fj_req(const struct st_flow_req *r)
+{
+	json_t *o = json_object();
+	bool bad = o == NULL;
+
+	if (bad)
+		return NULL;
+	fj_set(o, "method", fj_str_or_null(r->method), &bad);
+	fj_set(o, "authority", fj_str_or_null(r->authority), &bad);
+	fj_set(o, "path", fj_str_or_null(r->path), &bad);
+	fj_set(o, "code", r->has_code ? json_integer(r->code) : json_null(),
+	       &bad);
+	fj_set(o, "flags", fj_str_or_null(r->flags), &bad);
+	fj_set(o, "upstream_host",
+	       fj_addr_or_null(r->host_family, r->host, r->host_port), &bad);
+	fj_set(o, "cluster", fj_str_or_null(r->cluster), &bad);
+	fj_set(o, "duration_ms",
+	       r->has_duration ? json_integer((json_int_t)r->duration_ms)
+			       : json_null(),
+	       &bad);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The requests of a flow; NULL on failure. */
+static json_t *fj_reqs(const struct st_flow_reqs *r)
+{
+	json_t *a = json_array();
+	bool bad = a == NULL;
+
+	for (unsigned int i = 0; !bad && i < r->n && i < ST_FLOW_REQS_MAX; i++)
+		fj_append(a, fj_req(&r->req[i]), &bad);
+	if (bad) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }
 
 /* How Envoy's side was found: null when nothing was captured to it. */
@@ -165,8 +227,16 @@ static json_t *fj_envoy(const struct st_flow *f)
 	if (o == NULL)
 		return NULL;
 	fj_set(o, "side", json_string(st_flow_side_name(f->side)), &bad);
-	if (f->side == ST_SIDE_REUSED && f->pooled.known)
+	if (fj_has_pooled(f))
 		fj_set(o, "pooled", fj_conn(&f->pooled), &bad);
+	if (f->reqs != NULL) {
+		fj_set(o, "requests", fj_reqs(f->reqs), &bad);
+		if (f->reqs->total > f->reqs->n)
+			fj_set(o, "requests_more",
+			       json_integer((json_int_t)(f->reqs->total -
+							 f->reqs->n)),
+			       &bad);
+	}
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -209,6 +279,35 @@ out:
 	return o;
 }
 
+/* The access log's counts in the summary. */
+static json_t *fj_envoy_summary(const struct st_flow_envoy_stats *e)
+{
+	const struct {
+		const char *key;
+		uint64_t v;
+	} kv[] = {
+		{"lines", e->lines},
+		{"matched", e->matched},
+		{"no_traced_leg", e->no_leg},
+		{"unparsed", e->unparsed},
+		{"flows_without_line", e->flows_no_line},
+		{"no_downstream_address", e->no_address},
+		{"legs_moved_in", e->absorbed},
+		{"legs_moved_out", e->split},
+		{"released_early", e->dropped},
+	};
+	json_t *o = json_object();
+	bool bad = o == NULL;
+
+	for (size_t i = 0; !bad && i < ST_ARRAY_SIZE(kv); i++)
+		fj_set(o, kv[i].key, json_integer((json_int_t)kv[i].v), &bad);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *st_flowjson_summary(const struct st_flow_stats *st)
 {
 	json_t *root = json_object();
@@ -238,6 +337,8 @@ json_t *st_flowjson_summary(const struct st_flow_stats *st)
 	fj_set(sum, "lost", json_integer((json_int_t)st->lost), &bad);
 	fj_set(sum, "skipped", json_integer((json_int_t)st->skipped), &bad);
 	fj_set(sum, "evicted", json_integer((json_int_t)st->evicted), &bad);
+	if (st->envoy.given)
+		fj_set(sum, "envoy", fj_envoy_summary(&st->envoy), &bad);
 	fj_set(root, "summary", sum, &bad);
 	sum = NULL;
 out:
@@ -632,6 +733,36 @@ static void fj_leg_w(struct fj_out *o, const struct st_flow_leg *l)
 	fj_lit(o, "}");
 }
 
+static void fj_req_w(struct fj_out *o, const struct st_flow_req *r)
+{
+	fj_lit(o, "{\"method\":");
+	fj_str_or_null_w(o, r->method);
+	fj_lit(o, ",\"authority\":");
+	fj_str_or_null_w(o, r->authority);
+	fj_lit(o, ",\"path\":");
+	fj_str_or_null_w(o, r->path);
+	fj_lit(o, ",\"code\":");
+	if (r->has_code)
+		fj_u64(o, r->code);
+	else
+		fj_lit(o, "null");
+	fj_lit(o, ",\"flags\":");
+	fj_str_or_null_w(o, r->flags);
+	fj_lit(o, ",\"upstream_host\":");
+	if (r->host_family != 0)
+		fj_addr_w(o, r->host_family, r->host, r->host_port);
+	else
+		fj_lit(o, "null");
+	fj_lit(o, ",\"cluster\":");
+	fj_str_or_null_w(o, r->cluster);
+	fj_lit(o, ",\"duration_ms\":");
+	if (r->has_duration)
+		fj_u64(o, r->duration_ms);
+	else
+		fj_lit(o, "null");
+	fj_lit(o, "}");
+}
+
 static void fj_envoy_w(struct fj_out *o, const struct st_flow *f)
 {
 	if (f->side == ST_SIDE_NONE) {
@@ -640,14 +771,30 @@ static void fj_envoy_w(struct fj_out *o, const struct st_flow *f)
 	}
 	fj_lit(o, "{\"side\":");
 	fj_str(o, st_flow_side_name(f->side));
-	if (f->side == ST_SIDE_REUSED && f->pooled.known) {
+	if (fj_has_pooled(f)) {
 		fj_lit(o, ",\"pooled\":{\"src\":");
 		fj_addr_w(o, f->pooled.family, f->pooled.src, f->pooled.sport);
 		fj_lit(o, ",\"dst\":");
 		fj_addr_w(o, f->pooled.family, f->pooled.dst, f->pooled.dport);
-		fj_lit(o, ",\"flow\":");
-		fj_u64(o, f->pooled.flow_id);
+		if (f->pooled.known) {
+			fj_lit(o, ",\"flow\":");
+			fj_u64(o, f->pooled.flow_id);
+		}
 		fj_lit(o, "}");
+	}
+	if (f->reqs != NULL) {
+		fj_lit(o, ",\"requests\":[");
+		for (unsigned int i = 0; i < f->reqs->n && i < ST_FLOW_REQS_MAX;
+		     i++) {
+			if (i > 0)
+				fj_lit(o, ",");
+			fj_req_w(o, &f->reqs->req[i]);
+		}
+		fj_lit(o, "]");
+		if (f->reqs->total > f->reqs->n) {
+			fj_lit(o, ",\"requests_more\":");
+			fj_u64(o, f->reqs->total - f->reqs->n);
+		}
 	}
 	fj_lit(o, "}");
 }

@@ -445,7 +445,60 @@ int st_path_print(FILE *out, const struct st_flow *f)
 	else
 		n = fprintf(out, "[%d %s] %s  (%s -> %s)\n", f->type,
 			    st_class_type_name(f->type), path, src, dst);
+	for (unsigned int i = 0; f->reqs != NULL && i < f->reqs->n && n >= 0;
+	     i++) {
+		char req[512];
+
+		st_path_req_format(&f->reqs->req[i], req, sizeof(req));
+		n = fprintf(out, "    envoy: %s\n", req);
+	}
+	if (f->reqs != NULL && f->reqs->total > f->reqs->n && n >= 0)
+		n = fprintf(out, "    envoy: %" PRIu64 " more\n",
+			    f->reqs->total - f->reqs->n);
 	return n < 0 ? -EIO : 0;
+}
+
+void st_path_req_format(const struct st_flow_req *r, char *buf, size_t size)
+{
+	char host[ST_FLOW_ADDR_SIZE] = "-";
+	char code[16] = "-";
+	char dur[32] = "";
+	const char *sp = r->flags[0] != '\0' ? " " : "";
+	size_t n = 0;
+
+	if (r->host_family != 0)
+		st_flow_addr_format(r->host_family, r->host, r->host_port, host,
+				    sizeof(host));
+	if (r->has_duration)
+		snprintf(dur, sizeof(dur), ", %" PRIu64 " ms", r->duration_ms);
+	if (r->has_code)
+		snprintf(code, sizeof(code), "%u", r->code);
+	if (r->tcp)
+		n = (size_t)snprintf(buf, size, "TCP%s%s", sp, r->flags);
+	else
+		n = (size_t)snprintf(buf, size, "%s %s%s -> %s%s%s",
+				     r->method[0] != '\0' ? r->method : "-",
+				     r->authority, r->path, code, sp, r->flags);
+	if (n < size)
+		snprintf(buf + n, size - n, " (upstream %s%s%s%s)", host,
+			 r->cluster[0] != '\0' ? " " : "", r->cluster, dur);
+}
+
+/* The access log's counts; the rarer ones only when they happened. */
+static void st_path_envoy_summary(FILE *out,
+				  const struct st_flow_envoy_stats *e)
+{
+	fprintf(out,
+		"access log: lines: %" PRIu64 "  matched: %" PRIu64
+		"  no traced leg: %" PRIu64 "  unparsed: %" PRIu64
+		"  flows without a line: %" PRIu64 "\n",
+		e->lines, e->matched, e->no_leg, e->unparsed, e->flows_no_line);
+	if (e->no_address + e->absorbed + e->split + e->dropped > 0)
+		fprintf(out,
+			"access log: no downstream address: %" PRIu64
+			"  legs moved in: %" PRIu64 "  legs moved out: %" PRIu64
+			"  released early (full): %" PRIu64 "\n",
+			e->no_address, e->absorbed, e->split, e->dropped);
 }
 
 int st_path_summary(FILE *out, const struct st_flow_stats *st)
@@ -468,5 +521,7 @@ int st_path_summary(FILE *out, const struct st_flow_stats *st)
 		st->records, st->lost, st->skipped, st->evicted);
 	if (st->skipped > 0)
 		fprintf(out, "last skipped record: %s\n", st->last_skip);
+	if (st->envoy.given)
+		st_path_envoy_summary(out, &st->envoy);
 	return ferror(out) ? -EIO : 0;
 }

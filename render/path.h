@@ -133,15 +133,27 @@ int st_path_step_format(const struct st_path_step *step, char *buf,
  * st_path_print() - one line per flow while tracing:
  * "[2 local-to-remote] PATH  (SRC -> DST)", type 0 as
  * "[0 bypass] PATH  (SRC -> DST; REASON)"; SRC and DST are the first
- * leg's, DST before NAT.
+ * leg's, DST before NAT.  The requests Envoy's access log names follow,
+ * one "    envoy: REQUEST" line each (st_path_req_format()), and
+ * "    envoy: N more" when more matched than the flow keeps.
  *
  * Return: 0, or -EIO when writing failed.
  */
 int st_path_print(FILE *out, const struct st_flow *flow);
 
 /**
+ * st_path_req_format() - one request Envoy's access log names for a flow:
+ * "GET reviews:9080/reviews/0 -> 200 (upstream 10.244.2.9:9080
+ * outbound|9080||reviews.default.svc.cluster.local, 12 ms)"; flags follow
+ * the code ("-> 503 UF"); a TCP connection is "TCP (upstream ...)".
+ * Always NUL-terminated.
+ */
+void st_path_req_format(const struct st_flow_req *r, char *buf, size_t size);
+
+/**
  * st_path_summary() - the end-of-trace table: flows per type (type 0 per
- * class), the total, and the records lost, skipped and the flows evicted.
+ * class), the total, and the records lost, skipped and the flows evicted;
+ * with an access log, a line of its counts.
  *
  * Return: 0, or -EIO when writing failed.
  */

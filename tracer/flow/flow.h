@@ -142,6 +142,41 @@ struct st_flow_conn {
 	uint8_t dst[16];
 };
 
+/*
+ * What Envoy's access log said about one request (or one TCP connection)
+ * it handled for a flow: the fields a reader wants, cut to fit.  The whole
+ * entry (envoy.h) is 2 KB; this is what a flow carries.
+ */
+#define ST_FLOW_REQS_MAX 4
+#define ST_FLOW_REQ_METHOD_SIZE 16
+#define ST_FLOW_REQ_AUTHORITY_SIZE 64
+#define ST_FLOW_REQ_PATH_SIZE 96
+#define ST_FLOW_REQ_FLAGS_SIZE 32
+#define ST_FLOW_REQ_CLUSTER_SIZE 96
+
+struct st_flow_req {
+	bool tcp;	     /* a TCP proxy connection: no method, path */
+	bool has_code;	     /* a response code was sent */
+	bool has_duration;   /* DURATION was there */
+	uint16_t code;	     /* RESPONSE_CODE */
+	uint8_t host_family; /* UPSTREAM_HOST: 4 or 6; 0 none */
+	uint16_t host_port;  /* host order */
+	uint8_t host[16];
+	uint64_t duration_ms;			    /* DURATION */
+	char method[ST_FLOW_REQ_METHOD_SIZE];	    /* "" none */
+	char authority[ST_FLOW_REQ_AUTHORITY_SIZE]; /* "" none */
+	char path[ST_FLOW_REQ_PATH_SIZE];	    /* "" none; cut: "..." */
+	char flags[ST_FLOW_REQ_FLAGS_SIZE];	    /* RESPONSE_FLAGS; "" */
+	char cluster[ST_FLOW_REQ_CLUSTER_SIZE];	    /* UPSTREAM_CLUSTER; "" */
+};
+
+/* The requests of a flow, the first ST_FLOW_REQS_MAX of @total. */
+struct st_flow_reqs {
+	unsigned int n;
+	uint64_t total; /* all that matched, @n of them kept */
+	struct st_flow_req req[ST_FLOW_REQS_MAX];
+};
+
 struct st_flow {
 	uint64_t id; /* 1, 2, ... in order of emission */
 	int type;    /* 0-6, set by st_class_flow() */
@@ -156,6 +191,13 @@ struct st_flow {
 	bool timed_out;		    /* the last leg waited in vain */
 	bool lost_meanwhile;	    /* records were lost while it waited */
 	bool evicted;		    /* emitted early: the table was full */
+	/*
+	 * The requests Envoy's access log names for this flow; NULL when
+	 * none (or no log was read).  Owned by the pipeline's matcher and
+	 * valid while the flow is handed on: a sink that keeps the flow
+	 * copies them.
+	 */
+	const struct st_flow_reqs *reqs;
 	unsigned int nlegs;
 	struct st_flow_leg legs[ST_FLOW_MAX_LEGS];
 };
@@ -167,6 +209,20 @@ enum st_flow_skip {
 	ST_SKIP_UNKNOWN_CHAIN, /* the ruleset has no such table:chain */
 	ST_SKIP_UNKNOWN_RULE,  /* ... or no such rule number in it */
 	ST_SKIP__MAX,
+};
+
+/* Envoy's access log, as the summary counts it (when one was read). */
+struct st_flow_envoy_stats {
+	bool given;		/* an access log was read: show these */
+	uint64_t lines;		/* entries read */
+	uint64_t matched;	/* attached to a flow */
+	uint64_t no_leg;	/* matched no traced flow within the bound */
+	uint64_t no_address;	/* no DOWNSTREAM_REMOTE_ADDRESS: unmatchable */
+	uint64_t unparsed;	/* lines that were no entry (the reader's) */
+	uint64_t flows_no_line; /* flows released with no line */
+	uint64_t absorbed;	/* proxy-direct flows moved into another */
+	uint64_t split;		/* legs moved out of a flow (a wrong guess) */
+	uint64_t dropped;	/* flows or entries released early: full */
 };
 
 struct st_flow_stats {
@@ -182,6 +238,7 @@ struct st_flow_stats {
 	uint64_t later;	     /* records of later packets of open legs */
 	uint64_t late;	     /* records of legs already emitted */
 	uint64_t ignored;    /* records that start no leg (see above) */
+	struct st_flow_envoy_stats envoy;
 };
 
 /** st_flow_skip_name() - "untagged", "not-ip", "unknown-chain", ... */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envoymatch.h"
 #include "pipe.h"
 
 struct st_pipe_sink {
@@ -17,6 +18,8 @@ struct st_pipe_sink {
 struct st_pipe {
 	struct st_pipe_opts o;
 	struct st_flow_table *ft; /* NULL: flows come from st_pipe_flow() */
+	struct st_envoymatch *em; /* NULL: no access log */
+	struct timespec now;	  /* the clock: records and st_pipe_time() */
 	struct st_pipe_sink sinks[ST_PIPE_MAX_SINKS];
 	unsigned int nsinks;
 	bool session_known;
@@ -84,9 +87,36 @@ static int st_pipe_out(struct st_pipe *p, const struct st_flow *f,
 	return ST_CB_OK;
 }
 
-static int st_pipe_emit(const struct st_flow *flow, void *data)
+static int st_pipe_em_out(void *data, const struct st_flow *flow)
 {
 	return st_pipe_out(data, flow, NULL);
+}
+
+static int st_pipe_emit(const struct st_flow *flow, void *data)
+{
+	struct st_pipe *p = data;
+
+	if (p->em != NULL)
+		return st_envoymatch_flow(p->em, flow, &p->now);
+	return st_pipe_out(p, flow, NULL);
+}
+
+static void st_pipe_clock(struct st_pipe *p, const struct timespec *ts)
+{
+	if (ts->tv_sec > p->now.tv_sec ||
+	    (ts->tv_sec == p->now.tv_sec && ts->tv_nsec > p->now.tv_nsec))
+		p->now = *ts;
+}
+
+/* The access log's bound passing on the pipeline's clock. */
+static int st_pipe_em_time(struct st_pipe *p, int ret)
+{
+	int r;
+
+	if (p->em == NULL || ret < 0)
+		return ret;
+	r = st_envoymatch_time(p->em, &p->now);
+	return r == ST_CB_STOP ? ST_CB_STOP : ret;
 }
 
 int st_pipe_new(struct st_pipe **out, const struct st_pipe_opts *o, char *err)
@@ -106,6 +136,20 @@ int st_pipe_new(struct st_pipe **out, const struct st_pipe_opts *o, char *err)
 			return -ENOMEM;
 		}
 	}
+	if (o->envoy_log) {
+		struct st_envoymatch_opts eo = {
+			.set = o->set,
+			.max_flows = o->table != NULL ? o->table->max_flows : 0,
+			.wait_ms = o->envoy_wait_ms,
+		};
+		int ret =
+			st_envoymatch_new(&p->em, &eo, st_pipe_em_out, p, err);
+
+		if (ret < 0) {
+			st_pipe_free(p);
+			return ret;
+		}
+	}
 	*out = p;
 	return 0;
 }
@@ -115,6 +159,7 @@ void st_pipe_free(struct st_pipe *p)
 	if (p == NULL)
 		return;
 	st_flow_table_free(p->ft);
+	st_envoymatch_free(p->em);
 	free(p);
 }
 
@@ -169,10 +214,11 @@ int st_pipe_rec(struct st_pipe *p, const struct st_rec *rec, char *err)
 	st_filter_note(p->o.filter, rec);
 	if (p->ft == NULL)
 		return ST_CB_OK;
+	st_pipe_clock(p, &rec->ts);
 	ret = st_flow_table_add(p->ft, rec, err);
 	if (ret < 0)
 		return ret;
-	return ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK;
+	return st_pipe_em_time(p, ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK);
 }
 
 int st_pipe_lost(struct st_pipe *p, uint64_t n)
@@ -192,22 +238,48 @@ int st_pipe_gap(struct st_pipe *p, uint64_t n)
 
 int st_pipe_time(struct st_pipe *p, const struct timespec *now, char *err)
 {
-	if (p->ft == NULL)
-		return ST_CB_OK;
-	return st_flow_table_expire(p->ft, now, err);
+	int ret = ST_CB_OK;
+
+	st_pipe_clock(p, now);
+	if (p->ft != NULL)
+		ret = st_flow_table_expire(p->ft, now, err);
+	return st_pipe_em_time(p, ret);
+}
+
+int st_pipe_envoy(struct st_pipe *p, const struct st_envoy_req *req, char *err)
+{
+	int ret;
+
+	for (unsigned int i = 0; i < p->nsinks; i++) {
+		if (p->sinks[i].ops->envoy == NULL)
+			continue;
+		ret = p->sinks[i].ops->envoy(p->sinks[i].data, req, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (p->em == NULL || st_pipe_stopped(p))
+		return st_pipe_stopped(p) ? ST_CB_STOP : ST_CB_OK;
+	return st_envoymatch_entry(p->em, req, &p->now);
 }
 
 int st_pipe_flow(struct st_pipe *p, const struct st_flow *flow,
 		 const struct st_sink_notes *notes)
 {
+	/* Flows made elsewhere have no Envoy side to wait for. */
 	return st_pipe_out(p, flow, notes);
 }
 
 int st_pipe_flush(struct st_pipe *p, char *err)
 {
-	if (p->ft == NULL || st_pipe_stopped(p))
+	int ret = ST_CB_OK;
+
+	if (st_pipe_stopped(p))
 		return ST_CB_OK;
-	return st_flow_table_flush(p->ft, err);
+	if (p->ft != NULL)
+		ret = st_flow_table_flush(p->ft, err);
+	if (ret < 0 || p->em == NULL)
+		return ret;
+	return st_envoymatch_flush(p->em) == ST_CB_STOP ? ST_CB_STOP : ret;
 }
 
 void st_pipe_result(const struct st_pipe *p, struct st_pipe_result *r)
@@ -225,6 +297,8 @@ void st_pipe_stats(const struct st_pipe *p, struct st_flow_stats *st)
 	memcpy(st->by_type, p->by_type, sizeof(st->by_type));
 	memcpy(st->by_class, p->by_class, sizeof(st->by_class));
 	st->lost = p->res.lost;
+	if (p->em != NULL)
+		st_envoymatch_stats(p->em, &st->envoy);
 }
 
 int st_pipe_finish(struct st_pipe *p, const struct st_flow_stats *st, char *err)

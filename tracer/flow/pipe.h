@@ -9,6 +9,7 @@
  * output error.  Sources only feed it:
  *   - live NFLOG and NFLOG captures: st_pipe_rec(), st_pipe_lost(),
  *     st_pipe_time(), and st_pipe_flush() at the end;
+ *   - Envoy's access log: st_pipe_envoy() with each entry;
  *   - ordinary captures (the evaluator) and --simulate: st_pipe_flow()
  *     with flows made elsewhere (no rules given: no flow table);
  * then st_pipe_finish() writes the summary.
@@ -37,6 +38,7 @@
 
 #include "assemble.h"
 #include "common.h"
+#include "envoy.h"
 #include "filter.h"
 #include "flow.h"
 #include "istio.h"
@@ -56,6 +58,12 @@ struct st_pipe_opts {
 	uint64_t count;			     /* stop after this many; 0: none */
 	bool one_session;		     /* see above */
 	bool sync_each; /* sync the sinks after each flow */
+	/*
+	 * Envoy's access log is read (st_pipe_envoy()): flows with an Envoy
+	 * side wait up to @envoy_wait_ms for its lines (envoymatch.h).
+	 */
+	bool envoy_log;
+	unsigned int envoy_wait_ms; /* 0: ST_ENVOYMATCH_WAIT_MS */
 	/*
 	 * Called with every flow before the filter (selected or not);
 	 * returns the flow to go on with (@flow or a copy it owns).  NULL:
@@ -134,6 +142,19 @@ int st_pipe_gap(struct st_pipe *p, uint64_t n);
  * timed out.  Return: as st_pipe_rec().
  */
 int st_pipe_time(struct st_pipe *p, const struct timespec *now, char *err);
+
+/**
+ * st_pipe_envoy() - one entry of Envoy's access log, as it is read: to the
+ * sinks that keep entries (--write), then, when the pipeline was made with
+ * envoy_log, matched with the flows (envoymatch.h) on the pipeline's
+ * clock (the latest record or st_pipe_time()).
+ * @p: the pipeline
+ * @req: the entry
+ * @err: error buffer
+ *
+ * Return: as st_pipe_rec().
+ */
+int st_pipe_envoy(struct st_pipe *p, const struct st_envoy_req *req, char *err);
 
 /**
  * st_pipe_flow() - a flow made elsewhere, through the filter to the sinks.

@@ -7,6 +7,7 @@
  * order they were added:
  *   - rec: every record as it arrives, before anything else looks at it
  *     (the --write capture writer);
+ *   - envoy: every entry of Envoy's access log as it is read (the same);
  *   - flow: every flow the filter selects (text, JSON Lines, terminal
  *     boxes, diagrams, --check);
  *   - summary: once at the end, with the run's counters;
@@ -15,7 +16,7 @@
  *   - end: the run is over, whatever stopped it (a diagram directory is
  *     drawn here); its result is the sink's own business.
  *
- * Return values.  rec: 0, or a negative errno with @err filled in: the
+ * Return values.  rec and envoy: 0, or a negative errno with @err filled in: the
  * source stops with that error.  flow, summary and sync: 0, or the
  * negative errno of the failed write (-EPIPE, -ENOSPC...): the pipeline
  * records it as its output error and writes nothing more.
@@ -23,6 +24,7 @@
 #ifndef ST_SINK_H
 #define ST_SINK_H
 
+#include "envoy.h"
 #include "flow.h"
 #include "record.h"
 
@@ -40,6 +42,7 @@ struct st_sink_notes {
 
 struct st_sink_ops {
 	int (*rec)(void *data, const struct st_rec *rec, char *err);
+	int (*envoy)(void *data, const struct st_envoy_req *req, char *err);
 	/* @notes: NULL for flows of the flow table */
 	int (*flow)(void *data, const struct st_flow *flow,
 		    const struct st_sink_notes *notes);
