@@ -71,6 +71,8 @@ static int st_cli_check_replay(const struct st_cli_opts *o, struct st_check *c,
 		ro.rules[ro.nrules++] = o->rules[i];
 	ro.count = o->count;
 	ro.filter = filter;
+	ro.envoy_log = o->envoy_log;
+	ro.envoy_wait_ms = o->envoy_wait_ms;
 	ro.sinks[ro.nsinks++] = (struct st_sink){st_check_sink_ops(), c};
 	ro.diag = err;
 	return st_replay_run(&ro, &res, ebuf);
@@ -87,6 +89,12 @@ int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err)
 	int fd = -1;
 	int ret;
 
+	if (o->replay != NULL) {
+		rc = st_cli_replay_envoy_check(o, err);
+		if (rc >= 0)
+			return rc;
+		rc = 1;
+	}
 	c = st_check_new();
 	if (c == NULL) {
 		st_cli_runtime_error(err, "out of memory");

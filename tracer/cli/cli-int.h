@@ -47,11 +47,13 @@ struct st_cli_opts {
 	int group;
 	unsigned int rcvbuf;
 	unsigned int max_flows;
-	bool skip_empty;      /* --skip-empty-chains */
-	const char *replay;   /* --replay FILE */
-	const char *write;    /* --write FILE */
-	const char *output;   /* -o PATH */
-	const char *simulate; /* --simulate SPEC, parsed into spec */
+	bool skip_empty;	    /* --skip-empty-chains */
+	const char *replay;	    /* --replay FILE */
+	const char *write;	    /* --write FILE */
+	const char *envoy_log;	    /* --envoy-log PATH|auto */
+	unsigned int envoy_wait_ms; /* --envoy-log-wait MS; 0: default */
+	const char *output;	    /* -o PATH */
+	const char *simulate;	    /* --simulate SPEC, parsed into spec */
 	struct st_simspec spec;
 	int diagram; /* --diagram: 1-6, 0 all, -1 not given */
 	unsigned int npod_ips;
@@ -110,6 +112,13 @@ int st_cli_draw_end(struct st_drawsink *d, const char *path, FILE *err);
 int st_cli_replay_rules(const struct st_cli_opts *o,
 			const char *paths[ST_MAX_RULE_FILES],
 			char side[2][PATH_MAX], char *ebuf);
+
+/**
+ * st_cli_replay_envoy_check() - the access-log options of a replay make
+ * sense (no "auto", a wait only with a log).
+ * Return: -1 to go on, else the exit status (a usage error).
+ */
+int st_cli_replay_envoy_check(const struct st_cli_opts *o, FILE *err);
 
 /** st_cli_help_head() - --help's opening: usage and what the program does. */
 void st_cli_help_head(FILE *out);

@@ -53,6 +53,8 @@ enum st_opt_val {
 	OPT_SIMULATE,
 	OPT_DIAGRAM,
 	OPT_POD_IP,
+	OPT_ENVOY_LOG,
+	OPT_ENVOY_LOG_WAIT,
 };
 
 enum st_opt_section {
@@ -163,6 +165,12 @@ static const struct st_opt st_options[] = {
 	 SEC_TRACE, ST_TUNING(J(TRACE))},
 	{"max-flows", OPT_MAX_FLOWS, "N",
 	 "flows kept open at most (default 1024, memory is preallocated); when full the oldest is printed early as incomplete",
+	 SEC_TRACE, ST_TUNING(J(TRACE) | J(REPLAY) | J(CHECK_REPLAY))},
+	{"envoy-log", OPT_ENVOY_LOG, "PATH|auto",
+	 "pair flows exactly with Envoy's access log: a live trace follows PATH from its end (rotation included; auto: the pod's istio-proxy log under /var/log/pods), a replay reads it whole (default: FILE.envoy.log beside the capture); each flow shows the requests Envoy logged for it",
+	 SEC_TRACE, ST_TUNING(J(TRACE) | J(REPLAY) | J(CHECK_REPLAY))},
+	{"envoy-log-wait", OPT_ENVOY_LOG_WAIT, "MS",
+	 "how long a flow with an Envoy side waits for its access-log lines, and a line for its flow (default 3000; Envoy logs a request when it ends, a TCP connection when it closes)",
 	 SEC_TRACE, ST_TUNING(J(TRACE) | J(REPLAY) | J(CHECK_REPLAY))},
 	{"json", OPT_JSON, NULL,
 	 "print JSON (JSON Lines while tracing) instead of text", SEC_OUTPUT,
@@ -447,6 +455,20 @@ static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 				"--max-flows: '%s' is not a number of flows (1-65536)",
 				arg);
 		o->max_flows = (unsigned int)v;
+		break;
+	case OPT_ENVOY_LOG:
+		if (arg[0] == '\0')
+			return st_cli_usage_error(
+				err, "--envoy-log needs a file (or auto)");
+		o->envoy_log = arg;
+		break;
+	case OPT_ENVOY_LOG_WAIT:
+		if (!st_cli_parse_ulong(arg, 1, 600000, &v))
+			return st_cli_usage_error(
+				err,
+				"--envoy-log-wait: '%s' is not a number of milliseconds (1-600000)",
+				arg);
+		o->envoy_wait_ms = (unsigned int)v;
 		break;
 	case OPT_GROUP:
 		if (!st_cli_parse_ulong(arg, 0, 65535, &v))

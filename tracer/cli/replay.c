@@ -94,6 +94,8 @@ static int st_cli_replay_run(const struct st_cli_opts *o,
 	}
 	memset(&ro, 0, sizeof(ro));
 	ro.capture = o->replay;
+	ro.envoy_log = o->envoy_log;
+	ro.envoy_wait_ms = o->envoy_wait_ms;
 	for (unsigned int i = 0; i < o->nrules; i++)
 		ro.rules[ro.nrules++] = o->rules[i];
 	ro.count = o->count;
@@ -102,6 +104,24 @@ static int st_cli_replay_run(const struct st_cli_opts *o,
 	ro.nsinks = nsinks;
 	ro.diag = err;
 	return st_replay_run(&ro, &res, ebuf);
+}
+
+int st_cli_replay_envoy_check(const struct st_cli_opts *o, FILE *err)
+{
+	char side[PATH_MAX];
+
+	if (o->envoy_log != NULL && strcmp(o->envoy_log, "auto") == 0)
+		return st_cli_usage_error(
+			err,
+			"--envoy-log auto follows a live pod's log: give the log's file with --replay");
+	if (o->envoy_wait_ms != 0 && o->envoy_log == NULL &&
+	    (strcmp(o->replay, "-") == 0 ||
+	     st_replay_side_envoy(o->replay, side) != 1))
+		return st_cli_usage_error(
+			err,
+			"--envoy-log-wait goes with an access log: --envoy-log PATH, or %s.envoy.log beside the capture",
+			o->replay);
+	return -1;
 }
 
 int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
@@ -115,6 +135,9 @@ int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err)
 	int rc = 1;
 	int ret;
 
+	rc = st_cli_replay_envoy_check(o, err);
+	if (rc >= 0)
+		return rc;
 	rc = st_cli_filter(o, &filter, err);
 	if (rc >= 0)
 		goto out;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "envoylog.h"
 #include "pcapout.h"
 #include "pipe.h"
 #include "replay.h"
@@ -27,7 +28,107 @@ struct st_rp {
 	uint64_t unknown;
 	int cb_ret;
 	char *err;
+	/* Envoy's access log, read one entry ahead of the records. */
+	struct st_envoylog *log;
+	struct st_envoy_req next; /* read, not yet given */
+	bool have_next;
+	bool log_done;
+	struct timespec log_ts; /* the latest entry's time */
 };
+
+int st_replay_side_envoy(const char *capture, char *path)
+{
+	if (st_pcapout_side_path(path, PATH_MAX, capture, "envoy.log") < 0)
+		return -ENAMETOOLONG;
+	return access(path, R_OK) == 0 ? 1 : 0;
+}
+
+static int st_rp_entry(void *data, const struct st_envoy_req *req)
+{
+	struct st_rp *r = data;
+
+	r->next = *req;
+	r->have_next = true;
+	return ST_CB_STOP;
+}
+
+/* When Envoy wrote @req: the CRI time, else its end, else the last one. */
+static void st_rp_entry_time(struct st_rp *r, const struct st_envoy_req *req)
+{
+	struct timespec t = r->log_ts;
+
+	if (req->logged.tv_sec != 0 || req->logged.tv_nsec != 0) {
+		t = req->logged;
+	} else if (st_envoy_has(req, ST_ENVOY_START_TIME)) {
+		uint64_t d = st_envoy_has(req, ST_ENVOY_DURATION)
+				     ? req->duration_ms
+				     : 0;
+
+		t = req->start;
+		t.tv_sec += (time_t)(d / 1000);
+		t.tv_nsec += (long)(d % 1000) * 1000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+	}
+	r->log_ts = t;
+}
+
+/* Each anomaly of the log once, as a note. */
+static void st_rp_log_news(struct st_rp *r)
+{
+	const char *news;
+
+	while ((news = st_envoylog_news(r->log)) != NULL)
+		if (r->o->diag != NULL)
+			st_note(r->o->diag, "access log: %s", news);
+}
+
+static bool st_ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/*
+ * Give the pipeline the log's entries written up to @until (NULL: all
+ * that are left).  Return: ST_CB_OK, ST_CB_STOP or a negative errno.
+ */
+static int st_rp_log_until(struct st_rp *r, const struct timespec *until)
+{
+	char lerr[ST_ERRBUF_SIZE];
+	int ret;
+
+	while (r->log != NULL && !st_pipe_stopped(r->pipe)) {
+		if (!r->have_next && !r->log_done) {
+			ret = st_envoylog_poll(r->log, lerr);
+			if (ret == ST_CB_OK && !r->have_next) {
+				ret = st_envoylog_finish(r->log, lerr);
+				r->log_done = !r->have_next;
+			}
+			st_rp_log_news(r);
+			if (ret < 0) {
+				r->log_done = true;
+				if (r->o->diag != NULL)
+					st_note(r->o->diag, "access log: %s",
+						lerr);
+			}
+		}
+		if (!r->have_next)
+			return ST_CB_OK;
+		st_rp_entry_time(r, &r->next);
+		if (until != NULL && st_ts_after(&r->log_ts, until))
+			return ST_CB_OK;
+		r->have_next = false;
+		ret = st_pipe_time(r->pipe, &r->log_ts, r->err);
+		if (ret >= 0)
+			ret = st_pipe_envoy(r->pipe, &r->next, r->err);
+		if (ret < 0 || ret == ST_CB_STOP)
+			return ret;
+	}
+	return ST_CB_OK;
+}
 
 int st_replay_side_rules(const char *capture, char paths[2][PATH_MAX],
 			 char *err)
@@ -78,6 +179,11 @@ static int st_rp_rec(const struct st_rec *rec, void *data)
 	if (in->seq_missing > r->seq_missing) {
 		st_pipe_gap(r->pipe, in->seq_missing - r->seq_missing);
 		r->seq_missing = in->seq_missing;
+	}
+	ret = st_rp_log_until(r, &rec->ts);
+	if (ret < 0) {
+		r->cb_ret = ret;
+		return ST_CB_ERROR;
 	}
 	ret = st_pipe_rec(r->pipe, rec, r->err);
 	if (ret < 0) {
@@ -151,6 +257,12 @@ static void st_rp_summary_stats(struct st_rp *r, struct st_flow_stats *st)
 	const struct st_pcapin_stats *in = &r->res->in;
 
 	st_pipe_stats(r->pipe, st);
+	if (r->log != NULL) {
+		struct st_envoylog_stats ls;
+
+		st_envoylog_stats(r->log, &ls);
+		st->envoy.unparsed = ls.unparsed + ls.binary + ls.oversize;
+	}
 	st->records = in->records;
 	st->lost = in->seq_missing;
 	st->skipped += in->skipped + r->res->other_session;
@@ -240,6 +352,36 @@ static int st_rp_open(struct st_rp *r, struct st_pipe_opts *po,
 	return 0;
 }
 
+/* The access log: --envoy-log, else FILE.envoy.log when it is there. */
+static int st_rp_log_open(struct st_rp *r, char *err)
+{
+	const struct st_replay_opts *o = r->o;
+	struct st_envoylog_opts lo;
+	char *path = r->res->envoy_path;
+
+	if (o->envoy_log != NULL) {
+		st_strlcpy(path, o->envoy_log, PATH_MAX);
+	} else {
+		int ret = strcmp(o->capture, "-") == 0
+				  ? 0
+				  : st_replay_side_envoy(o->capture, path);
+
+		if (ret < 0)
+			return st_err(err, -ret, "%s: name too long",
+				      o->capture);
+		if (ret == 0) {
+			path[0] = '\0';
+			return 0;
+		}
+		r->res->envoy_side = true;
+	}
+	memset(&lo, 0, sizeof(lo));
+	lo.path = path;
+	lo.fn = st_rp_entry;
+	lo.data = r;
+	return st_envoylog_new(&r->log, &lo, err);
+}
+
 int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 		  char *err)
 {
@@ -266,6 +408,11 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	ret = st_rp_open(&r, &po, &session, err);
 	if (ret < 0)
 		goto out;
+	ret = st_rp_log_open(&r, err);
+	if (ret < 0)
+		goto out;
+	po.envoy_log = r.log != NULL;
+	po.envoy_wait_ms = o->envoy_wait_ms;
 	po.rs = rs;
 	po.set = &set;
 	po.filter = o->filter;
@@ -292,6 +439,12 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 		ret = r.cb_ret;
 		goto out;
 	}
+	/* The log's entries after the last record. */
+	if (!st_pipe_stopped(r.pipe)) {
+		ret = st_rp_log_until(&r, NULL);
+		if (ret < 0)
+			goto out;
+	}
 	/* The records' own clock stops here: end every walk and wait. */
 	ret = st_pipe_flush(r.pipe, err);
 	st_rp_result(&r);
@@ -314,6 +467,7 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	ret = 0;
 out:
 	st_pipe_free(r.pipe);
+	st_envoylog_free(r.log);
 	st_pcapin_close(r.in);
 	st_ruleset_free(rs);
 	return ret;

@@ -16,6 +16,12 @@
  * and are always used.  The flow table's clock is the records' own
  * timestamps; at the end of the file every open flow is flushed.
  *
+ * Envoy's access log.  Its entries go to the pipeline in time order with
+ * the records: an entry's time is the one its CRI wrapping gives, else its
+ * START_TIME plus DURATION (when Envoy wrote it), else the time of the
+ * entry before it; the pipeline's clock is moved to it first.  The log's
+ * anomalies are said once each on @diag.
+ *
  * What is skipped, and why, is counted: the reader's malformed records
  * (pcapin.h), records of other sessions, and the flow table's skips
  * (untagged, not IP, a chain or rule the rules do not have).  The
@@ -51,6 +57,12 @@ struct st_replay_opts {
 	struct st_sink sinks[ST_SINKS_MAX];
 	unsigned int nsinks;
 	FILE *diag; /* notes, or NULL */
+	/*
+	 * Envoy's access log read with the records (envoymatch.h): this
+	 * file; NULL: FILE.envoy.log beside the capture when it is there.
+	 */
+	const char *envoy_log;
+	unsigned int envoy_wait_ms; /* 0: ST_ENVOYMATCH_WAIT_MS */
 };
 
 struct st_replay_result {
@@ -62,7 +74,9 @@ struct st_replay_result {
 	struct st_flow_stats flows; /* as in the summary */
 	struct st_pcapin_stats in;
 	struct st_filter_stats filter;
-	int out_errno; /* writing the output failed: why */
+	int out_errno;		   /* writing the output failed: why */
+	bool envoy_side;	   /* the access log came from FILE.envoy.log */
+	char envoy_path[PATH_MAX]; /* the access log read; "" none */
 };
 
 /**
@@ -75,6 +89,16 @@ struct st_replay_result {
  */
 int st_replay_side_rules(const char *capture, char paths[2][PATH_MAX],
 			 char *err);
+
+/**
+ * st_replay_side_envoy() - FILE.envoy.log beside a capture, as --write
+ * leaves it.
+ * @capture: the capture's path
+ * @path: receives the path (PATH_MAX bytes)
+ *
+ * Return: 1 when it exists, 0 when not, -ENAMETOOLONG.
+ */
+int st_replay_side_envoy(const char *capture, char *path);
 
 /**
  * st_replay_run() - replay a capture: flows to the sinks as they
