@@ -48,7 +48,8 @@ static int st_cli_write_close(const struct st_cli_opts *o,
 			      const struct st_session_result *res, int sret,
 			      FILE *err)
 {
-	static const char *const ext[] = {"rules", "rules6", "meta.json"};
+	static const char *const ext[] = {"rules", "rules6", "meta.json",
+					  "envoy.log"};
 	char ebuf[ST_ERRBUF_SIZE] = "";
 	char side[PATH_MAX];
 	bool unused = !res->attached && st_capwrite_records(wr) == 0;
@@ -206,6 +207,14 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	int rc = 1;
 	int ret, wret = 0, dret = 0;
 
+	if (o->envoy_wait_ms != 0 && o->envoy_log == NULL)
+		return st_cli_usage_error(
+			err, "--envoy-log-wait goes with --envoy-log PATH");
+	if (o->envoy_log != NULL && strcmp(o->envoy_log, "auto") == 0 &&
+	    o->target.pod == NULL)
+		return st_cli_usage_error(
+			err,
+			"--envoy-log auto finds the log of a pod: it needs --pod NAME (else give the log's path)");
 	rc = st_cli_filter(o, &filter, err);
 	if (rc >= 0)
 		goto out;
@@ -219,6 +228,8 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	}
 	if (o->write != NULL) {
 		ret = st_capwrite_open(&wr, o->write, &o->target, ebuf);
+		if (ret == 0 && o->envoy_log != NULL)
+			ret = st_capwrite_keep_envoy(wr, o->write, ebuf);
 		if (ret < 0) {
 			st_cli_runtime_error(err, ebuf);
 			goto out;
@@ -242,6 +253,8 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	so.max_flows = o->max_flows;
 	so.filter = filter;
 	so.diag = err;
+	so.envoy_log = o->envoy_log;
+	so.envoy_wait_ms = o->envoy_wait_ms;
 	fo = st_flowout_new(out, err, o->json ? ST_FLOWOUT_JSON : 0);
 	if (fo == NULL) {
 		st_cli_runtime_error(err, "out of memory");

@@ -10,6 +10,12 @@
  * record time, so that a full disk stops the trace soon and a killed run
  * leaves a usable capture.  A failed write is the record sink's error:
  * the trace stops with it.
+ *
+ * With st_capwrite_keep_envoy() the entries of Envoy's access log read
+ * while tracing go to FILE.envoy.log, one line each as the kubelet writes
+ * them (CRI, the time the line was read) around Istio's JSON format with
+ * the fields the line had: --replay FILE reads them with the records.
+ * Lines that were no entry are not kept.
  */
 #ifndef ST_CAPWRITE_H
 #define ST_CAPWRITE_H
@@ -33,6 +39,17 @@ struct st_capwrite;
  */
 int st_capwrite_open(struct st_capwrite **out, const char *path,
 		     const struct st_session_target *target, char *err);
+
+/**
+ * st_capwrite_keep_envoy() - also keep the access log's entries, in
+ * @path.envoy.log (created now; an existing file is refused).
+ * @w: the writer
+ * @path: the capture's path
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno.
+ */
+int st_capwrite_keep_envoy(struct st_capwrite *w, const char *path, char *err);
 
 /**
  * st_capwrite_tap() - the session tap of the writer (rules and start);

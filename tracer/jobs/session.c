@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "envoylog.h"
 #include "istio.h"
 #include "netns.h"
 #include "pipe.h"
@@ -85,8 +86,10 @@ struct st_sess {
 	bool check_failed;
 	/* When records were lost, to mark the flows that may miss a leg. */
 	struct st_sess_span loss[ST_SESS_LOSS_RING];
-	unsigned int nloss;	/* spans stored (ring: the latest win) */
-	struct st_flow scratch; /* a flow re-marked incomplete */
+	unsigned int nloss;	 /* spans stored (ring: the latest win) */
+	struct st_flow scratch;	 /* a flow re-marked incomplete */
+	struct st_envoylog *log; /* Envoy's access log; NULL: none */
+	int log_ret;		 /* the pipeline failed on an entry */
 };
 
 const char *st_session_stop_name(enum st_session_stop s)
@@ -275,6 +278,85 @@ static void st_sess_summary_stats(const struct st_sess *s,
 {
 	st_pipe_stats(s->pipe, st);
 	st->lost = ns != NULL ? ns->lost : 0;
+	if (s->log != NULL) {
+		struct st_envoylog_stats ls;
+
+		st_envoylog_stats(s->log, &ls);
+		st->envoy.unparsed = ls.unparsed + ls.binary + ls.oversize;
+	}
+}
+
+/* ---- Envoy's access log -------------------------------------------------- */
+
+static int st_sess_entry(void *data, const struct st_envoy_req *req)
+{
+	struct st_sess *s = data;
+	int ret = st_pipe_envoy(s->pipe, req, s->err);
+
+	if (ret < 0) {
+		s->log_ret = ret;
+		return ST_CB_ERROR;
+	}
+	return ret == ST_CB_STOP ? ST_CB_STOP : ST_CB_OK;
+}
+
+/*
+ * Read what the log has now.  A read error is the log's (noted once, tried
+ * again on the next tick); only the pipeline's failure is returned.
+ */
+static int st_sess_log_poll(struct st_sess *s)
+{
+	char lerr[ST_ERRBUF_SIZE];
+	const char *news;
+	int ret;
+
+	if (s->log == NULL)
+		return 0;
+	ret = st_envoylog_poll(s->log, lerr);
+	while ((news = st_envoylog_news(s->log)) != NULL)
+		st_note(s->o->diag, "access log: %s", news);
+	if (s->log_ret < 0) {
+		ret = s->log_ret;
+		s->log_ret = 0;
+		return ret;
+	}
+	return 0;
+}
+
+/* Open the access log before anything is attached: its end is the start. */
+static int st_sess_log_open(struct st_sess *s, char *err)
+{
+	const struct st_session_opts *o = s->o;
+	struct st_envoylog_opts lo;
+	char *path = s->res->envoy_path;
+	int ret;
+
+	if (o->envoy_log == NULL)
+		return 0;
+	if (strcmp(o->envoy_log, "auto") == 0) {
+		if (o->target.pod == NULL)
+			return st_err(err, EINVAL,
+				      "--envoy-log auto needs a pod target "
+				      "(--pod NAME)");
+		ret = st_envoylog_auto_path(
+			o->log_root != NULL ? o->log_root : "/",
+			o->target.pod_ns != NULL ? o->target.pod_ns : "default",
+			o->target.pod, path, PATH_MAX, err);
+		if (ret < 0)
+			return ret;
+	} else {
+		st_strlcpy(path, o->envoy_log, PATH_MAX);
+	}
+	memset(&lo, 0, sizeof(lo));
+	lo.path = path;
+	lo.from_end = true;
+	lo.fn = st_sess_entry;
+	lo.data = s;
+	ret = st_envoylog_new(&s->log, &lo, err);
+	if (ret < 0)
+		return ret;
+	st_note(o->diag, "following Envoy's access log %s", path);
+	return 0;
 }
 
 /* The output error so far (positive), or 0. */
@@ -619,6 +701,8 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 			 */
 			clock_gettime(CLOCK_REALTIME, &now);
 			ret = s->backlog ? 0 : st_pipe_time(s->pipe, &now, err);
+			if (ret >= 0)
+				ret = st_sess_log_poll(s);
 			if (ret < 0)
 				goto out;
 		}
@@ -968,6 +1052,8 @@ static int st_sess_pipe(struct st_sess *s, const struct st_ruleset *rs,
 	po.filter = o->filter;
 	po.count = o->count;
 	po.one_session = true;
+	po.envoy_log = s->log != NULL;
+	po.envoy_wait_ms = o->envoy_wait_ms;
 	po.prepare = st_sess_prepare;
 	po.prepare_data = s;
 	ret = st_pipe_new(&s->pipe, &po, err);
@@ -1060,6 +1146,9 @@ int st_session_run(const struct st_session_opts *o,
 			    &res->foreign_rules, o->diag, err);
 	if (ret < 0)
 		goto out;
+	ret = st_sess_log_open(&s, err);
+	if (ret < 0)
+		goto out;
 	if ((res->signo = st_sess_signal(sfd)) != 0) {
 		res->stop = ST_STOP_SIGNAL;
 		ret = 0;
@@ -1121,6 +1210,13 @@ int st_session_run(const struct st_session_opts *o,
 		/* What the kernel still holds belongs to this trace. */
 		st_sess_drain(&s, nl);
 	}
+	if (ret >= 0 && res->stop != ST_STOP_OUTPUT) {
+		/* Lines Envoy wrote up to the stop. */
+		int lret = st_sess_log_poll(&s);
+
+		if (lret < 0)
+			ret = lret;
+	}
 	if (!st_pipe_stopped(s.pipe)) {
 		int fret = st_pipe_flush(s.pipe, ret < 0 ? derr : err);
 
@@ -1173,6 +1269,7 @@ detach:
 out:
 	st_nflog_close(nl);
 	st_pipe_free(s.pipe);
+	st_envoylog_free(s.log);
 	st_instr_free(in);
 	st_ruleset_free(rs);
 	if (netns_fd >= 0)

@@ -29,6 +29,11 @@
  * default signals (spawn.h), so the terminal's Ctrl-C never kills the
  * iptables-restore that removes the rules.
  *
+ * Envoy's access log.  With @envoy_log the file is opened before the
+ * rules are touched (a missing log is an error then) and read from its
+ * end on every tick; its entries go to the pipeline, its anomalies to
+ * @diag once each, and it is read a last time before the flush.
+ *
  * Watching.  While tracing, a periodic timer checks that the target is
  * still there (a --netns path still names the namespace that was opened,
  * a --pid / --pod process still lives in it; a pod whose proxy restarted
@@ -57,6 +62,7 @@
 #ifndef ST_SESSION_H
 #define ST_SESSION_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +122,15 @@ struct st_session_opts {
 	unsigned int max_flows;	  /* open flows at most; 0: the table's 1024 */
 	unsigned int watch_ms;	  /* target/rules watch period; 0: 1000 */
 	FILE *diag;		  /* notes and progress, or NULL */
+	/*
+	 * Envoy's access log, followed from its end while tracing (rotation
+	 * included) and matched with the flows (envoymatch.h): a path, or
+	 * "auto" for the --pod target's istio-proxy log under @log_root
+	 * (st_envoylog_auto_path()); NULL: none.
+	 */
+	const char *envoy_log;
+	const char *log_root;		  /* NULL: "/" */
+	unsigned int envoy_wait_ms;	  /* 0: ST_ENVOYMATCH_WAIT_MS */
 	const struct st_session_tap *tap; /* NULL: none */
 	void *tap_data;
 };
@@ -154,6 +169,7 @@ struct st_session_result {
 	int rcvbuf;		   /* receive buffer the kernel granted */
 	unsigned int max_flows;	   /* the flow table's cap */
 	char gone[400];		   /* ST_STOP_TARGET: what vanished */
+	char envoy_path[PATH_MAX]; /* the access log followed; "" none */
 };
 
 /**
