@@ -237,9 +237,29 @@ static void test_write_equals_object(void **state)
 	};
 	struct st_flow *f = calloc(1, sizeof(*f));
 	struct st_flow_leg *a = &f->legs[0];
+	struct st_flow_reqs reqs = {.n = 3};
+	struct st_flow_req *q = &reqs.req[0];
 
 	(void)state;
 	assert_non_null(f);
+	/* Requests of the access log: every field, none, a TCP one. */
+	q->has_code = q->has_duration = true;
+	q->code = 503;
+	q->duration_ms = UINT32_MAX;
+	q->host_family = 4;
+	q->host_port = 9080;
+	memcpy(q->host, (const uint8_t[]){10, 244, 2, 9}, 4);
+	st_strlcpy(q->method, "GET", sizeof(q->method));
+	st_strlcpy(q->authority, "reviews:9080", sizeof(q->authority));
+	st_strlcpy(q->path, "/a?b=\"c\"\\d...", sizeof(q->path));
+	st_strlcpy(q->flags, "UF,URX", sizeof(q->flags));
+	st_strlcpy(q->cluster, "outbound|9080||reviews.default.svc",
+		   sizeof(q->cluster));
+	q = &reqs.req[2];
+	q->tcp = true;
+	q->host_family = 6;
+	q->host_port = 5432;
+	memcpy(q->host, a->dst, 16);
 	f->nlegs = 1;
 	set_addr(a, "fd00:10:244::5", 40300, "fd00:10:244::7", 8080);
 	a->proto = IPPROTO_TCP;
@@ -263,6 +283,16 @@ static void test_write_equals_object(void **state)
 		f->klass = f->type == 0 ? ST_CLASS_UNKNOWN : ST_CLASS_NONE;
 		f->side = (enum st_side)(k / 2);
 		memset(&f->pooled, 0, sizeof(f->pooled));
+		f->reqs = NULL;
+		if (f->side == ST_SIDE_ACCESS_LOG) {
+			/* pooled from the log, with or without its flow */
+			f->pooled.known = i % 2 == 0;
+			f->pooled.family = 4;
+			f->pooled.sport = 50000;
+			f->pooled.flow_id = 12;
+			reqs.total = k % 2 == 0 ? 3 : 7;
+			f->reqs = &reqs;
+		}
 		if (f->side == ST_SIDE_REUSED) {
 			f->pooled.known = true;
 			f->pooled.family = 6;

@@ -1,0 +1,842 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_envoymatch.c - flows paired with Envoy's access log: a table of
+ * named cases, each a timeline of flows (as the flow table emits them,
+ * built by hand and classified) and access-log lines (Istio's TEXT format)
+ * on the pipeline's clock, with the flows expected out, in order, and the
+ * counters.  Then the compact request of an entry, the pipeline with a
+ * matcher, and --write's FILE.envoy.log read back.
+ *
+ * Flow spec: "[guess|stitched|timed|ownpod]... LEG [| LEG]...", a LEG
+ * "KIND SRC>DST" with KIND app (the app's leg captured outbound), direct
+ * (the app's leg, not captured), in (an
+ * arriving leg captured inbound), proxy (the proxy's leg, not captured),
+ * pt (the proxy's leg from the passthrough address 127.0.0.6) or self (the
+ * proxy's leg to its own pod, captured inbound).
+ * Line spec: "DR DL UL UH [tcp]" - DOWNSTREAM_REMOTE, DOWNSTREAM_LOCAL,
+ * UPSTREAM_LOCAL addresses and UPSTREAM_HOST, "-" for none.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capwrite.h"
+#include "classify.h"
+#include "envoylog.h"
+#include "envoymatch.h"
+#include "pipe.h"
+
+#define POD "10.244.1.10"
+#define VIP "10.96.0.20:9080"
+#define EP "10.244.2.9:9080"
+
+#define MAX_EV 16
+#define MAX_WANT 6
+
+struct tev {
+	int64_t at;	  /* ms on the clock */
+	const char *flow; /* a flow spec; or */
+	const char *line; /* a line spec; or */
+	const char *path; /* with @line: the request's path (default "/") */
+	bool flush;	  /* else: the clock moves to @at */
+};
+
+struct twant {
+	int type;
+	const char *klass; /* NULL: not checked */
+	const char *side;  /* st_flow_side_name() */
+	unsigned int legs;
+	unsigned int reqs;  /* kept */
+	uint64_t total;	    /* matched */
+	const char *pooled; /* its source, NULL: none */
+	const char *reason; /* a part of it; "": empty; NULL: unchecked */
+	int64_t at;	    /* emitted at this clock; -1: unchecked */
+};
+
+struct tcase {
+	const char *name;
+	bool tproxy;
+	unsigned int max_flows, max_entries;
+	struct tev ev[MAX_EV];
+	struct twant want[MAX_WANT];
+	struct st_flow_envoy_stats st; /* given is not compared */
+};
+
+static const struct tcase cases[] = {
+	{
+		.name = "outbound pooled: the line names a reused upstream",
+		.ev = {{.at = 100,
+			.line = POD ":40001 " VIP " " POD ":50000 " EP},
+		       {.at = 2000, .flow = "timed app " POD ":40001>" VIP},
+		       {.at = 5000}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = POD ":50000",
+			  .reason = "reused its pooled connection " POD
+				    ":50000 -> " EP ", opened before",
+			  .at = 5000}},
+		.st = {.lines = 1, .matched = 1},
+	},
+	{
+		.name = "a line confirms a stitched leg",
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40002>" EP " | proxy " POD
+				":50002>" EP},
+		       {.at = 50,
+			.line = POD ":40002 " EP " " POD ":50002 " EP},
+		       {.at = 2999},
+		       {.at = 3000}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = 3000}},
+		.st = {.lines = 1, .matched = 1},
+	},
+	{
+		.name = "a line corrects a guess; another claims the leg",
+		.ev = {{.at = 0,
+			.flow = "guess app " POD ":40003>" VIP " | proxy " POD
+				":50003>" EP},
+		       {.at = 100,
+			.line = POD ":40003 " VIP " " POD ":50006 " EP},
+		       {.at = 2000, .flow = "timed app " POD ":40004>" VIP},
+		       {.at = 2100,
+			.line = POD ":40004 " VIP " " POD ":50003 " EP},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = POD ":50006",
+			  .at = -1},
+			 {.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 2, .matched = 2, .absorbed = 1, .split = 1},
+	},
+	{
+		.name = "a proxy-direct leg is absorbed",
+		.ev = {{.at = 10, .flow = "proxy " POD ":50010>" EP},
+		       {.at = 2000, .flow = "timed app " POD ":40010>" VIP},
+		       {.at = 2100,
+			.line = POD ":40010 " VIP " " POD ":50010 " EP},
+		       {.at = 5100}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = 5100}},
+		.st = {.lines = 1, .matched = 1, .absorbed = 1},
+	},
+	{
+		.name = "a proxy-direct leg that comes after its flow",
+		.ev = {{.at = 0, .flow = "timed app " POD ":40011>" VIP},
+		       {.at = 100,
+			.line = POD ":40011 " VIP " " POD ":50011 " EP},
+		       {.at = 200, .flow = "proxy " POD ":50011>" EP},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 1, .matched = 1, .absorbed = 1},
+	},
+	{
+		.name = "upstream host is the pod itself: local-to-local",
+		.ev = {{.at = 0, .flow = "timed app " POD ":40020>" VIP},
+		       {.at = 10,
+			.line = POD ":40020 " VIP " " POD ":50020 " POD
+				    ":9080"},
+		       {.flush = true}},
+		.want = {{.type = 4,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = POD ":50020",
+			  .at = -1}},
+		.st = {.lines = 1, .matched = 1},
+	},
+	{
+		.name = "upstream host elsewhere: local-to-remote",
+		.ev = {{.at = 0, .flow = "timed ownpod app " POD ":40021>" VIP},
+		       {.at = 10,
+			.line = POD ":40021 " VIP " " POD ":50021 " EP},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = POD ":50021",
+			  .at = -1}},
+		.st = {.lines = 1, .matched = 1},
+	},
+	{
+		.name = "inbound REDIRECT: from the passthrough address",
+		.ev = {{.at = 0,
+			.flow = "timed in 10.244.2.9:33000>" POD ":9080"},
+		       {.at = 10,
+			.line = "10.244.2.9:33000 " POD
+				":9080 127.0.0.6:41000 " POD ":9080"},
+		       {.at = 20,
+			.flow = "stitched in 10.244.2.9:33001>" POD
+				":9080 | pt 127.0.0.6:41001>" POD ":9080"},
+		       {.at = 30,
+			.line = "10.244.2.9:33001 " POD
+				":9080 127.0.0.6:41001 " POD ":9080"},
+		       {.flush = true}},
+		.want = {{.type = 1,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = "127.0.0.6:41000",
+			  .at = -1},
+			 {.type = 1,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 2, .matched = 2},
+	},
+	{
+		.name = "inbound TPROXY: from the client's address",
+		.tproxy = true,
+		.ev = {{.at = 0, .flow = "proxy 10.244.2.9:45000>" POD ":9080"},
+		       {.at = 1,
+			.flow = "timed in 10.244.2.9:33010>" POD ":9080"},
+		       {.at = 10,
+			.line = "10.244.2.9:33010 " POD
+				":9080 10.244.2.9:45000 " POD ":9080"},
+		       {.flush = true}},
+		.want = {{.type = 1,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 1, .matched = 1, .absorbed = 1},
+	},
+	{
+		.name = "several requests on one downstream connection",
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40030>" EP " | proxy " POD
+				":50030>" EP},
+		       {.at = 10,
+			.line = POD ":40030 " EP " " POD ":50030 " EP,
+			.path = "/1"},
+		       {.at = 20,
+			.line = POD ":40030 " EP " " POD ":50030 " EP,
+			.path = "/2"},
+		       {.at = 30,
+			.line = POD ":40030 " EP " " POD ":50031 " EP,
+			.path = "/3"},
+		       {.at = 40,
+			.line = POD ":40030 " EP " " POD ":50030 " EP,
+			.path = "/4"},
+		       {.at = 50,
+			.line = POD ":40030 " EP " " POD ":50030 " EP,
+			.path = "/5"},
+		       {.at = 60,
+			.line = POD ":40030 " EP " " POD ":50030 " EP,
+			.path = "/6"},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 4,
+			  .total = 6,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 6, .matched = 6},
+	},
+	{
+		.name = "a TCP connection's line",
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40040>10.96.0.40:5432"
+				" | proxy " POD ":50040>10.244.3.3:5432"},
+		       {.at = 1000,
+			.line = POD ":40040 10.96.0.40:5432 " POD
+				    ":50040 10.244.3.3:5432 tcp"},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 1,
+			  .total = 1,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 1, .matched = 1},
+	},
+	{
+		.name = "a line past the bound before its flow",
+		.ev = {{.at = 0,
+			.line = POD ":40050 " VIP " " POD ":50050 " EP},
+		       {.at = 3500, .flow = "timed app " POD ":40050>" VIP},
+		       {.at = 6500}},
+		.want = {{.type = 2,
+			  .side = "reused",
+			  .legs = 1,
+			  .reason = "no access-log line within 3000 ms",
+			  .at = 6500}},
+		.st = {.lines = 1, .no_leg = 1, .flows_no_line = 1},
+	},
+	{
+		.name = "a line with no traced leg",
+		.ev = {{.at = 0,
+			.line = POD ":40060 " VIP " " POD ":50060 " EP},
+		       {.at = 2999},
+		       {.at = 3000}},
+		.st = {.lines = 1, .no_leg = 1},
+	},
+	{
+		.name = "the bound passes: a stitched flow says nothing",
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40070>" EP " | proxy " POD
+				":50070>" EP},
+		       {.at = 100, .flow = "proxy " POD ":50071>" EP},
+		       {.at = 3000},
+		       {.at = 3100}},
+		.want = {{.type = 2,
+			  .side = "stitched",
+			  .legs = 2,
+			  .reason = "",
+			  .at = 3000},
+			 {.type = 0,
+			  .klass = "proxy-direct",
+			  .side = "none",
+			  .legs = 1,
+			  .at = 3100}},
+		.st = {.flows_no_line = 1},
+	},
+	{
+		.name = "a flow with no Envoy side passes at once",
+		.ev = {{.at = 7, .flow = "direct " POD ":40080>10.244.5.5:22"},
+		       {.flush = true}},
+		.want = {{.type = 0,
+			  .klass = "bypass",
+			  .side = "none",
+			  .legs = 1,
+			  .at = 7}},
+	},
+	{
+		.name = "pools full: the oldest is released and counted",
+		.max_flows = 2,
+		.max_entries = 2,
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40090>" EP " | proxy " POD
+				":50090>" EP},
+		       {.at = 1,
+			.flow = "stitched app " POD ":40091>" EP " | proxy " POD
+				":50091>" EP},
+		       {.at = 2,
+			.flow = "stitched app " POD ":40092>" EP " | proxy " POD
+				":50092>" EP},
+		       {.at = 3,
+			.line = POD ":41000 " VIP " " POD ":51000 " EP},
+		       {.at = 4,
+			.line = POD ":41001 " VIP " " POD ":51001 " EP},
+		       {.at = 5,
+			.line = POD ":41002 " VIP " " POD ":51002 " EP},
+		       {.flush = true}},
+		.want = {{.type = 2, .side = "stitched", .legs = 2, .at = 2},
+			 {.type = 2, .side = "stitched", .legs = 2, .at = -1},
+			 {.type = 2, .side = "stitched", .legs = 2, .at = -1}},
+		.st = {.lines = 3,
+		       .no_leg = 3,
+		       .flows_no_line = 3,
+		       .dropped = 2},
+	},
+	{
+		.name = "no DOWNSTREAM_REMOTE_ADDRESS: counted, never guessed",
+		.ev = {{.at = 0, .flow = "timed app " POD ":40100>" VIP},
+		       {.at = 10, .line = "- " VIP " " POD ":50100 " EP},
+		       {.flush = true}},
+		.want = {{.type = 2, .side = "reused", .legs = 1, .at = -1}},
+		.st = {.lines = 1, .no_address = 1, .flows_no_line = 1},
+	},
+};
+
+/* ---- building flows and lines ------------------------------------------ */
+
+static struct st_istio_settings settings(bool tproxy)
+{
+	struct st_istio_settings set;
+
+	memset(&set, 0, sizeof(set));
+	set.kind = ST_ISTIO_SIDECAR;
+	set.mode = tproxy ? ST_MODE_TPROXY : ST_MODE_REDIRECT;
+	set.nproxy_uids = 1;
+	set.proxy_uids[0] = 1337;
+	set.outbound_port = 15001;
+	set.inbound_port = 15006;
+	return set;
+}
+
+static void leg_addr(const char *s, size_t n, uint8_t *family, uint8_t *addr,
+		     uint16_t *port)
+{
+	struct st_envoy_addr a;
+
+	assert_int_equal(st_envoy_addr_parse(s, n, &a), 0);
+	*family = a.family;
+	*port = a.port;
+	memcpy(addr, a.addr, 16);
+}
+
+/* One "KIND SRC>DST" into @l. */
+static void parse_leg(const char *kind, const char *addrs,
+		      struct st_flow_leg *l)
+{
+	const char *gt = strchr(addrs, '>');
+	uint8_t fam2;
+
+	assert_non_null(gt);
+	memset(l, 0, sizeof(*l));
+	l->proto = IPPROTO_TCP;
+	l->redirect_hop = -1;
+	l->decision_hop = -1;
+	l->packets = 1;
+	leg_addr(addrs, (size_t)(gt - addrs), &l->family, l->src, &l->sport);
+	leg_addr(gt + 1, strlen(gt + 1), &fam2, l->dst, &l->dport);
+	l->has_uid = true;
+	l->uid = 1000;
+	if (strcmp(kind, "direct") == 0) {
+		/* the app's leg, not captured */
+	} else if (strcmp(kind, "app") == 0) {
+		l->capture = ST_CAPTURE_OUTBOUND;
+		l->redirect_port = 15001;
+	} else if (strcmp(kind, "in") == 0) {
+		l->capture = ST_CAPTURE_INBOUND;
+		l->redirect_port = 15006;
+		l->arriving = true;
+		l->has_uid = false;
+	} else if (strcmp(kind, "proxy") == 0 || strcmp(kind, "pt") == 0 ||
+		   strcmp(kind, "self") == 0) {
+		l->uid = 1337;
+		l->proxy = true;
+		l->passthrough_src = strcmp(kind, "pt") == 0;
+		if (strcmp(kind, "self") == 0) {
+			l->capture = ST_CAPTURE_INBOUND;
+			l->redirect_port = 15006;
+			l->own_pod = true;
+		}
+	} else {
+		fail_msg("bad leg kind %s", kind);
+	}
+}
+
+static void build_flow(const char *spec, const struct st_istio_settings *set,
+		       uint64_t id, struct st_flow *f)
+{
+	char buf[512];
+	char *save = NULL;
+	char *tok;
+	bool own = false;
+
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	st_strlcpy(buf, spec, sizeof(buf));
+	for (tok = strtok_r(buf, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (strcmp(tok, "guess") == 0) {
+			f->side = ST_SIDE_GUESS;
+			f->fits = 2;
+		} else if (strcmp(tok, "stitched") == 0) {
+			f->side = ST_SIDE_STITCHED;
+		} else if (strcmp(tok, "timed") == 0) {
+			f->timed_out = true;
+		} else if (strcmp(tok, "ownpod") == 0) {
+			own = true;
+		} else if (strcmp(tok, "|") != 0) {
+			char *addrs = strtok_r(NULL, " ", &save);
+
+			assert_non_null(addrs);
+			assert_true(f->nlegs < ST_FLOW_MAX_LEGS);
+			parse_leg(tok, addrs, &f->legs[f->nlegs++]);
+		}
+	}
+	f->pooled.own_pod = own;
+	st_class_flow(f, set);
+}
+
+/* One TEXT line of Istio's format from a line spec. */
+static void build_line(const char *spec, const char *path,
+		       struct st_envoy_req *req)
+{
+	char dr[64], dl[64], ul[64], uh[64], tcp[8] = "";
+	char line[1024];
+	int n = sscanf(spec, "%63s %63s %63s %63s %7s", dr, dl, ul, uh, tcp);
+
+	assert_true(n >= 4);
+	if (strcmp(tcp, "tcp") == 0)
+		snprintf(line, sizeof(line),
+			 "[2024-03-21T10:00:00.000Z] \"- - -\" 0 - - - \"-\" "
+			 "10 20 1002 - \"-\" \"-\" \"-\" \"-\" \"%s\" "
+			 "outbound|5432||db.default.svc.cluster.local %s %s "
+			 "%s - -",
+			 uh, ul, dl, dr);
+	else
+		snprintf(line, sizeof(line),
+			 "[2024-03-21T10:00:00.000Z] \"GET %s HTTP/1.1\" 200 - "
+			 "via_upstream - \"-\" 0 10 12 11 \"-\" \"curl/8.5.0\" "
+			 "\"-\" \"web:9080\" \"%s\" "
+			 "outbound|9080||web.default.svc.cluster.local %s %s "
+			 "%s - default",
+			 path != NULL ? path : "/", uh, ul, dl, dr);
+	assert_true(st_envoylog_parse(line, strlen(line), req) > 0);
+}
+
+/* ---- the matcher, case by case ----------------------------------------- */
+
+struct trun {
+	const struct tcase *c;
+	unsigned int nout;
+	int64_t now;
+};
+
+static int t_emit(void *data, const struct st_flow *f)
+{
+	struct trun *r = data;
+	const struct twant *w = NULL;
+	char pooled[ST_FLOW_ADDR_SIZE];
+
+	if (r->nout >= MAX_WANT || r->c->want[r->nout].side == NULL)
+		fail_msg("%s: flow %u more than expected (type %d, %s)",
+			 r->c->name, r->nout + 1, f->type, f->reason);
+	w = &r->c->want[r->nout++];
+	if (f->type != w->type ||
+	    strcmp(st_flow_side_name(f->side), w->side) != 0 ||
+	    f->nlegs != w->legs)
+		fail_msg("%s: flow %u: type %d side %s legs %u (%s); expected "
+			 "type %d side %s legs %u",
+			 r->c->name, r->nout, f->type,
+			 st_flow_side_name(f->side), f->nlegs, f->reason,
+			 w->type, w->side, w->legs);
+	if (w->klass != NULL)
+		assert_string_equal(st_class_name(f->klass, f->type), w->klass);
+	assert_int_equal(f->reqs != NULL ? f->reqs->n : 0, w->reqs);
+	assert_int_equal(f->reqs != NULL ? f->reqs->total : 0, w->total);
+	if (w->pooled != NULL) {
+		assert_int_not_equal(f->pooled.family, 0);
+		st_flow_addr_format(f->pooled.family, f->pooled.src,
+				    f->pooled.sport, pooled, sizeof(pooled));
+		assert_string_equal(pooled, w->pooled);
+	} else if (f->side == ST_SIDE_ACCESS_LOG) {
+		assert_int_equal(f->pooled.family, 0);
+	}
+	if (w->reason != NULL && w->reason[0] == '\0' && f->reason[0] != '\0')
+		fail_msg("%s: flow %u: reason '%s', expected none", r->c->name,
+			 r->nout, f->reason);
+	if (w->reason != NULL && strstr(f->reason, w->reason) == NULL)
+		fail_msg("%s: flow %u: reason '%s' lacks '%s'", r->c->name,
+			 r->nout, f->reason, w->reason);
+	if (w->at >= 0 && r->now != w->at)
+		fail_msg("%s: flow %u out at %lld ms, expected %lld",
+			 r->c->name, r->nout, (long long)r->now,
+			 (long long)w->at);
+	return ST_CB_OK;
+}
+
+static struct timespec ms_ts(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = 1700000000 + ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	return ts;
+}
+
+static void run_case(const struct tcase *c)
+{
+	struct st_istio_settings set = settings(c->tproxy);
+	struct st_envoymatch_opts o = {
+		.set = &set,
+		.max_flows = c->max_flows,
+		.max_entries = c->max_entries,
+	};
+	struct trun r = {.c = c};
+	struct st_envoymatch *m = NULL;
+	struct st_flow_envoy_stats st;
+	struct st_envoy_req req;
+	struct st_flow f;
+	char err[ST_ERRBUF_SIZE];
+	uint64_t id = 0;
+
+	assert_int_equal(st_envoymatch_new(&m, &o, t_emit, &r, err), 0);
+	for (unsigned int i = 0; i < MAX_EV; i++) {
+		const struct tev *e = &c->ev[i];
+		struct timespec ts = ms_ts(e->at);
+
+		if (e->flow == NULL && e->line == NULL && !e->flush &&
+		    e->at == 0 && i > 0)
+			break;
+		if (e->flush) {
+			assert_int_equal(st_envoymatch_flush(m), ST_CB_OK);
+			break;
+		}
+		r.now = e->at;
+		if (e->flow != NULL) {
+			build_flow(e->flow, &set, ++id, &f);
+			assert_int_equal(st_envoymatch_flow(m, &f, &ts),
+					 ST_CB_OK);
+		} else if (e->line != NULL) {
+			build_line(e->line, e->path, &req);
+			assert_int_equal(st_envoymatch_entry(m, &req, &ts),
+					 ST_CB_OK);
+		} else {
+			assert_int_equal(st_envoymatch_time(m, &ts), ST_CB_OK);
+		}
+	}
+	if (r.nout < MAX_WANT && c->want[r.nout].side != NULL)
+		fail_msg("%s: %u flows out, expected more", c->name, r.nout);
+	st_envoymatch_stats(m, &st);
+	assert_true(st.given);
+	st.given = false;
+	if (memcmp(&st, &c->st, sizeof(st)) != 0)
+		fail_msg("%s: counters lines %llu matched %llu no_leg %llu "
+			 "no_address %llu no_line %llu absorbed %llu split "
+			 "%llu dropped %llu",
+			 c->name, (unsigned long long)st.lines,
+			 (unsigned long long)st.matched,
+			 (unsigned long long)st.no_leg,
+			 (unsigned long long)st.no_address,
+			 (unsigned long long)st.flows_no_line,
+			 (unsigned long long)st.absorbed,
+			 (unsigned long long)st.split,
+			 (unsigned long long)st.dropped);
+	st_envoymatch_free(m);
+}
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++)
+		run_case(&cases[i]);
+}
+
+/* ---- the compact request ----------------------------------------------- */
+
+static void test_req(void **state)
+{
+	static const char line[] =
+		"[2024-03-21T10:00:00.000Z] \"POST /a/very/long/path/that/goes/"
+		"on/and/on/and/on/past/what/a/flow/keeps/of/it/0123456789/"
+		"0123456789/0123456789 HTTP/2\" 503 UF,URX upstream_reset - "
+		"\"-\" 0 10 7 - \"-\" \"curl\" \"-\" \"r\xc3\xa9views:9080\" "
+		"\"10.244.2.9:9080\" outbound|9080||reviews 10.244.1.10:5 "
+		"10.96.0.1:9080 10.244.1.10:4 - default";
+	struct st_envoy_req req;
+	struct st_flow_req q;
+
+	(void)state;
+	assert_true(st_envoylog_parse(line, strlen(line), &req) > 0);
+	st_envoymatch_req(&req, &q);
+	assert_false(q.tcp);
+	assert_true(q.has_code);
+	assert_int_equal(q.code, 503);
+	assert_string_equal(q.method, "POST");
+	assert_string_equal(q.flags, "UF,URX");
+	assert_string_equal(q.authority, "r??views:9080");
+	assert_string_equal(q.cluster, "outbound|9080||reviews");
+	assert_int_equal(strlen(q.path), ST_FLOW_REQ_PATH_SIZE - 1);
+	assert_string_equal(q.path + ST_FLOW_REQ_PATH_SIZE - 4, "...");
+	assert_true(q.has_duration);
+	assert_int_equal(q.duration_ms, 7);
+	assert_int_equal(q.host_family, 4);
+	assert_int_equal(q.host_port, 9080);
+}
+
+/* ---- through the pipeline ---------------------------------------------- */
+
+struct tsink {
+	unsigned int flows;
+	unsigned int entries;
+	unsigned int reqs;
+};
+
+static int ts_flow(void *data, const struct st_flow *f,
+		   const struct st_sink_notes *notes)
+{
+	struct tsink *t = data;
+
+	(void)notes;
+	t->flows++;
+	t->reqs += f->reqs != NULL ? f->reqs->n : 0;
+	return 0;
+}
+
+static int ts_envoy(void *data, const struct st_envoy_req *req, char *err)
+{
+	struct tsink *t = data;
+
+	(void)req;
+	(void)err;
+	t->entries++;
+	return 0;
+}
+
+static const struct st_sink_ops ts_ops = {
+	.flow = ts_flow,
+	.envoy = ts_envoy,
+};
+
+/* Without envoy_log the pipeline passes entries to sinks and matches none. */
+static void test_pipe(void **state)
+{
+	struct st_pipe_opts po;
+	struct st_pipe *p = NULL;
+	struct st_flow_stats st;
+	struct st_envoy_req req;
+	struct tsink t = {0};
+	char err[ST_ERRBUF_SIZE];
+
+	(void)state;
+	memset(&po, 0, sizeof(po));
+	assert_int_equal(st_pipe_new(&p, &po, err), 0);
+	assert_int_equal(st_pipe_add_sink(p, &ts_ops, &t), 0);
+	build_line(POD ":1 " VIP " " POD ":2 " EP, NULL, &req);
+	assert_int_equal(st_pipe_envoy(p, &req, err), ST_CB_OK);
+	st_pipe_stats(p, &st);
+	assert_false(st.envoy.given);
+	assert_int_equal(t.entries, 1);
+	st_pipe_free(p);
+
+	/* With it (flows made elsewhere pass the matcher by). */
+	memset(&t, 0, sizeof(t));
+	po.envoy_log = true;
+	po.envoy_wait_ms = 50;
+	assert_int_equal(st_pipe_new(&p, &po, err), 0);
+	assert_int_equal(st_pipe_add_sink(p, &ts_ops, &t), 0);
+	assert_int_equal(st_pipe_envoy(p, &req, err), ST_CB_OK);
+	assert_int_equal(st_pipe_flush(p, err), ST_CB_OK);
+	st_pipe_stats(p, &st);
+	assert_true(st.envoy.given);
+	assert_int_equal(st.envoy.lines, 1);
+	assert_int_equal(st.envoy.no_leg, 1);
+	assert_int_equal(t.entries, 1);
+	st_pipe_free(p);
+}
+
+/* ---- --write's FILE.envoy.log read back --------------------------------- */
+
+struct tread {
+	char text[4][1024];
+	unsigned int n;
+};
+
+static int tr_entry(void *data, const struct st_envoy_req *req)
+{
+	struct tread *t = data;
+
+	if (t->n < 4)
+		st_envoy_req_format(req, t->text[t->n++], sizeof(t->text[0]));
+	return ST_CB_OK;
+}
+
+static void test_write_read_back(void **state)
+{
+	static const char *const lines[] = {
+		"2024-03-21T10:00:01.000000001Z stdout F [2024-03-21T10:00:01.000Z] "
+		"\"GET /01?q=x HTTP/1.1\" 200 - via_upstream - \"-\" 0 "
+		"10 1 1 \"-\" \"curl/8.5.0\" \"-\" \"web:80\" "
+		"\"10.244.1.10:80\" outbound|80||web.default.svc.cluster.local "
+		"10.244.2.20:48000 10.96.0.10:80 10.244.2.20:43000 - default\n",
+		"2024-03-21T10:00:02.000000000Z stdout F [2024-03-21T10:00:02.000Z] "
+		"\"- - -\" 0 - - - \"-\" 10 20 1002 - \"-\" \"-\" \"-\" \"-\" "
+		"\"[fd00::30]:5432\" outbound|5432||db [fd00::5]:55000 "
+		"[fd00:10:96::40]:5432 [fd00::5]:41000 - -\n",
+	};
+	struct tread before = {0}, after = {0};
+	struct st_envoylog_opts lo = {.fn = tr_entry};
+	struct st_envoylog *l = NULL;
+	struct st_capwrite *w = NULL;
+	char dir[] = "/tmp/st-envoymatch-XXXXXX";
+	char cap[128], side[160], err[ST_ERRBUF_SIZE];
+	const struct st_sink_ops *ops = st_capwrite_ops();
+	struct tread *sink = &before;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cap, sizeof(cap), "%s/c.pcap", dir);
+	snprintf(side, sizeof(side), "%s.envoy.log", cap);
+	assert_int_equal(st_capwrite_open(&w, cap, NULL, err), 0);
+	assert_int_equal(st_capwrite_keep_envoy(w, cap, err), 0);
+	assert_int_equal(st_capwrite_keep_envoy(w, cap, err), -EEXIST);
+	/* What the trace read, handed to the sink as it was read. */
+	lo.data = sink;
+	assert_int_equal(st_envoylog_new(&l, &lo, err), 0);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(lines); i++)
+		assert_int_equal(
+			st_envoylog_feed(l, lines[i], strlen(lines[i]), err),
+			ST_CB_OK);
+	st_envoylog_free(l);
+	assert_int_equal(before.n, 2);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(lines); i++) {
+		struct st_envoy_req req;
+		const char *text = strstr(lines[i], " F ") + 3;
+		struct timespec t;
+
+		assert_true(st_envoylog_parse(text, strlen(text) - 1, &req) >
+			    0);
+		assert_int_equal(st_envoy_time_parse(lines[i], 30, &t), 0);
+		req.logged = t;
+		assert_int_equal(ops->envoy(w, &req, err), 0);
+	}
+	assert_int_equal(st_capwrite_close(w, err), 0);
+	/* Read back as a replay reads it. */
+	lo.path = side;
+	lo.data = &after;
+	assert_int_equal(st_envoylog_new(&l, &lo, err), 0);
+	assert_int_equal(st_envoylog_poll(l, err), ST_CB_OK);
+	assert_int_equal(st_envoylog_finish(l, err), ST_CB_OK);
+	st_envoylog_free(l);
+	assert_int_equal(after.n, 2);
+	for (unsigned int i = 0; i < 2; i++)
+		assert_string_equal(after.text[i], before.text[i]);
+	unlink(side);
+	unlink(cap);
+	snprintf(side, sizeof(side), "%s.meta.json", cap);
+	unlink(side);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_req),
+		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_write_read_back),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
