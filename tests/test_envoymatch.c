@@ -17,6 +17,7 @@
  * UPSTREAM_LOCAL addresses and UPSTREAM_HOST, "-" for none.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +34,9 @@
 #include "classify.h"
 #include "envoylog.h"
 #include "envoymatch.h"
+#include "pcapout.h"
 #include "pipe.h"
+#include "testlib.h"
 
 #define POD "10.244.1.10"
 #define VIP "10.96.0.20:9080"
@@ -829,6 +832,158 @@ static void test_write_read_back(void **state)
 	rmdir(dir);
 }
 
+/* ---- the CLI sample: a pooled request in a synthetic capture ----------- */
+
+#define SAMPLE_DIR ST_SAMPLES "/envoymatch/in"
+#define SAMPLE SAMPLE_DIR "/pooled.pcap"
+#define SAMPLE_RULES \
+	ST_SAMPLES "/rules/istio-1.17_redirect_default_legacy.rules"
+
+/* The walks of the legacy 1.17 rules: an app's leg, the proxy's leg. */
+static const char *const walk_app[] = {
+	"e:nat:OUTPUT:0",	  "h:nat:OUTPUT:1",
+	"e:nat:ISTIO_OUTPUT:0",	  "h:nat:ISTIO_OUTPUT:9",
+	"e:nat:ISTIO_REDIRECT:0", "h:nat:ISTIO_REDIRECT:1",
+	">127.0.0.1:15001",	  "e:nat:POSTROUTING:0",
+	"p:nat:POSTROUTING:0",	  NULL,
+};
+static const char *const walk_proxy[] = {
+	"e:nat:OUTPUT:0",	"h:nat:OUTPUT:1",
+	"e:nat:ISTIO_OUTPUT:0", "h:nat:ISTIO_OUTPUT:4",
+	"p:nat:OUTPUT:0",	"e:nat:POSTROUTING:0",
+	"p:nat:POSTROUTING:0",	NULL,
+};
+
+/*
+ * The capture: A, the app's request, stitched exactly to U, the proxy's
+ * new upstream connection; B, the app's next request one second later,
+ * carried on U (pooled: no new leg); X, a connection of the proxy's uid
+ * elsewhere.  The access log beside it says which is which.
+ */
+static const struct sample_leg {
+	int64_t at_ms;
+	const char *src, *dst;
+	uint32_t uid;
+	const char *const *walk;
+} sample_legs[] = {
+	{0, POD ":52000", EP, 1000, walk_app},
+	{1, POD ":52010", EP, 1337, walk_proxy},
+	{1000, POD ":52020", EP, 1000, walk_app},
+	{4000, POD ":52030", "10.244.3.3:7070", 1337, walk_proxy},
+};
+
+static void sample_rec(struct st_rec *r, uint64_t seq, int64_t us,
+		       const struct sample_leg *l, const char *hop,
+		       const char *dst)
+{
+	uint8_t *p = r->payload;
+	uint8_t fam;
+	uint8_t a[16];
+	uint16_t port, be;
+
+	memset(r, 0, sizeof(*r));
+	r->seq = seq;
+	r->ts.tv_sec = 1700000000 + us / 1000000;
+	r->ts.tv_nsec = (long)(us % 1000000) * 1000;
+	r->ts_kernel = true;
+	r->group = 5300;
+	r->hook = strstr(hop, "POSTROUTING") != NULL ? 4 : 3;
+	snprintf(r->prefix, sizeof(r->prefix), "st:00000001:%s", hop);
+	assert_int_equal(st_tag_parse(r->prefix, &r->hit), 0);
+	r->has_uid = r->has_gid = true;
+	r->uid = r->gid = l->uid;
+	r->outdev = 2;
+	st_strlcpy(r->outdev_name, "eth0", sizeof(r->outdev_name));
+	p[0] = 0x45;
+	p[3] = 40;
+	p[8] = 64;
+	p[9] = IPPROTO_TCP;
+	leg_addr(l->src, strlen(l->src), &fam, a, &port);
+	memcpy(p + 12, a, 4);
+	be = htons(port);
+	memcpy(p + 20, &be, 2);
+	leg_addr(dst, strlen(dst), &fam, a, &port);
+	memcpy(p + 16, a, 4);
+	be = htons(port);
+	memcpy(p + 22, &be, 2);
+	p[32] = 5 << 4;
+	p[33] = 0x02; /* SYN */
+	r->caplen = r->payload_len = 40;
+	assert_int_equal(st_rec_decode_l3(r), 0);
+}
+
+static void write_sample(const char *path, bool side)
+{
+	static char text[65536];
+	static const struct st_pcapout_meta meta = {
+		.backend = "iptables-legacy",
+		.session = 1,
+		.group = 5300,
+		.netns = "/var/run/netns/productpage",
+		.start = {1700000000, 0},
+		.ifs = {{1, "lo"}, {2, "eth0"}},
+		.nifs = 2,
+	};
+	char err[ST_ERRBUF_SIZE] = "";
+	struct st_pcapout *o = NULL;
+	struct st_rec rec;
+	uint64_t seq = 0;
+	size_t len;
+
+	assert_int_equal(st_pcapout_open(&o, path, ST_PCAPOUT_OVERWRITE, err),
+			 0);
+	if (side) {
+		len = tl_read_into(SAMPLE_RULES, text, sizeof(text));
+		assert_int_equal(st_pcapout_write_rules(o, 4, text, len, err),
+				 0);
+		assert_int_equal(st_pcapout_set_meta(o, &meta, err), 0);
+	}
+	for (size_t i = 0; i < ST_ARRAY_SIZE(sample_legs); i++) {
+		const struct sample_leg *l = &sample_legs[i];
+		const char *dst = l->dst;
+		int64_t us = l->at_ms * 1000;
+
+		for (const char *const *h = l->walk; *h != NULL; h++) {
+			if ((*h)[0] == '>') {
+				dst = *h + 1;
+				continue;
+			}
+			sample_rec(&rec, ++seq, us, l, *h, dst);
+			us += 10;
+			assert_int_equal(st_pcapout_write(o, &rec, err), 0);
+		}
+	}
+	assert_int_equal(st_pcapout_close(o, err), 0);
+}
+
+/*
+ * samples/envoymatch/in/pooled.pcap as this writes it (ST_REGEN=1 writes
+ * it and its side files); tests/cli/envoymatch_golden.sh replays it with
+ * pooled.pcap.envoy.log.
+ */
+static void test_sample(void **state)
+{
+	char path[256];
+	char *a, *b;
+	size_t na, nb;
+
+	(void)state;
+	assert_int_equal(tl_tmpdir_make("st-envoymatch"), 0);
+	tl_tmp_path(path, sizeof(path), "pooled.pcap");
+	write_sample(path, false);
+	if (tl_regen())
+		write_sample(SAMPLE, true);
+	a = tl_read_file(path, &na);
+	b = tl_read_file(SAMPLE, &nb);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	free(a);
+	free(b);
+	tl_tmpdir_remove();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_req),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_write_read_back),
+		cmocka_unit_test(test_sample),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
