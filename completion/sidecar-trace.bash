@@ -102,6 +102,11 @@ _sidecar_trace()
 		--pid)
 			COMPREPLY=($(compgen -W "$(command ls /proc 2>/dev/null | grep -E '^[0-9]+$')" -- "$cur"))
 			;;
+		--envoy-log)
+			# A log file, or "auto" (the --pod target's istio-proxy log).
+			_sidecar_trace_files
+			COMPREPLY+=($(compgen -W auto -- "$cur"))
+			;;
 		*)
 			# FILE, PATH, DIR: files; numbers and specs: nothing.
 			case $arg in
