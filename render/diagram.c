@@ -24,6 +24,7 @@ struct dg_slot {
 	bool used;
 	uint64_t count;
 	struct st_flow flow;
+	struct st_flow_reqs reqs; /* what flow.reqs points to when set */
 };
 
 struct st_diagram {
@@ -191,6 +192,11 @@ int st_diagram_add(struct st_diagram *d, const struct st_flow *flow)
 	if (!s->used || (!dg_complete(&s->flow) && dg_complete(flow))) {
 		s->flow = *flow;
 		s->used = true;
+		/* The requests are the pipeline's until the call returns. */
+		if (flow->reqs != NULL) {
+			s->reqs = *flow->reqs;
+			s->flow.reqs = &s->reqs;
+		}
 	}
 	return ST_CB_OK;
 }

@@ -686,11 +686,58 @@ static void gr_port_field(char *buf, size_t size, const char *port,
 		snprintf(buf, size, "<%s> %s", port, what);
 }
 
+/* @s in a record label: its field separators and escapes quoted. */
+static size_t gr_rec_esc(char *buf, size_t size, const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s[i] != '\0' && i < max && n + 3 < size; i++) {
+		if (strchr("{}|<>\\\"", s[i]) != NULL)
+			buf[n++] = '\\';
+		buf[n++] = s[i];
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* The requests of Envoy's access log on Envoy's node, two at most. */
+static void gr_reqs_field(const struct st_flow *f, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; f->reqs != NULL && i < f->reqs->n && i < 2;
+	     i++) {
+		const struct st_flow_req *r = &f->reqs->req[i];
+		char code[16] = "-";
+
+		if (r->has_code)
+			snprintf(code, sizeof(code), "%u", r->code);
+		if (n + 4 >= size)
+			break;
+		memcpy(buf + n, "\\n", 3);
+		n += 2;
+		if (r->tcp) {
+			n += gr_rec_esc(buf + n, size - n, "TCP", 3);
+			continue;
+		}
+		n += gr_rec_esc(buf + n, size - n, r->method, 8);
+		n += gr_rec_esc(buf + n, size - n, " ", 1);
+		n += gr_rec_esc(buf + n, size - n, r->path, 24);
+		n += gr_rec_esc(buf + n, size - n, " -> ", 4);
+		n += gr_rec_esc(buf + n, size - n, code, sizeof(code));
+	}
+	if (f->reqs != NULL && f->reqs->total > 2 && n + 24 < size)
+		snprintf(buf + n, size - n, "\\n+%llu more",
+			 (unsigned long long)(f->reqs->total - 2));
+}
+
 static int gr_pod(struct gr_build *b, Agraph_t *pod)
 {
 	const struct st_istio_settings *set = b->o.set;
 	char out[64], in[64], dns[64], uid[48] = "";
-	char label[320];
+	char reqs[160];
+	char label[512];
 	Agnode_t *n = NULL;
 	bool used_out = false, used_in = false, used_dns = false;
 
@@ -716,8 +763,10 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	 * (INPUT, then the inbound redirect above the outbound ones), so
 	 * that the arrows into them do not cross.
 	 */
-	snprintf(label, sizeof(label), "<main> Envoy sidecar%s|%s%s%s|%s", uid,
-		 in, b->has_dns ? "|" : "", b->has_dns ? dns : "", out);
+	gr_reqs_field(b->f, reqs, sizeof(reqs));
+	snprintf(label, sizeof(label), "<main> Envoy sidecar%s%s|%s%s%s|%s",
+		 uid, reqs, in, b->has_dns ? "|" : "", b->has_dns ? dns : "",
+		 out);
 	n = gr_node(pod, gr_peer_id[GR_ENVOY]);
 	gr_set(n, "shape", "record");
 	gr_set(n, "style", "filled");
@@ -1057,6 +1106,40 @@ static void gr_edge_to(struct gr_build *b, unsigned int *num, unsigned int leg,
 	}
 }
 
+/*
+ * The connection Envoy reused, when the flow names it: a dashed edge from
+ * Envoy to where the flow ends, labelled with that connection, since no
+ * packet of it was seen in this flow.
+ */
+static void gr_pooled_edge(struct gr_build *b, const struct gr_end *from,
+			   unsigned int *num)
+{
+	const struct st_flow *f = b->f;
+	const struct st_flow_conn *c = &f->pooled;
+	char src[ST_FLOW_ADDR_SIZE];
+	char label[96];
+	struct gr_end to;
+	Agedge_t *e;
+
+	if (c->family == 0 ||
+	    f->legs[f->nlegs - 1].capture == ST_CAPTURE_NONE ||
+	    (f->side != ST_SIDE_REUSED && f->side != ST_SIDE_ACCESS_LOG) ||
+	    (f->type != 1 && f->type != 2 && f->type != 4))
+		return;
+	to = gr_peer_end(b, gr_finish(f), "main", GR_COL_TO);
+	e = gr_edge(b->g, from->n, to.n);
+	st_flow_addr_format(c->family, c->src, c->sport, src, sizeof(src));
+	snprintf(label, sizeof(label), "%u: reused %s", ++*num, src);
+	gr_set(e, "label", label);
+	gr_set(e, "style", "dashed");
+	gr_set(e, "color", "#808080");
+	gr_set(e, "fontcolor", "#606060");
+	if (from->port[0] != '\0')
+		gr_set(e, "tailport", from->port);
+	if (to.col <= from->col)
+		gr_set(e, "constraint", "false");
+}
+
 static void gr_edges(struct gr_build *b)
 {
 	const struct st_flow *f = b->f;
@@ -1098,6 +1181,7 @@ static void gr_edges(struct gr_build *b)
 			gr_edge_to(b, &num, li, &prev, &to);
 		}
 	}
+	gr_pooled_edge(b, &prev, &num);
 }
 
 /* ---- legend and caption ---------------------------------------------- */

@@ -299,6 +299,13 @@ static void tm_title(FILE *out, const struct st_flow *f)
 	if (f->reason[0] != '\0')
 		fprintf(out, "; %s", f->reason);
 	fputc('\n', out);
+	/* What Envoy's access log says it carried, as the text line has it. */
+	for (unsigned int i = 0; f->reqs != NULL && i < f->reqs->n; i++) {
+		char req[512];
+
+		st_path_req_format(&f->reqs->req[i], req, sizeof(req));
+		fprintf(out, "  envoy: %s\n", req);
+	}
 }
 
 int st_term_render(FILE *out, const struct st_flow *f,
