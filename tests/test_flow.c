@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_flow.c - flow assembly, stitching, classification, path text and
- * JSON, end to end: hand-written record sequences (samples/flows, NAME.in)
- * for every row of shared/README.md's table and the corner cases, each
- * compared with its golden files (samples/flows/NAME.txt, NAME.jsonl;
+ * JSON, end to end: hand-written record sequences (samples/flows/in/NAME.in)
+ * for every traffic type (doc/ISTIO-RULES.md) and the corner cases, each
+ * compared with its golden files (samples/flows/expected/NAME.txt, .jsonl;
  * ST_REGEN=1 rewrites them) and with the expectations written in it.
  *
  * Scenario language, one statement per line ('#' starts a comment):
@@ -141,7 +141,8 @@ static void check_golden(const char *name, const char *ext, const char *got)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/flows/%s.%s", ST_SAMPLES, name, ext);
+	snprintf(path, sizeof(path), "%s/flows/expected/%s.%s", ST_SAMPLES,
+		 name, ext);
 	tl_golden(path, got);
 }
 
@@ -744,7 +745,7 @@ static void run_scenario(const char *name, bool use_recogniser)
 	sc->json_f = open_memstream(&sc->json, &sc->json_len);
 	assert_non_null(sc->txt_f);
 	assert_non_null(sc->json_f);
-	snprintf(path, sizeof(path), "%s/flows/%s.in", ST_SAMPLES, name);
+	snprintf(path, sizeof(path), "%s/flows/in/%s.in", ST_SAMPLES, name);
 	text = tl_read_file(path, NULL);
 	if (text == NULL)
 		fail_msg("cannot read %s", path);

@@ -21,7 +21,7 @@
  * records never differ: the kernel copies ST_REC_SNAPLEN bytes and reports
  * that many.
  *
- * How the rules travel with the capture (issue 5): files beside it, not
+ * How the rules travel with the capture: files beside it, not
  * pcapng blocks, so that they can be read, diffed and replaced with plain
  * tools (`--rules` overrides them):
  *	FILE.rules      iptables-save text (IPv4), or `nft -j list ruleset`
