@@ -84,6 +84,9 @@
  *   {"ev":"pool-close","listener":...,"cluster":...,"upstream_src":...,
  *    "upstream_dst":...,"requests":N,"reason":"idle-timeout"|
  *    "max-requests"|"connection-close"|"eof"|"reset"|"evicted"|...}
+ *       a connection that closes with its last response ("max-requests",
+ *       "connection-close") is logged before that request's event, which
+ *       is written once the response has reached the client
  */
 #include <getopt.h>
 #include <limits.h>
