@@ -295,6 +295,8 @@ static json_t *fj_envoy_summary(const struct st_flow_envoy_stats *e)
 		{"legs_moved_in", e->absorbed},
 		{"legs_moved_out", e->split},
 		{"released_early", e->dropped},
+		{"rotated", e->rotated},
+		{"deleted", e->deleted},
 	};
 	json_t *o = json_object();
 	bool bad = o == NULL;

@@ -499,6 +499,11 @@ static void st_path_envoy_summary(FILE *out,
 			"  legs moved in: %" PRIu64 "  legs moved out: %" PRIu64
 			"  released early (full): %" PRIu64 "\n",
 			e->no_address, e->absorbed, e->split, e->dropped);
+	if (e->rotated + e->deleted > 0)
+		fprintf(out,
+			"access log: rotated or truncated: %" PRIu64
+			"  deleted: %" PRIu64 "\n",
+			e->rotated, e->deleted);
 }
 
 int st_path_summary(FILE *out, const struct st_flow_stats *st)

@@ -223,6 +223,8 @@ struct st_flow_envoy_stats {
 	uint64_t absorbed;	/* proxy-direct flows moved into another */
 	uint64_t split;		/* legs moved out of a flow (a wrong guess) */
 	uint64_t dropped;	/* flows or entries released early: full */
+	uint64_t rotated; /* the file renamed or truncated (the reader's) */
+	uint64_t deleted; /* the file deleted (the reader's) */
 };
 
 struct st_flow_stats {

@@ -144,8 +144,9 @@ int st_capwrite_keep_envoy(struct st_capwrite *w, const char *path, char *err)
 
 	if (st_pcapout_side_path(side, sizeof(side), path, "envoy.log") < 0)
 		return st_err(err, ENAMETOOLONG, "%s: name too long", path);
+	/* Private as the capture: paths and addresses of the pod's peers. */
 	fd = open(side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0644);
+		  0600);
 	if (fd < 0)
 		return st_err(err, errno, "%s: %s", side, strerror(errno));
 	w->envoy = fdopen(fd, "w");

@@ -262,6 +262,8 @@ static void st_rp_summary_stats(struct st_rp *r, struct st_flow_stats *st)
 
 		st_envoylog_stats(r->log, &ls);
 		st->envoy.unparsed = ls.unparsed + ls.binary + ls.oversize;
+		st->envoy.rotated = ls.rotations + ls.truncations;
+		st->envoy.deleted = ls.deletions;
 	}
 	st->records = in->records;
 	st->lost = in->seq_missing;

@@ -283,6 +283,8 @@ static void st_sess_summary_stats(const struct st_sess *s,
 
 		st_envoylog_stats(s->log, &ls);
 		st->envoy.unparsed = ls.unparsed + ls.binary + ls.oversize;
+		st->envoy.rotated = ls.rotations + ls.truncations;
+		st->envoy.deleted = ls.deletions;
 	}
 }
 
