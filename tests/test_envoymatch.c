@@ -201,6 +201,28 @@ static const struct tcase cases[] = {
 		.st = {.lines = 1, .matched = 1},
 	},
 	{
+		.name = "local-to-local: Envoy's two lines confirm both legs",
+		.ev = {{.at = 0,
+			.flow = "stitched app " POD ":40025>10.96.0.25:9080"
+				" | self " POD ":50025>" POD ":9080"
+				" | pt 127.0.0.6:41025>" POD ":9080"},
+		       {.at = 10,
+			.line = POD ":40025 10.96.0.25:9080 " POD ":50025 " POD
+				    ":9080"},
+		       {.at = 11,
+			.line = POD ":50025 " POD ":9080 127.0.0.6:41025 " POD
+				    ":9080"},
+		       {.flush = true}},
+		.want = {{.type = 4,
+			  .side = "access-log",
+			  .legs = 3,
+			  .reqs = 2,
+			  .total = 2,
+			  .reason = "",
+			  .at = -1}},
+		.st = {.lines = 2, .matched = 2},
+	},
+	{
 		.name = "inbound REDIRECT: from the passthrough address",
 		.ev = {{.at = 0,
 			.flow = "timed in 10.244.2.9:33000>" POD ":9080"},
