@@ -74,6 +74,7 @@ struct st_envoymatch {
 	struct em_conn *conns;
 	size_t conn_mask;
 	struct st_flow_envoy_stats st;
+	struct st_flow scratch; /* a split flow emitted at once: no slot */
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -277,21 +278,16 @@ static void em_drop(struct st_envoymatch *m, struct em_held *h)
 	m->held_free = h;
 }
 
-/* A free slot; the oldest flow not @keep is released for it when full. */
-static struct em_held *em_held_alloc(struct st_envoymatch *m,
-				     const struct em_held *keep)
+/* A free slot for a flow coming in; the oldest is released when full. */
+static struct em_held *em_held_alloc(struct st_envoymatch *m)
 {
 	struct em_held *h = m->held_free;
 
 	if (h == NULL) {
-		struct em_held *old = m->hhead;
-
-		if (old == keep && old != NULL)
-			old = old->next;
-		if (old == NULL)
+		if (m->hhead == NULL)
 			return NULL;
 		m->st.dropped++;
-		em_release(m, old, false);
+		em_release(m, m->hhead, false);
 		h = m->held_free;
 	}
 	m->held_free = h->next;
@@ -343,28 +339,72 @@ static void em_classify(struct st_envoymatch *m, struct st_flow *f)
 }
 
 /* Legs @from.. of @h go out as a held flow of their own. */
-static void em_split(struct st_envoymatch *m, struct em_held *h,
-		     unsigned int from)
+/*
+ * Legs @from.. of @h go out as a flow of their own: held, so that an entry
+ * may claim them (returned); when no slot is free, emitted at once (NULL),
+ * since releasing a held flow now could release one the caller holds.
+ */
+static struct em_held *em_split(struct st_envoymatch *m, struct em_held *h,
+				unsigned int from)
 {
-	struct em_held *n = em_held_alloc(m, h);
+	struct em_held *n = m->held_free;
 	struct st_flow *f = &h->flow;
+	struct st_flow *o = n != NULL ? &n->flow : &m->scratch;
 
-	if (n == NULL)
-		return;
-	n->flow = *f;
-	n->flow.nlegs = f->nlegs - from;
-	for (unsigned int i = 0; i < n->flow.nlegs; i++)
-		n->flow.legs[i] = f->legs[from + i];
-	n->flow.side = ST_SIDE_NONE;
-	n->flow.fits = 0;
-	n->flow.timed_out = false;
-	memset(&n->flow.pooled, 0, sizeof(n->flow.pooled));
-	em_classify(m, &n->flow);
-	n->direct = n->flow.klass == ST_CLASS_PROXY_DIRECT;
-	n->since = m->now; /* a bound of its own for an entry to claim it */
-	EM_APPEND(m->hhead, m->htail, n);
+	if (n != NULL) {
+		m->held_free = n->next;
+		memset(n, 0, sizeof(*n));
+	}
+	*o = *f;
+	o->nlegs = f->nlegs - from;
+	for (unsigned int i = 0; i < o->nlegs; i++)
+		o->legs[i] = f->legs[from + i];
+	o->side = ST_SIDE_NONE;
+	o->fits = 0;
+	o->timed_out = false;
+	o->reqs = NULL;
+	memset(&o->pooled, 0, sizeof(o->pooled));
+	em_classify(m, o);
 	f->nlegs = from;
 	m->st.split++;
+	if (n == NULL) {
+		m->st.dropped++;
+		em_cb(m, m->emit(m->data, o));
+		return NULL;
+	}
+	n->direct = o->klass == ST_CLASS_PROXY_DIRECT;
+	n->since = m->now; /* a bound of its own for an entry to claim it */
+	EM_APPEND(m->hhead, m->htail, n);
+	return n;
+}
+
+/*
+ * U's leg taken by time order for another held flow that no entry decided
+ * yet: it goes out of that flow as a held flow of its own (returned), and
+ * the flow it leaves waited in vain.  NULL when no such leg is held.
+ */
+static struct em_held *em_take_guess(struct st_envoymatch *m,
+				     const struct em_held *keep,
+				     const struct st_envoy_addr *u)
+{
+	for (struct em_held *g = m->hhead; g != NULL; g = g->next) {
+		struct st_flow *f = &g->flow;
+
+		if (g == keep || g->direct || g->decided ||
+		    f->side != ST_SIDE_GUESS)
+			continue;
+		for (unsigned int k = 1; k < f->nlegs; k++) {
+			if (!em_leg_src(&f->legs[k], u))
+				continue;
+			struct em_held *n = em_split(m, g, k);
+
+			f->side = ST_SIDE_NONE;
+			f->timed_out = true;
+			em_classify(m, f);
+			return n != NULL && n->direct ? n : NULL;
+		}
+	}
+	return NULL;
 }
 
 /* The reason of a flow whose Envoy side is a pooled connection. */
@@ -407,6 +447,8 @@ static void em_decide(struct st_envoymatch *m, struct em_held *h,
 		return;
 	}
 	p = em_direct_from(m, &e->ul);
+	if (p == NULL)
+		p = em_take_guess(m, h, &e->ul);
 	if (j < f->nlegs)
 		em_split(m, h, j);
 	memset(&f->pooled, 0, sizeof(f->pooled));
@@ -601,7 +643,7 @@ int st_envoymatch_flow(struct st_envoymatch *m, const struct st_flow *flow,
 		em_cb(m, m->emit(m->data, flow));
 		return m->cbret;
 	}
-	h = em_held_alloc(m, NULL);
+	h = em_held_alloc(m);
 	if (h == NULL) {
 		em_cb(m, m->emit(m->data, flow));
 		return m->cbret;
