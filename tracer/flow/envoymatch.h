@@ -24,6 +24,9 @@
  *     flow is not emitted; counted as absorbed), after any other leg the
  *     flow had there went out as a held flow of its own (counted as split:
  *     a wrong guess in time order, which another entry may claim);
+ *   - U is the leg time order gave another held flow that no entry decided
+ *     yet: it is taken from that flow the same way (that flow then waited
+ *     in vain, as if Envoy had reused a connection for it);
  *   - U was never seen as a new leg: Envoy reused a pooled connection,
  *     recorded in the flow's pooled connection (with the flow that opened
  *     it when that was seen); a proxy-direct flow from U that comes later
@@ -39,7 +42,12 @@
  * side was a guess, a reused connection or nothing, its reason says that
  * no line came.  Memory is allocated at st_envoymatch_new(): held flows
  * and waiting entries are pools; when one is full the oldest is released
- * (a flow emitted, an entry counted as matching no leg) and counted.
+ * (a flow emitted, an entry counted as matching no leg) and counted; a
+ * leg moved out of a flow when no slot is free goes on at once.
+ *
+ * A flow moved out of another keeps that flow's id.  Held flows go on when
+ * their bound passes, so with an access log a flow with an Envoy side is
+ * written up to the bound later than the flows without one beside it.
  */
 #ifndef ST_ENVOYMATCH_H
 #define ST_ENVOYMATCH_H
