@@ -93,6 +93,26 @@ static const struct tcase cases[] = {
 		.st = {.lines = 1, .matched = 1},
 	},
 	{
+		.name = "the flow that opened a pooled connection comes later",
+		.ev = {{.at = 0,
+			.line = POD ":40005 " VIP " " POD ":50005 " EP},
+		       {.at = 10, .flow = "timed app " POD ":40005>" VIP},
+		       {.at = 20,
+			.flow = "stitched app " POD ":40006>" EP " | proxy " POD
+				":50005>" EP},
+		       {.flush = true}},
+		.want = {{.type = 2,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 1,
+			  .total = 1,
+			  .pooled = POD ":50005",
+			  .reason = "opened in flow 2",
+			  .at = -1},
+			 {.type = 2, .side = "stitched", .legs = 2, .at = -1}},
+		.st = {.lines = 1, .matched = 1, .flows_no_line = 1},
+	},
+	{
 		.name = "a line confirms a stitched leg",
 		.ev = {{.at = 0,
 			.flow = "stitched app " POD ":40002>" EP " | proxy " POD

@@ -494,6 +494,36 @@ static void em_decide(struct st_envoymatch *m, struct em_held *h,
 		f->reason[0] = '\0';
 }
 
+/*
+ * @h shows Envoy opening connections: the held flows that reused one of
+ * them, as the log said before @h came, name the flow that opened it.
+ */
+static void em_name_pooled(struct st_envoymatch *m, const struct em_held *h)
+{
+	const struct st_flow *f = &h->flow;
+
+	for (unsigned int i = 0; i + 1 < f->nlegs; i++) {
+		const struct st_flow_leg *u = &f->legs[i + 1];
+
+		if (!em_captured(&f->legs[i]) || !u->proxy)
+			continue;
+		for (struct em_held *g = m->hhead; g != NULL; g = g->next) {
+			struct st_flow_conn *c = &g->flow.pooled;
+
+			if (g == h || g->flow.side != ST_SIDE_ACCESS_LOG ||
+			    c->known || c->family != u->family ||
+			    c->sport != u->sport ||
+			    memcmp(c->src, u->src, em_alen(u->family)) != 0)
+				continue;
+			c->known = true;
+			c->flow_id = f->id;
+			g->pool_log = false;
+			if (g->flow.type != 0)
+				em_pooled_reason(&g->flow);
+		}
+	}
+}
+
 /* Attach @e to @h (the entry's slot is the caller's). */
 static void em_apply(struct st_envoymatch *m, struct em_held *h,
 		     const struct em_entry *e, unsigned int i)
@@ -661,6 +691,7 @@ int st_envoymatch_flow(struct st_envoymatch *m, const struct st_flow *flow,
 	if (h->direct)
 		return m->cbret; /* an entry's flow to come will claim it */
 	em_conn_note(m, &h->flow);
+	em_name_pooled(m, h);
 	for (struct em_entry *e = m->ehead; e != NULL;) {
 		struct em_entry *next = e->next;
 		int i = em_leg_of(&h->flow, e);
