@@ -13,8 +13,9 @@
  * arriving leg captured inbound), proxy (the proxy's leg, not captured),
  * pt (the proxy's leg from the passthrough address 127.0.0.6) or self (the
  * proxy's leg to its own pod, captured inbound).
- * Line spec: "DR DL UL UH [tcp]" - DOWNSTREAM_REMOTE, DOWNSTREAM_LOCAL,
- * UPSTREAM_LOCAL addresses and UPSTREAM_HOST, "-" for none.
+ * Line spec: "DR DL UL UH [tcp] [rid=ID]" - DOWNSTREAM_REMOTE,
+ * DOWNSTREAM_LOCAL, UPSTREAM_LOCAL addresses and UPSTREAM_HOST, "-" for
+ * none; a TCP connection's line; the request id.
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -268,6 +269,48 @@ static const struct tcase cases[] = {
 			  .reason = "",
 			  .at = -1}},
 		.st = {.lines = 2, .matched = 2},
+	},
+	{
+		.name = "local-to-local through pools: lines go by request id",
+		.ev = {{.at = 0,
+			.line = POD ":50300 " POD ":9080 127.0.0.6:41300 " POD
+				    ":9080 rid=a",
+			.path = "/a"},
+		       {.at = 1,
+			.line = POD ":40300 10.96.0.30:9080 " POD ":50300 " POD
+				    ":9080 rid=a",
+			.path = "/a"},
+		       {.at = 10,
+			.line = POD ":50300 " POD ":9080 127.0.0.6:41300 " POD
+				    ":9080 rid=b",
+			.path = "/b"},
+		       {.at = 11,
+			.line = POD ":40301 10.96.0.30:9080 " POD ":50300 " POD
+				    ":9080 rid=b",
+			.path = "/b"},
+		       {.at = 2000,
+			.flow = "stitched timed app " POD
+				":40300>10.96.0.30:9080"
+				" | self " POD ":50300>" POD ":9080"},
+		       {.at = 2100,
+			.flow = "timed app " POD ":40301>10.96.0.30:9080"},
+		       {.flush = true}},
+		.want = {{.type = 4,
+			  .side = "access-log",
+			  .legs = 2,
+			  .reqs = 2,
+			  .total = 2,
+			  .pooled = "127.0.0.6:41300",
+			  .at = -1},
+			 {.type = 4,
+			  .side = "access-log",
+			  .legs = 1,
+			  .reqs = 2,
+			  .total = 2,
+			  .pooled = POD ":50300",
+			  .reason = "opened in flow 1",
+			  .at = -1}},
+		.st = {.lines = 4, .matched = 4},
 	},
 	{
 		.name = "inbound REDIRECT: from the passthrough address",
@@ -588,12 +631,19 @@ static void build_flow(const char *spec, const struct st_istio_settings *set,
 static void build_line(const char *spec, const char *path,
 		       struct st_envoy_req *req)
 {
-	char dr[64], dl[64], ul[64], uh[64], tcp[8] = "";
+	char dr[64], dl[64], ul[64], uh[64], x1[48] = "", x2[48] = "";
+	char rid[48] = "-";
 	char line[1024];
-	int n = sscanf(spec, "%63s %63s %63s %63s %7s", dr, dl, ul, uh, tcp);
+	int n = sscanf(spec, "%63s %63s %63s %63s %47s %47s", dr, dl, ul, uh,
+		       x1, x2);
+	bool tcp = strcmp(x1, "tcp") == 0 || strcmp(x2, "tcp") == 0;
 
 	assert_true(n >= 4);
-	if (strcmp(tcp, "tcp") == 0)
+	if (strncmp(x1, "rid=", 4) == 0)
+		st_strlcpy(rid, x1 + 4, sizeof(rid));
+	if (strncmp(x2, "rid=", 4) == 0)
+		st_strlcpy(rid, x2 + 4, sizeof(rid));
+	if (tcp)
 		snprintf(line, sizeof(line),
 			 "[2024-03-21T10:00:00.000Z] \"- - -\" 0 - - - \"-\" "
 			 "10 20 1002 - \"-\" \"-\" \"-\" \"-\" \"%s\" "
@@ -604,10 +654,10 @@ static void build_line(const char *spec, const char *path,
 		snprintf(line, sizeof(line),
 			 "[2024-03-21T10:00:00.000Z] \"GET %s HTTP/1.1\" 200 - "
 			 "via_upstream - \"-\" 0 10 12 11 \"-\" \"curl/8.5.0\" "
-			 "\"-\" \"web:9080\" \"%s\" "
+			 "\"%s\" \"web:9080\" \"%s\" "
 			 "outbound|9080||web.default.svc.cluster.local %s %s "
 			 "%s - default",
-			 path != NULL ? path : "/", uh, ul, dl, dr);
+			 path != NULL ? path : "/", rid, uh, ul, dl, dr);
 	assert_true(st_envoylog_parse(line, strlen(line), req) > 0);
 }
 

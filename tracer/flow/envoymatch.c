@@ -25,8 +25,11 @@ struct em_held {
 	struct st_flow_reqs reqs;
 	int64_t since; /* the clock when it came */
 	bool direct;   /* a proxy-direct flow: a leg an entry may claim */
-	bool decided;  /* an entry decided its Envoy side */
+	unsigned int decided; /* bit i: an entry on leg i decided leg i+1 */
 	bool pool_log; /* its pooled connection is known from the log only */
+	/* The request ids of the entries of its first leg, the last few. */
+	char rids[ST_FLOW_REQS_MAX][ST_ENVOY_ID_SIZE];
+	unsigned int nrids;
 	struct em_held *prev, *next;
 };
 
@@ -36,6 +39,7 @@ struct em_entry {
 	struct st_envoy_addr dl; /* DOWNSTREAM_LOCAL_ADDRESS; family 0: none */
 	struct st_envoy_addr ul; /* UPSTREAM_LOCAL_ADDRESS; family 0: none */
 	struct st_envoy_addr uh; /* UPSTREAM_HOST; family 0: none */
+	char rid[ST_ENVOY_ID_SIZE]; /* X-REQUEST-ID; "" none */
 	struct st_flow_req req;
 	struct em_entry *prev, *next;
 };
@@ -390,7 +394,7 @@ static struct em_held *em_take_guess(struct st_envoymatch *m,
 	for (struct em_held *g = m->hhead; g != NULL; g = g->next) {
 		struct st_flow *f = &g->flow;
 
-		if (g == keep || g->direct || g->decided ||
+		if (g == keep || g->direct || g->decided != 0 ||
 		    f->side != ST_SIDE_GUESS)
 			continue;
 		for (unsigned int k = 1; k < f->nlegs; k++) {
@@ -438,7 +442,7 @@ static void em_decide(struct st_envoymatch *m, struct em_held *h,
 	unsigned int j = i + 1;
 	struct em_held *p = NULL;
 
-	h->decided = true;
+	h->decided |= 1u << i;
 	if (j < f->nlegs && em_leg_src(&f->legs[j], &e->ul)) {
 		/* Confirmed; the time-order guess was right. */
 		f->side = ST_SIDE_ACCESS_LOG;
@@ -524,9 +528,48 @@ static void em_name_pooled(struct st_envoymatch *m, const struct em_held *h)
 	}
 }
 
-/* Attach @e to @h (the entry's slot is the caller's). */
-static void em_apply(struct st_envoymatch *m, struct em_held *h,
-		     const struct em_entry *e, unsigned int i)
+static bool em_has_rid(const struct em_held *h, const char *rid)
+{
+	for (unsigned int k = 0; k < h->nrids && k < ST_FLOW_REQS_MAX; k++)
+		if (strcmp(h->rids[k], rid) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Where @e goes in @h: the index of the captured leg it came in on, or
+ * EM_HALF, or -1.  A local-to-local request passes Envoy twice and logs
+ * twice with the same request id: its inbound line comes in on the
+ * proxy's own connection, which Envoy pools too, so such a line (with an
+ * id) goes to the flow whose outbound line has that id - the one owning
+ * that connection, or one that reused it (EM_HALF).
+ */
+#define EM_HALF (-2)
+static int em_match(const struct em_held *h, const struct em_entry *e)
+{
+	const struct st_flow_conn *c = &h->flow.pooled;
+	int i;
+
+	if (h->direct)
+		return -1;
+	i = em_leg_of(&h->flow, e);
+	if (i == 0 || (i > 0 && (e->rid[0] == '\0' || em_has_rid(h, e->rid))))
+		return i;
+	if (i < 0 && e->rid[0] != '\0' && c->family == e->dr.family &&
+	    c->sport == e->dr.port &&
+	    memcmp(c->src, e->dr.addr, em_alen(c->family)) == 0 &&
+	    em_has_rid(h, e->rid))
+		return EM_HALF;
+	return -1;
+}
+
+/*
+ * Attach @e to @h (the entry's slot is the caller's) at @i (em_match()).
+ * Return: whether a request id was added, which may make waiting entries
+ * match @h.
+ */
+static bool em_apply(struct st_envoymatch *m, struct em_held *h,
+		     const struct em_entry *e, int i)
 {
 	struct st_flow_reqs *r = &h->reqs;
 
@@ -534,8 +577,31 @@ static void em_apply(struct st_envoymatch *m, struct em_held *h,
 	if (r->n < ST_FLOW_REQS_MAX)
 		r->req[r->n++] = e->req;
 	r->total++;
-	if (!h->decided && e->ul.family != 0)
-		em_decide(m, h, e, i);
+	if (i >= 0 && !(h->decided & (1u << i)) && e->ul.family != 0)
+		em_decide(m, h, e, (unsigned int)i);
+	if (i != 0 || e->rid[0] == '\0')
+		return false;
+	st_strlcpy(h->rids[h->nrids++ % ST_FLOW_REQS_MAX], e->rid,
+		   sizeof(h->rids[0]));
+	return true;
+}
+
+/* Every waiting entry that goes to @h, in the order they came. */
+static void em_drain_into(struct st_envoymatch *m, struct em_held *h)
+{
+	struct em_entry *e = m->ehead;
+
+	while (e != NULL) {
+		int i = em_match(h, e);
+
+		if (i == -1) {
+			e = e->next;
+			continue;
+		}
+		em_apply(m, h, e, i);
+		em_entry_free(m, e);
+		e = m->ehead; /* an id added may make earlier ones match */
+	}
 }
 
 /* A proxy-direct flow that a decided flow named as its pooled upstream. */
@@ -692,16 +758,7 @@ int st_envoymatch_flow(struct st_envoymatch *m, const struct st_flow *flow,
 		return m->cbret; /* an entry's flow to come will claim it */
 	em_conn_note(m, &h->flow);
 	em_name_pooled(m, h);
-	for (struct em_entry *e = m->ehead; e != NULL;) {
-		struct em_entry *next = e->next;
-		int i = em_leg_of(&h->flow, e);
-
-		if (i >= 0) {
-			em_apply(m, h, e, (unsigned int)i);
-			em_entry_free(m, e);
-		}
-		e = next;
-	}
+	em_drain_into(m, h);
 	return m->cbret;
 }
 
@@ -728,15 +785,18 @@ int st_envoymatch_entry(struct st_envoymatch *m, const struct st_envoy_req *req,
 		tmp.ul = req->upstream_local;
 	if (st_envoy_has(req, ST_ENVOY_UPSTREAM_HOST))
 		tmp.uh = req->upstream_host;
+	if (st_envoy_has(req, ST_ENVOY_REQUEST_ID))
+		st_strlcpy(tmp.rid, req->request_id, sizeof(tmp.rid));
 	st_envoymatch_req(req, &tmp.req);
 	/* The newest held flow: a source port reused later is another. */
 	for (struct em_held *h = m->htail; h != NULL; h = h->prev) {
-		int i = h->direct ? -1 : em_leg_of(&h->flow, &tmp);
+		int i = em_match(h, &tmp);
 
-		if (i >= 0) {
-			em_apply(m, h, &tmp, (unsigned int)i);
-			return m->cbret;
-		}
+		if (i == -1)
+			continue;
+		if (em_apply(m, h, &tmp, i))
+			em_drain_into(m, h);
+		return m->cbret;
 	}
 	e = m->entry_free;
 	if (e == NULL) {
