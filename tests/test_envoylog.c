@@ -295,12 +295,13 @@ static void put_stats(struct st_strbuf *b, struct st_envoylog *l)
 	st_strbuf_printf(
 		b,
 		"stats: bytes %llu lines %llu entries %llu missing "
-		"%llu unparsed %llu oversize %llu binary %llu joined "
+		"%llu unparsed %llu own-logs %llu oversize %llu binary %llu joined "
 		"%llu cri-broken %llu rotations %llu truncations "
 		"%llu deletions %llu\n",
 		(unsigned long long)st.bytes, (unsigned long long)st.lines,
 		(unsigned long long)st.entries, (unsigned long long)st.missing,
 		(unsigned long long)st.unparsed,
+		(unsigned long long)st.own_logs,
 		(unsigned long long)st.oversize, (unsigned long long)st.binary,
 		(unsigned long long)st.joined,
 		(unsigned long long)st.cri_broken,

@@ -576,6 +576,57 @@ static int st_cb_ret(int ret, char *err)
 	return ST_CB_OK;
 }
 
+static bool st_is_level(const char *s, size_t n)
+{
+	static const char *const levels[] = {
+		"trace",   "debug", "info",	"warn",
+		"warning", "error", "critical", "fatal",
+	};
+
+	for (size_t i = 0; i < ST_ARRAY_SIZE(levels); i++)
+		if (strlen(levels[i]) == n && strncmp(s, levels[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A line of the proxy's own logs: pilot-agent's "2024-03-21T10:00:00Z\tinfo
+ * \t..." or Envoy's "[2024-03-21 10:00:00.123][15][info][config] ...".  The
+ * kubelet writes them into the same file as the access log.
+ */
+static bool st_is_own_log(const char *s, size_t n)
+{
+	size_t i = 0, lv = 0;
+
+	if (n > 0 && s[0] == '[') {
+		/* [time][thread][level] */
+		for (int field = 0; field < 3; field++) {
+			if (i >= n || s[i] != '[')
+				return false;
+			lv = ++i;
+			while (i < n && s[i] != ']')
+				i++;
+			if (i >= n)
+				return false;
+			if (field == 2)
+				return st_is_level(s + lv, i - lv);
+			i++;
+		}
+		return false;
+	}
+	/* RFC 3339 time, blank, level, blank */
+	if (n < 11 || s[4] != '-' || s[7] != '-' || s[10] != 'T')
+		return false;
+	while (i < n && s[i] != ' ' && s[i] != '\t')
+		i++;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	lv = i;
+	while (i < n && s[i] != ' ' && s[i] != '\t')
+		i++;
+	return i < n && st_is_level(s + lv, i - lv);
+}
+
 /* One access-log text: parse it and hand the entry out. */
 static int st_entry(struct st_envoylog *l, const char *s, size_t n,
 		    const struct timespec *logged, char *err)
@@ -584,6 +635,10 @@ static int st_entry(struct st_envoylog *l, const char *s, size_t n,
 	int fmt;
 
 	fmt = st_envoylog_parse(s, n, &l->req);
+	if (fmt < 0 && st_is_own_log(s, n)) {
+		l->st.own_logs++;
+		return ST_CB_OK;
+	}
 	if (fmt < 0) {
 		l->st.unparsed++;
 		st_sample(s, n, sample, sizeof(sample));

@@ -80,6 +80,9 @@ struct st_envoylog_stats {
 	uint64_t by_format[ST_ENVOYLOG__MAX];
 	uint64_t missing;    /* entries lacking some of Istio's fields */
 	uint64_t unparsed;   /* neither format */
+	uint64_t own_logs;   /* Envoy's and pilot-agent's own log lines,
+			      * which share the istio-proxy container's
+			      * log with the access log: not anomalies */
 	uint64_t oversize;   /* over the line bound, skipped */
 	uint64_t binary;     /* NUL or control bytes, skipped */
 	uint64_t joined;     /* CRI P pieces joined into longer lines */
