@@ -27,7 +27,8 @@
 #     flows and summary again (compared by jq with sorted keys, in sorted
 #     order);
 #   - lab down (on every exit path); nothing of the lab is left.
-# Environment: ST_BINARY, ST_LAB_BIN (set by ctest).
+# Environment: ST_BINARY, ST_LAB_BIN (set by ctest); ST_POOL_KEEP=DIR keeps
+# the flows, the stand-in's events, the capture and the replay there.
 
 set -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/trace_common.sh"
@@ -58,6 +59,8 @@ kill_session() { # PID: a session still running, killed
 cleanup() {
 	kill_session "$PB"
 	kill_session "$PA"
+	[ -n "${ST_POOL_KEEP:-}" ] && mkdir -p "$ST_POOL_KEEP" &&
+		cp -r "$WORK/." "$ST_POOL_KEEP/"
 	"$LAB" down --prefix "$P" >/dev/null 2>&1
 }
 t_on_exit cleanup
@@ -150,6 +153,7 @@ PB=
 stop_sigint "$PA" plain
 PA=
 t_secs=$SECONDS
+cp "$EVENTS" "$ACCESS" "$WORK/"
 
 echo "== without the access log"
 python3 "$HERE/pool_check.py" "$EVENTS" "$MARK" "$WORK/plain.jsonl" plain "$POD" ||
@@ -169,7 +173,7 @@ if diff <(jq -S -c . "$WORK/log.jsonl" | sort) <(jq -S -c . "$WORK/replay.jsonl"
 else
 	t_fail "the replay differs from the live run ($(grep -c '^[<>]' "$WORK/replay.diff") lines):"
 	cut -c1-400 "$WORK/replay.diff" | head -n 12
-	echo "   rules of sidecar-trace sessions in cap.pcap.rules: $(grep -c 'sidecar-trace:' "$WORK/cap.pcap.rules")"
+	echo "   replay: $(tail -n 1 "$WORK/replay.jsonl" | jq -c '.summary | {by_type, by_class}')"
 fi
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
