@@ -149,7 +149,9 @@ struct fl_pool {
 	uint16_t dport;
 	uint8_t dst[16];
 	uint8_t client[16]; /* TPROXY inbound: Envoy pools per client */
-	struct st_flow_conn conn;
+	/* The last two connections opened, newest first, and when. */
+	struct st_flow_conn conn[2];
+	int64_t opened[2];
 };
 
 struct fl_wq {
@@ -651,46 +653,75 @@ static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
 				  const struct st_flow_leg *l, bool claim);
 
 /*
- * The outbound capture that the proxy's leg @l to an address no capture
- * named continues: a service VIP's endpoint, which netfilter never sees.
- * A waiting leg fits well when @l goes to its port, or to the port of the
- * connection Envoy opened last for its destination (a VIP's target port,
- * learnt); it fits weakly when ports differ and nothing was learnt (a
- * service port 80 with target port 8080 looks like that the first time).
- * A leg to another port than the one learnt belongs to something else: a
- * process running as the proxy's uid, another service.  The newest good
- * fit wins; a weak one only when it is the only one.  *@n: how many fit.
+ * A new upstream connection follows the request that needed it closely:
+ * Envoy connects when a request finds no idle pooled connection (at once
+ * for TCP).  A capture waiting longer was most likely carried by a pooled
+ * connection.
  */
-static struct fl_slot *fl_wait_find_vip(const struct st_flow_table *t,
-					const struct st_flow_leg *l,
-					unsigned int *n)
+#define FL_FRESH_NS (250 * FL_NS_PER_MS)
+
+/*
+ * The outbound capture that the proxy's leg @l continues, from the waiting
+ * captures of its family, newest first.  A capture fits exactly when @l
+ * goes to its destination; well when @l goes to its port or to the port of
+ * the connection Envoy opened last for its destination (a VIP's target
+ * port, learnt); weakly when ports differ and nothing was learnt (a service
+ * port 80 with target port 8080 looks like that the first time).  Not at
+ * all when it is known to be reached directly (Envoy's last connection for
+ * it went to it) and @l goes elsewhere, or when @l goes to another port
+ * than the one learnt.  Among the fits that waited at most FL_FRESH_NS the
+ * oldest wins (Envoy connects in the order requests need it); with none
+ * fresh, only a lone fit.  *@n: how many fitted (0: a weak fit, see
+ * st_flow.fits).
+ */
+static struct fl_slot *fl_wait_find_upstream(const struct st_flow_table *t,
+					     const struct st_flow_leg *l,
+					     bool vip, unsigned int *n)
 {
 	struct fl_slot *s = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].tail;
-	struct fl_slot *good = NULL;
-	struct fl_slot *weak = NULL;
-	unsigned int ngood = 0;
-	unsigned int nweak = 0;
+	struct fl_slot *fresh = NULL, *any = NULL, *weak = NULL;
+	unsigned int nfresh = 0, nany = 0, nweak = 0;
+	size_t alen = fl_alen(l->family);
 
 	for (; s != NULL; s = s->wprev) {
 		const struct st_flow_leg *w = fl_last_leg(s);
 		const struct fl_pool *p = fl_pool_at(t, false, w, false);
 		bool learnt = p != NULL && p->used;
+		bool exact = w->dport == l->dport &&
+			     memcmp(w->dst, l->dst, alen) == 0;
+		bool direct = learnt && p->conn[0].dport == w->dport &&
+			      memcmp(p->conn[0].dst, w->dst, alen) == 0;
+		bool good = exact;
 
-		if (w->dport == l->dport ||
-		    (learnt && p->conn.dport == l->dport)) {
-			ngood++;
-			good = good != NULL ? good : s;
-		} else if (!learnt) {
-			nweak++;
-			weak = weak != NULL ? weak : s;
+		if (!exact && vip && !direct)
+			good = w->dport == l->dport ||
+			       (learnt && p->conn[0].dport == l->dport);
+		if (!good) {
+			if (vip && !learnt && w->dport != l->dport) {
+				nweak++;
+				weak = weak != NULL ? weak : s;
+			}
+			continue;
+		}
+		nany++;
+		any = any != NULL ? any : s;
+		if (t->now - s->wait_since <= FL_FRESH_NS) {
+			/* The oldest fresh one: connections open in the
+			 * order their requests came. */
+			nfresh++;
+			fresh = s;
 		}
 	}
-	if (good != NULL) {
-		*n = ngood;
-		return good;
+	if (fresh != NULL) {
+		*n = nfresh;
+		return fresh;
 	}
-	if (nweak == 1) {
-		*n = 0; /* a guess whatever else waits: see st_flow.fits */
+	if (nany == 1) {
+		*n = 1;
+		return any;
+	}
+	if (nany == 0 && nweak == 1) {
+		*n = 0;
 		return weak;
 	}
 	return NULL;
@@ -888,8 +919,15 @@ static void fl_pool_find(struct st_flow_table *t, struct st_flow *f)
 			      l->capture != ST_CAPTURE_INBOUND))
 		return;
 	p = fl_pool_at(t, l->capture == ST_CAPTURE_INBOUND, l, false);
-	if (p != NULL && p->used)
-		f->pooled = p->conn;
+	if (p == NULL || !p->used)
+		return;
+	/* Only a connection open before the request can have carried it. */
+	for (unsigned int i = 0; i < ST_ARRAY_SIZE(p->conn); i++) {
+		if (p->conn[i].known && p->opened[i] <= fl_ns(&l->ts)) {
+			f->pooled = p->conn[i];
+			return;
+		}
+	}
 }
 
 /* Keep the connections a flow shows Envoy opening, for later reuse. */
@@ -901,20 +939,30 @@ static void fl_pool_note(struct st_flow_table *t, const struct st_flow *f)
 		const struct st_flow_leg *c = &f->legs[i];
 		const struct st_flow_leg *e = &f->legs[i + 1];
 		struct fl_pool *p = NULL;
+		struct st_flow_conn *k = NULL;
 
 		if (c->capture != ST_CAPTURE_OUTBOUND &&
 		    c->capture != ST_CAPTURE_INBOUND)
 			continue;
 		p = fl_pool_at(t, c->capture == ST_CAPTURE_INBOUND, c, true);
 		p->used = true;
-		p->conn.known = true;
-		p->conn.own_pod = e->own_pod;
-		p->conn.family = e->family;
-		p->conn.sport = e->sport;
-		p->conn.dport = e->dport;
-		p->conn.flow_id = f->id;
-		memcpy(p->conn.src, e->src, sizeof(e->src));
-		memcpy(p->conn.dst, e->dst, sizeof(e->dst));
+		p->conn[1] = p->conn[0];
+		p->opened[1] = p->opened[0];
+		k = &p->conn[0];
+		p->opened[0] = fl_ns(&e->ts);
+		k->known = true;
+		/* To the pod itself: redirected back in, or to the address
+		 * the app's own leg came from (the pod's). */
+		k->own_pod = e->own_pod || (c->capture == ST_CAPTURE_OUTBOUND &&
+					    e->family == f->legs[0].family &&
+					    memcmp(e->dst, f->legs[0].src,
+						   fl_alen(e->family)) == 0);
+		k->family = e->family;
+		k->sport = e->sport;
+		k->dport = e->dport;
+		k->flow_id = f->id;
+		memcpy(k->src, e->src, sizeof(e->src));
+		memcpy(k->dst, e->dst, sizeof(e->dst));
 	}
 }
 
@@ -1290,12 +1338,12 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 	    st_flow_addr_is_loopback(l->family, l->dst))
 		f = fl_wait_find_localhost(t, l, &nfit);
 	if (f == NULL && l->proxy && l->proto == IPPROTO_TCP &&
-	    !l->passthrough_src) {
-		f = fl_wait_find(t, FL_WAIT_UPSTREAM, l, &nfit);
-		if (f == NULL && !st_flow_addr_is_loopback(l->family, l->dst) &&
-		    !st_class_is_istiod_port(l->dport))
-			f = fl_wait_find_vip(t, l, &nfit);
-	}
+	    !l->passthrough_src)
+		f = fl_wait_find_upstream(
+			t, l,
+			!st_flow_addr_is_loopback(l->family, l->dst) &&
+				!st_class_is_istiod_port(l->dport),
+			&nfit);
 	if (f == NULL || f == s || f->flow.nlegs >= ST_FLOW_MAX_LEGS)
 		return;
 	fl_wait_stop(t, f);

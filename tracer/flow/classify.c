@@ -498,7 +498,7 @@ void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
 			 "destination)");
 	else
 		snprintf(f->reason, sizeof(f->reason),
-			 "Envoy's leg taken by time, a guess: the newest of "
-			 "%u waiting legs it could continue",
+			 "Envoy's leg taken by time, a guess: the first of "
+			 "%u fresh waiting legs it could continue",
 			 f->fits);
 }

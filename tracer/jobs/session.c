@@ -906,11 +906,12 @@ out:
 /*
  * The rules of @tgt without those of other sidecar-trace sessions, whose
  * rules would shift every number after them (the tags number the original
- * rules only).  Return: 0 with *@rs_out NULL when there were none, 0 with
- * a new ruleset, or a negative errno.
+ * rules only); @tgt's dumps become those without them too, so that what
+ * --write keeps beside a capture is what its records number.  Return: 0
+ * with *@rs_out NULL when there were none, 0 with a new ruleset, or a
+ * negative errno.
  */
-static int st_sess_rules_unshifted(const struct st_tgt *tgt,
-				   enum st_backend backend,
+static int st_sess_rules_unshifted(struct st_tgt *tgt, enum st_backend backend,
 				   struct st_ruleset **rs_out,
 				   unsigned int *dropped, char *err)
 {
@@ -954,7 +955,10 @@ static int st_sess_rules_unshifted(const struct st_tgt *tgt,
 		}
 		ret = st_rules_load_buf(rs, text, strlen(text),
 					st_backend_name(backend), err);
-		free(text);
+		if (ret < 0)
+			goto out;
+		ret = st_tgt_set_text(tgt, nf == 1 ? ST_FAMILY_ANY : fams[f],
+				      text);
 		text = NULL;
 		if (ret < 0)
 			goto out;
@@ -985,15 +989,15 @@ static int st_sess_rules(const struct st_session_opts *o, int netns_fd,
 		goto out;
 	if (st_tgt_note(tgt)[0] != '\0')
 		st_note(diag, "%s", st_tgt_note(tgt));
+	ret = st_sess_rules_unshifted(tgt, st_tgt_backend(tgt), &rs, foreign,
+				      err);
+	if (ret < 0)
+		goto out;
 	if (o->tap != NULL && o->tap->rules != NULL) {
 		ret = o->tap->rules(o->tap_data, tgt, err);
 		if (ret < 0)
 			goto out;
 	}
-	ret = st_sess_rules_unshifted(tgt, st_tgt_backend(tgt), &rs, foreign,
-				      err);
-	if (ret < 0)
-		goto out;
 	if (rs != NULL)
 		st_note(diag,
 			"%u rules of other running sidecar-trace sessions are "

@@ -504,3 +504,21 @@ const char *st_tgt_note(const struct st_tgt *t)
 {
 	return t == NULL ? "" : t->note;
 }
+
+int st_tgt_set_text(struct st_tgt *t, enum st_family family, char *text)
+{
+	int which;
+
+	if (t == NULL || text == NULL)
+		return -EINVAL;
+	if (family == ST_FAMILY_IPV6)
+		which = ST_TXT_V6;
+	else if (family == ST_FAMILY_IPV4 || t->backend != ST_BACKEND_NFTABLES)
+		which = ST_TXT_V4;
+	else
+		which = ST_TXT_NFT;
+	free(t->text[which]);
+	t->text[which] = text;
+	t->len[which] = strlen(text);
+	return 0;
+}

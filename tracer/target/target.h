@@ -117,4 +117,12 @@ const char *st_tgt_text(const struct st_tgt *t, enum st_family family,
  */
 const char *st_tgt_note(const struct st_tgt *t);
 
+/**
+ * st_tgt_set_text() - replace the dump of @family (as st_tgt_text() picks
+ * it) with @text, which @t takes over (malloc'd, NUL-terminated): what a
+ * session keeps of the rules once other sessions' rules are left out.
+ * Return: 0, or -EINVAL.
+ */
+int st_tgt_set_text(struct st_tgt *t, enum st_family family, char *text);
+
 #endif /* ST_TARGET_H */
