@@ -279,14 +279,17 @@ static json_t *st_cw_value(const struct st_envoy_req *r, enum st_envoy_field f)
 }
 
 /*
- * One entry as the kubelet would keep it: the CRI wrapping (the time the
- * line was read, else now) around Istio's JSON format, the fields the line
- * had and no other, so that a replay reads what the trace read.
+ * One entry as the kubelet would keep it: the CRI wrapping around Istio's
+ * JSON format, the fields the line had and no other, so that a replay
+ * reads what the trace read.  The time is when the trace took the entry
+ * (at one of its ticks), not when the kubelet wrote it: a replay gives it
+ * to the pipeline at that time, as the trace did (Envoy's own times are
+ * in the line).
  */
 static int st_cw_envoy(void *data, const struct st_envoy_req *req, char *err)
 {
 	struct st_capwrite *w = data;
-	struct timespec ts = req->logged;
+	struct timespec ts;
 	char when[48];
 	json_t *o = NULL;
 	char *text = NULL;
@@ -316,8 +319,7 @@ static int st_cw_envoy(void *data, const struct st_envoy_req *req, char *err)
 	json_decref(o);
 	if (text == NULL)
 		return st_cw_fail(w, st_err(err, ENOMEM, "out of memory"));
-	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-		clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	st_cw_time(&ts, when, sizeof(when));
 	if (fprintf(w->envoy, "%s stdout F %s\n", when, text) < 0 ||
 	    fflush(w->envoy) != 0)

@@ -16,6 +16,19 @@
 #include "pipe.h"
 #include "replay.h"
 
+/*
+ * A live trace moves the pipeline's clock every tick from its start
+ * (session.c), also while no record comes, and reads the access log at
+ * those ticks: flows are emitted and held ones released when their bounds
+ * pass, not at the next record.  A replay ticks the same way from the
+ * capture's start and from each entry (read at a tick), so that flows
+ * meet the entries waiting for them and the table numbers its flows as
+ * it did live.  Every bound is far shorter than an hour: a
+ * longer gap is crossed in a jump.
+ */
+#define ST_RP_TICK_NS (100 * INT64_C(1000000))
+#define ST_RP_TICK_MAX_NS (3600 * INT64_C(1000000000))
+
 struct st_rp {
 	const struct st_replay_opts *o;
 	struct st_replay_result *res;
@@ -34,6 +47,8 @@ struct st_rp {
 	bool have_next;
 	bool log_done;
 	struct timespec log_ts; /* the latest entry's time */
+	int64_t tick;		/* the next tick; 0: from the first time seen */
+	struct timespec end;	/* when the live trace ended; 0: unknown */
 };
 
 int st_replay_side_envoy(const char *capture, char *path)
@@ -85,19 +100,43 @@ static void st_rp_log_news(struct st_rp *r)
 			st_note(r->o->diag, "access log: %s", news);
 }
 
-static bool st_ts_after(const struct timespec *a, const struct timespec *b)
+static int64_t st_rp_ns(const struct timespec *ts)
 {
-	return a->tv_sec > b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
 /*
- * Give the pipeline the log's entries written up to @until (NULL: all
- * that are left).  Return: ST_CB_OK, ST_CB_STOP or a negative errno.
+ * The ticks a live trace had up to @until.  Return: ST_CB_OK, ST_CB_STOP
+ * or a negative errno.
+ */
+static int st_rp_tick(struct st_rp *r, int64_t until)
+{
+	int ret = ST_CB_OK;
+
+	if (r->tick == 0)
+		r->tick = until + ST_RP_TICK_NS;
+	if (until - r->tick > ST_RP_TICK_MAX_NS)
+		r->tick += (until - r->tick - ST_RP_TICK_MAX_NS) /
+			   ST_RP_TICK_NS * ST_RP_TICK_NS;
+	while (r->tick <= until && ret == ST_CB_OK) {
+		struct timespec ts;
+
+		ts.tv_sec = (time_t)(r->tick / 1000000000);
+		ts.tv_nsec = (long)(r->tick % 1000000000);
+		r->tick += ST_RP_TICK_NS;
+		ret = st_pipe_time(r->pipe, &ts, r->err);
+	}
+	return ret;
+}
+
+/*
+ * Give the pipeline the log's entries a live trace read by @until (NULL:
+ * all that are left).  Return: ST_CB_OK, ST_CB_STOP or a negative errno.
  */
 static int st_rp_log_until(struct st_rp *r, const struct timespec *until)
 {
 	char lerr[ST_ERRBUF_SIZE];
+	int64_t at;
 	int ret;
 
 	while (r->log != NULL && !st_pipe_stopped(r->pipe)) {
@@ -118,11 +157,22 @@ static int st_rp_log_until(struct st_rp *r, const struct timespec *until)
 		if (!r->have_next)
 			return ST_CB_OK;
 		st_rp_entry_time(r, &r->next);
-		if (until != NULL && st_ts_after(&r->log_ts, until))
+		at = st_rp_ns(&r->log_ts);
+		if (until != NULL && at > st_rp_ns(until))
 			return ST_CB_OK;
 		r->have_next = false;
-		ret = st_pipe_time(r->pipe, &r->log_ts, r->err);
-		if (ret >= 0)
+		/*
+		 * The entry comes in at its time, a tick of its own: --write
+		 * keeps the time the trace read it, at a tick, so the ticks
+		 * go on from there as they did live.
+		 */
+		ret = st_rp_tick(r, at - 1);
+		if (ret == ST_CB_OK &&
+		    (r->tick == 0 || at >= r->tick - ST_RP_TICK_NS)) {
+			r->tick = at + ST_RP_TICK_NS;
+			ret = st_pipe_time(r->pipe, &r->log_ts, r->err);
+		}
+		if (ret == ST_CB_OK)
 			ret = st_pipe_envoy(r->pipe, &r->next, r->err);
 		if (ret < 0 || ret == ST_CB_STOP)
 			return ret;
@@ -181,10 +231,14 @@ static int st_rp_rec(const struct st_rec *rec, void *data)
 		r->seq_missing = in->seq_missing;
 	}
 	ret = st_rp_log_until(r, &rec->ts);
+	if (ret == ST_CB_OK)
+		ret = st_rp_tick(r, st_rp_ns(&rec->ts));
 	if (ret < 0) {
 		r->cb_ret = ret;
 		return ST_CB_ERROR;
 	}
+	if (ret == ST_CB_STOP)
+		return ST_CB_STOP;
 	ret = st_pipe_rec(r->pipe, rec, r->err);
 	if (ret < 0) {
 		r->cb_ret = ret;
@@ -351,6 +405,9 @@ static int st_rp_open(struct st_rp *r, struct st_pipe_opts *po,
 	if (meta.nifs == 0)
 		st_rp_default_ifnames(r->in);
 	*session = meta.session;
+	r->end = meta.end;
+	if (meta.start.tv_sec != 0)
+		r->tick = st_rp_ns(&meta.start) + ST_RP_TICK_NS;
 	return 0;
 }
 
@@ -444,6 +501,12 @@ int st_replay_run(const struct st_replay_opts *o, struct st_replay_result *res,
 	/* The log's entries after the last record. */
 	if (!st_pipe_stopped(r.pipe)) {
 		ret = st_rp_log_until(&r, NULL);
+		if (ret < 0)
+			goto out;
+	}
+	/* The live trace ticked on until it ended. */
+	if (!st_pipe_stopped(r.pipe) && r.end.tv_sec != 0) {
+		ret = st_rp_tick(&r, st_rp_ns(&r.end));
 		if (ret < 0)
 			goto out;
 	}
