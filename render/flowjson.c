@@ -145,7 +145,7 @@ static json_t *fj_conn(const struct st_flow_conn *c)
 	fj_set(o, "src", json_string(addr), &bad);
 	st_flow_addr_format(c->family, c->dst, c->dport, addr, sizeof(addr));
 	fj_set(o, "dst", json_string(addr), &bad);
-	if (c->known)
+	if (c->known && c->flow_id > 0)
 		fj_set(o, "flow", json_integer((json_int_t)c->flow_id), &bad);
 	if (bad) {
 		json_decref(o);
@@ -778,7 +778,7 @@ static void fj_envoy_w(struct fj_out *o, const struct st_flow *f)
 		fj_addr_w(o, f->pooled.family, f->pooled.src, f->pooled.sport);
 		fj_lit(o, ",\"dst\":");
 		fj_addr_w(o, f->pooled.family, f->pooled.dst, f->pooled.dport);
-		if (f->pooled.known) {
+		if (f->pooled.known && f->pooled.flow_id > 0) {
 			fj_lit(o, ",\"flow\":");
 			fj_u64(o, f->pooled.flow_id);
 		}

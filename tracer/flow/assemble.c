@@ -152,6 +152,19 @@ struct fl_pool {
 	/* The last two connections opened, newest first, and when. */
 	struct st_flow_conn conn[2];
 	int64_t opened[2];
+	bool reused; /* a request to it rode a pooled connection */
+	/* A request rode another connection than those known (one opened
+	 * before the trace): which one a later request rode is not known. */
+	bool unsure;
+	bool guessed[2]; /* conn[i] was paired by time order */
+};
+
+/* An address:port the proxy connected to: a pod's, never a VIP. */
+struct fl_endpoint {
+	bool used;
+	uint8_t family;
+	uint16_t port;
+	uint8_t addr[16];
 };
 
 struct fl_wq {
@@ -206,6 +219,10 @@ struct st_flow_table {
 	 */
 	struct fl_pool *pools;
 	size_t pool_mask;
+	struct fl_endpoint *endpoints; /* as many as pools */
+	/* Destination ports whose requests rode pooled connections: HTTP
+	 * as Istio decides it, not tcp_proxy. */
+	uint8_t pooled_ports[65536 / 8];
 
 	int64_t now;
 	struct fl_node *active; /* the leg of the latest record */
@@ -652,6 +669,39 @@ static struct fl_slot *fl_wait_find(const struct st_flow_table *t,
 static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
 				  const struct st_flow_leg *l, bool claim);
 
+/* The endpoint slot of @family @addr:@port (hashed; a newer one replaces). */
+static struct fl_endpoint *fl_endpoint_at(const struct st_flow_table *t,
+					  uint8_t family, const uint8_t *addr,
+					  uint16_t port)
+{
+	uint32_t h = 2166136261u;
+
+	h = fl_fnv(h, &family, 1);
+	h = fl_fnv(h, addr, fl_alen(family));
+	h = fl_fnv(h, &port, sizeof(port));
+	return &t->endpoints[h & t->pool_mask];
+}
+
+static void fl_endpoint_add(struct st_flow_table *t,
+			    const struct st_flow_leg *l)
+{
+	struct fl_endpoint *e = fl_endpoint_at(t, l->family, l->dst, l->dport);
+
+	e->used = true;
+	e->family = l->family;
+	e->port = l->dport;
+	memcpy(e->addr, l->dst, fl_alen(l->family));
+}
+
+static bool fl_endpoint_is(const struct st_flow_table *t, uint8_t family,
+			   const uint8_t *addr, uint16_t port)
+{
+	const struct fl_endpoint *e = fl_endpoint_at(t, family, addr, port);
+
+	return e->used && e->family == family && e->port == port &&
+	       memcmp(e->addr, addr, fl_alen(family)) == 0;
+}
+
 /*
  * A new upstream connection follows the request that needed it closely:
  * Envoy connects when a request finds no idle pooled connection (at once
@@ -669,18 +719,22 @@ static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
  * port 80 with target port 8080 looks like that the first time).  Not at
  * all when it is known to be reached directly (Envoy's last connection for
  * it went to it) and @l goes elsewhere, or when @l goes to another port
- * than the one learnt.  Among the fits that waited at most FL_FRESH_NS the
- * oldest wins (Envoy connects in the order requests need it); with none
+ * than the one learnt.  Exact fits come first.  Among the fits that waited
+ * at most FL_FRESH_NS the oldest, unless the destination pools (a request
+ * to it rode a pooled connection): then only a lone fresh fit; with none
  * fresh, only a lone fit.  *@n: how many fitted (0: a weak fit, see
- * st_flow.fits).
+ * st_flow.fits); NULL with *@n > 1: too many to tell.
  */
 static struct fl_slot *fl_wait_find_upstream(const struct st_flow_table *t,
 					     const struct st_flow_leg *l,
 					     bool vip, unsigned int *n)
 {
 	struct fl_slot *s = t->wq[FL_WAIT_UPSTREAM * 2 + (l->family == 6)].tail;
-	struct fl_slot *fresh = NULL, *any = NULL, *weak = NULL;
-	unsigned int nfresh = 0, nany = 0, nweak = 0;
+	/* [0] exact fits, [1] good ones; newest and oldest fresh of each */
+	struct fl_slot *newest[2] = {NULL, NULL}, *oldest[2] = {NULL, NULL};
+	struct fl_slot *any = NULL, *weak = NULL;
+	unsigned int nfresh[2] = {0, 0}, nany = 0, nweak = 0;
+	bool pooled[2] = {false, false};
 	size_t alen = fl_alen(l->family);
 
 	for (; s != NULL; s = s->wprev) {
@@ -689,15 +743,21 @@ static struct fl_slot *fl_wait_find_upstream(const struct st_flow_table *t,
 		bool learnt = p != NULL && p->used;
 		bool exact = w->dport == l->dport &&
 			     memcmp(w->dst, l->dst, alen) == 0;
-		bool direct = learnt && p->conn[0].dport == w->dport &&
-			      memcmp(p->conn[0].dst, w->dst, alen) == 0;
-		bool good = exact;
+		/* A pod's address (the proxy went there) is reached
+		 * directly: only a leg to exactly it continues it. */
+		bool direct = (learnt && p->conn[0].dport == w->dport &&
+			       memcmp(p->conn[0].dst, w->dst, alen) == 0) ||
+			      fl_endpoint_is(t, w->family, w->dst, w->dport);
+		int k = exact ? 0 : 1;
+		/* @l goes to the app's own pod: only a service whose
+		 * endpoint is not known to be another pod's. */
+		bool other_pod = learnt && memcmp(l->dst, w->src, alen) == 0 &&
+				 memcmp(p->conn[0].dst, l->dst, alen) != 0;
 
-		if (!exact && vip && !direct)
-			good = w->dport == l->dport ||
-			       (learnt && p->conn[0].dport == l->dport);
-		if (!good) {
-			if (vip && !learnt && w->dport != l->dport) {
+		if (!exact && (!vip || direct || other_pod ||
+			       (w->dport != l->dport &&
+				!(learnt && p->conn[0].dport == l->dport)))) {
+			if (vip && !direct && !learnt) {
 				nweak++;
 				weak = weak != NULL ? weak : s;
 			}
@@ -705,16 +765,33 @@ static struct fl_slot *fl_wait_find_upstream(const struct st_flow_table *t,
 		}
 		nany++;
 		any = any != NULL ? any : s;
-		if (t->now - s->wait_since <= FL_FRESH_NS) {
-			/* The oldest fresh one: connections open in the
-			 * order their requests came. */
-			nfresh++;
-			fresh = s;
+		if (t->now - s->wait_since > FL_FRESH_NS) {
+			/* Waiting this long, it rode a pooled connection:
+			 * the destination pools. */
+			pooled[k] = true;
+			continue;
 		}
+		nfresh[k]++;
+		newest[k] = newest[k] != NULL ? newest[k] : s;
+		oldest[k] = s;
+		pooled[k] = pooled[k] || (p != NULL && p->reused) ||
+			    (t->pooled_ports[w->dport / 8] &
+			     (1u << (w->dport % 8)));
 	}
-	if (fresh != NULL) {
-		*n = nfresh;
-		return fresh;
+	for (int k = 0; k < 2; k++) {
+		if (nfresh[k] == 0)
+			continue;
+		*n = nfresh[k];
+		/*
+		 * tcp_proxy makes one connection per request, in the order
+		 * they came: the oldest.  A destination that pools gives its
+		 * idle connections to some requests and opens new ones for
+		 * others: with several fresh, which one this is for is not
+		 * known, and a guess would hand it to the wrong flow.
+		 */
+		if (!pooled[k])
+			return oldest[k];
+		return nfresh[k] == 1 ? newest[k] : NULL;
 	}
 	if (nany == 1) {
 		*n = 1;
@@ -921,48 +998,77 @@ static void fl_pool_find(struct st_flow_table *t, struct st_flow *f)
 	p = fl_pool_at(t, l->capture == ST_CAPTURE_INBOUND, l, false);
 	if (p == NULL || !p->used)
 		return;
-	/* Only a connection open before the request can have carried it. */
-	for (unsigned int i = 0; i < ST_ARRAY_SIZE(p->conn); i++) {
-		if (p->conn[i].known && p->opened[i] <= fl_ns(&l->ts)) {
-			f->pooled = p->conn[i];
-			return;
-		}
-	}
+	/*
+	 * Name it only when it is the one known connection, paired for sure,
+	 * open before the request, and no request is known to have ridden
+	 * another: else which one carried it is not known.
+	 */
+	/* Every connection known for it went to this pod: its service. */
+	f->pooled.own_pod = p->conn[0].known && p->conn[0].own_pod &&
+			    (!p->conn[1].known || p->conn[1].own_pod);
+	if (p->unsure || p->conn[1].known || p->guessed[0] ||
+	    !p->conn[0].known || p->opened[0] > fl_ns(&l->ts))
+		return;
+	f->pooled = p->conn[0];
 }
 
-/* Keep the connections a flow shows Envoy opening, for later reuse. */
-static void fl_pool_note(struct st_flow_table *t, const struct st_flow *f)
+/*
+ * Envoy opened @e for the captured leg @c (of a flow whose first leg is
+ * @first): keep it for later requests to the same destination, from the
+ * moment it is stitched (the flow that opened it may come out later than
+ * one that reuses it: its id is filled in by fl_pool_name()).
+ */
+static void fl_pool_open(struct st_flow_table *t,
+			 const struct st_flow_leg *first,
+			 const struct st_flow_leg *c,
+			 const struct st_flow_leg *e, bool guessed)
 {
-	if (f->side != ST_SIDE_STITCHED && f->side != ST_SIDE_GUESS)
+	struct fl_pool *p = NULL;
+	struct st_flow_conn *k = NULL;
+
+	if (c->capture != ST_CAPTURE_OUTBOUND &&
+	    c->capture != ST_CAPTURE_INBOUND)
 		return;
+	p = fl_pool_at(t, c->capture == ST_CAPTURE_INBOUND, c, true);
+	p->used = true;
+	p->conn[1] = p->conn[0];
+	p->opened[1] = p->opened[0];
+	p->guessed[1] = p->guessed[0];
+	p->guessed[0] = guessed;
+	k = &p->conn[0];
+	memset(k, 0, sizeof(*k));
+	p->opened[0] = fl_ns(&e->ts);
+	k->known = true;
+	/* To the pod itself: the address the app's own leg came from. */
+	k->own_pod = e->own_pod ||
+		     (c->capture == ST_CAPTURE_OUTBOUND &&
+		      e->family == first->family &&
+		      memcmp(e->dst, first->src, fl_alen(e->family)) == 0);
+	k->family = e->family;
+	k->sport = e->sport;
+	k->dport = e->dport;
+	memcpy(k->src, e->src, sizeof(e->src));
+	memcpy(k->dst, e->dst, sizeof(e->dst));
+}
+
+/* The flow that opened pooled connections comes out: name it in them. */
+static void fl_pool_name(struct st_flow_table *t, const struct st_flow *f)
+{
 	for (unsigned int i = 0; i + 1 < f->nlegs; i++) {
 		const struct st_flow_leg *c = &f->legs[i];
 		const struct st_flow_leg *e = &f->legs[i + 1];
 		struct fl_pool *p = NULL;
-		struct st_flow_conn *k = NULL;
 
 		if (c->capture != ST_CAPTURE_OUTBOUND &&
 		    c->capture != ST_CAPTURE_INBOUND)
 			continue;
-		p = fl_pool_at(t, c->capture == ST_CAPTURE_INBOUND, c, true);
-		p->used = true;
-		p->conn[1] = p->conn[0];
-		p->opened[1] = p->opened[0];
-		k = &p->conn[0];
-		p->opened[0] = fl_ns(&e->ts);
-		k->known = true;
-		/* To the pod itself: redirected back in, or to the address
-		 * the app's own leg came from (the pod's). */
-		k->own_pod = e->own_pod || (c->capture == ST_CAPTURE_OUTBOUND &&
-					    e->family == f->legs[0].family &&
-					    memcmp(e->dst, f->legs[0].src,
-						   fl_alen(e->family)) == 0);
-		k->family = e->family;
-		k->sport = e->sport;
-		k->dport = e->dport;
-		k->flow_id = f->id;
-		memcpy(k->src, e->src, sizeof(e->src));
-		memcpy(k->dst, e->dst, sizeof(e->dst));
+		p = fl_pool_at(t, c->capture == ST_CAPTURE_INBOUND, c, false);
+		for (unsigned int k = 0;
+		     p != NULL && k < ST_ARRAY_SIZE(p->conn); k++)
+			if (p->conn[k].known && p->conn[k].sport == e->sport &&
+			    p->conn[k].flow_id == 0 &&
+			    memcmp(p->conn[k].src, e->src, sizeof(e->src)) == 0)
+				p->conn[k].flow_id = f->id;
 	}
 }
 
@@ -978,7 +1084,17 @@ static void fl_emit(struct st_flow_table *t, struct fl_slot *s)
 	if (f->side != ST_SIDE_REUSED)
 		memset(&f->pooled, 0, sizeof(f->pooled));
 	f->id = ++t->next_id;
-	fl_pool_note(t, f);
+	fl_pool_name(t, f);
+	if (f->side == ST_SIDE_REUSED &&
+	    f->legs[0].capture == ST_CAPTURE_OUTBOUND) {
+		struct fl_pool *p = fl_pool_at(t, false, &f->legs[0], true);
+
+		p->reused = true;
+		if (p->used && p->opened[0] > fl_ns(&f->legs[0].ts))
+			p->unsure = true;
+		t->pooled_ports[f->legs[0].dport / 8] |=
+			(uint8_t)(1u << (f->legs[0].dport % 8));
+	}
 	t->st.flows++;
 	if (f->type >= 0 && f->type <= ST_TYPE_MAX)
 		t->st.by_type[f->type]++;
@@ -1337,6 +1453,9 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 	if (f == NULL && l->proxy &&
 	    st_flow_addr_is_loopback(l->family, l->dst))
 		f = fl_wait_find_localhost(t, l, &nfit);
+	if (l->proxy && l->proto == IPPROTO_TCP && !l->passthrough_src &&
+	    !st_flow_addr_is_loopback(l->family, l->dst))
+		fl_endpoint_add(t, l);
 	if (f == NULL && l->proxy && l->proto == IPPROTO_TCP &&
 	    !l->passthrough_src)
 		f = fl_wait_find_upstream(
@@ -1344,6 +1463,8 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 			!st_flow_addr_is_loopback(l->family, l->dst) &&
 				!st_class_is_istiod_port(l->dport),
 			&nfit);
+	if (f == NULL && nfit > 1)
+		s->flow.fits = nfit; /* one of them opened it: which, unknown */
 	if (f == NULL || f == s || f->flow.nlegs >= ST_FLOW_MAX_LEGS)
 		return;
 	fl_wait_stop(t, f);
@@ -1353,6 +1474,8 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 	} else if (f->flow.side == ST_SIDE_NONE) {
 		f->flow.side = ST_SIDE_STITCHED;
 	}
+	if (f->flow.side == ST_SIDE_STITCHED || f->flow.side == ST_SIDE_GUESS)
+		fl_pool_open(t, &f->flow.legs[0], fl_last_leg(f), l, nfit != 1);
 	idx = f->flow.nlegs++;
 	f->flow.legs[idx] = *l;
 	f->nodes[idx] = n;
@@ -1700,8 +1823,10 @@ struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
 	t->pbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->pbuckets));
 	t->pool_mask = t->dbucket_mask;
 	t->pools = calloc(t->pool_mask + 1, sizeof(*t->pools));
+	t->endpoints = calloc(t->pool_mask + 1, sizeof(*t->endpoints));
 	if (t->slots == NULL || t->nodes == NULL || t->buckets == NULL ||
-	    t->dbuckets == NULL || t->pbuckets == NULL || t->pools == NULL) {
+	    t->dbuckets == NULL || t->pbuckets == NULL || t->pools == NULL ||
+	    t->endpoints == NULL) {
 		st_err(err, ENOMEM, "flow table: out of memory (%u flows)",
 		       t->o.max_flows);
 		goto fail;
@@ -1733,6 +1858,7 @@ void st_flow_table_free(struct st_flow_table *t)
 	free(t->dbuckets);
 	free(t->pbuckets);
 	free(t->pools);
+	free(t->endpoints);
 	free(t);
 }
 

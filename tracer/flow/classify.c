@@ -233,11 +233,20 @@ static void st_class_proxy(struct st_flow *f, const struct st_flow_leg *l,
 		st_class_set(f, 6, ST_CLASS_NONE, NULL);
 		return;
 	}
-	st_class_set(f, 0, ST_CLASS_PROXY_DIRECT,
-		     "connection of the proxy uid/gid to %s stitched to no "
-		     "captured leg (%s); a process running as the proxy uid "
-		     "looks the same",
-		     dst, by);
+	if (f->fits > 1)
+		st_class_set(
+			f, 0, ST_CLASS_PROXY_DIRECT,
+			"connection of the proxy uid/gid to %s (%s): Envoy "
+			"opened it for one of %u requests then waiting, "
+			"which one is not known (it pools connections; "
+			"--envoy-log tells)",
+			dst, by, f->fits);
+	else
+		st_class_set(f, 0, ST_CLASS_PROXY_DIRECT,
+			     "connection of the proxy uid/gid to %s stitched "
+			     "to no captured leg (%s); a process running as "
+			     "the proxy uid looks the same",
+			     dst, by);
 }
 
 static void st_class_local(struct st_flow *f, const struct st_flow_leg *l,
@@ -298,20 +307,25 @@ static void st_class_reused(struct st_flow *f, int type, const char *to,
 
 	f->side = ST_SIDE_REUSED;
 	if (!c->known) {
-		st_class_set(
-			f, type, ST_CLASS_NONE,
-			"Envoy reused a pooled connection %s (no new "
-			"one followed: opened before the trace or not seen)%s%s",
-			to, unsure != NULL ? "; " : "",
-			unsure != NULL ? unsure : "");
+		st_class_set(f, type, ST_CLASS_NONE,
+			     "Envoy reused a pooled connection %s (no new "
+			     "one followed; which one is not known)%s%s",
+			     to, unsure != NULL ? "; " : "",
+			     unsure != NULL ? unsure : "");
 		return;
 	}
 	st_flow_addr_format(c->family, c->src, c->sport, src, sizeof(src));
 	st_flow_addr_format(c->family, c->dst, c->dport, dst, sizeof(dst));
-	st_class_set(f, type, ST_CLASS_NONE,
-		     "Envoy reused a pooled connection %s, likely %s -> %s "
-		     "opened in flow %" PRIu64,
-		     to, src, dst, c->flow_id);
+	if (c->flow_id == 0)
+		st_class_set(f, type, ST_CLASS_NONE,
+			     "Envoy reused a pooled connection %s, likely %s "
+			     "-> %s, opened by a flow not yet complete",
+			     to, src, dst);
+	else
+		st_class_set(f, type, ST_CLASS_NONE,
+			     "Envoy reused a pooled connection %s, likely %s "
+			     "-> %s opened in flow %" PRIu64,
+			     to, src, dst, c->flow_id);
 }
 
 static void st_class_single(struct st_flow *f,
