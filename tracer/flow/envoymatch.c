@@ -40,6 +40,7 @@ struct em_entry {
 	struct st_envoy_addr ul; /* UPSTREAM_LOCAL_ADDRESS; family 0: none */
 	struct st_envoy_addr uh; /* UPSTREAM_HOST; family 0: none */
 	char rid[ST_ENVOY_ID_SIZE]; /* X-REQUEST-ID; "" none */
+	bool self; /* with an id, from the pod to itself: see em_own_leg() */
 	struct st_flow_req req;
 	struct em_entry *prev, *next;
 };
@@ -539,12 +540,21 @@ static bool em_has_rid(const struct em_held *h, const char *rid)
 /*
  * Where @e goes in @h: the index of the captured leg it came in on, or
  * EM_HALF, or -1.  A local-to-local request passes Envoy twice and logs
- * twice with the same request id: its inbound line comes in on the
- * proxy's own connection, which Envoy pools too, so such a line (with an
- * id) goes to the flow whose outbound line has that id - the one owning
- * that connection, or one that reused it (EM_HALF).
+ * twice with the same request id, the inbound line first (the inner
+ * request ends first): that line comes in on the proxy's own connection
+ * to its pod, which Envoy pools too, so such a line (with an id) goes
+ * only to the flow whose outbound line has that id - the one owning that
+ * connection, or one that reused it (EM_HALF) - and waits for that line
+ * until its bound passes (then em_self_fallback()).
  */
 #define EM_HALF (-2)
+
+/* Leg @i of @f, which @e came in on, is the proxy's own connection. */
+static bool em_own_leg(const struct st_flow *f, const struct em_entry *e, int i)
+{
+	return i >= 0 && e->self && f->legs[i].capture == ST_CAPTURE_INBOUND;
+}
+
 static int em_match(const struct em_held *h, const struct em_entry *e)
 {
 	const struct st_flow_conn *c = &h->flow.pooled;
@@ -553,6 +563,8 @@ static int em_match(const struct em_held *h, const struct em_entry *e)
 	if (h->direct)
 		return -1;
 	i = em_leg_of(&h->flow, e);
+	if (em_own_leg(&h->flow, e, i))
+		return em_has_rid(h, e->rid) ? i : -1;
 	if (i == 0 || (i > 0 && (e->rid[0] == '\0' || em_has_rid(h, e->rid))))
 		return i;
 	if (i < 0 && e->rid[0] != '\0' && c->family == e->dr.family &&
@@ -579,7 +591,7 @@ static bool em_apply(struct st_envoymatch *m, struct em_held *h,
 	r->total++;
 	if (i >= 0 && !(h->decided & (1u << i)) && e->ul.family != 0)
 		em_decide(m, h, e, (unsigned int)i);
-	if (i != 0 || e->rid[0] == '\0')
+	if (i != 0 || e->rid[0] == '\0' || em_own_leg(&h->flow, e, i))
 		return false;
 	st_strlcpy(h->rids[h->nrids++ % ST_FLOW_REQS_MAX], e->rid,
 		   sizeof(h->rids[0]));
@@ -646,14 +658,42 @@ static bool em_wants(const struct st_flow *f)
 
 /* ---- time ------------------------------------------------------------ */
 
+/*
+ * A line of the proxy's own connection whose outbound line never came
+ * (not logged, or cut): it goes to the newest held flow that has its
+ * leg, as any line would.  Return: whether one took it.
+ */
+static bool em_self_fallback(struct st_envoymatch *m, const struct em_entry *e)
+{
+	if (!e->self)
+		return false;
+	for (struct em_held *h = m->htail; h != NULL; h = h->prev) {
+		int i = h->direct ? -1 : em_leg_of(&h->flow, e);
+
+		if (i < 0)
+			continue;
+		em_apply(m, h, e, i);
+		return true;
+	}
+	return false;
+}
+
+/* The oldest waiting entry, whose bound passed or which is flushed. */
+static void em_entry_end(struct st_envoymatch *m)
+{
+	struct em_entry *e = m->ehead;
+
+	if (!em_self_fallback(m, e))
+		m->st.no_leg++;
+	em_entry_free(m, e);
+}
+
 static void em_expire(struct st_envoymatch *m)
 {
 	while (m->hhead != NULL && m->hhead->since + m->wait <= m->now)
 		em_release(m, m->hhead, true);
-	while (m->ehead != NULL && m->ehead->at + m->wait <= m->now) {
-		m->st.no_leg++;
-		em_entry_free(m, m->ehead);
-	}
+	while (m->ehead != NULL && m->ehead->at + m->wait <= m->now)
+		em_entry_end(m);
 }
 
 static void em_clock(struct st_envoymatch *m, const struct timespec *now)
@@ -787,6 +827,10 @@ int st_envoymatch_entry(struct st_envoymatch *m, const struct st_envoy_req *req,
 		tmp.uh = req->upstream_host;
 	if (st_envoy_has(req, ST_ENVOY_REQUEST_ID))
 		st_strlcpy(tmp.rid, req->request_id, sizeof(tmp.rid));
+	tmp.self =
+		tmp.rid[0] != '\0' && tmp.dl.family != 0 &&
+		tmp.dl.family == tmp.dr.family &&
+		memcmp(tmp.dl.addr, tmp.dr.addr, em_alen(tmp.dr.family)) == 0;
 	st_envoymatch_req(req, &tmp.req);
 	/* The newest held flow: a source port reused later is another. */
 	for (struct em_held *h = m->htail; h != NULL; h = h->prev) {
@@ -822,12 +866,10 @@ int st_envoymatch_time(struct st_envoymatch *m, const struct timespec *now)
 int st_envoymatch_flush(struct st_envoymatch *m)
 {
 	m->cbret = ST_CB_OK;
+	while (m->ehead != NULL)
+		em_entry_end(m);
 	while (m->hhead != NULL)
 		em_release(m, m->hhead, false);
-	while (m->ehead != NULL) {
-		m->st.no_leg++;
-		em_entry_free(m, m->ehead);
-	}
 	return m->cbret;
 }
 

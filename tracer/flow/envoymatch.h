@@ -35,7 +35,11 @@
  * local-to-remote (2) and local-to-local (4) for a reused connection (the
  * pod's own address is local), and its side is ST_SIDE_ACCESS_LOG.
  * Later entries of the same downstream connection (keep-alive, HTTP/2) add
- * their requests only.  An entry without DOWNSTREAM_REMOTE_ADDRESS cannot
+ * their requests only.  The inbound line of a local-to-local request
+ * (from the pod to itself, with a request id) comes in on the proxy's
+ * pooled connection to its pod, which several flows share: it goes to the
+ * flow whose outbound line has the same id, waiting for that line up to
+ * the bound, and only then to the flow that has the connection's leg.  An entry without DOWNSTREAM_REMOTE_ADDRESS cannot
  * be matched and is counted, never guessed.
  *
  * A flow whose bound passes with no entry keeps the side it had; when the
