@@ -160,4 +160,59 @@ int st_cli_parse_pod_ip(struct st_cli_opts *o, const char *s);
 int st_cli_load(const struct st_cli_opts *o, const char *const *paths,
 		unsigned int n, struct st_ruleset **out, char *ebuf);
 
+#define ST_RCVBUF_MIN 4096ULL
+#define ST_RCVBUF_MAX (1024ULL << 20)
+
+/* Short options are their letter; long-only ones start above 255. */
+enum st_opt_val {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_RULES = 'r',
+	OPT_EXPLAIN = 'e',
+	OPT_JSON = 'j',
+	OPT_POD = 'p',
+	OPT_NAMESPACE = 'n',
+	OPT_LIST = 'l',
+	OPT_DURATION = 'd',
+	OPT_COUNT = 'c',
+	OPT_GROUP = 'g',
+	OPT_OUTPUT = 'o',
+	OPT_INVALID = '?',
+	OPT_NETNS = 256,
+	OPT_PID,
+	OPT_CLEANUP,
+	OPT_SKIP_EMPTY_CHAINS,
+	OPT_REPLAY,
+	OPT_WRITE,
+	OPT_RCVBUF,
+	OPT_MAX_FLOWS,
+	OPT_CHECK,
+	OPT_SIMULATE,
+	OPT_DIAGRAM,
+	OPT_POD_IP,
+	OPT_ENVOY_LOG,
+	OPT_ENVOY_LOG_WAIT,
+};
+
+/* Which inputs a job needs: at least one of them. */
+enum {
+	IN_RULES = 1u << 0,
+	IN_TARGET = 1u << 1,
+	IN_REPLAY = 1u << 2,
+};
+
+/* What was given on the command line, beyond the options' values. */
+struct st_cli_given {
+	uint64_t opts; /* bit i: st_options[i] */
+	int ntargets;
+	unsigned int inputs; /* IN_* */
+};
+
+/**
+ * st_cli_value() - take option @c's argument @arg (values.c).
+ * Return: -1 to go on, or the exit status of a usage error (printed).
+ */
+int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
+		 struct st_cli_given *g, FILE *err);
+
 #endif /* ST_CLI_INT_H */

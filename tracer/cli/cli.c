@@ -23,40 +23,6 @@
 #include "pod.h"
 #include "replay.h"
 
-#define ST_RCVBUF_MIN 4096ULL
-#define ST_RCVBUF_MAX (1024ULL << 20)
-
-/* Short options are their letter; long-only ones start above 255. */
-enum st_opt_val {
-	OPT_HELP = 'h',
-	OPT_VERSION = 'V',
-	OPT_RULES = 'r',
-	OPT_EXPLAIN = 'e',
-	OPT_JSON = 'j',
-	OPT_POD = 'p',
-	OPT_NAMESPACE = 'n',
-	OPT_LIST = 'l',
-	OPT_DURATION = 'd',
-	OPT_COUNT = 'c',
-	OPT_GROUP = 'g',
-	OPT_OUTPUT = 'o',
-	OPT_INVALID = '?',
-	OPT_NETNS = 256,
-	OPT_PID,
-	OPT_CLEANUP,
-	OPT_SKIP_EMPTY_CHAINS,
-	OPT_REPLAY,
-	OPT_WRITE,
-	OPT_RCVBUF,
-	OPT_MAX_FLOWS,
-	OPT_CHECK,
-	OPT_SIMULATE,
-	OPT_DIAGRAM,
-	OPT_POD_IP,
-	OPT_ENVOY_LOG,
-	OPT_ENVOY_LOG_WAIT,
-};
-
 enum st_opt_section {
 	SEC_INPUT,
 	SEC_JOB,
@@ -286,13 +252,6 @@ static int st_cli_misuse(FILE *err, size_t i, unsigned int job)
 	return st_cli_usage_error(err, "%s %s", names, o->misuse);
 }
 
-/* Which inputs a job needs: at least one of them. */
-enum {
-	IN_RULES = 1u << 0,
-	IN_TARGET = 1u << 1,
-	IN_REPLAY = 1u << 2,
-};
-
 /* The jobs: what runs each, what it needs, whether it takes a filter. */
 static const struct st_cli_cmd {
 	enum st_cli_job job;
@@ -320,13 +279,6 @@ static const struct st_cli_cmd {
 	 false},
 };
 
-/* What was given on the command line, beyond the options' values. */
-struct st_cli_given {
-	uint64_t opts; /* bit i: st_options[i] */
-	int ntargets;
-	unsigned int inputs; /* IN_* */
-};
-
 static bool st_cli_has(const struct st_cli_given *g, enum st_opt_val val)
 {
 	for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++)
@@ -338,151 +290,6 @@ static bool st_cli_has(const struct st_cli_given *g, enum st_opt_val val)
  * One option's value into @o.  Return: -1 to go on, else the exit status
  * (a bad value is a usage error; --help and --version end at once).
  */
-static int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
-			struct st_cli_given *g, FILE *out, FILE *err)
-{
-	char ebuf[ST_ERRBUF_SIZE];
-	unsigned long long v;
-
-	switch (c) {
-	case OPT_HELP:
-		st_cli_help(out);
-		return 0;
-	case OPT_VERSION:
-		fprintf(out, ST_PROG " " ST_VERSION "\n");
-		return 0;
-	case OPT_RULES:
-		if (o->nrules == ST_MAX_RULE_FILES)
-			return st_cli_usage_error(err,
-						  "at most %d --rules files",
-						  ST_MAX_RULE_FILES);
-		o->rules[o->nrules++] = arg;
-		g->inputs |= IN_RULES;
-		break;
-	case OPT_REPLAY:
-	case OPT_WRITE:
-		if (arg[0] == '\0')
-			return st_cli_usage_error(err, "--%s needs a file",
-						  c == OPT_REPLAY ? "replay"
-								  : "write");
-		if (c == OPT_REPLAY)
-			o->replay = arg, g->inputs |= IN_REPLAY;
-		else
-			o->write = arg;
-		break;
-	case OPT_JSON:
-		o->json = true;
-		break;
-	case OPT_SIMULATE:
-		o->simulate = arg;
-		break;
-	case OPT_DIAGRAM:
-		if (strcmp(arg, "all") == 0)
-			v = 0;
-		else if (!st_cli_parse_ulong(arg, 1, 6, &v))
-			return st_cli_usage_error(
-				err,
-				"--diagram: '%s' is not a traffic type (1-6 or all)",
-				arg);
-		o->diagram = (int)v;
-		break;
-	case OPT_POD_IP:
-		if (st_cli_parse_pod_ip(o, arg) < 0)
-			return st_cli_usage_error(
-				err,
-				"--pod-ip: '%s' is not an IPv4 or IPv6 address (at most %d)",
-				arg, ST_EVAL_MAX_ADDRS);
-		break;
-	case OPT_OUTPUT:
-		if (arg[0] == '\0')
-			return st_cli_usage_error(err, "-o needs a path");
-		o->output = arg;
-		break;
-	case OPT_POD:
-		if (st_pod_check_name(arg, ebuf) < 0)
-			return st_cli_usage_error(err, "--pod: %s", ebuf);
-		o->target.pod = arg;
-		g->ntargets++;
-		break;
-	case OPT_NAMESPACE:
-		if (st_pod_check_namespace(arg, ebuf) < 0)
-			return st_cli_usage_error(err, "--namespace: %s", ebuf);
-		o->target.pod_ns = arg;
-		break;
-	case OPT_NETNS:
-		if (arg[0] == '\0')
-			return st_cli_usage_error(err, "--netns needs a path");
-		o->target.netns = arg;
-		g->ntargets++;
-		break;
-	case OPT_PID:
-		if (!st_cli_parse_ulong(arg, 1, INT_MAX, &v))
-			return st_cli_usage_error(
-				err, "--pid: '%s' is not a process id", arg);
-		o->target.pid = (int)v;
-		g->ntargets++;
-		break;
-	case OPT_DURATION:
-		if (!st_cli_parse_seconds(arg, &o->duration_ms))
-			return st_cli_usage_error(
-				err,
-				"--duration: '%s' is not a positive number of seconds",
-				arg);
-		break;
-	case OPT_COUNT:
-		if (!st_cli_parse_ulong(arg, 1, UINT64_MAX, &v))
-			return st_cli_usage_error(
-				err,
-				"--count: '%s' is not a positive number of flows",
-				arg);
-		o->count = v;
-		break;
-	case OPT_SKIP_EMPTY_CHAINS:
-		o->skip_empty = true;
-		break;
-	case OPT_RCVBUF:
-		if (!st_cli_parse_bytes(arg, ST_RCVBUF_MIN, ST_RCVBUF_MAX,
-					&o->rcvbuf))
-			return st_cli_usage_error(
-				err,
-				"--rcvbuf: '%s' is not a buffer size (4K-1024M)",
-				arg);
-		break;
-	case OPT_MAX_FLOWS:
-		if (!st_cli_parse_ulong(arg, 1, 65536, &v))
-			return st_cli_usage_error(
-				err,
-				"--max-flows: '%s' is not a number of flows (1-65536)",
-				arg);
-		o->max_flows = (unsigned int)v;
-		break;
-	case OPT_ENVOY_LOG:
-		if (arg[0] == '\0')
-			return st_cli_usage_error(
-				err, "--envoy-log needs a file (or auto)");
-		o->envoy_log = arg;
-		break;
-	case OPT_ENVOY_LOG_WAIT:
-		if (!st_cli_parse_ulong(arg, 1, 600000, &v))
-			return st_cli_usage_error(
-				err,
-				"--envoy-log-wait: '%s' is not a number of milliseconds (1-600000)",
-				arg);
-		o->envoy_wait_ms = (unsigned int)v;
-		break;
-	case OPT_GROUP:
-		if (!st_cli_parse_ulong(arg, 0, 65535, &v))
-			return st_cli_usage_error(
-				err,
-				"--group: '%s' is not an NFLOG group (0-65535)",
-				arg);
-		o->group = (int)v;
-		break;
-	default: /* the job options: their presence is their value */
-		break;
-	}
-	return -1;
-}
 
 /* The job the options select, the first of these that was given. */
 static unsigned int st_cli_job_of(const struct st_cli_given *g)
@@ -689,7 +496,15 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 		for (size_t i = 0; i < ST_ARRAY_SIZE(st_options); i++)
 			if ((int)st_options[i].val == c)
 				g.opts |= 1ULL << i;
-		rc = st_cli_value(c, optarg, o, &g, out, err);
+		if (c == OPT_HELP) {
+			st_cli_help(out);
+			rc = 0;
+		} else if (c == OPT_VERSION) {
+			fprintf(out, ST_PROG " " ST_VERSION "\n");
+			rc = 0;
+		} else {
+			rc = st_cli_value(c, optarg, o, &g, err);
+		}
 		if (rc >= 0)
 			return rc;
 	}
