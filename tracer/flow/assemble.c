@@ -20,23 +20,13 @@
 
 #include "assemble.h"
 #include "classify.h"
+#include "walk-int.h"
 
 #define FL_DEF_MAX_FLOWS 1024u
 #define FL_DEF_WALK_MS 500u
 #define FL_DEF_WINDOW_MS 2000u
 #define FL_DEF_LINGER_MS 2000u
-#define FL_MAX_DEPTH 8
-#define FL_MAX_SEEN 16
 #define FL_NS_PER_MS 1000000LL
-
-enum fl_hook {
-	FL_HOOK_NONE = 0,
-	FL_HOOK_PRE,
-	FL_HOOK_IN,
-	FL_HOOK_FWD,
-	FL_HOOK_OUT,
-	FL_HOOK_POST,
-};
 
 enum fl_wait {
 	FL_WAIT_NONE = -1,
@@ -45,55 +35,11 @@ enum fl_wait {
 	FL_WAIT__MAX,
 };
 
-/* A chain of the ruleset, indexed for O(1) lookup by name. */
-struct fl_chain {
-	const char *table;
-	const char *name;
-	enum st_family family;
-	bool builtin;
-	bool istio;
-	bool raw; /* its table runs before conntrack */
-	enum fl_hook hook;
-	unsigned int nrules;
-	const struct st_rule **rules; /* [number - 1] */
-};
-
 struct fl_key {
 	uint8_t family;
 	uint8_t proto;
 	uint16_t sport;
 	uint8_t src[16];
-};
-
-struct fl_seen {
-	const struct fl_chain *c;
-	unsigned int pos;
-	bool done;
-};
-
-/* Where a leg's first walk stands. */
-struct fl_walk {
-	unsigned int depth;
-	const struct fl_chain *frames[FL_MAX_DEPTH];
-	const struct fl_chain *pending; /* jumped to, entry not seen yet */
-	bool pending_goto;
-	bool broken;
-	bool nonraw; /* crossed a table other than raw */
-	bool later;  /* a later packet has begun */
-	bool lost;   /* records were lost while it was open */
-	bool stitch_tried;
-	bool via_lo;   /* left over lo: it comes back in through prerouting */
-	bool seen_pre; /* a record of a prerouting chain */
-	/*
-	 * Hooks that follow one another: a local packet that crossed output
-	 * goes on to postrouting, an arriving one from prerouting to input.
-	 */
-	bool seen_out;
-	bool seen_post;
-	bool seen_prein;
-	bool seen_in;
-	unsigned int nseen;
-	struct fl_seen seen[FL_MAX_SEEN];
 };
 
 struct fl_slot;
@@ -179,11 +125,7 @@ struct st_flow_table {
 	st_flow_emit_fn emit;
 	void *data;
 
-	struct fl_chain *chains;
-	size_t nchains;
-	const struct st_rule **rules;
-	size_t *chash; /* chain index + 1, 0 = empty */
-	size_t chash_mask;
+	struct fl_chains ci;
 	const char *nat_table;
 	bool pre_outside_nat; /* prerouting chains that see every packet */
 	/*
@@ -263,25 +205,6 @@ static size_t fl_alen(uint8_t family)
 	return family == 6 ? 16 : 4;
 }
 
-static enum fl_hook fl_hook_of(const char *s)
-{
-	static const struct {
-		const char *name;
-		enum fl_hook hook;
-	} hooks[] = {
-		{"prerouting", FL_HOOK_PRE},   {"input", FL_HOOK_IN},
-		{"forward", FL_HOOK_FWD},      {"output", FL_HOOK_OUT},
-		{"postrouting", FL_HOOK_POST},
-	};
-
-	if (s == NULL)
-		return FL_HOOK_NONE;
-	for (size_t i = 0; i < ST_ARRAY_SIZE(hooks); i++)
-		if (strcasecmp(s, hooks[i].name) == 0)
-			return hooks[i].hook;
-	return FL_HOOK_NONE;
-}
-
 static void fl_skip(struct st_flow_table *t, enum st_flow_skip why,
 		    const char *fmt, ...) __st_printf(3, 4);
 
@@ -299,112 +222,24 @@ static void fl_skip(struct st_flow_table *t, enum st_flow_skip why,
 
 /* ---- the chain index ------------------------------------------------- */
 
-static uint32_t fl_chain_hash(const char *table, const char *name)
-{
-	uint32_t h = 2166136261u;
-
-	h = fl_fnv(h, table, strlen(table) + 1);
-	return fl_fnv(h, name, strlen(name));
-}
-
-static const struct fl_chain *fl_chain_find(const struct st_flow_table *t,
-					    const char *table, const char *name,
-					    unsigned int family)
-{
-	size_t i = fl_chain_hash(table, name) & t->chash_mask;
-
-	for (; t->chash[i] != 0; i = (i + 1) & t->chash_mask) {
-		const struct fl_chain *c = &t->chains[t->chash[i] - 1];
-
-		if (strcmp(c->name, name) != 0 || strcmp(c->table, table) != 0)
-			continue;
-		if (family != ST_FAMILY_ANY && c->family != ST_FAMILY_ANY &&
-		    (unsigned int)c->family != family)
-			continue;
-		return c;
-	}
-	return NULL;
-}
-
-/* raw: named so, or every base chain hooks in before conntrack (-200). */
-static bool fl_table_is_raw(const struct st_ruleset *rs, const char *table)
-{
-	bool any = false;
-
-	if (strcmp(table, "raw") == 0)
-		return true;
-	for (size_t i = 0; i < st_ruleset_nchains(rs); i++) {
-		const struct st_chain *c = st_ruleset_chain(rs, i);
-
-		if (c == NULL || strcmp(c->table, table) != 0 || !c->builtin)
-			continue;
-		if (c->prio >= -200)
-			return false;
-		any = true;
-	}
-	return any;
-}
-
 static int fl_index_chains(struct st_flow_table *t, char *err)
 {
-	const struct st_ruleset *rs = t->rs;
-	size_t nrules = st_ruleset_nrules(rs);
+	int ret = fl_chains_index(&t->ci, t->rs, err);
 
-	t->nchains = st_ruleset_nchains(rs);
-	t->chains = calloc(t->nchains ? t->nchains : 1, sizeof(*t->chains));
-	t->rules = calloc(nrules ? nrules : 1, sizeof(*t->rules));
-	t->chash_mask = fl_pow2(t->nchains * 2 + 1) - 1;
-	t->chash = calloc(t->chash_mask + 1, sizeof(*t->chash));
-	if (t->chains == NULL || t->rules == NULL || t->chash == NULL)
-		return st_err(err, ENOMEM, "flow table: out of memory");
-	for (size_t i = 0; i < t->nchains; i++) {
-		const struct st_chain *c = st_ruleset_chain(rs, i);
-		struct fl_chain *fc = &t->chains[i];
-		size_t h = 0;
-
-		if (c == NULL || c->first + (size_t)c->nrules > nrules)
-			return st_err(err, EINVAL,
-				      "flow table: inconsistent ruleset");
-		fc->table = c->table;
-		fc->name = c->name;
-		fc->family = c->family;
-		fc->builtin = c->builtin;
-		fc->istio = st_istio_is_istio_chain(c->name);
-		fc->raw = fl_table_is_raw(rs, c->table);
-		fc->hook = fl_hook_of(c->hook != NULL ? c->hook : c->name);
-		fc->nrules = c->nrules;
-		fc->rules = &t->rules[c->first];
-		for (unsigned int k = 0; k < c->nrules; k++) {
-			const struct st_rule *r =
-				st_ruleset_rule(rs, c->first + k);
-
-			if (r == NULL || strcmp(r->chain, c->name) != 0 ||
-			    r->number != k + 1)
-				r = st_ruleset_find_rule(rs, c->table, c->name,
-							 c->family, k + 1);
-			if (r == NULL)
-				return st_err(err, EINVAL,
-					      "flow table: no rule %u in %s:%s",
-					      k + 1, c->table, c->name);
-			fc->rules[k] = r;
-		}
-		h = fl_chain_hash(fc->table, fc->name) & t->chash_mask;
-		while (t->chash[h] != 0)
-			h = (h + 1) & t->chash_mask;
-		t->chash[h] = i + 1;
-	}
-	t->nat_table = st_flow_nat_table(rs);
+	if (ret < 0)
+		return ret;
+	t->nat_table = st_flow_nat_table(t->rs);
 	/* Prerouting outside nat, in a table the instrumenter covers. */
-	for (size_t i = 0; i < t->nchains; i++) {
-		const struct fl_chain *c = &t->chains[i];
+	for (size_t i = 0; i < t->ci.nchains; i++) {
+		const struct fl_chain *c = &t->ci.chains[i];
 
 		if (!c->builtin || c->hook != FL_HOOK_PRE ||
 		    (t->nat_table != NULL &&
 		     strcmp(c->table, t->nat_table) == 0))
 			continue;
-		for (size_t k = 0; k < t->nchains; k++)
-			if (t->chains[k].istio &&
-			    strcmp(t->chains[k].table, c->table) == 0)
+		for (size_t k = 0; k < t->ci.nchains; k++)
+			if (t->ci.chains[k].istio &&
+			    strcmp(t->ci.chains[k].table, c->table) == 0)
 				t->pre_outside_nat = true;
 	}
 	return 0;
@@ -885,23 +720,6 @@ static void fl_slot_release(struct st_flow_table *t, struct fl_slot *s)
 
 /* ---- finishing and emitting ------------------------------------------ */
 
-static void fl_why(struct st_flow_leg *l, const struct fl_walk *w,
-		   const char *fmt, ...) __st_printf(3, 4);
-
-static void fl_why(struct st_flow_leg *l, const struct fl_walk *w,
-		   const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)w;
-	if (l->incomplete)
-		return;
-	l->incomplete = true;
-	va_start(ap, fmt);
-	vsnprintf(l->why, sizeof(l->why), fmt, ap);
-	va_end(ap);
-}
-
 static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 			  struct st_flow_leg *l)
 {
@@ -923,7 +741,7 @@ static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 	 */
 	if (!l->incomplete && l->nhops > 0) {
 		const struct fl_chain *c = fl_chain_find(
-			t, l->hops[0].table, l->hops[0].chain, l->family);
+			&t->ci, l->hops[0].table, l->hops[0].chain, l->family);
 
 		if (c != NULL && c->builtin &&
 		    (c->hook == FL_HOOK_POST || c->hook == FL_HOOK_IN))
@@ -1240,202 +1058,6 @@ static int fl_result(struct st_flow_table *t, char *err)
 	return t->cbret;
 }
 
-/* ---- the walk -------------------------------------------------------- */
-
-static struct fl_seen *fl_seen_find(struct fl_walk *w, const struct fl_chain *c)
-{
-	for (unsigned int i = 0; i < w->nseen; i++)
-		if (w->seen[i].c == c)
-			return &w->seen[i];
-	return NULL;
-}
-
-static unsigned int fl_pos(enum st_hit_kind kind, unsigned int rule)
-{
-	if (kind == ST_HIT_ENTER)
-		return 0;
-	if (kind == ST_HIT_RULE)
-		return rule;
-	return UINT_MAX;
-}
-
-/* Does this record begin a later packet than the walk's? */
-static bool fl_is_later(struct fl_walk *w, const struct fl_chain *c,
-			enum st_hit_kind kind, unsigned int rule)
-{
-	const struct fl_seen *s = NULL;
-
-	if (!c->builtin)
-		return false;
-	s = fl_seen_find(w, c);
-	return s != NULL && (s->done || fl_pos(kind, rule) <= s->pos);
-}
-
-static void fl_seen_note(struct fl_walk *w, const struct fl_chain *c,
-			 enum st_hit_kind kind, unsigned int rule)
-{
-	struct fl_seen *s = NULL;
-
-	if (!c->builtin)
-		return;
-	s = fl_seen_find(w, c);
-	if (s == NULL) {
-		if (w->nseen == FL_MAX_SEEN)
-			return;
-		s = &w->seen[w->nseen++];
-		s->c = c;
-		s->done = false;
-	}
-	s->pos = fl_pos(kind, rule);
-}
-
-static void fl_seen_done(struct fl_walk *w, const struct fl_chain *c)
-{
-	struct fl_seen *s = fl_seen_find(w, c);
-
-	if (s != NULL)
-		s->done = true;
-}
-
-static void fl_walk_pop(struct fl_walk *w)
-{
-	if (w->depth == 0)
-		return;
-	if (w->depth == 1)
-		fl_seen_done(w, w->frames[0]);
-	w->depth--;
-}
-
-static void fl_walk_end(struct fl_walk *w)
-{
-	if (w->depth > 0)
-		fl_seen_done(w, w->frames[0]);
-	w->depth = 0;
-}
-
-static void fl_walk_push(struct fl_walk *w, struct st_flow_leg *l,
-			 const struct fl_chain *c)
-{
-	if (w->depth == FL_MAX_DEPTH) {
-		if (!w->broken)
-			fl_why(l, w, "calls nested deeper than %d at %s:%s",
-			       FL_MAX_DEPTH, c->table, c->name);
-		w->broken = true;
-		return;
-	}
-	w->frames[w->depth++] = c;
-}
-
-#define fl_broken(w, l, ...)                   \
-	do {                                   \
-		fl_why((l), (w), __VA_ARGS__); \
-		(w)->broken = true;            \
-	} while (0)
-
-/* The record is in chain @c: make @c the current frame, checking order. */
-static void fl_walk_enter(struct fl_walk *w, struct st_flow_leg *l,
-			  const struct fl_chain *c, enum st_hit_kind kind,
-			  bool trace)
-{
-	const struct fl_chain *top = NULL;
-
-	if (w->pending != NULL) {
-		const struct fl_chain *p = w->pending;
-		bool go = w->pending_goto;
-
-		w->pending = NULL;
-		w->pending_goto = false;
-		if (p == c) {
-			if (!trace && kind != ST_HIT_ENTER)
-				fl_broken(w, l, "no entry record of %s:%s",
-					  c->table, c->name);
-			if (go)
-				fl_walk_pop(w);
-			fl_walk_push(w, l, c);
-			return;
-		}
-		if (p->istio || p->builtin) {
-			fl_broken(w, l, "jump to %s:%s without its records",
-				  p->table, p->name);
-		} else if (go) {
-			/* Not instrumented; a goto returns to our caller. */
-			fl_walk_pop(w);
-		}
-	}
-	top = w->depth > 0 ? w->frames[w->depth - 1] : NULL;
-	if (top == c) {
-		if (kind == ST_HIT_ENTER)
-			fl_broken(w, l, "%s:%s entered twice", c->table,
-				  c->name);
-		return;
-	}
-	if (top == NULL) {
-		if (!c->builtin)
-			fl_broken(w, l, "%s:%s reached without a caller",
-				  c->table, c->name);
-		else if (!trace && kind != ST_HIT_ENTER)
-			fl_broken(w, l, "no entry record of %s:%s", c->table,
-				  c->name);
-		fl_walk_push(w, l, c);
-		return;
-	}
-	for (unsigned int i = w->depth; i > 0; i--) {
-		if (w->frames[i - 1] == c) {
-			fl_broken(w, l, "%s:%s left without its last record",
-				  top->table, top->name);
-			w->depth = i;
-			return;
-		}
-	}
-	fl_broken(w, l, "%s:%s left without its last record", top->table,
-		  top->name);
-	fl_walk_end(w);
-	fl_walk_push(w, l, c);
-}
-
-static void fl_walk_step(struct st_flow_table *t, struct fl_walk *w,
-			 struct st_flow_leg *l, const struct fl_chain *c,
-			 enum st_hit_kind kind, const struct st_rule *r,
-			 bool trace)
-{
-	fl_walk_enter(w, l, c, kind, trace);
-	switch (kind) {
-	case ST_HIT_ENTER:
-		break;
-	case ST_HIT_RETURN:
-		fl_walk_pop(w);
-		break;
-	case ST_HIT_POLICY:
-		if (w->depth > 1)
-			fl_broken(w, l, "policy of %s:%s inside a call",
-				  c->table, c->name);
-		fl_walk_end(w);
-		break;
-	case ST_HIT_RULE:
-		switch (r->target.kind) {
-		case ST_T_JUMP:
-		case ST_T_GOTO:
-			w->pending = r->target.chain != NULL
-					     ? fl_chain_find(t, c->table,
-							     r->target.chain,
-							     c->family)
-					     : NULL;
-			w->pending_goto = r->target.kind == ST_T_GOTO;
-			break;
-		case ST_T_RETURN:
-			fl_walk_pop(w);
-			break;
-		default:
-			if (st_target_is_verdict(r->target.kind))
-				fl_walk_end(w);
-			break;
-		}
-		break;
-	default:
-		break;
-	}
-}
-
 /* ---- stitching ------------------------------------------------------- */
 
 static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
@@ -1639,7 +1261,7 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 			n->w.seen_in = t->in_logs = true;
 	}
 	fl_seen_note(&n->w, c, kind, rec->hit.rule);
-	fl_walk_step(t, &n->w, l, c, kind, r, rec->hit.trace);
+	fl_walk_step(&t->ci, &n->w, l, c, kind, r, rec->hit.trace);
 	if (kind == ST_HIT_RULE && l->capture == ST_CAPTURE_NONE &&
 	    (r->target.kind == ST_T_REDIRECT || r->target.kind == ST_T_TPROXY ||
 	     (r->target.kind == ST_T_DNAT && r->role == ST_ROLE_DNS_CAPTURE))) {
@@ -1709,7 +1331,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 			hit->table, hit->chain);
 		return 0;
 	}
-	c = fl_chain_find(t, hit->table, hit->chain, fam);
+	c = fl_chain_find(&t->ci, hit->table, hit->chain, fam);
 	if (c == NULL) {
 		fl_skip(t, ST_SKIP_UNKNOWN_CHAIN, "no chain %s:%s in the rules",
 			hit->table, hit->chain);
@@ -1849,9 +1471,7 @@ void st_flow_table_free(struct st_flow_table *t)
 {
 	if (t == NULL)
 		return;
-	free(t->chains);
-	free(t->rules);
-	free(t->chash);
+	fl_chains_release(&t->ci);
 	free(t->slots);
 	free(t->nodes);
 	free(t->buckets);
