@@ -323,6 +323,10 @@ json_t *st_flowjson_summary(const struct st_flow_stats *st)
 	if (bad)
 		goto out;
 	for (int t = 0; t <= ST_TYPE_MAX; t++) {
+		/* An ambient pod's summary lists types 7-13, a sidecar's 1-6. */
+		if (t > 0 &&
+		    (t >= ST_TYPE_AMBIENT_MIN) != st_class_stats_ambient(st))
+			continue;
 		snprintf(key, sizeof(key), "%d", t);
 		fj_set(types, key, json_integer((json_int_t)st->by_type[t]),
 		       &bad);

@@ -63,6 +63,23 @@ static void pt_uint(struct pt_buf *b, unsigned int v)
 
 #define pt_lit(b, s) pt_mem((b), "" s, sizeof(s) - 1)
 
+/* How a ztunnel port reads after its number. */
+static const char *pt_ztunnel_port(enum st_capture c)
+{
+	switch (c) {
+	case ST_CAPTURE_OUTBOUND:
+		return " (Outbound)";
+	case ST_CAPTURE_INBOUND:
+		return " (Inbound)";
+	case ST_CAPTURE_TUNNEL:
+		return " (HBONE)";
+	case ST_CAPTURE_DNS:
+		return " (DNS)";
+	default:
+		return "";
+	}
+}
+
 static void pt_sep(struct pt_buf *b)
 {
 	if (b->ntok++ > 0)
@@ -75,6 +92,7 @@ struct pt_steps {
 	unsigned int max;
 	unsigned int n;
 	unsigned int leg;
+	bool ambient;		  /* the flow's ports are ztunnel's */
 	struct st_path_step sink; /* the steps that do not fit */
 };
 
@@ -272,6 +290,7 @@ static void pt_sidecar(struct pt_steps *b, const struct st_flow_leg *l)
 
 	p->capture = l->capture;
 	p->port = l->redirect_port;
+	p->ztunnel = b->ambient;
 }
 
 static const char *pt_start(const struct st_flow *f)
@@ -279,7 +298,9 @@ static const char *pt_start(const struct st_flow *f)
 	static const char *const start[ST_TYPE_MAX + 1] = {
 		NULL,	      "Remote Pod", "Local Pod",
 		"Prometheus", "Local Pod",  "Envoy process (Localhost)",
-		"Local Pod",
+		"Local Pod",  "Local Pod",  "Remote Pod",
+		"Remote Pod", "Local Pod",  "Kubelet",
+		"Local Pod",  "ztunnel",
 	};
 	const struct st_flow_leg *l = &f->legs[0];
 
@@ -287,15 +308,19 @@ static const char *pt_start(const struct st_flow *f)
 		return start[f->type];
 	if (l->arriving)
 		return "Remote Pod";
-	return l->proxy ? "Sidecar" : "Local Pod";
+	if (l->proxy)
+		return f->ambient ? "ztunnel" : "Sidecar";
+	return "Local Pod";
 }
 
 static const char *pt_end(const struct st_flow *f)
 {
 	static const char *const end[ST_TYPE_MAX + 1] = {
-		NULL,	     "Local Pod", "Remote Pod",
-		"Local Pod", "Local Pod", "Envoy process (Localhost)",
-		"Istiod",
+		NULL,	      "Local Pod",  "Remote Pod",
+		"Local Pod",  "Local Pod",  "Envoy process (Localhost)",
+		"Istiod",     "Remote Pod", "Local Pod",
+		"Local Pod",  "Local Pod",  "Local Pod",
+		"DNS Server", "Remote Pod",
 	};
 	const struct st_flow_leg *l = &f->legs[f->nlegs - 1];
 
@@ -314,13 +339,14 @@ static const char *pt_end(const struct st_flow *f)
 static bool pt_outside(const char *name)
 {
 	return strcmp(name, "Remote Pod") == 0 ||
-	       strcmp(name, "Prometheus") == 0 || strcmp(name, "Istiod") == 0;
+	       strcmp(name, "Prometheus") == 0 || strcmp(name, "Istiod") == 0 ||
+	       strcmp(name, "Kubelet") == 0 || strcmp(name, "DNS Server") == 0;
 }
 
 unsigned int st_path_steps(const struct st_flow *f, struct st_path_step *v,
 			   unsigned int max)
 {
-	struct pt_steps b = {.v = v, .max = max};
+	struct pt_steps b = {.v = v, .max = max, .ambient = f->ambient};
 	const struct st_flow_leg *last = NULL;
 	struct st_path_step *p = NULL;
 
@@ -336,6 +362,9 @@ unsigned int st_path_steps(const struct st_flow *f, struct st_path_step *v,
 			pt_sidecar(&b, &f->legs[i]);
 	}
 	last = &f->legs[f->nlegs - 1];
+	/* ztunnel answered the query itself: the path ends there. */
+	if (f->type == ST_TYPE_AMB_DNS && last->capture == ST_CAPTURE_DNS)
+		return b.n;
 	if (last->capture == ST_CAPTURE_NONE || f->type != 0) {
 		p = pt_step(&b, ST_PATH_END);
 		p->name = pt_end(f);
@@ -369,6 +398,12 @@ static void pt_token(struct pt_buf *b, const struct st_path_step *p)
 		}
 		break;
 	case ST_PATH_SIDECAR:
+		if (p->ztunnel) {
+			pt_lit(b, "ztunnel ");
+			pt_uint(b, p->port);
+			pt_str(b, pt_ztunnel_port(p->capture));
+			break;
+		}
 		switch (p->capture) {
 		case ST_CAPTURE_OUTBOUND:
 			pt_lit(b, "Envoy ");
@@ -508,8 +543,11 @@ static void st_path_envoy_summary(FILE *out,
 
 int st_path_summary(FILE *out, const struct st_flow_stats *st)
 {
+	bool amb = st_class_stats_ambient(st);
+
 	fprintf(out, "%-4s %-22s %8s\n", "type", "name", "flows");
-	for (int t = 1; t <= ST_TYPE_MAX; t++)
+	for (int t = amb ? ST_TYPE_AMBIENT_MIN : 1;
+	     t <= (amb ? ST_TYPE_MAX : ST_TYPE_SIDECAR_MAX); t++)
 		fprintf(out, "%-4d %-22s %8" PRIu64 "\n", t,
 			st_class_type_name(t), st->by_type[t]);
 	fprintf(out, "%-4d %-22s %8" PRIu64 "\n", 0, st_class_type_name(0),

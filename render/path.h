@@ -93,7 +93,7 @@ struct st_path_step {
 	unsigned int leg; /* the leg it belongs to (START 0, END the last) */
 	/* CHAIN: the chain; START, END: the endpoint ("Remote Pod", ...) */
 	const char *name;
-	/* START, END: a peer outside the pod (Remote Pod, Prometheus, Istiod) */
+	/* START, END: a peer outside the pod (Remote Pod, Prometheus, ...) */
 	bool outside;
 	enum st_path_note note; /* CHAIN */
 	unsigned int rule;	/* CHAIN, NOTE_RULE: the kernel's number */
@@ -101,6 +101,7 @@ struct st_path_step {
 	const struct st_flow_hop *dec; /* CHAIN: its deciding rule, or NULL */
 	enum st_capture capture;       /* SIDECAR */
 	uint16_t port;		       /* SIDECAR */
+	bool ztunnel; /* SIDECAR: ztunnel's port (an ambient pod), not Envoy's */
 };
 
 /* Enough for any flow: a step per hop and per leg, the two endpoints. */

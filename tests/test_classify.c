@@ -725,16 +725,24 @@ static void test_names(void **state)
 		"local-to-local",
 		"envoy-interprocess",
 		"sidecar-to-istiod",
+		"ambient-outbound",
+		"ambient-inbound-hbone",
+		"ambient-inbound-plain",
+		"ambient-local-to-local",
+		"ambient-kubelet-probe",
+		"ambient-dns",
+		"ztunnel-own",
 	};
 
 	(void)state;
+	assert_int_equal(ST_ARRAY_SIZE(types), ST_TYPE_MAX + 1);
 	for (int t = 0; t <= ST_TYPE_MAX; t++) {
 		assert_string_equal(st_class_type_name(t), types[t]);
-		/* A type 1-6 flow's class is its type name. */
+		/* A typed flow's class is its type name. */
 		assert_string_equal(st_class_name(ST_CLASS_NONE, t), types[t]);
 	}
 	assert_string_equal(st_class_type_name(-1), "other");
-	assert_string_equal(st_class_type_name(7), "other");
+	assert_string_equal(st_class_type_name(ST_TYPE_MAX + 1), "other");
 	assert_string_equal(st_class_name(ST_CLASS_BYPASS, 0), "bypass");
 	assert_string_equal(st_class_name(ST_CLASS_EXCLUDED_PORT, 0),
 			    "excluded-port");

@@ -60,9 +60,15 @@ static const struct sc_case cases[] = {
 	 */
 	{.rules = {"istio-1.25_tproxy_dns_legacy.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
-	/* Ambient in-pod rules: ztunnel's ports, not a sidecar's. */
+	/*
+	 * Ambient in-pod rules: ztunnel takes the captures on with its mark
+	 * (inbound plain, outbound, local-to-local); the scrape is captured
+	 * to ztunnel's inbound port like any port; there is no Envoy to
+	 * talk to itself, and a uid-1337 socket to istiod has no mark, so
+	 * ztunnel takes it on too.
+	 */
 	{.rules = {"istio-1.26plus_ambient-inpod_dns_nft.rules"},
-	 .types = {0, 0, 0, 0, 0, 0}},
+	 .types = {9, 7, 9, 10, 0, 7}},
 	{.rules = {"istio-1.26plus_cni-sidecar_custom-uid_nft.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	{.rules = {"istio-1.26plus_redirect_default_nft.rules"},
@@ -77,7 +83,7 @@ static const struct sc_case cases[] = {
 	{.rules = {"istio-1.26plus_redirect_exclusions_drop-invalid_nft.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	{.rules = {"istio-1.28plus_ambient-inpod_native-nftables_dns.nft.json"},
-	 .types = {0, 0, 0, 0, 0, 0}},
+	 .types = {9, 7, 9, 10, 0, 7}},
 	{.rules = {"istio-1.28plus_native-nftables_redirect_default.nft.json"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	/*

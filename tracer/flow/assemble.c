@@ -32,6 +32,10 @@ enum fl_wait {
 	FL_WAIT_NONE = -1,
 	FL_WAIT_UPSTREAM = 0, /* an outbound capture waits for the proxy */
 	FL_WAIT_PASSTHROUGH,  /* an inbound capture waits for 127.0.0.6 */
+	/* Ambient: an HBONE connection waits for ztunnel's leg to the app
+	 * from the same client, a DNS capture for ztunnel's query. */
+	FL_WAIT_TUNNEL,
+	FL_WAIT_DNS,
 	FL_WAIT__MAX,
 };
 
@@ -121,6 +125,7 @@ struct fl_wq {
 struct st_flow_table {
 	const struct st_ruleset *rs;
 	struct st_istio_settings set;
+	struct st_flow_ztunnel zt; /* an ambient pod's ztunnel, else zero */
 	struct st_flow_opts o;
 	st_flow_emit_fn emit;
 	void *data;
@@ -464,8 +469,11 @@ static bool fl_passthrough_fits(const struct st_flow_table *t,
 
 	if (l->passthrough_src)
 		return true;
-	/* TPROXY: Envoy's original_src keeps the client's address. */
-	return t->set.mode == ST_MODE_TPROXY && l->proxy &&
+	/*
+	 * TPROXY: Envoy's original_src keeps the client's address; so does
+	 * ztunnel, always.
+	 */
+	return (t->set.mode == ST_MODE_TPROXY || t->zt.ambient) && l->proxy &&
 	       memcmp(w->src, l->src, fl_alen(l->family)) == 0;
 }
 
@@ -660,6 +668,31 @@ static struct fl_slot *fl_wait_find_localhost(const struct st_flow_table *t,
 		(*n)++;
 		if (best == NULL || s->wait_since > best->wait_since)
 			best = s;
+	}
+	return best;
+}
+
+/*
+ * The oldest HBONE connection that ztunnel's leg @l to the app carries on:
+ * from the same client address to an address of this pod (the inner
+ * destination travels inside the tunnel, so its port is not known).
+ */
+static struct fl_slot *fl_wait_find_tunnel(const struct st_flow_table *t,
+					   const struct st_flow_leg *l,
+					   unsigned int *n)
+{
+	struct fl_slot *best = NULL;
+	struct fl_slot *s = t->wq[FL_WAIT_TUNNEL * 2 + (l->family == 6)].head;
+	size_t alen = fl_alen(l->family);
+
+	for (; s != NULL; s = s->wnext) {
+		const struct st_flow_leg *w = fl_last_leg(s);
+
+		if (memcmp(w->src, l->src, alen) != 0 ||
+		    memcmp(w->dst, l->dst, alen) != 0)
+			continue;
+		(*n)++;
+		best = best != NULL ? best : s;
 	}
 	return best;
 }
@@ -1070,6 +1103,20 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 
 	if (s->flow.nlegs != 1 || l->arriving)
 		return;
+	if (t->zt.ambient) {
+		/* Only ztunnel's legs (its mark) carry a capture on. */
+		if (!l->ztunnel)
+			return;
+		f = fl_wait_find(t, FL_WAIT_DNS, l, &nfit);
+		if (f == NULL && l->proto == IPPROTO_TCP)
+			f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l, &nfit);
+		if (f == NULL && l->proto == IPPROTO_TCP)
+			f = fl_wait_find_tunnel(t, l, &nfit);
+		if (f == NULL && l->proto == IPPROTO_TCP &&
+		    !st_flow_addr_is_loopback(l->family, l->dst))
+			f = fl_wait_find_upstream(t, l, true, &nfit);
+		goto found;
+	}
 	if (l->passthrough_src || (t->set.mode == ST_MODE_TPROXY && l->proxy))
 		f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l, &nfit);
 	if (f == NULL && l->proxy &&
@@ -1085,6 +1132,7 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 			!st_flow_addr_is_loopback(l->family, l->dst) &&
 				!st_class_is_istiod_port(l->dport),
 			&nfit);
+found:
 	if (f == NULL && nfit > 1)
 		s->flow.fits = nfit; /* one of them opened it: which, unknown */
 	if (f == NULL || f == s || f->flow.nlegs >= ST_FLOW_MAX_LEGS)
@@ -1120,6 +1168,10 @@ static void fl_update_wait(struct st_flow_table *t, struct fl_slot *s)
 		fl_wait_start(t, s, FL_WAIT_UPSTREAM);
 	else if (l->capture == ST_CAPTURE_INBOUND)
 		fl_wait_start(t, s, FL_WAIT_PASSTHROUGH);
+	else if (l->capture == ST_CAPTURE_TUNNEL)
+		fl_wait_start(t, s, FL_WAIT_TUNNEL);
+	else if (l->capture == ST_CAPTURE_DNS && t->zt.ambient)
+		fl_wait_start(t, s, FL_WAIT_DNS);
 }
 
 /* ---- records --------------------------------------------------------- */
@@ -1181,6 +1233,7 @@ static struct fl_node *fl_leg_new(struct st_flow_table *t,
 	l->has_gid = rec->has_gid;
 	l->gid = rec->has_gid ? rec->gid : 0;
 	l->mark = rec->mark;
+	l->ztunnel = st_flow_ztunnel_marked(&t->zt, rec->mark);
 	if (rec->hook <= 4)
 		l->arriving = rec->hook <= 2; /* NF_INET_PRE_ROUTING..FORWARD */
 	else if (c->hook != FL_HOOK_NONE)
@@ -1188,8 +1241,14 @@ static struct fl_node *fl_leg_new(struct st_flow_table *t,
 			      c->hook == FL_HOOK_FWD;
 	else
 		l->arriving = !rec->has_uid && rec->indev_name[0] != '\0';
-	l->proxy = st_flow_leg_is_proxy(&t->set, l);
+	l->proxy = st_flow_leg_is_proxy(&t->set, l) || l->ztunnel;
 	l->passthrough_src = st_flow_addr_is_passthrough(l->family, l->src);
+	/* The rules leave HBONE alone: it reaches ztunnel's listener. */
+	if (t->zt.ambient && l->arriving && l->proto == IPPROTO_TCP &&
+	    t->zt.hbone_port != 0 && l->dport == t->zt.hbone_port) {
+		l->capture = ST_CAPTURE_TUNNEL;
+		l->redirect_port = l->dport;
+	}
 	l->redirect_hop = -1;
 	l->decision_hop = -1;
 	l->ts = rec->ts;
@@ -1221,7 +1280,7 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		l->has_gid = true;
 		l->gid = rec->gid;
 	}
-	l->proxy = st_flow_leg_is_proxy(&t->set, l);
+	l->proxy = st_flow_leg_is_proxy(&t->set, l) || l->ztunnel;
 	fl_copy_dev(l->indev, rec->indev_name);
 	fl_copy_dev(l->outdev, rec->outdev_name);
 	if (fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
@@ -1268,7 +1327,11 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		l->redirect_port =
 			r->target.port_lo ? r->target.port_lo : l->dport;
 		l->redirect_hop = h != NULL ? (int)(h - l->hops) : -1;
-		l->capture = st_flow_capture_of(&t->set, r, l->redirect_port);
+		l->capture = t->zt.ambient
+				     ? st_flow_ztunnel_capture(&t->zt,
+							       l->redirect_port)
+				     : st_flow_capture_of(&t->set, r,
+							  l->redirect_port);
 		/* A local packet redirected to a local port loops over lo. */
 		if (!l->arriving && c->hook != FL_HOOK_PRE)
 			n->w.via_lo = true;
@@ -1417,6 +1480,8 @@ struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
 	}
 	t->rs = rs;
 	t->set = *set;
+	st_flow_ztunnel_of(rs, set, &t->zt);
+	t->st.ambient = t->zt.ambient;
 	if (opts != NULL)
 		t->o = *opts;
 	if (t->o.max_flows == 0)

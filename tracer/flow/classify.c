@@ -26,6 +26,13 @@ static const char *const st_type_names[ST_TYPE_MAX + 1] = {
 	"local-to-local",
 	"envoy-interprocess",
 	"sidecar-to-istiod",
+	"ambient-outbound",
+	"ambient-inbound-hbone",
+	"ambient-inbound-plain",
+	"ambient-local-to-local",
+	"ambient-kubelet-probe",
+	"ambient-dns",
+	"ztunnel-own",
 };
 
 static const char *const st_class_names[ST_CLASS__MAX] = {
@@ -38,6 +45,16 @@ static const char *const st_class_names[ST_CLASS__MAX] = {
 	[ST_CLASS_INCOMPLETE] = "incomplete",
 	[ST_CLASS_UNKNOWN] = "unknown",
 };
+
+bool st_class_stats_ambient(const struct st_flow_stats *st)
+{
+	if (st->ambient)
+		return true;
+	for (int t = ST_TYPE_AMBIENT_MIN; t <= ST_TYPE_MAX; t++)
+		if (st->by_type[t] > 0)
+			return true;
+	return false;
+}
 
 const char *st_class_type_name(int type)
 {
@@ -414,6 +431,179 @@ static void st_class_single(struct st_flow *f,
 		st_class_local(f, l, by, dst);
 }
 
+/* An arriving leg accepted by a rule for one source host: the probe. */
+static bool st_is_probe_accept(const struct st_flow_leg *l)
+{
+	const struct st_flow_hop *h = st_decision(l);
+
+	if (h == NULL || h->r == NULL || h->kind != ST_HIT_RULE ||
+	    h->r->target.kind != ST_T_ACCEPT || !l->arriving)
+		return false;
+	for (unsigned int i = 0; i < h->r->nmatches; i++) {
+		const struct st_match *m = &h->r->matches[i];
+
+		if (m->kind == ST_M_SRC && !m->neg &&
+		    m->addr.plen == (m->addr.family == 6 ? 128 : 32))
+			return true;
+	}
+	return false;
+}
+
+/* A leg to an address of this pod that is not loopback, over lo. */
+static bool st_is_to_pod(const struct st_flow_leg *l)
+{
+	return strcmp(l->outdev, "lo") == 0 &&
+	       !st_flow_addr_is_loopback(l->family, l->dst);
+}
+
+static void st_class_ambient_single(struct st_flow *f)
+{
+	const struct st_flow_leg *l = &f->legs[0];
+	char by[160];
+	char src[ST_FLOW_ADDR_SIZE];
+	char dst[ST_FLOW_ADDR_SIZE];
+
+	st_hop_text(st_decision(l), by, sizeof(by));
+	st_flow_addr_format(l->family, l->src, l->sport, src, sizeof(src));
+	st_flow_addr_format(l->family, l->dst, l->dport, dst, sizeof(dst));
+	if (f->lost_meanwhile && (l->capture == ST_CAPTURE_OUTBOUND ||
+				  l->capture == ST_CAPTURE_INBOUND ||
+				  l->capture == ST_CAPTURE_TUNNEL)) {
+		st_class_set(f, 0, ST_CLASS_INCOMPLETE,
+			     "for ztunnel's port %u, but its partner leg was "
+			     "not seen and records were lost meanwhile",
+			     l->redirect_port);
+		return;
+	}
+	switch (l->capture) {
+	case ST_CAPTURE_DNS:
+		/* ztunnel answers names it knows itself. */
+		st_class_set(f, ST_TYPE_AMB_DNS, ST_CLASS_NONE,
+			     "answered by ztunnel's DNS proxy: no query of "
+			     "its own to %s followed",
+			     dst);
+		return;
+	case ST_CAPTURE_OUTBOUND:
+		if (f->timed_out) {
+			st_class_set(f, ST_TYPE_AMB_LOCAL_TO_REMOTE,
+				     ST_CLASS_NONE,
+				     "no new connection of ztunnel's "
+				     "followed: it carried this one over a "
+				     "connection it had open (HBONE pools "
+				     "them), possibly to this very pod");
+			return;
+		}
+		st_class_set(f, 0, ST_CLASS_UNKNOWN,
+			     "captured to ztunnel %u (outbound) by %s, but no "
+			     "leg of ztunnel's followed",
+			     l->redirect_port, by);
+		return;
+	case ST_CAPTURE_INBOUND:
+		st_class_set(f, 0, ST_CLASS_UNKNOWN,
+			     "captured to ztunnel %u (inbound) by %s, but no "
+			     "leg of ztunnel's from %s to %s followed",
+			     l->redirect_port, by, src, dst);
+		return;
+	case ST_CAPTURE_TUNNEL:
+		st_class_set(f, ST_TYPE_AMB_HBONE_TO_LOCAL, ST_CLASS_NONE,
+			     "no new leg of ztunnel's to the app followed: "
+			     "the tunnel carried no stream yet, or one that "
+			     "is stitched to nothing");
+		return;
+	case ST_CAPTURE_OTHER:
+		st_class_set(f, 0, ST_CLASS_UNKNOWN,
+			     "redirected to port %u by %s, which is not one of "
+			     "ztunnel's",
+			     l->redirect_port, by);
+		return;
+	default:
+		break;
+	}
+	if (l->arriving) {
+		if (st_is_probe_accept(l)) {
+			st_class_set(f, ST_TYPE_AMB_KUBELET_PROBE,
+				     ST_CLASS_NONE, NULL);
+			return;
+		}
+		st_class_set(f, 0, ST_CLASS_BYPASS,
+			     "arriving connection not captured: %s let it "
+			     "through, ztunnel does not see it",
+			     by);
+		return;
+	}
+	if (l->ztunnel && st_is_to_pod(l)) {
+		st_class_set(f, ST_TYPE_AMB_HBONE_TO_LOCAL, ST_CLASS_NONE,
+			     "ztunnel's leg to the app from %s with no new "
+			     "connection to ztunnel before it: a stream of "
+			     "an HBONE connection it had open",
+			     src);
+		return;
+	}
+	if (l->ztunnel) {
+		st_class_set(f, ST_TYPE_AMB_ZTUNNEL, ST_CLASS_NONE, NULL);
+		return;
+	}
+	if (st_decision(l) == NULL)
+		st_class_set(f, 0, ST_CLASS_BYPASS,
+			     "not captured: no Istio rule sent it to ztunnel "
+			     "(to %s)",
+			     dst);
+	else
+		st_class_set(f, 0, ST_CLASS_BYPASS,
+			     "not captured: %s let it through to %s, ztunnel "
+			     "does not see it",
+			     by, dst);
+}
+
+/*
+ * An ambient pod: ztunnel takes the captures on, and its own legs are
+ * told by the mark its sockets carry.
+ */
+static void st_class_ambient(struct st_flow *f)
+{
+	const struct st_flow_leg *a = &f->legs[0];
+	const struct st_flow_leg *b = &f->legs[1];
+	char da[ST_FLOW_ADDR_SIZE];
+
+	if (f->nlegs == 1) {
+		st_class_ambient_single(f);
+		return;
+	}
+	if (f->nlegs == 2 && b->ztunnel) {
+		switch (a->capture) {
+		case ST_CAPTURE_OUTBOUND:
+			/* ztunnel went to the app's own pod address. */
+			if (a->family == b->family &&
+			    memcmp(a->src, b->dst, a->family == 6 ? 16 : 4) ==
+				    0)
+				st_class_set(f, ST_TYPE_AMB_LOCAL_TO_LOCAL,
+					     ST_CLASS_NONE, NULL);
+			else
+				st_class_set(f, ST_TYPE_AMB_LOCAL_TO_REMOTE,
+					     ST_CLASS_NONE, NULL);
+			return;
+		case ST_CAPTURE_INBOUND:
+			st_class_set(f, ST_TYPE_AMB_REMOTE_TO_LOCAL,
+				     ST_CLASS_NONE, NULL);
+			return;
+		case ST_CAPTURE_TUNNEL:
+			st_class_set(f, ST_TYPE_AMB_HBONE_TO_LOCAL,
+				     ST_CLASS_NONE, NULL);
+			return;
+		case ST_CAPTURE_DNS:
+			st_class_set(f, ST_TYPE_AMB_DNS, ST_CLASS_NONE, NULL);
+			return;
+		default:
+			break;
+		}
+	}
+	st_flow_addr_format(b->family, b->dst, b->dport, da, sizeof(da));
+	st_class_set(f, 0, ST_CLASS_UNKNOWN,
+		     "%u legs (%s, then %s to %s) that form no ambient type",
+		     f->nlegs, st_flow_capture_name(a->capture),
+		     st_flow_capture_name(b->capture), da);
+}
+
 static void st_class_decide(struct st_flow *f,
 			    const struct st_istio_settings *set)
 {
@@ -443,6 +633,10 @@ static void st_class_decide(struct st_flow *f,
 				    sizeof(da));
 		st_class_set(f, 0, ST_CLASS_INCOMPLETE, "leg %u %s -> %s: %s",
 			     i + 1, sa, da, l->why);
+		return;
+	}
+	if (set->kind == ST_ISTIO_AMBIENT) {
+		st_class_ambient(f);
 		return;
 	}
 	if (f->nlegs == 1) {
@@ -501,9 +695,17 @@ static void st_class_decide(struct st_flow *f,
 
 void st_class_flow(struct st_flow *f, const struct st_istio_settings *set)
 {
+	f->ambient = set->kind == ST_ISTIO_AMBIENT;
 	st_class_decide(f, set);
 	if (f->side != ST_SIDE_GUESS || f->type == 0 || f->reason[0] != '\0')
 		return;
+	if (f->ambient) {
+		snprintf(f->reason, sizeof(f->reason),
+			 "ztunnel's leg taken by time, a guess: the first of "
+			 "%u fresh waiting legs it could continue",
+			 f->fits);
+		return;
+	}
 	if (f->fits == 0)
 		snprintf(f->reason, sizeof(f->reason),
 			 "Envoy's leg taken by time, a guess: it goes to "

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "flow.h"
 
@@ -119,6 +120,118 @@ enum st_capture st_flow_capture_of(const struct st_istio_settings *set,
 	return ST_CAPTURE_OTHER;
 }
 
+/*
+ * The hook ("prerouting", "output") a chain is reached from: its own when
+ * it is a base chain, else that of a chain jumping to it (a few levels).
+ */
+static const char *fl_hook_of(const struct st_ruleset *rs, const char *table,
+			      const char *chain, enum st_family family,
+			      unsigned int depth)
+{
+	const struct st_chain *c =
+		st_ruleset_find_chain(rs, table, chain, family);
+
+	if (c != NULL && c->builtin && c->hook != NULL)
+		return c->hook;
+	if (c != NULL && c->builtin)
+		return c->name; /* iptables: PREROUTING, OUTPUT */
+	if (depth > 4)
+		return NULL;
+	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+
+		if (r == NULL || strcmp(r->table, table) != 0 ||
+		    (r->target.kind != ST_T_JUMP &&
+		     r->target.kind != ST_T_GOTO) ||
+		    r->target.chain == NULL ||
+		    strcmp(r->target.chain, chain) != 0)
+			continue;
+		return fl_hook_of(rs, r->table, r->chain, r->family, depth + 1);
+	}
+	return NULL;
+}
+
+static bool fl_rule_matches_port(const struct st_rule *r, bool neg,
+				 uint16_t *port)
+{
+	for (unsigned int i = 0; i < r->nmatches; i++) {
+		const struct st_match *m = &r->matches[i];
+
+		if (m->kind != ST_M_DPORT || m->neg != neg || m->nports != 1 ||
+		    m->ports[0].lo != m->ports[0].hi)
+			continue;
+		*port = m->ports[0].lo;
+		return true;
+	}
+	return false;
+}
+
+void st_flow_ztunnel_of(const struct st_ruleset *rs,
+			const struct st_istio_settings *set,
+			struct st_flow_ztunnel *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (rs == NULL || set == NULL || set->kind != ST_ISTIO_AMBIENT)
+		return;
+	out->ambient = true;
+	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+		const char *hook = NULL;
+		uint16_t port = 0;
+		uint16_t to = 0;
+
+		if (r == NULL || r->target.kind != ST_T_REDIRECT ||
+		    r->target.port_lo == 0)
+			continue;
+		to = r->target.port_lo;
+		/* The mark the capture spares is the one ztunnel sets. */
+		for (unsigned int k = 0; k < r->nmatches; k++) {
+			const struct st_match *m = &r->matches[k];
+
+			if (m->kind == ST_M_MARK && m->neg && out->mask == 0) {
+				out->mark = m->lo;
+				out->mask = m->hi;
+			}
+		}
+		hook = fl_hook_of(rs, r->table, r->chain, r->family, 0);
+		if (hook == NULL)
+			continue;
+		if (strcasecmp(hook, "prerouting") == 0) {
+			out->inbound_port =
+				out->inbound_port ? out->inbound_port : to;
+			if (fl_rule_matches_port(r, true, &port) &&
+			    out->hbone_port == 0)
+				out->hbone_port = port;
+		} else if (strcasecmp(hook, "output") == 0) {
+			if (fl_rule_matches_port(r, false, &port) && port == 53)
+				out->dns_port =
+					out->dns_port ? out->dns_port : to;
+			else if (out->outbound_port == 0)
+				out->outbound_port = to;
+		}
+	}
+}
+
+enum st_capture st_flow_ztunnel_capture(const struct st_flow_ztunnel *z,
+					uint16_t port)
+{
+	if (port == 0)
+		return ST_CAPTURE_OTHER;
+	if (port == z->outbound_port)
+		return ST_CAPTURE_OUTBOUND;
+	if (port == z->inbound_port)
+		return ST_CAPTURE_INBOUND;
+	if (port == z->dns_port)
+		return ST_CAPTURE_DNS;
+	return ST_CAPTURE_OTHER;
+}
+
+bool st_flow_ztunnel_marked(const struct st_flow_ztunnel *z, uint32_t mark)
+{
+	return z->ambient && z->mask != 0 &&
+	       (mark & z->mask) == (z->mark & z->mask);
+}
+
 static bool fl_id_in(uint32_t id, const uint32_t *ids, unsigned int n)
 {
 	for (unsigned int i = 0; i < n && i < ST_MAX_IDS; i++)
@@ -180,6 +293,8 @@ const char *st_flow_capture_name(enum st_capture c)
 		return "dns";
 	case ST_CAPTURE_OTHER:
 		return "other";
+	case ST_CAPTURE_TUNNEL:
+		return "tunnel";
 	default:
 		return "none";
 	}

@@ -18,7 +18,23 @@
 #include "record.h"
 #include "rules.h"
 
-#define ST_TYPE_MAX 6 /* types are 0..ST_TYPE_MAX */
+/*
+ * Types 1-6 are the sidecar's (README.md), 7-13 an ambient pod's, whose
+ * traffic ztunnel carries (classify.h); 0 is none of them.
+ */
+#define ST_TYPE_SIDECAR_MAX 6
+#define ST_TYPE_AMBIENT_MIN 7
+#define ST_TYPE_MAX 13 /* types are 0..ST_TYPE_MAX */
+
+enum st_ambient_type {
+	ST_TYPE_AMB_LOCAL_TO_REMOTE = 7, /* app -> 15001 -> ztunnel -> out */
+	ST_TYPE_AMB_HBONE_TO_LOCAL,	 /* -> 15008 -> ztunnel -> app */
+	ST_TYPE_AMB_REMOTE_TO_LOCAL,	 /* -> 15006 -> ztunnel -> app */
+	ST_TYPE_AMB_LOCAL_TO_LOCAL,	 /* app -> 15001 -> ztunnel -> pod */
+	ST_TYPE_AMB_KUBELET_PROBE,	 /* 169.254.7.127 -> app directly */
+	ST_TYPE_AMB_DNS,		 /* app -> 15053 -> ztunnel [-> DNS] */
+	ST_TYPE_AMB_ZTUNNEL,		 /* ztunnel's own, stitched to none */
+};
 
 /* Why a type-0 flow is type 0; ST_CLASS_NONE for types 1-6. */
 enum st_class {
@@ -45,6 +61,9 @@ enum st_capture {
 	ST_CAPTURE_INBOUND,  /* the inbound port (15006) */
 	ST_CAPTURE_DNS,	     /* the DNS proxy port (15053) */
 	ST_CAPTURE_OTHER,    /* a REDIRECT/TPROXY to some other port */
+	/* Not redirected: it arrived for ztunnel's HBONE listener (15008),
+	 * which the rules leave alone. */
+	ST_CAPTURE_TUNNEL,
 };
 
 /* One record of a leg's first walk. */
@@ -76,8 +95,14 @@ struct st_flow_leg {
 	uint32_t mark;
 	char indev[16]; /* first interface names seen, "" when none */
 	char outdev[16];
-	bool arriving;	      /* entered the pod from a device (prerouting) */
-	bool proxy;	      /* uid or gid is one of the proxy's */
+	bool arriving; /* entered the pod from a device (prerouting) */
+	/*
+	 * The proxy's: uid or gid is one of the sidecar's; in an ambient pod
+	 * the socket carries ztunnel's mark (ztunnel is told by its mark,
+	 * not by an id)
+	 */
+	bool proxy;
+	bool ztunnel;	      /* its mark is ztunnel's (ambient pods) */
 	bool passthrough_src; /* from 127.0.0.6 / ::6 */
 	bool own_pod;	      /* hit a proxy-to-own-pod-redirect rule */
 	enum st_capture capture;
@@ -178,10 +203,11 @@ struct st_flow_reqs {
 };
 
 struct st_flow {
-	uint64_t id; /* 1, 2, ... in order of emission */
-	int type;    /* 0-6, set by st_class_flow() */
+	uint64_t id;  /* 1, 2, ... in order of emission */
+	int type;     /* 0-ST_TYPE_MAX, set by st_class_flow() */
+	bool ambient; /* an ambient pod's: ztunnel, not Envoy, took it */
 	enum st_class klass;
-	/* Type 0: why; types 1-6: what is uncertain about it, or "". */
+	/* Type 0: why; other types: what is uncertain about it, or "". */
 	char reason[ST_FLOW_REASON_SIZE];
 	enum st_side side; /* how Envoy's side was found */
 	/* ST_SIDE_GUESS: how many waiting legs fitted (0: one whose port
@@ -228,6 +254,7 @@ struct st_flow_envoy_stats {
 };
 
 struct st_flow_stats {
+	bool ambient;	  /* an ambient pod's: its types are 7-13 */
 	uint64_t records; /* given to st_flow_table_add() */
 	uint64_t flows;	  /* emitted */
 	uint64_t by_type[ST_TYPE_MAX + 1];
@@ -243,10 +270,52 @@ struct st_flow_stats {
 	struct st_flow_envoy_stats envoy;
 };
 
+/*
+ * What an ambient pod's rules say about ztunnel, derived from them (never
+ * assumed): the mark its sockets carry, which the capture rules exempt
+ * (0x539/0xfff), and the ports the REDIRECT rules send traffic to.
+ */
+struct st_flow_ztunnel {
+	bool ambient;		/* the rules are ztunnel's in-pod rules */
+	uint32_t mark;		/* 0x539 */
+	uint32_t mask;		/* 0xfff; 0 when no mark was found */
+	uint16_t outbound_port; /* output REDIRECT, 15001 */
+	uint16_t inbound_port;	/* prerouting REDIRECT, 15006 */
+	uint16_t dns_port;	/* output REDIRECT of port 53, 15053 */
+	uint16_t
+		hbone_port; /* the port the prerouting REDIRECT spares, 15008 */
+};
+
+/**
+ * st_flow_ztunnel_of() - read ztunnel's mark and ports from an ambient
+ * pod's rules: the REDIRECT rules reached from prerouting (inbound, and
+ * the one destination port they exclude: HBONE) and from output (DNS when
+ * they match port 53, else outbound), and the mark they exempt.
+ * @rs: the rules
+ * @set: their settings; nothing is read unless @set->kind is ambient
+ * @out: the result (all zero for a sidecar pod)
+ */
+void st_flow_ztunnel_of(const struct st_ruleset *rs,
+			const struct st_istio_settings *set,
+			struct st_flow_ztunnel *out);
+
+/**
+ * st_flow_ztunnel_capture() - which of ztunnel's listeners a REDIRECT to
+ * @port goes to (ST_CAPTURE_OTHER for none of them).
+ */
+enum st_capture st_flow_ztunnel_capture(const struct st_flow_ztunnel *z,
+					uint16_t port);
+
+/** st_flow_ztunnel_marked() - whether @mark is ztunnel's. */
+bool st_flow_ztunnel_marked(const struct st_flow_ztunnel *z, uint32_t mark);
+
 /** st_flow_skip_name() - "untagged", "not-ip", "unknown-chain", ... */
 const char *st_flow_skip_name(enum st_flow_skip s);
 
-/** st_flow_capture_name() - "outbound", "inbound", "dns", "other", "none". */
+/**
+ * st_flow_capture_name() - "outbound", "inbound", "dns", "other", "tunnel",
+ * "none".
+ */
 const char *st_flow_capture_name(enum st_capture c);
 
 /**

@@ -40,6 +40,7 @@ struct ev_state {
 	struct st_flow_leg *leg;
 	struct st_eval_info *info;
 	const char *nat_table;
+	struct st_flow_ztunnel zt; /* an ambient pod's ztunnel, else zero */
 	enum ev_hook hook;
 	bool nat_done[2]; /* [0] destination NAT, [1] source NAT */
 	bool stop;	  /* dropped or undecidable */
@@ -172,8 +173,11 @@ static void ev_hop(struct ev_state *s, const struct st_chain *c,
 		l->redirect_port =
 			r->target.port_lo ? r->target.port_lo : s->p.dport;
 		l->redirect_hop = (int)(h - l->hops);
-		l->capture =
-			st_flow_capture_of(s->env->set, r, l->redirect_port);
+		l->capture = s->zt.ambient
+				     ? st_flow_ztunnel_capture(&s->zt,
+							       l->redirect_port)
+				     : st_flow_capture_of(s->env->set, r,
+							  l->redirect_port);
 	}
 	if (r->role == ST_ROLE_PROXY_TO_OWN_POD_REDIRECT)
 		l->own_pod = true;
@@ -483,6 +487,7 @@ int st_eval_packet(const struct st_eval_env *env, const struct st_eval_pkt *pkt,
 	s.leg = leg;
 	s.info = info;
 	s.nat_table = st_flow_nat_table(env->rs);
+	st_flow_ztunnel_of(env->rs, set, &s.zt);
 
 	leg->family = pkt->family;
 	leg->proto = pkt->proto;
@@ -497,7 +502,9 @@ int st_eval_packet(const struct st_eval_env *env, const struct st_eval_pkt *pkt,
 	leg->mark = pkt->mark;
 	leg->arriving = !pkt->outgoing;
 	/* has_gid is has_uid: a socket of the proxy's uid or gid. */
-	leg->proxy = set != NULL && st_flow_leg_is_proxy(set, leg);
+	leg->ztunnel = st_flow_ztunnel_marked(&s.zt, pkt->mark);
+	leg->proxy =
+		(set != NULL && st_flow_leg_is_proxy(set, leg)) || leg->ztunnel;
 	leg->passthrough_src =
 		st_flow_addr_is_passthrough(pkt->family, pkt->src);
 	leg->redirect_hop = -1;
@@ -611,6 +618,7 @@ static bool ev_next_leg(const struct st_eval_env *env,
 	static const uint8_t pt6[16] = {[15] = 6};
 	const uint8_t *pod = ev_pod_addr(env, l->family);
 	size_t len = ev_alen(l->family);
+	struct st_flow_ztunnel z;
 
 	if (l->incomplete || l->proto != IPPROTO_TCP)
 		return false;
@@ -622,6 +630,15 @@ static bool ev_next_leg(const struct st_eval_env *env,
 	ev_proxy_ids(env->set, &p->uid, &p->gid);
 	memcpy(p->dst, l->dst, len);
 	p->dport = l->dport;
+	/* ztunnel: its mark on every socket, the client's address kept. */
+	st_flow_ztunnel_of(env->rs, env->set, &z);
+	if (z.ambient)
+		p->mark = z.mark;
+	if (z.ambient && l->capture == ST_CAPTURE_INBOUND) {
+		memcpy(p->src, l->src, len);
+		p->sport = EV_PASSTHROUGH_SPORT;
+		return true;
+	}
 	if (l->capture == ST_CAPTURE_OUTBOUND) {
 		if (pod == NULL)
 			return false;
