@@ -66,6 +66,48 @@ static const char *yesno(bool b)
 	return b ? "yes" : "no";
 }
 
+/* The ambient settings as the expectation files write them. */
+static bool ambient_setting(const struct st_ambient_settings *a,
+			    const char *key, char *buf, size_t size)
+{
+	if (strcmp(key, "amb_outbound_port") == 0)
+		snprintf(buf, size, "%u", a->outbound_port);
+	else if (strcmp(key, "amb_inbound_port") == 0)
+		snprintf(buf, size, "%u", a->inbound_port);
+	else if (strcmp(key, "amb_tunnel_port") == 0)
+		snprintf(buf, size, "%u", a->tunnel_port);
+	else if (strcmp(key, "amb_inbound_captured") == 0)
+		snprintf(buf, size, "%s", yesno(a->inbound_captured));
+	else if (strcmp(key, "amb_dns_capture") == 0)
+		snprintf(buf, size, "%s", yesno(a->dns_capture));
+	else if (strcmp(key, "amb_dns_port") == 0)
+		snprintf(buf, size, "%u", a->dns_port);
+	else if (strcmp(key, "amb_mark") == 0)
+		snprintf(buf, size, "0x%x/0x%x", a->mark, a->mark_mask);
+	else if (strcmp(key, "amb_connmark") == 0)
+		snprintf(buf, size, "0x%x/0x%x", a->connmark, a->connmark_mask);
+	else if (strcmp(key, "amb_probe_addrs") == 0)
+		prefixes_str(a->probe_addrs, a->nprobe_addrs, buf, size);
+	else if (strcmp(key, "amb_probe_snat") == 0)
+		snprintf(buf, size, "%s", yesno(a->probe_snat));
+	else if (strcmp(key, "amb_probe_socket_exists") == 0)
+		snprintf(buf, size, "%s", yesno(a->probe_socket_exists));
+	else if (strcmp(key, "amb_probe_uid") == 0)
+		snprintf(buf, size, "%s%u", a->probe_uid_set ? "" : "none ",
+			 a->probe_uid);
+	else if (strcmp(key, "amb_virt_ifaces") == 0) {
+		size_t len = 0;
+
+		buf[0] = '\0';
+		for (unsigned int i = 0; i < a->nvirt_ifaces && len < size; i++)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s",
+						i ? " " : "",
+						a->virt_ifaces[i]);
+	} else
+		return false;
+	return true;
+}
+
 /* The value of a setting as the expectation files write it. */
 static bool setting(const struct st_istio_settings *s, const char *key,
 		    char *buf, size_t size)
@@ -123,7 +165,7 @@ static bool setting(const struct st_istio_settings *s, const char *key,
 		snprintf(buf, size, "%s", yesno(s->ipv6));
 	else if (strcmp(key, "note") == 0)
 		snprintf(buf, size, "%s", s->note);
-	else
+	else if (!ambient_setting(&s->amb, key, buf, size))
 		return false;
 	return true;
 }
@@ -660,17 +702,22 @@ static const struct istio_case cases[] = {
 	  "-A FOREIGN -j RETURN"},
 	 {"kind ambient",
 	  "note ambient (ztunnel) in-pod rules: this is not a sidecar pod",
-	  "rule nat PREROUTING 1 ambient reachable",
-	  "rule nat ISTIO_OUTPUT 1 ambient reachable",
+	  "mode REDIRECT", "outbound_port 0", "amb_outbound_port 15001",
+	  "amb_inbound_port 15006", "amb_tunnel_port 15008",
+	  "amb_inbound_captured yes", "amb_mark 0x539/0xfff",
+	  "rule nat PREROUTING 1 ambient-inbound-entry reachable",
+	  "rule nat OUTPUT 1 ambient-outbound-entry reachable",
+	  "rule nat ISTIO_PRERT 1 ambient-inbound-redirect reachable",
+	  "rule nat ISTIO_OUTPUT 1 ambient-outbound-redirect reachable",
 	  "rule nat FOREIGN 1 none never orphan"}},
 	{"1.18-1.20 ambient node chains",
 	 ST_BACKEND_LEGACY,
 	 ST_FAMILY_IPV4,
 	 {"*mangle", "-A PREROUTING -j ztunnel-PREROUTING",
 	  "-A ztunnel-PREROUTING -m mark --mark 0x4d3/0xfff -j ACCEPT"},
-	 {"kind ambient", "note~ not a sidecar pod",
-	  "rule mangle PREROUTING 1 ambient reachable",
-	  "rule mangle ztunnel-PREROUTING 1 ambient reachable"}},
+	 {"kind ambient", "note~ not a sidecar pod", "note~ of the node",
+	  "rule mangle PREROUTING 1 ambient-node-rule reachable",
+	  "rule mangle ztunnel-PREROUTING 1 ambient-node-rule reachable"}},
 	{"no Istio chains",
 	 ST_BACKEND_NFT,
 	 ST_FAMILY_IPV4,

@@ -41,6 +41,7 @@ enum st_ck {
 	CK_TPROXY,	 /* ISTIO_TPROXY / istio-tproxy */
 	CK_DROP,	 /* ISTIO_DROP / istio-drop */
 	CK_PRERT,	 /* ambient ISTIO_PRERT */
+	CK_POSTRT,	 /* ambient node ISTIO_POSTRT (kubelet probe SNAT) */
 	CK_ISTIO_OTHER,	 /* another ISTIO_* / istio-* chain */
 };
 
@@ -108,6 +109,7 @@ static const struct {
 	{"ISTIO_TPROXY", CK_TPROXY},
 	{"ISTIO_DROP", CK_DROP},
 	{"ISTIO_PRERT", CK_PRERT},
+	{"ISTIO_POSTRT", CK_POSTRT},
 	{"istio-inbound", CK_INBOUND},
 	{"istio-output", CK_ISTIO_OUTPUT},
 	{"istio-redirect", CK_REDIRECT},
@@ -331,16 +333,22 @@ static bool st_ports_list_match(uint16_t *p, unsigned int *n,
 	return true;
 }
 
-static bool st_prefix_list_add(struct st_prefix *l, unsigned int *n,
-			       const struct st_prefix *p)
+static bool st_prefix_list_add_n(struct st_prefix *l, unsigned int *n,
+				 const struct st_prefix *p, unsigned int max)
 {
 	for (unsigned int i = 0; i < *n; i++)
 		if (memcmp(&l[i], p, sizeof(*p)) == 0)
 			return true;
-	if (*n >= ST_MAX_LIST)
+	if (*n >= max)
 		return false;
 	l[(*n)++] = *p;
 	return true;
+}
+
+static bool st_prefix_list_add(struct st_prefix *l, unsigned int *n,
+			       const struct st_prefix *p)
+{
+	return st_prefix_list_add_n(l, n, p, ST_MAX_LIST);
 }
 
 /* ---- the first pass: what the roles depend on ---- */
@@ -394,8 +402,7 @@ static bool st_is_kubevirt(const struct st_ictx *x, const char *ifname)
 
 /* ---- roles ---- */
 
-static enum st_role st_role_jump(const struct st_ictx *x,
-				 const struct st_cinfo *ci,
+static enum st_role st_role_jump(const struct st_cinfo *ci,
 				 const struct st_cinfo *to,
 				 const struct st_feat *f)
 {
@@ -451,8 +458,6 @@ static enum st_role st_role_jump(const struct st_ictx *x,
 		if (f->nconds == 0)
 			return ST_ROLE_OUTBOUND_CAPTURE;
 		return ST_ROLE_OTHER;
-	case CK_PRERT:
-		return x->ambient ? ST_ROLE_AMBIENT : ST_ROLE_OTHER;
 	default:
 		return ST_ROLE_OTHER;
 	}
@@ -568,7 +573,7 @@ static enum st_role st_role_of(const struct st_ictx *x,
 	case ST_T_JUMP:
 	case ST_T_GOTO:
 		to = st_find_ci(x, ci->c, t->chain);
-		role = st_role_jump(x, ci, to, &f);
+		role = st_role_jump(ci, to, &f);
 		break;
 	case ST_T_RETURN:
 		role = st_role_return(x, ci, &f);
@@ -580,6 +585,158 @@ static enum st_role st_role_of(const struct st_ictx *x,
 	return ci->istio ? role : ST_ROLE_NONE;
 }
 
+/* ---- ambient roles ---- */
+
+/* Where a chain of ztunnel's rules sits on a packet's way. */
+enum st_side { SIDE_OTHER = 0, SIDE_IN, SIDE_OUT, SIDE_POST };
+
+static enum st_side st_ambient_side(const struct st_cinfo *ci)
+{
+	switch (ci->ck) {
+	case CK_PREROUTING:
+	case CK_PRERT:
+		return SIDE_IN;
+	case CK_OUTPUT:
+	case CK_ISTIO_OUTPUT:
+		return SIDE_OUT;
+	case CK_POSTROUTING:
+	case CK_POSTRT:
+		return SIDE_POST;
+	default:
+		break;
+	}
+	/* The nft ambient tables name their ISTIO_PRERT so. */
+	if (strcmp(ci->c->name, "istio-prerouting") == 0)
+		return SIDE_IN;
+	return SIDE_OTHER;
+}
+
+static enum st_role st_ambient_jump(const struct st_cinfo *ci,
+				    const struct st_cinfo *to)
+{
+	if (to == NULL || to->ck == CK_FOREIGN)
+		return ST_ROLE_FOREIGN_JUMP;
+	if (st_prefix_is(to->c->name, "ztunnel-"))
+		return ST_ROLE_AMBIENT_NODE;
+	if (!st_is_base(ci->ck))
+		return ST_ROLE_OTHER;
+	switch (st_ambient_side(to)) {
+	case SIDE_IN:
+		return ci->tk == TK_RAW ? ST_ROLE_AMBIENT_DNS_ENTRY
+					: ST_ROLE_AMBIENT_INBOUND_ENTRY;
+	case SIDE_OUT:
+		return ci->tk == TK_RAW ? ST_ROLE_AMBIENT_DNS_ENTRY
+					: ST_ROLE_AMBIENT_OUTBOUND_ENTRY;
+	case SIDE_POST:
+		return ST_ROLE_AMBIENT_PROBE_ENTRY;
+	case SIDE_OTHER:
+		break;
+	}
+	return ST_ROLE_OTHER;
+}
+
+static enum st_role st_ambient_accept(enum st_side side,
+				      const struct st_feat *f)
+{
+	/* 1.21-1.23: packets of connections TPROXY already sent on. */
+	if (f->ctstate && !f->invalid)
+		return ST_ROLE_AMBIENT_ESTABLISHED_ACCEPT;
+	/* The node SNATs kubelet probes to one host address. */
+	if (side == SIDE_IN && f->src != NULL && st_host(f->src))
+		return ST_ROLE_AMBIENT_PROBE_ACCEPT;
+	if (side == SIDE_OUT && f->dst != NULL && !f->dst_neg &&
+	    st_host(f->dst))
+		return ST_ROLE_AMBIENT_PROBE_REPLY_ACCEPT;
+	if (f->mark_pos)
+		return ST_ROLE_AMBIENT_MARKED_ACCEPT;
+	if (f->oif_lo)
+		return ST_ROLE_AMBIENT_LOOPBACK_ACCEPT;
+	return ST_ROLE_OTHER;
+}
+
+static enum st_role st_ambient_redirect(enum st_side side,
+					const struct st_feat *f)
+{
+	if (f->dport53)
+		return ST_ROLE_AMBIENT_DNS_CAPTURE;
+	if (side == SIDE_IN && f->ifname != NULL)
+		return ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_REDIRECT;
+	if (side == SIDE_IN)
+		return ST_ROLE_AMBIENT_INBOUND_REDIRECT;
+	if (side == SIDE_OUT)
+		return ST_ROLE_AMBIENT_OUTBOUND_REDIRECT;
+	return ST_ROLE_OTHER;
+}
+
+/*
+ * The role of a rule of ztunnel's (cni/pkg/iptables/iptables.go,
+ * cni/pkg/nftables/nftables.go): what it matches and where it sits, as
+ * for the sidecar, but ztunnel's own sockets are known by their mark, not
+ * by a uid, and kubelet probes by the address the node SNATs them to.
+ */
+static enum st_role st_ambient_role(const struct st_ictx *x,
+				    const struct st_cinfo *ci,
+				    const struct st_rule *r)
+{
+	const struct st_target *t = &r->target;
+	enum st_side side = st_ambient_side(ci);
+	enum st_role role = ST_ROLE_OTHER;
+	struct st_feat f;
+
+	if (!ci->istio)
+		return ST_ROLE_NONE;
+	if (st_prefix_is(ci->c->name, "ztunnel-"))
+		return ST_ROLE_AMBIENT_NODE;
+	st_features(r, &f);
+	switch (t->kind) {
+	case ST_T_JUMP:
+	case ST_T_GOTO:
+		role = st_ambient_jump(ci, st_find_ci(x, ci->c, t->chain));
+		break;
+	case ST_T_ACCEPT:
+		role = st_ambient_accept(side, &f);
+		break;
+	case ST_T_REDIRECT:
+	case ST_T_DNAT:
+		role = st_ambient_redirect(side, &f);
+		break;
+	case ST_T_TPROXY:
+		/* To the port it matched: HBONE goes straight to 15008. */
+		if (f.dport != NULL && st_ports_have(f.dport, t->port_lo))
+			role = ST_ROLE_AMBIENT_TUNNEL_TPROXY;
+		else
+			role = ST_ROLE_AMBIENT_INBOUND_TPROXY;
+		break;
+	case ST_T_RETURN:
+		if (side == SIDE_IN && f.ifname != NULL)
+			role = ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_RETURN;
+		break;
+	case ST_T_CONNMARK:
+		if (f.connmark)
+			role = ST_ROLE_AMBIENT_CONNMARK_RESTORE;
+		else if (f.mark_pos || side == SIDE_IN)
+			role = ST_ROLE_AMBIENT_CONNMARK_SET;
+		else if (side == SIDE_OUT)
+			role = ST_ROLE_AMBIENT_CONNMARK_RESTORE;
+		break;
+	case ST_T_CT:
+		role = ST_ROLE_AMBIENT_DNS_CONNTRACK_ZONE;
+		break;
+	case ST_T_SNAT:
+		if (side == SIDE_POST)
+			role = ST_ROLE_AMBIENT_PROBE_SNAT;
+		break;
+	case ST_T_NFLOG:
+	case ST_T_LOG:
+	case ST_T_TRACE:
+		role = ST_ROLE_TRACE_LOGGING;
+		break;
+	default:
+		break;
+	}
+	return role;
+}
+
 static void st_assign_roles(struct st_ictx *x)
 {
 	for (size_t k = 0; k < x->nch; k++) {
@@ -589,11 +746,8 @@ static void st_assign_roles(struct st_ictx *x)
 		for (unsigned int j = 0; j < c->nrules; j++) {
 			struct st_rule *r =
 				st_ruleset_rule_mut(x->rs, c->first + j);
-			enum st_role role = st_role_of(x, ci, r);
-
-			if (x->ambient && role != ST_ROLE_NONE)
-				role = ST_ROLE_AMBIENT;
-			r->role = role;
+			r->role = x->ambient ? st_ambient_role(x, ci, r)
+					     : st_role_of(x, ci, r);
 		}
 	}
 }
@@ -612,7 +766,7 @@ static int st_chains_scan(struct st_ictx *x, char *err)
 		x->ci[i].c = c;
 		x->ci[i].ck = st_chain_kind(c);
 		x->ci[i].tk = st_table_kind(c->table);
-		if (x->ci[i].ck == CK_PRERT ||
+		if (x->ci[i].ck == CK_PRERT || x->ci[i].ck == CK_POSTRT ||
 		    st_prefix_is(c->name, "ztunnel-") ||
 		    st_prefix_is(c->table, "istio-ambient-"))
 			x->ambient = true;
@@ -703,6 +857,15 @@ static uint16_t st_port_of(const struct st_ictx *x, enum st_role role)
 	return 0;
 }
 
+/* The value of the first positive mark match of @r (0 when none). */
+static uint32_t st_first_mark(const struct st_rule *r)
+{
+	for (unsigned int i = 0; i < r->nmatches; i++)
+		if (r->matches[i].kind == ST_M_MARK && !r->matches[i].neg)
+			return r->matches[i].lo;
+	return 0;
+}
+
 static bool st_owner_ids(const struct st_rule *r, enum st_match_kind kind,
 			 uint32_t *ids, unsigned int *n)
 {
@@ -774,6 +937,21 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 				out->tproxy_mark = r->target.mark;
 				if (out->inbound_port == 0)
 					out->inbound_port = r->target.port_lo;
+				break;
+			case ST_ROLE_TPROXY_CONNMARK:
+			case ST_ROLE_TPROXY_OUTBOUND_MARK:
+			case ST_ROLE_TPROXY_MARK_RETURN:
+				/*
+				 * istio-iptables writes these mangle rules in
+				 * TPROXY mode whatever the inbound ports, so
+				 * they tell the mode when no port is captured
+				 * (no TPROXY rule at all).  The mark is the
+				 * one the connmark save/restore matches.
+				 */
+				out->mode = ST_MODE_TPROXY;
+				if (out->tproxy_mark == 0 && f.mark_pos &&
+				    !f.connmark)
+					out->tproxy_mark = st_first_mark(r);
 				break;
 			case ST_ROLE_INBOUND_CAPTURE:
 			case ST_ROLE_TPROXY_CAPTURE:
@@ -861,6 +1039,175 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 		if (out->inbound_port == 0)
 			out->inbound_port =
 				st_port_of(x, ST_ROLE_INBOUND_REDIRECT);
+	}
+}
+
+/* ---- ambient settings ---- */
+
+/* The first mark (ST_M_MARK) or connmark match of @r, or NULL. */
+static const struct st_match *st_mark_match(const struct st_rule *r,
+					    enum st_match_kind kind)
+{
+	for (unsigned int i = 0; i < r->nmatches; i++)
+		if (r->matches[i].kind == kind)
+			return &r->matches[i];
+	return NULL;
+}
+
+static void st_ambient_probe(const struct st_rule *r, const struct st_feat *f,
+			     struct st_istio_settings *out)
+{
+	const struct st_prefix *p = NULL;
+
+	switch (r->role) {
+	case ST_ROLE_AMBIENT_PROBE_ACCEPT:
+		p = f->src;
+		break;
+	case ST_ROLE_AMBIENT_PROBE_REPLY_ACCEPT:
+		p = f->dst;
+		break;
+	case ST_ROLE_AMBIENT_PROBE_SNAT:
+		out->amb.probe_snat = true;
+		if (r->target.addr.family != 0)
+			p = &r->target.addr;
+		for (unsigned int i = 0; i < r->nmatches; i++)
+			if (r->matches[i].kind == ST_M_SOCKET_EXISTS)
+				out->amb.probe_socket_exists = true;
+		if (f->uid_pos) {
+			out->amb.probe_uid_set = true;
+			out->amb.probe_uid = f->uid;
+		}
+		break;
+	default:
+		return;
+	}
+	if (p != NULL)
+		out->truncated |= !st_prefix_list_add_n(
+			out->amb.probe_addrs, &out->amb.nprobe_addrs, p,
+			ST_ARRAY_SIZE(out->amb.probe_addrs));
+}
+
+static void st_ambient_virt(const struct st_feat *f,
+			    struct st_istio_settings *out)
+{
+	for (unsigned int i = 0; i < out->amb.nvirt_ifaces; i++)
+		if (strcmp(out->amb.virt_ifaces[i], f->ifname) == 0)
+			return;
+	if (out->amb.nvirt_ifaces >= ST_MAX_LIST) {
+		out->truncated = true;
+		return;
+	}
+	st_strlcpy(out->amb.virt_ifaces[out->amb.nvirt_ifaces++], f->ifname,
+		   sizeof(out->amb.virt_ifaces[0]));
+}
+
+/* The ports of a negated --dport of @r: the tunnel port ztunnel skips. */
+static uint16_t st_negated_port(const struct st_rule *r)
+{
+	for (unsigned int i = 0; i < r->nmatches; i++) {
+		const struct st_match *m = &r->matches[i];
+
+		if (m->kind == ST_M_DPORT && m->neg && m->nports == 1 &&
+		    m->ports[0].lo == m->ports[0].hi)
+			return m->ports[0].lo;
+	}
+	return 0;
+}
+
+static void st_ambient_rule(const struct st_rule *r,
+			    struct st_istio_settings *out)
+{
+	const struct st_match *m = st_mark_match(r, ST_M_MARK);
+	const struct st_match *cm = st_mark_match(r, ST_M_CONNMARK);
+	struct st_feat f;
+
+	st_features(r, &f);
+	st_ambient_probe(r, &f, out);
+	switch (r->role) {
+	case ST_ROLE_AMBIENT_OUTBOUND_REDIRECT:
+		if (out->amb.outbound_port == 0)
+			out->amb.outbound_port = r->target.port_lo;
+		break;
+	case ST_ROLE_AMBIENT_INBOUND_TPROXY:
+		out->mode = ST_MODE_TPROXY;
+		/* fall through */
+	case ST_ROLE_AMBIENT_INBOUND_REDIRECT:
+		out->amb.inbound_captured = true;
+		if (out->amb.inbound_port == 0)
+			out->amb.inbound_port = r->target.port_lo;
+		if (out->amb.tunnel_port == 0)
+			out->amb.tunnel_port = st_negated_port(r);
+		break;
+	case ST_ROLE_AMBIENT_TUNNEL_TPROXY:
+		out->mode = ST_MODE_TPROXY;
+		out->amb.tunnel_port = r->target.port_lo;
+		break;
+	case ST_ROLE_AMBIENT_DNS_CAPTURE:
+		out->amb.dns_capture = true;
+		if (out->amb.dns_port == 0)
+			out->amb.dns_port = r->target.port_lo;
+		break;
+	case ST_ROLE_AMBIENT_CONNMARK_RESTORE:
+		if (cm != NULL && out->amb.connmark == 0) {
+			out->amb.connmark = cm->lo;
+			out->amb.connmark_mask = cm->hi;
+		}
+		break;
+	case ST_ROLE_AMBIENT_CONNMARK_SET:
+		if (out->amb.connmark == 0) {
+			out->amb.connmark = r->target.mark;
+			out->amb.connmark_mask = r->target.mask;
+		}
+		break;
+	case ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_REDIRECT:
+		if (f.ifname != NULL)
+			st_ambient_virt(&f, out);
+		break;
+	default:
+		break;
+	}
+	/*
+	 * ztunnel's mark is the one its capture rules spare (outbound,
+	 * inbound, DNS) and the connmark rule and the DNS zone rule look
+	 * for: every mark match but the one of the 0x111 accept.
+	 */
+	if (m != NULL && out->amb.mark == 0 &&
+	    r->role != ST_ROLE_AMBIENT_MARKED_ACCEPT) {
+		out->amb.mark = m->lo;
+		out->amb.mark_mask = m->hi;
+	}
+}
+
+static void st_ambient_settings(struct st_ictx *x,
+				struct st_istio_settings *out)
+{
+	bool any_family = false;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k < x->nch; k++) {
+			const struct st_cinfo *ci = &x->ci[k];
+
+			for (unsigned int j = 0; j < ci->c->nrules; j++) {
+				const struct st_rule *r = st_rule_at(x, ci, j);
+
+				if (!st_role_is_ambient(r->role))
+					continue;
+				if (pass == 0 && r->family == ST_FAMILY_IPV4)
+					out->ipv4 = true;
+				else if (pass == 0 &&
+					 r->family == ST_FAMILY_IPV6)
+					out->ipv6 = true;
+				else if (pass == 0)
+					any_family = true;
+				/* Reachable rules first, the others fill gaps. */
+				if (r->reachable == (pass == 0))
+					st_ambient_rule(r, out);
+			}
+		}
+	}
+	if (!out->ipv4 && !out->ipv6 && any_family) {
+		out->ipv4 = true;
+		out->ipv6 = true;
 	}
 }
 
@@ -1017,6 +1364,19 @@ static int st_tproxy_notes(struct st_ictx *x, char *err)
 	return 0;
 }
 
+/* Whether some chain is one of ztunnel's in the pod (not the node's). */
+static bool st_ambient_in_pod(const struct st_ictx *x)
+{
+	for (size_t k = 0; k < x->nch; k++) {
+		const struct st_cinfo *ci = &x->ci[k];
+
+		if (ci->ck == CK_PRERT || ci->ck == CK_ISTIO_OUTPUT ||
+		    strcmp(ci->c->name, "istio-prerouting") == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool st_has_role(const struct st_ictx *x, const enum st_role *roles,
 			size_t n)
 {
@@ -1077,9 +1437,14 @@ int st_istio_analyze(struct st_ruleset *rs, struct st_istio_settings *out,
 	st_assign_roles(&x);
 	if (x.ambient) {
 		out->kind = ST_ISTIO_AMBIENT;
+		st_ambient_settings(&x, out);
 		st_strlcpy(out->note,
-			   "ambient (ztunnel) in-pod rules: this is not a "
-			   "sidecar pod",
+			   st_ambient_in_pod(&x)
+				   ? "ambient (ztunnel) in-pod rules: this is "
+				     "not a sidecar pod"
+				   : "ambient rules of the node (kubelet probe "
+				     "SNAT, or 1.18-1.20 ztunnel chains): this "
+				     "is not a sidecar pod",
 			   sizeof(out->note));
 		goto out;
 	}

@@ -38,6 +38,31 @@ enum st_istio_era {
 	ST_ERA_NFTABLES,  /* 1.27+ native nftables */
 };
 
+/*
+ * What ztunnel's rules imply (kind ST_ISTIO_AMBIENT).  Apart from the
+ * sidecar's settings: ztunnel is no proxy the sidecar classifier knows.
+ */
+struct st_ambient_settings {
+	uint16_t outbound_port; /* REDIRECT of the pod's own traffic, 15001 */
+	uint16_t inbound_port;	/* plaintext inbound, 15006 */
+	uint16_t tunnel_port;	/* HBONE, 15008: reaches ztunnel unredirected */
+	bool inbound_captured;	/* not in ingress mode */
+	bool dns_capture;
+	uint16_t dns_port;	   /* 15053 */
+	uint32_t mark;		   /* 0x539: ztunnel's own sockets */
+	uint32_t mark_mask;	   /* 0xfff */
+	uint32_t connmark;	   /* 0x111: connections ztunnel took in */
+	uint32_t connmark_mask;	   /* 0xfff */
+	unsigned int nprobe_addrs; /* 169.254.7.127, fd16:9254:7127:1337:... */
+	struct st_prefix probe_addrs[4];
+	bool probe_snat;	  /* the node's probe SNAT rule is here */
+	bool probe_socket_exists; /* it tells kubelet by --socket-exists */
+	bool probe_uid_set;	  /* ... or by the kubelet's uid (nft) */
+	uint32_t probe_uid;
+	unsigned int nvirt_ifaces; /* interfaces treated as outbound */
+	char virt_ifaces[ST_MAX_LIST][ST_IFNAMSIZ + 1];
+};
+
 struct st_istio_settings {
 	enum st_istio_kind kind;
 	enum st_backend backend;
@@ -72,6 +97,7 @@ struct st_istio_settings {
 	uint32_t tproxy_mark; /* 1337 in TPROXY mode */
 	bool ipv4;
 	bool ipv6;
+	struct st_ambient_settings amb; /* kind ST_ISTIO_AMBIENT only */
 	/*
 	 * A list above (ids, ports, CIDRs) had more entries than it holds:
 	 * the per-rule roles are complete, the summary lists are not.

@@ -420,10 +420,38 @@ static const char *const st_role_names[ST_ROLE__MAX] = {
 	[ST_ROLE_TPROXY_CONNMARK] = "tproxy-connmark",
 	[ST_ROLE_TPROXY_OUTBOUND_MARK] = "tproxy-outbound-mark",
 	[ST_ROLE_TRACE_LOGGING] = "trace-logging",
-	[ST_ROLE_AMBIENT] = "ambient",
+	[ST_ROLE_AMBIENT_INBOUND_ENTRY] = "ambient-inbound-entry",
+	[ST_ROLE_AMBIENT_OUTBOUND_ENTRY] = "ambient-outbound-entry",
+	[ST_ROLE_AMBIENT_DNS_ENTRY] = "ambient-dns-entry",
+	[ST_ROLE_AMBIENT_PROBE_ENTRY] = "ambient-probe-entry",
+	[ST_ROLE_AMBIENT_PROBE_SNAT] = "ambient-probe-snat",
+	[ST_ROLE_AMBIENT_PROBE_ACCEPT] = "ambient-probe-accept",
+	[ST_ROLE_AMBIENT_PROBE_REPLY_ACCEPT] = "ambient-probe-reply-accept",
+	[ST_ROLE_AMBIENT_CONNMARK_SET] = "ambient-connmark-set",
+	[ST_ROLE_AMBIENT_CONNMARK_RESTORE] = "ambient-connmark-restore",
+	[ST_ROLE_AMBIENT_MARKED_ACCEPT] = "ambient-marked-accept",
+	[ST_ROLE_AMBIENT_LOOPBACK_ACCEPT] = "ambient-loopback-accept",
+	[ST_ROLE_AMBIENT_DNS_CAPTURE] = "ambient-dns-capture",
+	[ST_ROLE_AMBIENT_DNS_CONNTRACK_ZONE] = "ambient-dns-conntrack-zone",
+	[ST_ROLE_AMBIENT_OUTBOUND_REDIRECT] = "ambient-outbound-redirect",
+	[ST_ROLE_AMBIENT_INBOUND_REDIRECT] = "ambient-inbound-redirect",
+	[ST_ROLE_AMBIENT_TUNNEL_TPROXY] = "ambient-tunnel-tproxy",
+	[ST_ROLE_AMBIENT_INBOUND_TPROXY] = "ambient-inbound-tproxy",
+	[ST_ROLE_AMBIENT_ESTABLISHED_ACCEPT] = "ambient-established-accept",
+	[ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_REDIRECT] =
+		"ambient-virtual-interface-redirect",
+	[ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_RETURN] =
+		"ambient-virtual-interface-return",
+	[ST_ROLE_AMBIENT_NODE] = "ambient-node-rule",
 	[ST_ROLE_FOREIGN_JUMP] = "foreign-jump",
 	[ST_ROLE_OTHER] = "other",
 };
+
+bool st_role_is_ambient(enum st_role role)
+{
+	return role >= ST_ROLE_AMBIENT_INBOUND_ENTRY &&
+	       role <= ST_ROLE_AMBIENT_NODE;
+}
 
 const char *st_family_name(enum st_family f)
 {

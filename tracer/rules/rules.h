@@ -174,9 +174,34 @@ enum st_role {
 	ST_ROLE_TPROXY_CONNMARK,	/* CONNMARK save/restore */
 	ST_ROLE_TPROXY_OUTBOUND_MARK,	/* MARK 1338 for proxy lo traffic */
 	ST_ROLE_TRACE_LOGGING,		/* IPTABLES_TRACE_LOGGING NFLOG */
-	ST_ROLE_AMBIENT,		/* ztunnel in-pod rule: not a sidecar */
-	ST_ROLE_FOREIGN_JUMP,		/* a jump to a non-Istio chain */
-	ST_ROLE_OTHER,			/* in an Istio chain, not recognised */
+	/*
+	 * Ambient (ztunnel) rules: in the pod's namespace (ISTIO_PRERT,
+	 * ISTIO_OUTPUT; nft istio-ambient-* istio-prerouting/-output) and
+	 * on the node (ISTIO_POSTRT, nft istio-ambient-nat postrouting).
+	 */
+	ST_ROLE_AMBIENT_INBOUND_ENTRY,	/* PREROUTING -> ISTIO_PRERT */
+	ST_ROLE_AMBIENT_OUTBOUND_ENTRY, /* OUTPUT -> ISTIO_OUTPUT */
+	ST_ROLE_AMBIENT_DNS_ENTRY,	/* raw PREROUTING/OUTPUT jumps */
+	ST_ROLE_AMBIENT_PROBE_ENTRY,	/* node: POSTROUTING -> ISTIO_POSTRT */
+	ST_ROLE_AMBIENT_PROBE_SNAT,	/* node: kubelet probe SNAT */
+	ST_ROLE_AMBIENT_PROBE_ACCEPT,	/* -s 169.254.7.127 ACCEPT */
+	ST_ROLE_AMBIENT_PROBE_REPLY_ACCEPT, /* -d 169.254.7.127 ACCEPT */
+	ST_ROLE_AMBIENT_CONNMARK_SET,	    /* mark 0x539 -> connmark 0x111 */
+	ST_ROLE_AMBIENT_CONNMARK_RESTORE,   /* connmark 0x111 -> mark */
+	ST_ROLE_AMBIENT_MARKED_ACCEPT,	    /* nat: mark 0x111 ACCEPT */
+	ST_ROLE_AMBIENT_LOOPBACK_ACCEPT,    /* -o lo ! -d 127.0.0.1 ACCEPT */
+	ST_ROLE_AMBIENT_DNS_CAPTURE,	    /* port 53 REDIRECT 15053 */
+	ST_ROLE_AMBIENT_DNS_CONNTRACK_ZONE, /* raw CT --zone */
+	ST_ROLE_AMBIENT_OUTBOUND_REDIRECT,  /* REDIRECT 15001 */
+	ST_ROLE_AMBIENT_INBOUND_REDIRECT,   /* ! --dport 15008 REDIRECT 15006 */
+	ST_ROLE_AMBIENT_TUNNEL_TPROXY,	    /* 1.21-1.23: TPROXY 15008 */
+	ST_ROLE_AMBIENT_INBOUND_TPROXY,	    /* 1.21-1.23: TPROXY 15006 */
+	ST_ROLE_AMBIENT_ESTABLISHED_ACCEPT, /* 1.21-1.23: ctstate ACCEPT */
+	ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_REDIRECT, /* -i IF REDIRECT 15001 */
+	ST_ROLE_AMBIENT_VIRTUAL_INTERFACE_RETURN,   /* -i IF RETURN */
+	ST_ROLE_AMBIENT_NODE, /* 1.18-1.20 ztunnel-* chains on the node */
+	ST_ROLE_FOREIGN_JUMP, /* a jump to a non-Istio chain */
+	ST_ROLE_OTHER,	      /* in an Istio chain, not recognised */
 	ST_ROLE__MAX,
 };
 
@@ -305,6 +330,12 @@ const char *st_family_name(enum st_family f);
 
 /** st_role_name() - the kebab-case name of a role, e.g. "proxy-uid-return". */
 const char *st_role_name(enum st_role role);
+
+/**
+ * st_role_is_ambient() - true for the roles of ztunnel's rules (the
+ * ST_ROLE_AMBIENT_* values), in the pod or on the node.
+ */
+bool st_role_is_ambient(enum st_role role);
 
 /** st_target_name() - "RETURN", "REDIRECT", ... for a target kind. */
 const char *st_target_name(enum st_target_kind kind);
