@@ -102,6 +102,9 @@ _sidecar_trace()
 		--pid)
 			COMPREPLY=($(compgen -W "$(command ls /proc 2>/dev/null | grep -E '^[0-9]+$')" -- "$cur"))
 			;;
+		--instrument)
+			COMPREPLY=($(compgen -W "minimal full" -- "$cur"))
+			;;
 		--envoy-log)
 			# A log file, or "auto" (the --pod target's istio-proxy log).
 			_sidecar_trace_files

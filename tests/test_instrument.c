@@ -82,12 +82,13 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-static void check_golden(const char *name, const char *text)
+static void check_golden_as(const char *name, const char *suffix,
+			    const char *text)
 {
 	char path[512];
 	char *want = NULL;
 
-	snprintf(path, sizeof(path), GOLDEN "%s.insert", name);
+	snprintf(path, sizeof(path), GOLDEN "%s%s", name, suffix);
 	if (tl_regen()) {
 		mkdir(GOLDEN, 0755);
 		tl_write_file(path, text);
@@ -107,11 +108,17 @@ static void check_golden(const char *name, const char *text)
 	free(want);
 }
 
+static void check_golden(const char *name, const char *text)
+{
+	check_golden_as(name, ".insert", text);
+}
+
+/* Full instrumentation, whose layout most of these tests check. */
 static char *render(const struct st_ruleset *rs, enum st_family fam,
 		    uint32_t session, unsigned int flags,
 		    struct st_instr_summary *sum)
 {
-	struct st_instr_opts o = {session, GROUP, flags};
+	struct st_instr_opts o = {session, GROUP, flags | ST_INSTR_F_FULL};
 	char err[ST_ERRBUF_SIZE] = "";
 	char *out = NULL;
 
@@ -339,7 +346,7 @@ static void test_golden_nft(void **state)
 	(void)state;
 	assert_true(n >= 3);
 	for (size_t i = 0; i < n; i++) {
-		struct st_instr_opts o = {SESSION, GROUP, 0};
+		struct st_instr_opts o = {SESSION, GROUP, ST_INSTR_F_FULL};
 		struct st_instr_summary sum;
 		char path[512], err[ST_ERRBUF_SIZE] = "";
 		char *json = NULL, *out = NULL;
@@ -403,6 +410,187 @@ static void test_golden_nft(void **state)
 		free(json);
 	}
 	free_list(files, n);
+}
+
+/* ---- (a) minimal instrumentation ------------------------------------ */
+
+/*
+ * @min, a minimal transaction, with its kind letters in lower case: every
+ * line of it is a line of @full, and it has as many policy/return lines.
+ */
+static void check_subset(const char *name, const char *min, const char *full)
+{
+	char *low = strdup(min);
+	unsigned int nexit_min = 0, nexit_full = 0;
+	const char *line = low;
+
+	assert_non_null(low);
+	for (char *p = strstr(low, "st:5ca1ab1e:"); p != NULL;
+	     p = strstr(p + 1, "st:5ca1ab1e:")) {
+		char *k = p + strlen("st:5ca1ab1e:");
+
+		if (!(*k == 'H' || *k == 'E' || *k == 'P' || *k == 'R'))
+			fail_msg("%s: not a minimal tag: %.24s", name, p);
+		nexit_min += *k == 'P' || *k == 'R';
+		*k = (char)(*k - 'A' + 'a');
+	}
+	for (const char *p = strstr(full, "st:5ca1ab1e:"); p != NULL;
+	     p = strstr(p + 1, "st:5ca1ab1e:")) {
+		char k = p[strlen("st:5ca1ab1e:")];
+
+		nexit_full += k == 'p' || k == 'r';
+	}
+	assert_int_equal(nexit_min, nexit_full);
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		char *l = strndup(line, n);
+
+		/* nft: the separator before a command is on the line before. */
+		if (n > 0 && l[n - 1] == ',')
+			l[n - 1] = '\0';
+		if (strstr(full, l) == NULL)
+			fail_msg("%s: minimal line not in full: %s", name, l);
+		free(l);
+		line += n + (nl != NULL);
+	}
+	free(low);
+}
+
+static void test_golden_minimal(void **state)
+{
+	char **files = NULL;
+	size_t n = list_samples(".rules", &files);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		struct st_ruleset *rs = tl_load_rules(files[i]);
+		char *all = strdup("");
+
+		for (int f = 0; f < 2; f++) {
+			enum st_family fam =
+				f ? ST_FAMILY_IPV6 : ST_FAMILY_IPV4;
+			struct st_instr_opts o = {SESSION, GROUP, 0};
+			struct st_instr_summary sum, fsum;
+			char err[ST_ERRBUF_SIZE] = "";
+			char *txn = NULL, *full = NULL, *cat = NULL;
+
+			if (st_instr_render_insert(rs, fam, &o, &txn, &sum,
+						   err) < 0)
+				fail_msg("%s: %s", files[i], err);
+			full = render(rs, fam, SESSION, 0, &fsum);
+			assert_true(sum.minimal || fsum.nrules == 0);
+			assert_int_equal(sum.nchains, fsum.nchains);
+			assert_true(sum.nrules <= fsum.nrules);
+			check_subset(files[i], txn, full);
+			assert_true(asprintf(&cat, "%s%s", all, txn) >= 0);
+			free(all);
+			all = cat;
+			free(txn);
+			free(full);
+		}
+		check_golden_as(files[i], ".minimal.insert", all);
+		free(all);
+		st_ruleset_free(rs);
+	}
+	free_list(files, n);
+	n = list_samples(".nft.json", &files);
+	for (size_t i = 0; i < n; i++) {
+		struct st_instr_opts o = {SESSION, GROUP, 0};
+		struct st_instr_opts fo = {SESSION, GROUP, ST_INSTR_F_FULL};
+		struct st_instr_summary sum, fsum;
+		char path[512], err[ST_ERRBUF_SIZE] = "";
+		char *json = NULL, *out = NULL, *full = NULL;
+		size_t len = 0;
+
+		snprintf(path, sizeof(path), RULES "%s", files[i]);
+		json = tl_read_file(path, &len);
+		assert_non_null(json);
+		if (st_instr_render_insert_nft(json, len, &o, &out, &sum, err) <
+			    0 ||
+		    st_instr_render_insert_nft(json, len, &fo, &full, &fsum,
+					       err) < 0)
+			fail_msg("%s: %s", files[i], err);
+		assert_true(sum.minimal);
+		assert_int_equal(sum.nchains, fsum.nchains);
+		assert_true(sum.nrules < fsum.nrules);
+		check_subset(files[i], out, full);
+		check_golden_as(files[i], ".minimal.insert", out);
+		free(out);
+		free(full);
+		free(json);
+	}
+	free_list(files, n);
+}
+
+/*
+ * Which records minimal instrumentation leaves out of Istio 1.17's nat
+ * table: the entry of every chain (all closed), and the jumps into the
+ * chains only one rule jumps to; ISTIO_IN_REDIRECT has three callers.
+ */
+static void test_minimal_plan(void **state)
+{
+	static const struct {
+		const char *chain;
+		const char *tags; /* the chain's records, in order */
+	} cases[] = {
+		{"PREROUTING", "P0"},
+		{"OUTPUT", "P0"},
+		{"ISTIO_INBOUND", "H1 H2 H3 H4 H5 R0"},
+		{"ISTIO_IN_REDIRECT", "H1 R0"},
+		{"ISTIO_OUTPUT", "H1 H2 H3 H4 H5 H6 H7 H8 R0"},
+		{"ISTIO_REDIRECT", "H1 R0"},
+	};
+	struct st_ruleset *rs =
+		tl_load_rules("istio-1.17_redirect_default_legacy.rules");
+	struct st_instr_opts o = {SESSION, GROUP, 0};
+	struct st_instr_summary sum;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *txn = NULL;
+
+	(void)state;
+	if (st_instr_render_insert(rs, ST_FAMILY_IPV4, &o, &txn, &sum, err) < 0)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++) {
+		char got[256] = "";
+		size_t used = 0;
+
+		/* Rules are inserted last first: read the chain's in order. */
+		for (unsigned int pos = 0; pos <= 20; pos++) {
+			for (const char *l = txn; l != NULL && *l != '\0';) {
+				const char *nl = strchr(l, '\n');
+				char line[1024], chain[64], prefix[80];
+				unsigned int at = 0;
+				struct st_hit h;
+
+				snprintf(line, sizeof(line), "%.*s",
+					 (int)(nl ? (size_t)(nl - l)
+						  : strlen(l)),
+					 l);
+				l = nl ? nl + 1 : NULL;
+				if (sscanf(line, "-%*c %63s %u", chain, &at) <
+					    1 ||
+				    strcmp(chain, cases[i].chain) != 0 ||
+				    !opt_value(line, "--nflog-prefix", prefix,
+					       sizeof(prefix)) ||
+				    st_tag_parse(prefix, &h) < 0)
+					continue;
+				if (strncmp(line, "-A", 2) == 0)
+					at = 20;
+				if (at != pos)
+					continue;
+				assert_true(h.minimal);
+				used += (size_t)snprintf(
+					got + used, sizeof(got) - used,
+					"%s%c%u", used ? " " : "", prefix[12],
+					h.rule);
+			}
+		}
+		print_message("plan case %s: %s\n", cases[i].chain, got);
+		assert_string_equal(got, cases[i].tags);
+	}
+	free(txn);
+	st_ruleset_free(rs);
 }
 
 /* ---- (a) simulated iptables-restore --------------------------------- */
@@ -992,6 +1180,8 @@ int main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_golden_iptables),
 		cmocka_unit_test(test_golden_nft),
+		cmocka_unit_test(test_golden_minimal),
+		cmocka_unit_test(test_minimal_plan),
 		cmocka_unit_test(test_simulated_positions),
 		cmocka_unit_test(test_simulated_two_sessions),
 		cmocka_unit_test(test_rule_edge_cases),

@@ -171,7 +171,7 @@ static const struct parse_case parse_cases[] = {
 	BAD("st:0a1b2c3d0:h:nat:X:1"),
 	BAD("st: a1b2c3d:h:nat:X:1"),
 	BAD("st:0a1b2c3d:x:nat:X:1"),
-	BAD("st:0a1b2c3d:H:nat:X:1"),
+	BAD("st:0a1b2c3d:X:nat:X:1"),
 	BAD("st:0a1b2c3d:hh:nat:X:1"),
 	BAD("st:0a1b2c3d::nat:X:1"),
 	BAD("st:0a1b2c3d:h::X:1"),
@@ -253,6 +253,37 @@ static void test_tag_parse(void **state)
 }
 
 /* A caller's bad buffer: 64 bytes, no NUL. Nothing beyond may be read. */
+/* Minimal instrumentation's tags: the kind letter in upper case. */
+static void test_tag_minimal(void **state)
+{
+	static const struct {
+		const char *prefix;
+		enum st_hit_kind kind;
+		bool minimal;
+	} cases[] = {
+		{"st:0a1b2c3d:H:nat:ISTIO_OUTPUT:9", ST_HIT_RULE, true},
+		{"st:0a1b2c3d:E:nat:ISTIO_OUTPUT:0", ST_HIT_ENTER, true},
+		{"st:0a1b2c3d:P:nat:OUTPUT:0", ST_HIT_POLICY, true},
+		{"st:0a1b2c3d:R:nat:ISTIO_OUTPUT:0", ST_HIT_RETURN, true},
+		{"st:0a1b2c3d:h:nat:ISTIO_OUTPUT:9", ST_HIT_RULE, false},
+	};
+	char buf[ST_NFLOG_PREFIX_SIZE];
+
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++) {
+		struct st_hit h;
+
+		print_message("minimal case %zu: \"%s\"\n", i, cases[i].prefix);
+		assert_int_equal(st_tag_parse(cases[i].prefix, &h), 0);
+		assert_int_equal(h.kind, cases[i].kind);
+		assert_int_equal(h.minimal, cases[i].minimal);
+		assert_int_equal(h.session, 0x0a1b2c3d);
+		/* What is parsed formats back to the same prefix. */
+		assert_int_equal(st_tag_format(buf, &h), 0);
+		assert_string_equal(buf, cases[i].prefix);
+	}
+}
+
 static void test_tag_parse_unterminated(void **state)
 {
 	char *p = malloc(ST_NFLOG_PREFIX_SIZE);
@@ -501,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_tag_format),
 		cmocka_unit_test(test_tag_format_unterminated),
 		cmocka_unit_test(test_tag_parse),
+		cmocka_unit_test(test_tag_minimal),
 		cmocka_unit_test(test_tag_parse_unterminated),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_decode_caplen_clamped),

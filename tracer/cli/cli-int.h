@@ -48,6 +48,7 @@ struct st_cli_opts {
 	unsigned int rcvbuf;
 	unsigned int max_flows;
 	bool skip_empty;	    /* --skip-empty-chains */
+	bool instrument_full;	    /* --instrument full */
 	const char *replay;	    /* --replay FILE */
 	const char *write;	    /* --write FILE */
 	const char *envoy_log;	    /* --envoy-log PATH|auto */
@@ -192,6 +193,7 @@ enum st_opt_val {
 	OPT_POD_IP,
 	OPT_ENVOY_LOG,
 	OPT_ENVOY_LOG_WAIT,
+	OPT_INSTRUMENT,
 };
 
 /* Which inputs a job needs: at least one of them. */

@@ -249,6 +249,8 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	 * and as TRACE and --simulate show it.
 	 */
 	so.instr_flags = o->skip_empty ? 0 : ST_INSTR_F_ALL_BUILTIN;
+	if (o->instrument_full)
+		so.instr_flags |= ST_INSTR_F_FULL;
 	so.rcvbuf = o->rcvbuf;
 	so.max_flows = o->max_flows;
 	so.filter = filter;

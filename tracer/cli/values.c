@@ -107,6 +107,17 @@ int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 	case OPT_SKIP_EMPTY_CHAINS:
 		o->skip_empty = true;
 		break;
+	case OPT_INSTRUMENT:
+		if (strcmp(arg, "full") == 0)
+			o->instrument_full = true;
+		else if (strcmp(arg, "minimal") == 0)
+			o->instrument_full = false;
+		else
+			return st_cli_usage_error(
+				err,
+				"--instrument: '%s' is not minimal or full",
+				arg);
+		break;
 	case OPT_RCVBUF:
 		if (!st_cli_parse_bytes(arg, ST_RCVBUF_MIN, ST_RCVBUF_MAX,
 					&o->rcvbuf))

@@ -1257,6 +1257,52 @@ static struct fl_node *fl_leg_new(struct st_flow_table *t,
 	return n;
 }
 
+/*
+ * One hop of the leg's first walk: a record's, or one that minimal
+ * instrumentation left out.  NULL when the hop list is full.
+ */
+static struct st_flow_hop *fl_hop(struct st_flow_table *t, struct fl_node *n,
+				  struct st_flow_leg *l,
+				  const struct fl_chain *c,
+				  enum st_hit_kind kind, unsigned int rule,
+				  const struct st_rule *r, bool trace)
+{
+	struct st_flow_hop *h = NULL;
+
+	if (l->nhops < ST_FLOW_MAX_HOPS) {
+		h = &l->hops[l->nhops++];
+		h->table = c->table;
+		h->chain = c->name;
+		h->r = r;
+		h->rule = kind == ST_HIT_RULE	  ? rule
+			  : kind == ST_HIT_RETURN ? c->nrules + 1
+						  : 0;
+		h->chain_rules = c->nrules;
+		h->kind = kind;
+		h->builtin = c->builtin;
+		h->istio = c->istio;
+	} else {
+		l->truncated = true;
+	}
+	if (!c->raw)
+		n->w.nonraw = true;
+	if (c->builtin && c->hook == FL_HOOK_PRE && !l->arriving)
+		n->w.seen_pre = true;
+	if (c->builtin && !c->raw) {
+		if (c->hook == FL_HOOK_OUT && !l->arriving)
+			n->w.seen_out = true;
+		if (c->hook == FL_HOOK_POST && !l->arriving)
+			n->w.seen_post = t->post_logs = true;
+		if (c->hook == FL_HOOK_PRE && l->arriving)
+			n->w.seen_prein = true;
+		if (c->hook == FL_HOOK_IN && l->arriving)
+			n->w.seen_in = t->in_logs = true;
+	}
+	fl_seen_note(&n->w, c, kind, rule);
+	fl_walk_step(&t->ci, &n->w, l, c, kind, r, trace);
+	return h;
+}
+
 static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		      const struct st_rec *rec, const struct fl_chain *c,
 		      const struct st_rule *r)
@@ -1288,39 +1334,20 @@ static void fl_append(struct st_flow_table *t, struct fl_node *n,
 		n->ndport = rec->dport;
 		n->has_ndst = true;
 	}
-	if (l->nhops < ST_FLOW_MAX_HOPS) {
-		h = &l->hops[l->nhops++];
-		h->table = c->table;
-		h->chain = c->name;
-		h->r = r;
-		h->rule = kind == ST_HIT_RULE	  ? rec->hit.rule
-			  : kind == ST_HIT_RETURN ? c->nrules + 1
-						  : 0;
-		h->chain_rules = c->nrules;
-		h->kind = kind;
-		h->builtin = c->builtin;
-		h->istio = c->istio;
-	} else {
-		l->truncated = true;
-	}
-	if (!c->raw)
-		n->w.nonraw = true;
 	if (strcmp(rec->outdev_name, "lo") == 0 && !l->arriving)
 		n->w.via_lo = true;
-	if (c->builtin && c->hook == FL_HOOK_PRE && !l->arriving)
-		n->w.seen_pre = true;
-	if (c->builtin && !c->raw) {
-		if (c->hook == FL_HOOK_OUT && !l->arriving)
-			n->w.seen_out = true;
-		if (c->hook == FL_HOOK_POST && !l->arriving)
-			n->w.seen_post = t->post_logs = true;
-		if (c->hook == FL_HOOK_PRE && l->arriving)
-			n->w.seen_prein = true;
-		if (c->hook == FL_HOOK_IN && l->arriving)
-			n->w.seen_in = t->in_logs = true;
+	if (rec->hit.minimal) {
+		struct fl_implied im[FL_MAX_IMPLIED];
+		unsigned int nim = fl_walk_implied(&t->ci, &n->w, c, kind, im);
+
+		for (unsigned int i = 0; i < nim; i++)
+			fl_hop(t, n, l, im[i].c, im[i].kind, im[i].rule,
+			       im[i].kind == ST_HIT_RULE
+				       ? im[i].c->rules[im[i].rule - 1]
+				       : NULL,
+			       false);
 	}
-	fl_seen_note(&n->w, c, kind, rec->hit.rule);
-	fl_walk_step(&t->ci, &n->w, l, c, kind, r, rec->hit.trace);
+	h = fl_hop(t, n, l, c, kind, rec->hit.rule, r, rec->hit.trace);
 	if (kind == ST_HIT_RULE && l->capture == ST_CAPTURE_NONE &&
 	    (r->target.kind == ST_T_REDIRECT || r->target.kind == ST_T_TPROXY ||
 	     (r->target.kind == ST_T_DNAT && r->role == ST_ROLE_DNS_CAPTURE))) {
@@ -1383,6 +1410,9 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 	struct fl_node *n = NULL;
 	struct fl_key key;
 	unsigned int fam = hit->family ? hit->family : rec->family;
+	const struct fl_chain *fc = NULL;
+	enum st_hit_kind fkind = hit->kind;
+	unsigned int frule = hit->rule;
 
 	if (hit->kind == ST_HIT_NONE) {
 		fl_skip(t, ST_SKIP_UNTAGGED, "untagged prefix \"%s\"",
@@ -1409,6 +1439,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 		}
 		r = c->rules[hit->rule - 1];
 	}
+	fc = c;
 	fl_key_of(rec, &key);
 	n = fl_hash_find(t, &key);
 	if (n != NULL && n->lingering) {
@@ -1423,11 +1454,14 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 		fl_node_free(t, n); /* the address and port are reused */
 		n = NULL;
 	}
-	if (n != NULL &&
-	    (n->w.later || fl_is_later(&n->w, c, hit->kind, hit->rule))) {
+	/* What tells a later packet: the walk's first hop, filled in or not. */
+	if (hit->minimal)
+		fl_walk_first(&t->ci, n != NULL ? &n->w : NULL, &fc, &fkind,
+			      &frule);
+	if (n != NULL && (n->w.later || fl_is_later(&n->w, fc, fkind, frule))) {
 		if (n->w.later || !st_rec_may_start_leg(rec) ||
 		    !fl_dst_differs(n, rec->dst, rec->dport, rec->family)) {
-			fl_later(t, n, c, hit->kind, hit->rule);
+			fl_later(t, n, fc, fkind, frule);
 			return 0;
 		}
 		/* A new connection from the same address and port. */
@@ -1447,7 +1481,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 		return 0;
 	}
 	if (n == NULL) {
-		n = fl_leg_new(t, rec, &key, c);
+		n = fl_leg_new(t, rec, &key, fc);
 		if (n == NULL)
 			return st_err(err, ENOMEM, "flow table: no free leg");
 	}

@@ -228,6 +228,8 @@ int st_tag_format(char *buf, const struct st_hit *hit)
 			letter = st_tag_kinds[i].letter;
 	if (letter == 0)
 		return -EINVAL;
+	if (hit->minimal)
+		letter = (char)(letter - 'a' + 'A');
 	if (!st_tag_name_ok(hit->table, sizeof(hit->table), false) ||
 	    !st_tag_name_ok(hit->chain, sizeof(hit->chain), true))
 		return -EINVAL;
@@ -328,9 +330,14 @@ static int st_tag_parse_own(const char *s, struct st_hit *hit)
 	}
 	if (s[11] != ':' || s[13] != ':')
 		return -EINVAL;
-	for (i = 0; i < ST_ARRAY_SIZE(st_tag_kinds); i++)
-		if (st_tag_kinds[i].letter == s[12])
+	for (i = 0; i < ST_ARRAY_SIZE(st_tag_kinds); i++) {
+		if (st_tag_kinds[i].letter == s[12]) {
 			hit->kind = st_tag_kinds[i].kind;
+		} else if (st_tag_kinds[i].letter - 'a' + 'A' == s[12]) {
+			hit->kind = st_tag_kinds[i].kind;
+			hit->minimal = true;
+		}
+	}
 	if (hit->kind == ST_HIT_NONE)
 		return -EINVAL;
 	s += 14;

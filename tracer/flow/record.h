@@ -38,6 +38,11 @@ struct st_hit {
 	uint8_t family;	   /* 4 / 6, or 0 when the tag does not say */
 	uint32_t session;  /* the tracing session's id; 0 for TRACE */
 	bool trace;	   /* parsed from a kernel TRACE prefix */
+	/*
+	 * Inserted by minimal instrumentation (its kind letter upper case):
+	 * records that logplan.h leaves out are filled in from the rules.
+	 */
+	bool minimal;
 };
 
 #define ST_REC_SNAPLEN 128 /* enough for IPv6 + extension + TCP headers */

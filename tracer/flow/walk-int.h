@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "flow.h"
+#include "logplan.h"
 #include "record.h"
 #include "rules.h"
 
@@ -51,7 +52,17 @@ struct fl_chains {
 	const struct st_rule **rules;
 	size_t *hash; /* chain index + 1, 0 = empty */
 	size_t mask;
+	struct st_logplan *plan; /* what minimal instrumentation leaves out */
 };
+
+/* A hop that minimal instrumentation left out (logplan.h). */
+struct fl_implied {
+	const struct fl_chain *c;
+	enum st_hit_kind kind;
+	unsigned int rule;
+};
+
+#define FL_MAX_IMPLIED (2 * FL_MAX_DEPTH + 1)
 
 struct fl_seen {
 	const struct fl_chain *c;
@@ -95,6 +106,27 @@ void fl_chains_release(struct fl_chains *ci);
 const struct fl_chain *fl_chain_find(const struct fl_chains *ci,
 				     const char *table, const char *name,
 				     unsigned int family);
+
+/**
+ * fl_walk_implied() - the hops that minimal instrumentation left out before
+ * a record (@c, @kind) of walk @w: the entry of a closed chain, the jump
+ * into a solo chain and its entry, up to the chain the walk stands in (or
+ * the built-in chain a new traversal begins in).  Return: how many were
+ * put into @out (FL_MAX_IMPLIED), 0 when none are implied or the record
+ * does not continue the walk (it then reports what is missing).
+ */
+unsigned int fl_walk_implied(const struct fl_chains *ci,
+			     const struct fl_walk *w, const struct fl_chain *c,
+			     enum st_hit_kind kind, struct fl_implied *out);
+
+/**
+ * fl_walk_first() - the first hop of a record of minimal instrumentation
+ * (@c, @kind, @rule; replaced by the first implied hop, if any) for walk
+ * @w, or NULL for a leg's first record: what tells a later packet.
+ */
+void fl_walk_first(const struct fl_chains *ci, const struct fl_walk *w,
+		   const struct fl_chain **c, enum st_hit_kind *kind,
+		   unsigned int *rule);
 
 /* Mark @l incomplete with the first reason given (later ones are kept out). */
 void fl_why(struct st_flow_leg *l, const struct fl_walk *w, const char *fmt,

@@ -113,6 +113,9 @@ int fl_chains_index(struct fl_chains *ci, const struct st_ruleset *rs,
 	ci->hash = calloc(ci->mask + 1, sizeof(*ci->hash));
 	if (ci->chains == NULL || ci->rules == NULL || ci->hash == NULL)
 		return st_err(err, ENOMEM, "flow table: out of memory");
+	ci->plan = st_logplan_new(rs, err);
+	if (ci->plan == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < ci->nchains; i++) {
 		const struct st_chain *c = st_ruleset_chain(rs, i);
 		struct fl_chain *fc = &ci->chains[i];
@@ -159,6 +162,7 @@ void fl_chains_release(struct fl_chains *ci)
 	free(ci->chains);
 	free(ci->rules);
 	free(ci->hash);
+	st_logplan_free(ci->plan);
 	memset(ci, 0, sizeof(*ci));
 }
 
@@ -368,4 +372,87 @@ void fl_walk_step(const struct fl_chains *ci, struct fl_walk *w,
 	default:
 		break;
 	}
+}
+
+/* ---- what minimal instrumentation left out --------------------------- */
+
+static size_t fl_chain_index(const struct fl_chains *ci,
+			     const struct fl_chain *c)
+{
+	return (size_t)(c - ci->chains);
+}
+
+unsigned int fl_walk_implied(const struct fl_chains *ci,
+			     const struct fl_walk *w, const struct fl_chain *c,
+			     enum st_hit_kind kind, struct fl_implied *out)
+{
+	const struct fl_chain *top =
+		w->depth > 0 ? w->frames[w->depth - 1] : NULL;
+	const struct fl_chain *path[FL_MAX_DEPTH];
+	unsigned int via[FL_MAX_DEPTH];
+	const struct fl_chain *cur = c;
+	unsigned int npath = 0, n = 0;
+	bool enter = false;
+
+	if (ci->plan == NULL || (c == top && w->pending == NULL))
+		return 0;
+	/*
+	 * Up from @c through the one rule that jumps to each solo chain,
+	 * to the chain the walk stands in, the one it jumped to, or the
+	 * built-in chain where a new traversal begins.
+	 */
+	for (;;) {
+		size_t caller = 0;
+		unsigned int rule = 0;
+
+		if (w->pending != NULL) {
+			if (cur == w->pending) {
+				enter = true;
+				break;
+			}
+			if (cur == top)
+				return 0;
+		} else if (cur == top) {
+			break;
+		}
+		if (cur->builtin) {
+			if (w->depth > 0 || w->pending != NULL)
+				return 0;
+			enter = true;
+			break;
+		}
+		if (npath == FL_MAX_DEPTH ||
+		    !st_logplan_solo(ci->plan, fl_chain_index(ci, cur), &caller,
+				     &rule) ||
+		    caller >= ci->nchains)
+			return 0;
+		path[npath] = cur;
+		via[npath] = rule;
+		npath++;
+		cur = &ci->chains[caller];
+	}
+	if (enter && !st_logplan_enter(ci->plan, fl_chain_index(ci, cur)) &&
+	    !(npath == 0 && kind == ST_HIT_ENTER))
+		out[n++] = (struct fl_implied){cur, ST_HIT_ENTER, 0};
+	for (unsigned int i = npath; i > 0; i--) {
+		out[n++] = (struct fl_implied){cur, ST_HIT_RULE, via[i - 1]};
+		cur = path[i - 1];
+		if (i > 1 || kind != ST_HIT_ENTER)
+			out[n++] = (struct fl_implied){cur, ST_HIT_ENTER, 0};
+	}
+	return n;
+}
+
+void fl_walk_first(const struct fl_chains *ci, const struct fl_walk *w,
+		   const struct fl_chain **c, enum st_hit_kind *kind,
+		   unsigned int *rule)
+{
+	static const struct fl_walk fresh;
+	struct fl_implied im[FL_MAX_IMPLIED];
+
+	if (fl_walk_implied(ci, w != NULL ? w : &fresh, *c, *kind, im) == 0)
+		return;
+	*c = im[0].c;
+	*kind = im[0].kind;
+	*rule = im[0].rule;
 }

@@ -99,6 +99,11 @@ int st_itag_make(char *buf, enum st_hit_kind kind, const char *table,
 		 const char *chain, unsigned int rule, uint32_t session,
 		 char *err);
 
+/** st_itag_make_mode() - as st_itag_make(); @minimal: the minimal letters. */
+int st_itag_make_mode(char *buf, enum st_hit_kind kind, const char *table,
+		      const char *chain, unsigned int rule, uint32_t session,
+		      bool minimal, char *err);
+
 /** st_itag_group_mark() - note group @g as used in a ST_GROUP_BITS map. */
 void st_itag_group_mark(uint8_t *bits, int g);
 
@@ -152,6 +157,43 @@ bool st_plan_selected(const char *name, bool builtin, unsigned int nown,
 /** st_plan_skip() - note in @sum an original rule that gets no hit rule. */
 void st_plan_skip(struct st_instr_summary *sum, const char *table,
 		  const char *chain, unsigned int rule, const char *why);
+
+/*
+ * Which records a session inserts: all of them (ST_INSTR_F_FULL), or only
+ * those the log plan of its rules keeps (logplan.h), tagged as minimal.
+ * Minimal falls back to full when the instrumenter would leave out a hit
+ * record the plan counts on (a rule it cannot copy in a closed chain, or
+ * a jump to a solo chain), or when rules of another session sit in an
+ * instrumented chain (the plan numbers rules without them).
+ */
+struct st_plan_mode {
+	struct st_ruleset *own; /* nft: the rules read from the dump */
+	const struct st_ruleset *rs;
+	struct st_logplan *lp; /* NULL: full */
+};
+
+/** st_plan_mode_ipt() - the mode of an iptables ruleset under @flags. */
+int st_plan_mode_ipt(const struct st_ruleset *rs, enum st_family fam,
+		     unsigned int flags, struct st_plan_mode *pm, char *err);
+
+struct st_nft_model;
+
+/** st_plan_mode_nft() - the mode of a native nftables dump under @flags. */
+int st_plan_mode_nft(const struct st_nft_model *m, unsigned int flags,
+		     struct st_plan_mode *pm, char *err);
+
+/** st_plan_mode_free() - release a mode; accepts NULL. */
+void st_plan_mode_free(struct st_plan_mode *pm);
+
+/** st_plan_logs() - does the mode insert this record of this chain? */
+bool st_plan_logs(const struct st_plan_mode *pm, const char *table,
+		  const char *chain, enum st_family fam, enum st_hit_kind kind,
+		  unsigned int rule);
+
+/** st_plan_tag() - st_itag_make() with the mode's kind letter. */
+int st_plan_tag(const struct st_plan_mode *pm, char *buf, enum st_hit_kind kind,
+		const char *table, const char *chain, unsigned int rule,
+		uint32_t session, char *err);
 
 /* ---- instr-iptables.c --------------------------------------------------- */
 

@@ -25,6 +25,7 @@ static void st_ipt_ours(struct st_strbuf *b, const struct st_instr_opts *o,
 
 static int st_ipt_render_chain(const struct st_ruleset *rs,
 			       const struct st_chain *c,
+			       const struct st_plan_mode *pm,
 			       const struct st_instr_opts *o,
 			       struct st_split *sp, struct st_strbuf *b,
 			       struct st_instr_summary *sum, char *err)
@@ -50,8 +51,8 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 		restrict_ = ST_IPT_CTSTATE;
 	sum->nchains++;
 
-	ret = st_itag_make(tag, c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN,
-			   c->table, c->name, 0, o->session, err);
+	ret = st_plan_tag(pm, tag, c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN,
+			  c->table, c->name, 0, o->session, err);
 	if (ret < 0)
 		goto out;
 	st_strbuf_printf(b, "-A %s%s", c->name, restrict_);
@@ -66,11 +67,14 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 				     ri[i].skip);
 			continue;
 		}
+		if (!st_plan_logs(pm, c->table, c->name, c->family, ST_HIT_RULE,
+				  ri[i].orig))
+			continue;
 		ret = st_split_rule(ri[i].r->text, strlen(ri[i].r->text), sp);
 		if (ret < 0)
 			goto out;
-		ret = st_itag_make(tag, ST_HIT_RULE, c->table, c->name,
-				   ri[i].orig, o->session, err);
+		ret = st_plan_tag(pm, tag, ST_HIT_RULE, c->table, c->name,
+				  ri[i].orig, o->session, err);
 		if (ret < 0)
 			goto out;
 		st_strbuf_printf(b, "-I %s %u", c->name, i + 1);
@@ -81,8 +85,10 @@ static int st_ipt_render_chain(const struct st_ruleset *rs,
 		sum->nhits++;
 	}
 
-	ret = st_itag_make(tag, ST_HIT_ENTER, c->table, c->name, 0, o->session,
-			   err);
+	if (!st_plan_logs(pm, c->table, c->name, c->family, ST_HIT_ENTER, 0))
+		goto out;
+	ret = st_plan_tag(pm, tag, ST_HIT_ENTER, c->table, c->name, 0,
+			  o->session, err);
 	if (ret < 0)
 		goto out;
 	st_strbuf_printf(b, "-I %s 1%s", c->name, restrict_);
@@ -98,6 +104,7 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 			   struct st_instr_summary *sum, char *err)
 {
 	struct st_instr_summary local;
+	struct st_plan_mode pm = {0};
 	struct st_split *sp = NULL;
 	struct st_strbuf all = {0}, tb = {0};
 	size_t nchains;
@@ -118,6 +125,10 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 	sp = malloc(sizeof(*sp));
 	if (sp == NULL)
 		return st_err(err, ENOMEM, "out of memory");
+	ret = st_plan_mode_ipt(rs, family, o->flags, &pm, err);
+	if (ret < 0)
+		goto out;
+	sum->minimal = pm.lp != NULL;
 
 	nchains = st_ruleset_nchains(rs);
 	for (size_t i = 0; i < nchains; i++) {
@@ -143,7 +154,8 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 			if (st_plan_fam(ck) != family ||
 			    strcmp(ck->table, c->table) != 0)
 				continue;
-			ret = st_ipt_render_chain(rs, ck, o, sp, &tb, sum, err);
+			ret = st_ipt_render_chain(rs, ck, &pm, o, sp, &tb, sum,
+						  err);
 			if (ret < 0)
 				goto out;
 		}
@@ -157,6 +169,7 @@ int st_instr_render_insert(const struct st_ruleset *rs, enum st_family family,
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 out:
+	st_plan_mode_free(&pm);
 	st_strbuf_free(&all);
 	st_strbuf_free(&tb);
 	free(sp);

@@ -380,6 +380,7 @@ static int st_nft_emit(struct st_strbuf *b, json_t *cmd, char *err)
 
 static int st_nft_render_chain(const struct st_nft_model *m,
 			       const struct st_nft_chain *c,
+			       const struct st_plan_mode *pm,
 			       const struct st_instr_opts *o,
 			       struct st_strbuf *b,
 			       struct st_instr_summary *sum, char *err)
@@ -400,8 +401,8 @@ static int st_nft_render_chain(const struct st_nft_model *m,
 			orig[i] = ++own;
 	sum->nchains++;
 
-	ret = st_itag_make(tag, c->base ? ST_HIT_POLICY : ST_HIT_RETURN,
-			   t->name, c->name, 0, o->session, err);
+	ret = st_plan_tag(pm, tag, c->base ? ST_HIT_POLICY : ST_HIT_RETURN,
+			  t->name, c->name, 0, o->session, err);
 	if (ret < 0)
 		goto out;
 	ret = st_nft_emit(
@@ -419,6 +420,9 @@ static int st_nft_render_chain(const struct st_nft_model *m,
 
 		if (orig[i] == 0)
 			continue;
+		if (!st_plan_logs(pm, t->name, c->name, ST_FAMILY_ANY,
+				  ST_HIT_RULE, orig[i]))
+			continue;
 		handle = json_integer_value(json_object_get(rule, "handle"));
 		copy = json_array();
 		if (copy == NULL) {
@@ -433,8 +437,8 @@ static int st_nft_render_chain(const struct st_nft_model *m,
 			st_plan_skip(sum, t->name, c->name, orig[i], why);
 			continue;
 		}
-		ret = st_itag_make(tag, ST_HIT_RULE, t->name, c->name, orig[i],
-				   o->session, err);
+		ret = st_plan_tag(pm, tag, ST_HIT_RULE, t->name, c->name,
+				  orig[i], o->session, err);
 		if (ret == 0)
 			ret = st_nft_emit(b,
 					  st_nft_cmd("insert", t, c->name,
@@ -448,8 +452,10 @@ static int st_nft_render_chain(const struct st_nft_model *m,
 		sum->nhits++;
 	}
 
-	ret = st_itag_make(tag, ST_HIT_ENTER, t->name, c->name, 0, o->session,
-			   err);
+	if (!st_plan_logs(pm, t->name, c->name, ST_FAMILY_ANY, ST_HIT_ENTER, 0))
+		goto out;
+	ret = st_plan_tag(pm, tag, ST_HIT_ENTER, t->name, c->name, 0,
+			  o->session, err);
 	if (ret < 0)
 		goto out;
 	ret = st_nft_emit(
@@ -467,13 +473,19 @@ int st_nft_render_model(const struct st_nft_model *m,
 			const struct st_instr_opts *o, char **out,
 			struct st_instr_summary *sum, char *err)
 {
+	struct st_plan_mode pm = {0};
 	struct st_strbuf b = {0};
 	int ret = 0;
 
+	ret = st_plan_mode_nft(m, o->flags, &pm, err);
+	if (ret < 0)
+		return ret;
+	sum->minimal = pm.lp != NULL;
 	for (size_t i = 0; i < m->nchains; i++) {
 		if (!st_nft_chain_selected(m, &m->chains[i], o->flags))
 			continue;
-		ret = st_nft_render_chain(m, &m->chains[i], o, &b, sum, err);
+		ret = st_nft_render_chain(m, &m->chains[i], &pm, o, &b, sum,
+					  err);
 		if (ret < 0)
 			goto out;
 	}
@@ -483,6 +495,7 @@ int st_nft_render_model(const struct st_nft_model *m,
 	if (*out == NULL)
 		ret = st_err(err, ENOMEM, "out of memory");
 out:
+	st_plan_mode_free(&pm);
 	st_strbuf_free(&b);
 	return ret;
 }

@@ -68,11 +68,20 @@ int st_itag_make(char *buf, enum st_hit_kind kind, const char *table,
 		 const char *chain, unsigned int rule, uint32_t session,
 		 char *err)
 {
+	return st_itag_make_mode(buf, kind, table, chain, rule, session, false,
+				 err);
+}
+
+int st_itag_make_mode(char *buf, enum st_hit_kind kind, const char *table,
+		      const char *chain, unsigned int rule, uint32_t session,
+		      bool minimal, char *err)
+{
 	struct st_hit h;
 	int ret;
 
 	memset(&h, 0, sizeof(h));
 	h.kind = kind;
+	h.minimal = minimal;
 	h.rule = rule;
 	h.session = session;
 	if (!st_itag_name_ok(table) || !st_itag_name_ok(chain))

@@ -31,6 +31,7 @@ static int st_verify_ipt_sequence(const struct st_ruleset *pre,
 {
 	struct st_split *sp = NULL;
 	struct st_plan_rule *ri = NULL;
+	struct st_plan_mode pm = {0};
 	char tag[ST_NFLOG_PREFIX_SIZE];
 	int ret = 0;
 
@@ -39,6 +40,11 @@ static int st_verify_ipt_sequence(const struct st_ruleset *pre,
 	sp = malloc(sizeof(*sp));
 	if (sp == NULL)
 		return st_err(err, ENOMEM, "out of memory");
+	if (post == NULL) {
+		ret = st_plan_mode_ipt(pre, fam, o->flags, &pm, err);
+		if (ret < 0)
+			goto out;
+	}
 	for (size_t ci = 0; ci < st_ruleset_nchains(pre); ci++) {
 		const struct st_chain *c = st_ruleset_chain(pre, ci);
 		const struct st_chain *pc = NULL;
@@ -55,20 +61,25 @@ static int st_verify_ipt_sequence(const struct st_ruleset *pre,
 		if (!st_plan_selected(c->name, c->builtin, nown, o->flags))
 			continue;
 		if (post == NULL) {
-			ret = st_itag_make(tag, ST_HIT_ENTER, c->table, c->name,
-					   0, o->session, err);
+			ret = st_plan_tag(&pm, tag, ST_HIT_ENTER, c->table,
+					  c->name, 0, o->session, err);
 			if (ret < 0)
 				goto out;
-			st_strbuf_printf(b, "%s %s: %s\n", c->table, c->name,
-					 tag);
+			if (st_plan_logs(&pm, c->table, c->name, c->family,
+					 ST_HIT_ENTER, 0))
+				st_strbuf_printf(b, "%s %s: %s\n", c->table,
+						 c->name, tag);
 			for (unsigned int i = 0; i < c->nrules; i++) {
 				if (ri[i].session)
 					continue;
-				if (ri[i].skip == NULL) {
-					ret = st_itag_make(tag, ST_HIT_RULE,
-							   c->table, c->name,
-							   ri[i].orig,
-							   o->session, err);
+				if (ri[i].skip == NULL &&
+				    st_plan_logs(&pm, c->table, c->name,
+						 c->family, ST_HIT_RULE,
+						 ri[i].orig)) {
+					ret = st_plan_tag(&pm, tag, ST_HIT_RULE,
+							  c->table, c->name,
+							  ri[i].orig,
+							  o->session, err);
 					if (ret < 0)
 						goto out;
 					st_strbuf_printf(b, "%s %s: %s\n",
@@ -84,8 +95,9 @@ static int st_verify_ipt_sequence(const struct st_ruleset *pre,
 				st_split_key(sp, b);
 				st_strbuf_putn(b, "\n", 1);
 			}
-			ret = st_itag_make(
-				tag, c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN,
+			ret = st_plan_tag(
+				&pm, tag,
+				c->builtin ? ST_HIT_POLICY : ST_HIT_RETURN,
 				c->table, c->name, 0, o->session, err);
 			if (ret < 0)
 				goto out;
@@ -139,6 +151,7 @@ static int st_verify_ipt_sequence(const struct st_ruleset *pre,
 	if (b->oom)
 		ret = st_err(err, ENOMEM, "out of memory");
 out:
+	st_plan_mode_free(&pm);
 	free(ri);
 	free(sp);
 	return ret;
@@ -193,11 +206,11 @@ out:
 	return ret;
 }
 
-static int st_verify_nft_sequence(const struct st_nft_model *pre,
-				  const struct st_nft_model *post,
-				  const struct st_instr_opts *o,
-				  struct st_strbuf *b, unsigned int *ours,
-				  char *err)
+static int st_verify_nft_seq(const struct st_nft_model *pre,
+			     const struct st_nft_model *post,
+			     const struct st_plan_mode *pm,
+			     const struct st_instr_opts *o, struct st_strbuf *b,
+			     unsigned int *ours, char *err)
 {
 	char tag[ST_NFLOG_PREFIX_SIZE];
 	int ret = 0;
@@ -213,21 +226,26 @@ static int st_verify_nft_sequence(const struct st_nft_model *pre,
 		if (!st_nft_chain_selected(pre, c, o->flags))
 			continue;
 		if (post == NULL) {
-			ret = st_itag_make(tag, ST_HIT_ENTER, t->name, c->name,
-					   0, o->session, err);
+			ret = st_plan_tag(pm, tag, ST_HIT_ENTER, t->name,
+					  c->name, 0, o->session, err);
 			if (ret < 0)
 				return ret;
-			st_strbuf_printf(b, "%s %s: %s\n", t->name, c->name,
-					 tag);
+			if (st_plan_logs(pm, t->name, c->name, ST_FAMILY_ANY,
+					 ST_HIT_ENTER, 0))
+				st_strbuf_printf(b, "%s %s: %s\n", t->name,
+						 c->name, tag);
 			for (size_t i = 0; i < c->nrules; i++) {
 				json_t *r = c->rules[i];
 
 				if (st_nft_rule_session(r, NULL))
 					continue;
 				orig++;
-				if (st_nft_copyable(r, NULL) == NULL) {
-					ret = st_itag_make(
-						tag, ST_HIT_RULE, t->name,
+				if (st_nft_copyable(r, NULL) == NULL &&
+				    st_plan_logs(pm, t->name, c->name,
+						 ST_FAMILY_ANY, ST_HIT_RULE,
+						 orig)) {
+					ret = st_plan_tag(
+						pm, tag, ST_HIT_RULE, t->name,
 						c->name, orig, o->session, err);
 					if (ret < 0)
 						return ret;
@@ -241,9 +259,10 @@ static int st_verify_nft_sequence(const struct st_nft_model *pre,
 					json_integer_value(
 						json_object_get(r, "handle")));
 			}
-			ret = st_itag_make(
-				tag, c->base ? ST_HIT_POLICY : ST_HIT_RETURN,
-				t->name, c->name, 0, o->session, err);
+			ret = st_plan_tag(pm, tag,
+					  c->base ? ST_HIT_POLICY
+						  : ST_HIT_RETURN,
+					  t->name, c->name, 0, o->session, err);
 			if (ret < 0)
 				return ret;
 			st_strbuf_printf(b, "%s %s: %s\n", t->name, c->name,
@@ -291,6 +310,26 @@ static int st_verify_nft_sequence(const struct st_nft_model *pre,
 			}
 	if (b->oom)
 		ret = st_err(err, ENOMEM, "out of memory");
+	return ret;
+}
+
+/* The sequence of st_verify_nft_seq() in the session's mode. */
+static int st_verify_nft_sequence(const struct st_nft_model *pre,
+				  const struct st_nft_model *post,
+				  const struct st_instr_opts *o,
+				  struct st_strbuf *b, unsigned int *ours,
+				  char *err)
+{
+	struct st_plan_mode pm = {0};
+	int ret = 0;
+
+	if (post == NULL) {
+		ret = st_plan_mode_nft(pre, o->flags, &pm, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = st_verify_nft_seq(pre, post, &pm, o, b, ours, err);
+	st_plan_mode_free(&pm);
 	return ret;
 }
 

@@ -102,6 +102,12 @@
 #define ST_INSTR_F_ALL_BUILTIN (1u << 1) /* also empty built-in chains */
 #define ST_INSTR_F_SKIP_RAW (1u << 2)	 /* leave raw tables alone */
 #define ST_INSTR_F_FORCE (1u << 3)	 /* cleanup: live sessions too */
+/*
+ * Every record (an entry record per chain, one before every rule, the
+ * policy/return); without it, only those logplan.h keeps: the walk of a
+ * first packet is filled in from the rules, hop for hop the same.
+ */
+#define ST_INSTR_F_FULL (1u << 4)
 
 struct st_instr;
 
@@ -111,6 +117,7 @@ struct st_instr_summary {
 	unsigned int nrules;   /* rules inserted */
 	unsigned int nhits;    /* of which hit rules */
 	unsigned int nskipped; /* original rules without a hit rule */
+	bool minimal;	       /* only the records logplan.h keeps */
 	/* "nat ISTIO_OUTPUT 3 (statistic); ..." truncated to fit */
 	char skipped[512];
 };

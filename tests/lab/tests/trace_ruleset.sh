@@ -12,6 +12,10 @@
 #   - each scenario's flow has its type (table below, by the first leg's
 #     destination; types 1-6, and 0 for the bypasses);
 #   - the pod's rules are identical before and after; nothing was lost.
+# All of it twice: with minimal instrumentation (the default) and with
+# --instrument full; then both runs must have given the same flows, hop for
+# hop (entries included), with the same types (ST_TRACE_MODES="minimal" or
+# "full" runs one of them only).
 # Exit 0 pass, 1 fail, 77 when the machine cannot run the lab.
 
 set -o pipefail
@@ -45,8 +49,20 @@ rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: lab up exited $rc"; exit 1; }
 BEFORE=$(tr_snapshot "$P" "$BACKEND")
 tr_chain_sizes "$P" "$BACKEND" >"$WORK/sizes"
+MODES=${ST_TRACE_MODES:-minimal full}
 
-"$BIN" --netns "/var/run/netns/$P-pod" --json \
+# Each distinct flow once: type, class, and per leg the protocol, addresses
+# (without the source's ephemeral port), owner and every hop.
+tr_flowset() { # FLOWS.jsonl
+	jq -c 'select(.legs != null) | {type, class, legs: [.legs[] |
+		{proto, src: (.src | sub(":[0-9]+$"; "")), dst, uid, gid,
+		 hops: [.hops[] | {table, chain, rule, kind}]}]}' "$1" | sort -u
+}
+
+trace_mode() { # MODE: trace every scenario with --instrument MODE
+local MODE=$1
+echo "== $NAME: --instrument $MODE"
+"$BIN" --netns "/var/run/netns/$P-pod" --json --instrument "$MODE" \
 	>"$WORK/flows.jsonl" 2>"$WORK/trace.err" &
 TPID=$!
 tr_wait_tracing "$WORK/trace.err" "$TPID" ||
@@ -111,6 +127,20 @@ want_type app-to-own-ip 10.244.1.10:9081 1000 "0 bypass"
 echo "-- the other type-0 flows (reported, not asserted):"
 jq -r 'select(.type == 0) | "   \(.class): \(.legs[0].src) -> \(.legs[0].dst) (\(.reason))"' \
 	"$WORK/flows.jsonl" | sort | uniq -c | head -n 20
+echo "-- records per flow: $(tail -n 1 "$WORK/flows.jsonl" | jq -c '.summary | {records, flows, records_per_flow}')"
+tr_flowset "$WORK/flows.jsonl" >"$WORK/flowset.$MODE"
+}
+
+for m in $MODES; do
+	trace_mode "$m"
+done
+if [ "$MODES" = "minimal full" ]; then
+	if cmp -s "$WORK/flowset.minimal" "$WORK/flowset.full"; then
+		echo "ok: minimal and full instrumentation gave the same $(wc -l <"$WORK/flowset.full") flows, hop for hop"
+	else
+		t_fail "minimal and full instrumentation differ: $(diff "$WORK/flowset.minimal" "$WORK/flowset.full" | head -n 12)"
+	fi
+fi
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
 t_done "trace $NAME"
