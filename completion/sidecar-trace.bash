@@ -91,9 +91,9 @@ _sidecar_trace()
 			COMPREPLY=($(compgen -W "$(_sidecar_trace_pods "$prog" 1 "")" -- "$cur"))
 			;;
 		--netns)
-			# A name under /var/run/netns, or any path.
-			if [[ $cur != */* && -d /var/run/netns ]]; then
-				COMPREPLY=($(compgen -W "$(command ls /var/run/netns 2>/dev/null)" -- "$cur"))
+			# self, a name under /var/run/netns, or any path.
+			if [[ $cur != */* ]]; then
+				COMPREPLY=($(compgen -W "self $(command ls /var/run/netns 2>/dev/null)" -- "$cur"))
 			fi
 			if [[ ${#COMPREPLY[@]} -eq 0 ]]; then
 				_sidecar_trace_files

@@ -22,6 +22,8 @@
 #define ST_PROG "sidecar-trace"
 #define ST_MAX_RULE_FILES 4
 #define ST_FILTER_MAX 4096
+/* --netns self: the namespace this process runs in. */
+#define ST_CLI_NETNS_SELF "/proc/self/ns/net"
 
 /* What the command line asks for; exactly one per run. */
 enum st_cli_job {
@@ -42,6 +44,9 @@ struct st_cli_opts {
 	unsigned int nrules;
 	bool json;
 	struct st_session_target target;
+	bool self_implicit; /* no target given: this namespace holds Istio's */
+	bool self_probed;   /* ... looked for, and it does not */
+	enum st_backend self_backend;
 	unsigned int duration_ms;
 	uint64_t count;
 	int group;
@@ -66,6 +71,27 @@ struct st_cli_opts {
 typedef int (*st_cli_job_fn)(const struct st_cli_opts *o, FILE *out, FILE *err);
 
 int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err);
+
+/**
+ * st_cli_self_target() - with no target and nothing else to do: when the
+ * network namespace this process runs in holds a pod's Istio rules
+ * (sidecar or ambient; not the node's own namespace), make it the target
+ * (@o->self_implicit).  Return: whether it did.
+ */
+bool st_cli_self_target(struct st_cli_opts *o);
+
+/* Room for how the notes name a target (st_cli_self_label()). */
+#define ST_CLI_LABEL_MAX 384
+
+/**
+ * st_cli_self_label() - when @t is this process's own namespace (--netns
+ * self, given or implied), name it in the notes by its pod as far as it
+ * can be told from inside (@label receives it, @t->label points to it);
+ * with no target given, first say on @err that this namespace is traced
+ * and why.
+ */
+void st_cli_self_label(const struct st_cli_opts *o, struct st_session_target *t,
+		       char *label, size_t size, FILE *err);
 int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err);
 int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err);
 int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err);

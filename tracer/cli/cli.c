@@ -78,7 +78,7 @@ static const struct st_opt st_options[] = {
 	 "the pod's Kubernetes namespace (default: default)", SEC_INPUT,
 	 .jobs = J_ALL, .needs = OPT_POD, .misuse = "goes with --pod NAME"},
 	{"netns", OPT_NETNS, "PATH",
-	 "trace the network namespace PATH (/var/run/netns/NAME, /proc/PID/ns/net)",
+	 "trace the network namespace PATH (/var/run/netns/NAME, /proc/PID/ns/net; self: the one sidecar-trace runs in, as inside a pod, which is also the target when none is given and it holds Istio's rules)",
 	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
 	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
 	{"pid", OPT_PID, "PID", "trace the network namespace of process PID",
@@ -469,7 +469,10 @@ static int st_cli_validate(int argc, char **argv, struct st_cli_opts *o,
 	if (cmd == NULL)
 		return st_cli_usage_error(
 			err,
-			"nothing to do: give a target to trace (--pod, --netns, --pid), --list, or --explain");
+			"nothing to do: give a target to trace (--pod, --netns, --pid), --list, or --explain%s",
+			o->self_probed
+				? " (this network namespace holds no pod's Istio rules)"
+				: "");
 	o->job = cmd->job;
 	return st_cli_values(argc, argv, o, err);
 }
@@ -511,6 +514,10 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 		if (rc >= 0)
 			return rc;
 	}
+	/* Run inside a pod (kubectl debug): its own namespace, if Istio's. */
+	if (g.ntargets == 0 && o->nrules == 0 && o->replay == NULL &&
+	    st_cli_job_of(&g) == ST_JOB_NONE && st_cli_self_target(o))
+		g.ntargets++;
 	if (g.ntargets > 0)
 		g.inputs |= IN_TARGET;
 	return st_cli_validate(argc, argv, o, &g, err);

@@ -204,6 +204,7 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	struct st_flowout *fo = NULL;
 	struct st_cli_frame frame;
 	char ebuf[ST_ERRBUF_SIZE] = "";
+	char label[ST_CLI_LABEL_MAX];
 	int rc = 1;
 	int ret, wret = 0, dret = 0;
 
@@ -239,6 +240,7 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	so.tap = wr != NULL ? st_capwrite_tap() : NULL;
 	so.tap_data = wr;
 	so.target = o->target;
+	st_cli_self_label(o, &so.target, label, sizeof(label), err);
 	so.backend = ST_BACKEND_UNKNOWN;
 	so.group = o->group;
 	so.duration_ms = o->duration_ms;

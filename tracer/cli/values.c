@@ -79,7 +79,8 @@ int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 	case OPT_NETNS:
 		if (arg[0] == '\0')
 			return st_cli_usage_error(err, "--netns needs a path");
-		o->target.netns = arg;
+		o->target.netns =
+			strcmp(arg, "self") == 0 ? ST_CLI_NETNS_SELF : arg;
 		g->ntargets++;
 		break;
 	case OPT_PID:

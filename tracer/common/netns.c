@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/nsfs.h>
 
@@ -78,6 +79,15 @@ out:
 	return ret;
 }
 
+bool st_netns_is_current(int fd)
+{
+	struct stat a, b;
+
+	return fd >= 0 && fstat(fd, &a) == 0 &&
+	       stat("/proc/thread-self/ns/net", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int st_netns_enter(int fd, int *saved, char *err)
 {
 	int cur = -1;
@@ -87,6 +97,8 @@ int st_netns_enter(int fd, int *saved, char *err)
 	*saved = -1;
 	if (fd < 0)
 		return st_err(err, EBADF, "st_netns_enter: no namespace fd");
+	if (st_netns_is_current(fd))
+		return 0;
 
 	cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (cur < 0)

@@ -5,6 +5,8 @@
 #ifndef ST_NETNS_H
 #define ST_NETNS_H
 
+#include <stdbool.h>
+
 #include "common.h"
 
 /**
@@ -18,10 +20,24 @@
 int st_netns_open(const char *spec, char *err);
 
 /**
+ * st_netns_is_current() - is @fd the network namespace this thread is in?
+ * Entering it would change nothing, but setns() would still demand
+ * CAP_SYS_ADMIN, which a tracer running inside the pod (CAP_NET_ADMIN and
+ * CAP_NET_RAW only) does not have: callers skip the switch then.
+ * @fd: namespace fd
+ *
+ * Return: true when it is; false when not or when it cannot be told.
+ */
+bool st_netns_is_current(int fd);
+
+/**
  * st_netns_enter() - switch this thread into @fd's namespace.
  * @fd: namespace fd
  * @saved: receives an fd of the namespace we were in, for st_netns_leave()
  * @err: error buffer
+ *
+ * Already there (st_netns_is_current()): nothing is switched, *@saved is
+ * -1 and st_netns_leave() does nothing.
  *
  * Return: 0, or a negative errno (nothing changed then).
  */

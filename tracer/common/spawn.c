@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "spawn.h"
 
 #define ST_SPAWN_DEFAULT_TIMEOUT_MS 30000
@@ -292,6 +293,9 @@ static int st_start(char *const argv[], int netns_fd, int in_fd, int out_fd,
 	ret = st_pipe(fail);
 	if (ret < 0)
 		return st_err(err, -ret, "pipe: %s", strerror(-ret));
+	/* Our own namespace: no setns(), which would need CAP_SYS_ADMIN. */
+	if (st_netns_is_current(netns_fd))
+		netns_fd = -1;
 	*pid = fork();
 	if (*pid < 0) {
 		ret = st_err(err, errno, "fork: %s", strerror(errno));

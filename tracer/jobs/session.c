@@ -162,6 +162,8 @@ static int st_sess_target_open(const struct st_session_target *t, char *desc,
 		if (tg != NULL)
 			tg->pid = pod.pid;
 	}
+	if (fd >= 0 && desc != NULL && t->label != NULL)
+		snprintf(desc, size, "%s", t->label);
 	if (fd >= 0 && tg != NULL && fstat(fd, &sb) == 0) {
 		tg->dev = sb.st_dev;
 		tg->ino = sb.st_ino;

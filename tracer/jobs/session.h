@@ -81,6 +81,7 @@ struct st_session_target {
 	int pid;	    /* > 0: that process's namespace */
 	const char *pod;    /* pod name, found on this node (pod.h) */
 	const char *pod_ns; /* its Kubernetes namespace; NULL: "default" */
+	const char *label;  /* how the notes name it; NULL: "netns PATH"... */
 };
 
 struct st_session_result;

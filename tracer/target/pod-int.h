@@ -53,6 +53,12 @@ struct st_scan {
  */
 const char *st_pod_show(const char *s, char *buf, size_t size);
 
+/**
+ * st_pod_netns_is_init() - is @ino the initial network namespace's fixed
+ * inode (kernel 6.x): the node's own, whoever's pid 1 is?
+ */
+bool st_pod_netns_is_init(uint64_t ino);
+
 /** st_pod_note() - add to the list's note, "; " between entries. */
 void st_pod_note(struct st_pod_list *l, const char *fmt, ...) __st_printf(2, 3);
 

@@ -26,6 +26,11 @@
  */
 #define ST_POD_NET_INIT_INO 0xEFFFFFF9u
 
+bool st_pod_netns_is_init(uint64_t ino)
+{
+	return ino == ST_POD_NET_INIT_INO;
+}
+
 /* ---- names ------------------------------------------------------------ */
 
 static bool st_pod_lower_alnum(char c)
@@ -271,7 +276,7 @@ static void st_pod_finish(struct st_scan *sc)
 			(sc->have_host && st_pod_same_ns(&e->pod, &sc->host)) ||
 			(sc->have_nsfs &&
 			 e->pod.netns_dev == (uint64_t)sc->nsfs_dev &&
-			 e->pod.netns_ino == ST_POD_NET_INIT_INO);
+			 st_pod_netns_is_init(e->pod.netns_ino));
 		l->v[o++] = *e;
 	}
 	l->n = o;

@@ -169,4 +169,23 @@ int st_pod_lookup(const struct st_pod_opts *o, const char *name, const char *ns,
 int st_pod_netns_open(const struct st_pod *pod, const struct st_pod_opts *o,
 		      char *err);
 
+/**
+ * st_pod_self() - the pod whose network namespace this process runs in,
+ * for a trace from inside it, where the proxy's processes are not
+ * visible (pod-self.c says what is read: POD_NAME, HOSTNAME or the host
+ * name; POD_NAMESPACE or resolv.conf's search domain NS.svc.DOMAIN).
+ * @resolv_conf: NULL for /etc/resolv.conf
+ * @pod: receives the name and namespace (each "" when nothing tells),
+ *       the namespace's identity, netns_path "/proc/self/ns/net" and
+ *       host_netns (the initial namespace: the node's own)
+ * @from: receives where the names came from ("POD_NAME, POD_NAMESPACE")
+ * @size: size of @from
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno when this process's namespace cannot be
+ * read.
+ */
+int st_pod_self(const char *resolv_conf, struct st_pod *pod, char *from,
+		size_t size, char *err);
+
 #endif /* ST_POD_H */
