@@ -358,6 +358,11 @@ int st_pipe_rules_accept(struct st_ruleset *rs, struct st_istio_settings *set,
 	switch (set->kind) {
 	case ST_ISTIO_SIDECAR:
 		return 0;
+	case ST_ISTIO_AMBIENT:
+		/* ztunnel's flows: types 7-13 (classify.h). */
+		if (use == ST_PIPE_USE_TRACE || use == ST_PIPE_USE_REPLAY)
+			return 0;
+		break;
 	case ST_ISTIO_UNRECOGNISED:
 		if (use == ST_PIPE_USE_TRACE)
 			st_note(diag,
