@@ -56,6 +56,89 @@ static void st_print_prefixes(FILE *out, const struct st_prefix *p,
 	}
 }
 
+static void st_print_families(FILE *out, const struct st_istio_settings *s)
+{
+	fprintf(out, "Families:           %s%s%s\n", s->ipv4 ? "IPv4" : "",
+		s->ipv4 && s->ipv6 ? " " : "", s->ipv6 ? "IPv6" : "");
+}
+
+/*
+ * ztunnel's settings: what its rules send to which of its ports, and the
+ * marks and the probe address that keep traffic away from it.
+ */
+static void st_explain_ambient(FILE *out, const struct st_istio_settings *s)
+{
+	const struct st_ambient_settings *a = &s->amb;
+
+	st_print_families(out, s);
+	fprintf(out, "ztunnel mark:       ");
+	if (a->mark_mask != 0)
+		fprintf(out,
+			"0x%" PRIx32 "/0x%" PRIx32
+			" (ztunnel's own sockets: never captured)",
+			a->mark, a->mark_mask);
+	else
+		fprintf(out, "none");
+	fprintf(out, "\nConnection mark:    ");
+	if (a->connmark_mask != 0)
+		fprintf(out,
+			"0x%" PRIx32 "/0x%" PRIx32
+			" (connections ztunnel opened into the pod: "
+			"their packets go back to ztunnel)",
+			a->connmark, a->connmark_mask);
+	else
+		fprintf(out, "none");
+	fprintf(out, "\nOutbound capture:   ");
+	if (a->outbound_port != 0)
+		fprintf(out, "port %u (TCP not to loopback)", a->outbound_port);
+	else
+		fprintf(out, "none");
+	fprintf(out, "\nInbound capture:    ");
+	if (a->inbound_captured)
+		fprintf(out, "port %u (plaintext TCP), %s", a->inbound_port,
+			s->mode == ST_MODE_TPROXY ? "TPROXY" : "REDIRECT");
+	else
+		fprintf(out, "none");
+	if (a->tunnel_port != 0)
+		fprintf(out, "; HBONE port %u reaches ztunnel %s",
+			a->tunnel_port,
+			s->mode == ST_MODE_TPROXY ? "by TPROXY"
+						  : "unredirected");
+	fprintf(out, "\nDNS capture:        ");
+	if (a->dns_capture)
+		fprintf(out, "port %u", a->dns_port);
+	else
+		fprintf(out, "no");
+	fprintf(out, "\nProbe address:      ");
+	st_print_prefixes(out, a->probe_addrs, a->nprobe_addrs, "none");
+	if (a->nprobe_addrs > 0)
+		fprintf(out, " (the node SNATs kubelet probes to it; they "
+			     "bypass ztunnel)");
+	fprintf(out, "\nProbe SNAT:         ");
+	if (!a->probe_snat)
+		fprintf(out, "not here (a rule of the node)");
+	else if (a->probe_uid_set)
+		fprintf(out, "here, for the kubelet's uid %" PRIu32,
+			a->probe_uid);
+	else if (a->probe_socket_exists)
+		fprintf(out, "here, for node processes' sockets "
+			     "(--socket-exists)");
+	else
+		fprintf(out, "here");
+	fprintf(out, "\nVirtual interfaces: ");
+	if (a->nvirt_ifaces == 0)
+		fprintf(out, "none");
+	for (unsigned int i = 0; i < a->nvirt_ifaces; i++)
+		fprintf(out, "%s%s", i ? " " : "", a->virt_ifaces[i]);
+	if (a->nvirt_ifaces > 0)
+		fprintf(out, " (inbound TCP sent to the outbound port)");
+	fprintf(out, "\n");
+	if (s->truncated)
+		fprintf(out,
+			"Lists truncated:    a list above holds only its first "
+			"entries; every rule is listed below\n");
+}
+
 static void st_explain_settings(FILE *out, const struct st_istio_settings *s)
 {
 	fprintf(out, "Backend:            %s\n", st_backend_name(s->backend));
@@ -63,13 +146,16 @@ static void st_explain_settings(FILE *out, const struct st_istio_settings *s)
 	if (s->kind == ST_ISTIO_SIDECAR)
 		fprintf(out, ", %s, %s", st_istio_mode_name(s->mode),
 			st_istio_era_name(s->era));
+	else if (s->kind == ST_ISTIO_AMBIENT)
+		fprintf(out, ", %s", st_istio_mode_name(s->mode));
 	fprintf(out, "\n");
 	if (s->note[0] != '\0')
 		fprintf(out, "Note:               %s\n", s->note);
+	if (s->kind == ST_ISTIO_AMBIENT)
+		st_explain_ambient(out, s);
 	if (s->kind != ST_ISTIO_SIDECAR)
 		return;
-	fprintf(out, "Families:           %s%s%s\n", s->ipv4 ? "IPv4" : "",
-		s->ipv4 && s->ipv6 ? " " : "", s->ipv6 ? "IPv6" : "");
+	st_print_families(out, s);
 	fprintf(out, "Proxy uids:         ");
 	st_print_ids(out, s->proxy_uids, s->nproxy_uids);
 	fprintf(out, "\nProxy gids:         ");
@@ -192,6 +278,56 @@ static json_t *st_json_prefixes(const struct st_prefix *p, unsigned int n)
 	return a;
 }
 
+static json_t *st_json_mark(uint32_t mark, uint32_t mask)
+{
+	char buf[32];
+
+	if (mask == 0)
+		return json_null();
+	snprintf(buf, sizeof(buf), "0x%" PRIx32 "/0x%" PRIx32, mark, mask);
+	return json_string(buf);
+}
+
+/* ztunnel's settings, as st_explain_ambient() prints them. */
+static json_t *st_json_ambient(const struct st_ambient_settings *a)
+{
+	json_t *o = json_object();
+	json_t *ifs = json_array();
+	const char *by = NULL;
+
+	if (o == NULL || ifs == NULL) {
+		json_decref(o);
+		json_decref(ifs);
+		return NULL;
+	}
+	json_object_set_new(o, "outbound_port", json_integer(a->outbound_port));
+	json_object_set_new(o, "inbound_captured",
+			    json_boolean(a->inbound_captured));
+	json_object_set_new(o, "inbound_port", json_integer(a->inbound_port));
+	json_object_set_new(o, "tunnel_port", json_integer(a->tunnel_port));
+	json_object_set_new(o, "dns_capture", json_boolean(a->dns_capture));
+	json_object_set_new(o, "dns_port", json_integer(a->dns_port));
+	json_object_set_new(o, "ztunnel_mark",
+			    st_json_mark(a->mark, a->mark_mask));
+	json_object_set_new(o, "connmark",
+			    st_json_mark(a->connmark, a->connmark_mask));
+	json_object_set_new(o, "probe_addresses",
+			    st_json_prefixes(a->probe_addrs, a->nprobe_addrs));
+	json_object_set_new(o, "probe_snat", json_boolean(a->probe_snat));
+	if (a->probe_uid_set)
+		by = "uid";
+	else if (a->probe_socket_exists)
+		by = "socket-exists";
+	json_object_set_new(o, "probe_snat_by",
+			    by != NULL ? json_string(by) : json_null());
+	if (a->probe_uid_set)
+		json_object_set_new(o, "probe_uid", json_integer(a->probe_uid));
+	for (unsigned int i = 0; i < a->nvirt_ifaces; i++)
+		json_array_append_new(ifs, json_string(a->virt_ifaces[i]));
+	json_object_set_new(o, "virtual_interfaces", ifs);
+	return o;
+}
+
 static json_t *st_json_rule(const struct st_rule *r)
 {
 	json_t *o = json_object();
@@ -284,6 +420,8 @@ int st_explain_json(FILE *out, const struct st_ruleset *rs,
 	if (s->mode == ST_MODE_TPROXY)
 		json_object_set_new(root, "tproxy_mark",
 				    json_integer(s->tproxy_mark));
+	if (s->kind == ST_ISTIO_AMBIENT)
+		json_object_set_new(root, "ambient", st_json_ambient(&s->amb));
 	if (s->note[0] != '\0')
 		json_object_set_new(root, "note", json_string(s->note));
 	for (; *w != '\0'; w += strlen(w) + 1)
