@@ -156,18 +156,17 @@ t_cli_sample_rules() {
 t_cli_rules_goldens() {
 	local mode=$1 f base fmt out
 	local -a args extra
-	local -A pair=(
-		[istio-1.26plus_redirect_dns_dualstack_nft.v4.rules]=istio-1.26plus_redirect_dns_dualstack_nft.v6.rules
-	)
-	local skip_alone=" istio-1.26plus_redirect_dns_dualstack_nft.v6.rules "
-
+	# A dual-stack pod is a NAME.v4.rules / NAME.v6.rules pair, read together.
 	for f in "$src"/samples/rules/*.rules "$src"/samples/rules/*.nft.json; do
 		base=$(basename "$f")
-		case "$skip_alone" in *" $base "*) continue ;; esac
+		case "$base" in
+		*.v6.rules) [ -e "${f%.v6.rules}.v4.rules" ] && continue ;;
+		esac
 		args=(--rules "$f")
-		if [ -n "${pair[$base]:-}" ]; then
-			args+=(--rules "$src/samples/rules/${pair[$base]}")
-		fi
+		case "$base" in
+		*.v4.rules) [ -e "${f%.v4.rules}.v6.rules" ] &&
+			args+=(--rules "${f%.v4.rules}.v6.rules") ;;
+		esac
 		for fmt in json text; do
 			extra=()
 			[ "$fmt" = json ] && extra=(--json)

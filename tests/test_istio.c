@@ -464,6 +464,60 @@ static void test_every_sample_expected(void **state)
 	assert_true(n >= 22);
 }
 
+/*
+ * Every ambient sample: each rule of ztunnel's chains has a specific
+ * ambient role; only the jumps to other chains and the rules of chains
+ * Istio does not own have none.
+ */
+static void test_ambient_roles_specific(void **state)
+{
+	char path[1024];
+	DIR *d = NULL;
+	struct dirent *e = NULL;
+	unsigned int nsets = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/rules", ST_SAMPLES);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char err[ST_ERRBUF_SIZE] = "";
+		struct st_istio_settings s;
+		struct st_ruleset *rs = NULL;
+
+		if (strstr(e->d_name, "ambient") == NULL ||
+		    has_suffix(e->d_name, ".nftlist"))
+			continue;
+		rs = st_ruleset_new();
+		assert_non_null(rs);
+		snprintf(path, sizeof(path), "%s/rules/%s", ST_SAMPLES,
+			 e->d_name);
+		if (st_rules_load_file(rs, path, err) < 0)
+			fail_msg("%s: %s", e->d_name, err);
+		assert_int_equal(st_istio_analyze(rs, &s, err), 0);
+		if (s.kind != ST_ISTIO_AMBIENT)
+			fail_msg("%s: kind %s", e->d_name,
+				 st_istio_kind_name(s.kind));
+		for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+			const struct st_rule *r = st_ruleset_rule(rs, i);
+			bool ok = st_role_is_ambient(r->role) ||
+				  r->role == ST_ROLE_FOREIGN_JUMP ||
+				  (r->role == ST_ROLE_NONE &&
+				   !st_istio_is_istio_chain(r->chain));
+
+			if (!ok)
+				fail_msg("%s: %s %s %u \"%s\" has role %s",
+					 e->d_name, r->table, r->chain,
+					 r->number, r->text,
+					 st_role_name(r->role));
+		}
+		st_ruleset_free(rs);
+		nsets++;
+	}
+	closedir(d);
+	assert_true(nsets >= 7);
+}
+
 /* ---- hand-built rule sets ---- */
 
 #define MAX_LINES 40
@@ -560,6 +614,27 @@ static const struct istio_case cases[] = {
 	  "rule mangle ISTIO_DIVERT 2 tproxy-divert-accept reachable",
 	  "rule mangle PREROUTING 2 tproxy-connmark reachable",
 	  "rule nat ISTIO_OUTPUT 7 proxy-gid-return reachable note TPROXY"}},
+	/*
+	 * istio-iptables -m TPROXY -b "": no ISTIO_TPROXY at all, but the
+	 * mangle marks of TPROXY mode say the mode (and its mark).
+	 */
+	{"TPROXY without inbound capture",
+	 ST_BACKEND_LEGACY,
+	 ST_FAMILY_IPV4,
+	 {"*mangle", "-A PREROUTING -p tcp --mark 0x77 -j CONNMARK --save-mark",
+	  "-A OUTPUT -p tcp -o lo --mark 0x77 -j RETURN",
+	  "-A OUTPUT ! -d 127.0.0.1/32 -p tcp -o lo --uid-owner 1337 "
+	  "-j MARK --set-mark 0x78",
+	  "-A OUTPUT -p tcp --connmark 0x77 -j CONNMARK --restore-mark", "*nat",
+	  "-A OUTPUT -p tcp -j ISTIO_OUTPUT", TRIPLET("1337", "1337"),
+	  "-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15016",
+	  REDIRECT("15011")},
+	 {"kind sidecar", "mode TPROXY", "tproxy_mark 119",
+	  "inbound_captured no", "inbound_port 15016", "outbound_port 15011",
+	  "rule mangle PREROUTING 1 tproxy-connmark reachable",
+	  "rule mangle OUTPUT 1 tproxy-mark-return reachable",
+	  "rule mangle OUTPUT 2 tproxy-outbound-mark reachable",
+	  "rule mangle OUTPUT 3 tproxy-connmark reachable"}},
 	{"REDIRECT with its own ports",
 	 ST_BACKEND_NFT,
 	 ST_FAMILY_IPV4,
@@ -718,6 +793,17 @@ static const struct istio_case cases[] = {
 	 {"kind ambient", "note~ not a sidecar pod", "note~ of the node",
 	  "rule mangle PREROUTING 1 ambient-node-rule reachable",
 	  "rule mangle ztunnel-PREROUTING 1 ambient-node-rule reachable"}},
+	/* 1.28+ native nftables on the node: the kubelet by its uid. */
+	{"ambient node probe SNAT, native nftables",
+	 ST_BACKEND_NFTABLES,
+	 ST_FAMILY_ANY,
+	 {"*istio-ambient-nat",
+	  "-A POSTROUTING -p tcp --uid-owner 0 -j SNAT --to-source "
+	  "169.254.7.127"},
+	 {"kind ambient", "note~ of the node", "amb_probe_snat yes",
+	  "amb_probe_uid 0", "amb_probe_socket_exists no",
+	  "rule istio-ambient-nat POSTROUTING 1 ambient-probe-snat "
+	  "reachable"}},
 	{"no Istio chains",
 	 ST_BACKEND_NFT,
 	 ST_FAMILY_IPV4,
@@ -862,6 +948,7 @@ int main(void)
 {
 	struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_every_sample_expected),
+		cmocka_unit_test(test_ambient_roles_specific),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_legacy_warning),
 		cmocka_unit_test(test_truncated_lists),

@@ -649,7 +649,8 @@ static enum st_role st_ambient_accept(enum st_side side,
 		return ST_ROLE_AMBIENT_PROBE_REPLY_ACCEPT;
 	if (f->mark_pos)
 		return ST_ROLE_AMBIENT_MARKED_ACCEPT;
-	if (f->oif_lo)
+	/* In the pod over lo: to its own address (1.21-1.23 also inbound). */
+	if (f->oif_lo || f->iif_lo)
 		return ST_ROLE_AMBIENT_LOOPBACK_ACCEPT;
 	return ST_ROLE_OTHER;
 }
@@ -734,6 +735,9 @@ static enum st_role st_ambient_role(const struct st_ictx *x,
 	default:
 		break;
 	}
+	/* The node's own rules beside ztunnel's jump (a CNI's SNAT). */
+	if (role == ST_ROLE_OTHER && st_is_base(ci->ck))
+		role = ST_ROLE_NONE;
 	return role;
 }
 
@@ -1032,7 +1036,12 @@ static void st_settings(struct st_ictx *x, struct st_istio_settings *out)
 			    ST_ROLE_OUTBOUND_REDIRECT);
 	if (out->outbound_port == 0)
 		out->outbound_port = st_port_of(x, ST_ROLE_OUTBOUND_REDIRECT);
-	if (out->mode == ST_MODE_REDIRECT) {
+	/*
+	 * TPROXY names the port; without inbound capture (or in REDIRECT
+	 * mode) it is where the capture rules, or Envoy's own connections to
+	 * its pod, are redirected.
+	 */
+	if (out->inbound_port == 0) {
 		out->inbound_port =
 			st_port_via(x, in_capture, ST_ARRAY_SIZE(in_capture),
 				    ST_ROLE_INBOUND_REDIRECT);
