@@ -18,7 +18,8 @@
 #include "flowjson.h"
 #include "path.h"
 
-#define FJ_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+#define FJ_DUMP_FLAGS \
+	(JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 /* Sets @key, remembering a failure in *@bad (jansson steals @val). */
 static void fj_set(json_t *obj, const char *key, json_t *val, bool *bad)
@@ -340,6 +341,14 @@ json_t *st_flowjson_summary(const struct st_flow_stats *st)
 	fj_set(sum, "by_class", classes, &bad);
 	classes = NULL;
 	fj_set(sum, "records", json_integer((json_int_t)st->records), &bad);
+	/* Two decimals: what the instrumentation costs per connection. */
+	fj_set(sum, "records_per_flow",
+	       json_real(st->flows ? (double)((st->records * 200 / st->flows +
+					       1) /
+					      2) /
+					     100
+				   : 0),
+	       &bad);
 	fj_set(sum, "lost", json_integer((json_int_t)st->lost), &bad);
 	fj_set(sum, "skipped", json_integer((json_int_t)st->skipped), &bad);
 	fj_set(sum, "evicted", json_integer((json_int_t)st->evicted), &bad);

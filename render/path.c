@@ -544,6 +544,7 @@ static void st_path_envoy_summary(FILE *out,
 int st_path_summary(FILE *out, const struct st_flow_stats *st)
 {
 	bool amb = st_class_stats_ambient(st);
+	uint64_t per_flow = 0;
 
 	fprintf(out, "%-4s %-22s %8s\n", "type", "name", "flows");
 	for (int t = amb ? ST_TYPE_AMBIENT_MIN : 1;
@@ -558,10 +559,14 @@ int st_path_summary(FILE *out, const struct st_flow_stats *st)
 				st_class_name((enum st_class)c, 0),
 				st->by_class[c]);
 	fprintf(out, "%-4s %-22s %8" PRIu64 "\n", "", "total", st->flows);
+	/* In hundredths, rounded half up as the JSON summary's. */
+	per_flow = st->flows ? (st->records * 200 / st->flows + 1) / 2 : 0;
 	fprintf(out,
-		"records: %" PRIu64 "  lost: %" PRIu64 "  skipped: %" PRIu64
+		"records: %" PRIu64 " (%" PRIu64 ".%02" PRIu64
+		" per flow)  lost: %" PRIu64 "  skipped: %" PRIu64
 		"  evicted flows: %" PRIu64 "\n",
-		st->records, st->lost, st->skipped, st->evicted);
+		st->records, per_flow / 100, per_flow % 100, st->lost,
+		st->skipped, st->evicted);
 	if (st->skipped > 0)
 		fprintf(out, "last skipped record: %s\n", st->last_skip);
 	if (st->envoy.given)

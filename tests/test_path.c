@@ -495,19 +495,20 @@ static void test_summary(void **state)
 		   sizeof(st.last_skip));
 	text = print_to_string(NULL, &st);
 	assert_string_equal(
-		text, "type name                      flows\n"
-		      "1    remote-to-local               2\n"
-		      "2    local-to-remote               3\n"
-		      "3    prometheus-scrape             0\n"
-		      "4    local-to-local                0\n"
-		      "5    envoy-interprocess            1\n"
-		      "6    sidecar-to-istiod             0\n"
-		      "0    other                         3\n"
-		      "       bypass                      2\n"
-		      "       incomplete                  1\n"
-		      "     total                         9\n"
-		      "records: 120  lost: 4  skipped: 1  evicted flows: 0\n"
-		      "last skipped record: no chain nat:FOO in the rules\n");
+		text,
+		"type name                      flows\n"
+		"1    remote-to-local               2\n"
+		"2    local-to-remote               3\n"
+		"3    prometheus-scrape             0\n"
+		"4    local-to-local                0\n"
+		"5    envoy-interprocess            1\n"
+		"6    sidecar-to-istiod             0\n"
+		"0    other                         3\n"
+		"       bypass                      2\n"
+		"       incomplete                  1\n"
+		"     total                         9\n"
+		"records: 120 (13.33 per flow)  lost: 4  skipped: 1  evicted flows: 0\n"
+		"last skipped record: no chain nat:FOO in the rules\n");
 	free(text);
 }
 
