@@ -154,7 +154,7 @@ t_cli_sample_rules() {
 # rule set (the dual-stack pair together) against samples/MODE/FILE.{json,
 # text}.
 t_cli_rules_goldens() {
-	local mode=$1 f base fmt out
+	local mode=$1 f base fmt out rc
 	local -a args extra
 	# A dual-stack pod is a NAME.v4.rules / NAME.v6.rules pair, read together.
 	for f in "$src"/samples/rules/*.rules "$src"/samples/rules/*.nft.json; do
@@ -167,6 +167,20 @@ t_cli_rules_goldens() {
 		*.v4.rules) [ -e "${f%.v4.rules}.v6.rules" ] &&
 			args+=(--rules "${f%.v4.rules}.v6.rules") ;;
 		esac
+		# A sample that is no rule set is refused: exit 1, one line.
+		if [ -e "$src/samples/$mode/$base.err" ]; then
+			out=$T_TMP/$base.err
+			"$bin" "${args[@]}" "--$mode" >/dev/null 2>"$out"
+			rc=$?
+			sed -i "s|$src/samples/rules/||g" "$out"
+			if [ "$rc" != 1 ] || [ "$(wc -l <"$out")" != 1 ]; then
+				t_fail "$base: exit $rc, want 1 and one line: $(cat "$out")"
+			fi
+			t_count
+			t_golden "$out" "$src/samples/$mode/$base.err" \
+				"$base: differs from samples/$mode/$base.err"
+			continue
+		fi
 		for fmt in json text; do
 			extra=()
 			[ "$fmt" = json ] && extra=(--json)

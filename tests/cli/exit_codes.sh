@@ -7,6 +7,9 @@ t_cli_args "$@"
 r=$src/samples/rules
 printf '*nat\n-A OUTPUT -p tcp -j ISTIO_OUTPUT\n' >"$T_TMP/undeclared.rules"
 head -c 4096 /dev/urandom >"$T_TMP/junk.bin"
+: >"$T_TMP/empty.rules"
+printf '# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n' \
+	>"$T_TMP/legacy-note.rules"
 
 # expected-exit ; stderr must contain ; arguments...
 cases=(
@@ -20,6 +23,11 @@ cases=(
 	"1;no-such-file;--rules $T_TMP/no-such-file --explain"
 	"1;undeclared.rules:2;--rules $T_TMP/undeclared.rules --explain"
 	"1;junk.bin;--rules $T_TMP/junk.bin --explain"
+	"1;empty, not a rule dump;--rules $T_TMP/empty.rules --explain"
+	"1;empty, not a rule dump;--rules $T_TMP/empty.rules --check"
+	"1;empty, not a rule dump;--rules $r/istio-1.17_redirect_default_legacy.rules --rules $T_TMP/empty.rules --explain"
+	"1;dump the pod's rules with iptables-legacy-save;--rules $T_TMP/legacy-note.rules --explain"
+	"1;dump the pod's rules with iptables-legacy-save;--rules $T_TMP/legacy-note.rules --check --json"
 	"0;;--rules $r/istio-1.17_redirect_default_legacy.rules --explain"
 	"0;;--rules $r/istio-1.28plus_native-nftables_redirect_default.nft.json --explain --json"
 )
@@ -38,4 +46,19 @@ for c in "${cases[@]}"; do
 	fi
 done
 T_N=${#cases[@]}
+
+# A live network namespace without Istio rules is an answer, not a
+# mistake: --check says so and exits 0 (the refusal above is for files).
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+	ns=st-exitcodes-$$
+	if ip netns add "$ns" 2>/dev/null; then
+		"$bin" --check --netns "/var/run/netns/$ns" >"$T_TMP/out" 2>"$T_TMP/err"
+		got=$?
+		ip netns del "$ns"
+		if [ "$got" != 0 ] || ! grep -q "no-istio-rules" "$T_TMP/out"; then
+			t_fail "--check of a namespace without Istio rules: exit $got: $(cat "$T_TMP/out" "$T_TMP/err")"
+		fi
+		T_N=$((T_N + 1))
+	fi
+fi
 t_done

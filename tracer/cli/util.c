@@ -53,6 +53,28 @@ int st_cli_filter(const struct st_cli_opts *o, struct st_filter **f, FILE *err)
 	return -1;
 }
 
+/*
+ * Saved dumps: each must be a rule set (a live target without Istio rules
+ * is an answer, an empty file given by hand is a mistake to say so).
+ */
+static int st_cli_load_files(const char *const *paths, unsigned int n,
+			     struct st_ruleset **out, char *ebuf)
+{
+	struct st_ruleset *rs = st_ruleset_new();
+	int ret = 0;
+
+	if (rs == NULL)
+		return st_err(ebuf, ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < n && ret == 0; i++)
+		ret = st_rules_load_dump(rs, paths[i], ebuf);
+	if (ret < 0) {
+		st_ruleset_free(rs);
+		return ret;
+	}
+	*out = rs;
+	return 0;
+}
+
 int st_cli_load(const struct st_cli_opts *o, const char *const *paths,
 		unsigned int n, struct st_ruleset **out, char *ebuf)
 {
@@ -62,7 +84,7 @@ int st_cli_load(const struct st_cli_opts *o, const char *const *paths,
 
 	*out = NULL;
 	if (n > 0)
-		return st_pipe_rules_load(out, paths, n, ebuf);
+		return st_cli_load_files(paths, n, out, ebuf);
 	fd = st_session_target_open(&o->target, NULL, 0, ebuf);
 	if (fd < 0)
 		return fd;

@@ -51,7 +51,8 @@ int st_rules_load_buf(struct st_ruleset *rs, const char *buf, size_t len,
 	return p->parse(rs, buf, len, name, err);
 }
 
-int st_rules_load_file(struct st_ruleset *rs, const char *path, char *err)
+/* The whole of @path (a file, pipe or device) into *@out. */
+static int st_read_file(const char *path, char **out, size_t *outlen, char *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -98,10 +99,78 @@ int st_rules_load_file(struct st_ruleset *rs, const char *path, char *err)
 			goto out;
 		}
 	}
-	ret = st_rules_load_buf(rs, buf, len, path, err);
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
 out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
+	return ret;
+}
+
+/* @len bytes at @buf hold @s. */
+static bool st_buf_has(const char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; n <= len && i <= len - n; i++)
+		if (memcmp(buf + i, s, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A text dump that declares no table is not a rule set: iptables-save
+ * prints a "*table" line for every table the namespace has, so an empty
+ * file (or one with only comments) means the dump was not taken, or came
+ * from the wrong tool.  An nft JSON ruleset without tables is a real
+ * answer (the namespace has none) and stays one.
+ */
+static int st_refuse_empty(const char *path, const char *buf, size_t len,
+			   char *err)
+{
+	if (st_buf_has(buf, len, "iptables-legacy tables present"))
+		return st_err(err, ENODATA,
+			      "%s: holds no rules, only iptables-nft-save's "
+			      "note that iptables-legacy tables exist: dump "
+			      "the pod's rules with iptables-legacy-save",
+			      path);
+	return st_err(err, ENODATA,
+		      "%s: %s, not a rule dump: write one with "
+		      "iptables-legacy-save, iptables-nft-save or nft -j list "
+		      "ruleset in the pod's network namespace",
+		      path, len == 0 ? "empty" : "no table in it");
+}
+
+int st_rules_load_dump(struct st_ruleset *rs, const char *path, char *err)
+{
+	size_t before = st_ruleset_nchains(rs);
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = st_read_file(path, &buf, &len, err);
+	if (ret < 0)
+		goto out;
+	ret = st_rules_load_buf(rs, buf, len, path, err);
+	if (ret == 0 && !st_looks_like_json(buf, len) &&
+	    st_ruleset_nchains(rs) == before)
+		ret = st_refuse_empty(path, buf, len, err);
+out:
+	free(buf);
+	return ret;
+}
+
+int st_rules_load_file(struct st_ruleset *rs, const char *path, char *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = st_read_file(path, &buf, &len, err);
+	if (ret == 0)
+		ret = st_rules_load_buf(rs, buf, len, path, err);
+	free(buf);
 	return ret;
 }

@@ -263,6 +263,19 @@ void st_ruleset_free(struct st_ruleset *rs);
 int st_rules_load_file(struct st_ruleset *rs, const char *path, char *err);
 
 /**
+ * st_rules_load_dump() - as st_rules_load_file(), for a dump a user gave:
+ * a text file that declares no table (empty, or iptables-nft-save's mere
+ * note that iptables-legacy tables exist) is refused with -ENODATA and
+ * @err saying what to run instead.
+ * @rs: ruleset to add to
+ * @path: the dump
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno.
+ */
+int st_rules_load_dump(struct st_ruleset *rs, const char *path, char *err);
+
+/**
  * st_rules_load_buf() - as st_rules_load_file() for text already in memory.
  * @rs: ruleset to add to
  * @buf: the text (need not be NUL-terminated)
