@@ -250,9 +250,12 @@ static void dg_index_entry(FILE *f, const struct dg_slot *s, const char *file,
 	else
 		snprintf(title, sizeof(title), "Type %d: %s", fl->type,
 			 st_class_type_name(fl->type));
-	fputs("<section>\n<h2>", f);
+	/* The heading opens the picture alone, at its full size. */
+	fputs("<section>\n<h2><a href=\"", f);
+	st_graph_escape(f, file);
+	fputs("\">", f);
 	st_graph_escape(f, title);
-	fputs("</h2>\n<p class=\"path\"><code>", f);
+	fputs("</a></h2>\n<p class=\"path\"><code>", f);
 	st_graph_escape(f, path);
 	fputs("</code></p>\n<p>", f);
 	fprintf(f, "%" PRIu64 " flow%s observed; drawn: ", s->count,
@@ -315,9 +318,21 @@ int st_diagram_write(struct st_diagram *d, char *err)
 		st_graph_escape(f, d->pod_name);
 	else
 		fputs("pod", f);
-	fputs(" traffic types</title>\n<style>body{font-family:sans-serif;"
-	      "margin:2em}code{white-space:pre-wrap}"
-	      "section{margin-bottom:3em}</style>\n</head>\n<body>\n<h1>",
+	/*
+	 * A grid of the diagrams, each scaled to its cell with its path as
+	 * text; nothing is fetched from elsewhere, so it works offline.
+	 */
+	fputs(" traffic types</title>\n<style>\n"
+	      "body{font-family:sans-serif;margin:1.5em}\n"
+	      "main{display:grid;gap:1.5em;"
+	      "grid-template-columns:repeat(auto-fill,minmax(36em,1fr))}\n"
+	      "section{border:1px solid #ccc;border-radius:6px;padding:.8em;"
+	      "min-width:0}\n"
+	      "h2{font-size:1.1em;margin:0 0 .4em}\n"
+	      "p{margin:.3em 0}\n"
+	      "code{white-space:pre-wrap;font-size:.85em}\n"
+	      "object,img{display:block;width:100%;height:auto}\n"
+	      "</style>\n</head>\n<body>\n<h1>",
 	      f);
 	fputs("Sidecar traffic types", f);
 	if (d->pod_name[0] != '\0' || d->pod_ip[0] != '\0') {
@@ -330,7 +345,7 @@ int st_diagram_write(struct st_diagram *d, char *err)
 			fputs(")", f);
 		}
 	}
-	fputs("</h1>\n", f);
+	fputs("</h1>\n<main>\n", f);
 	if (st_diagram_count(d) == 0)
 		fputs("<p>No flow was observed.</p>\n", f);
 	for (unsigned int i = 0; i < DG_SLOTS; i++) {
@@ -345,7 +360,7 @@ int st_diagram_write(struct st_diagram *d, char *err)
 			goto out;
 		dg_index_entry(f, s, file, d->format);
 	}
-	fputs("</body>\n</html>\n", f);
+	fputs("</main>\n</body>\n</html>\n", f);
 out:
 	if (f != NULL && fclose(f) != 0 && rc == 0)
 		rc = st_err(err, EIO, "%s/index.html: %s", d->dir,

@@ -25,7 +25,11 @@
 #define GR_MAX_CHAINS 48
 #define GR_MAX_TABLES 4
 #define GR_MAX_STOPS (ST_FLOW_MAX_LEGS * ST_FLOW_MAX_HOPS)
-#define GR_RULE_COLS 58 /* rule text shown in a row, the rest in the tooltip */
+#define GR_RULE_COLS 44 /* rule text shown in a row, the rest in the tooltip */
+#define GR_MAX_FRAME 8	/* frame flows that shape the layout */
+/* Every edge plans, and the layout holds, one slot per flow of the frame. */
+#define GR_MAX_PLANS ((GR_MAX_FRAME + 1) * (GR_MAX_STOPS + 4))
+#define GR_MAX_EDGES GR_MAX_PLANS
 
 /* One colour per leg, and its light tint for highlighted rule rows. */
 static const char *const gr_leg_color[ST_FLOW_MAX_LEGS] = {
@@ -55,11 +59,12 @@ enum gr_peer {
 	GR_REMOTE,
 	GR_PROMETHEUS,
 	GR_ISTIOD,
+	GR_LOCALHOST, /* a proxy process reached over lo */
 	GR_PEER__MAX,
 };
 
 static const char *const gr_peer_id[GR_PEER__MAX] = {
-	"app", "envoy", "remote", "prometheus", "istiod",
+	"app", "envoy", "remote", "prometheus", "istiod", "localhost",
 };
 
 struct gr_chain {
@@ -102,6 +107,40 @@ struct gr_end {
 	int col;   /* its column, see GR_COL_* */
 };
 
+/* An edge a flow takes (gr_plan()): its ends, ports and layout role. */
+struct gr_plan {
+	struct gr_end from, to;
+	unsigned int owner; /* the frame flow, or nframe for the one drawn */
+	unsigned int leg;
+	unsigned int num; /* travel order, from 1 */
+	bool pooled;	  /* the connection Envoy reused (dashed) */
+	bool back;	  /* right to left: no say in the columns */
+	bool flat;	  /* within one column */
+	bool ret;	  /* Envoy back into an entry chain: gr_reroute() */
+	int table;	  /* ret: the table of that chain */
+	int minlen;
+	char tport[16], hport[16];
+};
+
+/*
+ * An edge of the layout.  All flows of a frame get the same edges (the
+ * union of what each takes, in one order), only styled apart, so that dot
+ * puts every node at the same place in each of their diagrams.
+ */
+struct gr_slot {
+	Agnode_t *t, *h;
+	char tport[16], hport[16];
+	bool back;
+	bool flat;
+	bool ret;
+	int table;
+	int tcol; /* the tail's column */
+	bool pooled;
+	int minlen;
+	unsigned int owner; /* the last flow that took it, +1; 0 none */
+	int plan;	    /* the drawn flow's plan on it, or -1 */
+};
+
 /*
  * The columns, left to right: a peer the flow starts from, the app, the
  * chains that packets enter first (PREROUTING, OUTPUT), the Istio chains
@@ -120,9 +159,30 @@ enum {
 	GR_COL_TO = 5,
 };
 
+/* The bands of a table, top to bottom. */
+enum {
+	GR_BAND_OUT = 0,
+	GR_BAND_IN = 1,
+};
+
+#define GR_MAX_RETURNS 64
+
+/* An edge drawn by gr_reroute() rather than by dot. */
+struct gr_return {
+	Agedge_t *e;
+	bool lane;	/* Envoy back into OUTPUT, over the table */
+	unsigned int k; /* lane: its place among the frame's returns */
+	Agraph_t *table;
+	/* otherwise a short way back: which ends are dot's ports */
+	bool tail_port, head_port;
+	char head_compass[4];
+};
+
 struct st_graph {
 	Agraph_t *g;
 	bool laid_out;
+	struct gr_return ret[GR_MAX_RETURNS];
+	unsigned int nret;
 };
 
 /*
@@ -146,11 +206,24 @@ struct gr_build {
 	unsigned int nchains;
 	struct gr_stop stops[GR_MAX_STOPS];
 	unsigned int nstops;
+	/* The frame's flows and their stops (gr_stops()), for the layout. */
+	const struct st_flow *frame[GR_MAX_FRAME];
+	unsigned int nframe;
+	struct gr_stop fstops[GR_MAX_FRAME][GR_MAX_STOPS];
+	unsigned int nfstops[GR_MAX_FRAME];
+	/* The edges every flow of the frame and the flow itself plan. */
+	struct gr_plan plans[GR_MAX_PLANS];
+	unsigned int nplans;
+	/* The layout's edges: the union of the plans (gr_union()). */
+	struct gr_slot slots[GR_MAX_EDGES];
+	unsigned int nslots;
 	bool peer_used[GR_PEER__MAX];
-	int app_col; /* GR_COL_APP when the flow starts there, else GR_COL_ENVOY */
 	Agnode_t *peer[GR_PEER__MAX];
+	struct gr_return ret[GR_MAX_RETURNS];
+	unsigned int nret;
 	uint16_t out_port, in_port, dns_port;
 	bool has_dns;
+	bool in_first; /* Envoy's inbound port above its outbound one */
 	char *err;
 };
 
@@ -196,6 +269,115 @@ static int gr_render_to(GVC_t *gvc, Agraph_t *g, const char *format, FILE *out)
 {
 	return gvRender(gvc, g, format, out);
 }
+
+/* ---- object ids in creation order ------------------------------------ */
+
+/*
+ * cgraph's own ids of named objects are the addresses of their interned
+ * names, and it keeps sibling subgraphs (the tables' clusters) in id
+ * order: that order, and with it dot's layout, would change from run to
+ * run.  These ids count up instead: even for named objects (the name is
+ * kept here), odd for anonymous ones, as cgraph expects.
+ */
+struct gr_ids {
+	Agraph_t *g;
+	char **name; /* interned in the graph (agwrite asks if HTML) */
+	size_t n, cap;
+	IDTYPE anon;
+};
+
+static void *gr_id_open(Agraph_t *g, Agdisc_t *disc)
+{
+	struct gr_ids *ids = calloc(1, sizeof(*ids));
+
+	(void)disc;
+	if (ids != NULL)
+		ids->g = g;
+	return ids;
+}
+
+static long gr_id_map(void *state, int objtype, char *str, IDTYPE *id,
+		      int createflag)
+{
+	struct gr_ids *ids = state;
+
+	(void)objtype;
+	if (str == NULL) {
+		ids->anon += 2;
+		*id = ids->anon + 1;
+		return 1;
+	}
+	for (size_t i = 0; i < ids->n; i++)
+		if (strcmp(ids->name[i], str) == 0) {
+			*id = 2 * (IDTYPE)(i + 1);
+			return 1;
+		}
+	if (!createflag)
+		return 0;
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap ? 2 * ids->cap : 64;
+		char **name = realloc(ids->name, cap * sizeof(*name));
+
+		if (name == NULL)
+			return 0;
+		ids->name = name;
+		ids->cap = cap;
+	}
+	ids->name[ids->n] = agstrdup(ids->g, str);
+	if (ids->name[ids->n] == NULL)
+		return 0;
+	*id = 2 * (IDTYPE)++ids->n;
+	return 1;
+}
+
+static long gr_id_alloc(void *state, int objtype, IDTYPE id)
+{
+	(void)state;
+	(void)objtype;
+	(void)id;
+	return 0; /* no object asks for an id of its own */
+}
+
+static void gr_id_free(void *state, int objtype, IDTYPE id)
+{
+	(void)state;
+	(void)objtype;
+	(void)id;
+}
+
+static char *gr_id_print(void *state, int objtype, IDTYPE id)
+{
+	struct gr_ids *ids = state;
+
+	(void)objtype;
+	if (id % 2 != 0 || id == 0 || id / 2 > ids->n)
+		return NULL;
+	return ids->name[id / 2 - 1];
+}
+
+static void gr_id_close(void *state)
+{
+	struct gr_ids *ids = state;
+
+	/* The names go with the graph's strings. */
+	if (ids != NULL)
+		free(ids->name);
+	free(ids);
+}
+
+static void gr_id_register(void *state, int objtype, void *obj)
+{
+	(void)state;
+	(void)objtype;
+	(void)obj;
+}
+
+static Agiddisc_t gr_iddisc = {
+	gr_id_open,  gr_id_map,	  gr_id_alloc,	  gr_id_free,
+	gr_id_print, gr_id_close, gr_id_register,
+};
+
+static Agdisc_t gr_disc = {&AgMemDisc, &gr_iddisc, &AgIoDisc};
 
 /* ---- Graphviz messages into our error buffer ------------------------- */
 
@@ -307,8 +489,9 @@ static int gr_rank(const char *name)
 
 /*
  * The column and band of a chain: by its hook when it has one, else by
- * its name (gr_chain_order).  Inbound chains form the upper band,
- * outbound ones the lower.
+ * its name (gr_chain_order).  Outbound chains form the upper band, next
+ * to Envoy's connections back into OUTPUT, which then pass over nothing;
+ * inbound ones the lower.
  */
 static void gr_place(struct gr_chain *gc)
 {
@@ -316,18 +499,20 @@ static void gr_place(struct gr_chain *gc)
 
 	if (hook != NULL) {
 		bool entry = strcasecmp(hook, "prerouting") == 0 ||
-			     strcasecmp(hook, "output") == 0;
+			     strcasecmp(hook, "output") == 0 ||
+			     strcasecmp(hook, "postrouting") == 0;
 
 		gc->col = entry ? GR_COL_ENTRY : GR_COL_JUMPED;
 		gc->band = strcasecmp(hook, "prerouting") == 0 ||
 					   strcasecmp(hook, "input") == 0
-				   ? 0
-				   : 1;
+				   ? GR_BAND_IN
+				   : GR_BAND_OUT;
 		return;
 	}
 	switch (gc->rank) {
-	case 0: /* PREROUTING */
-	case 6: /* OUTPUT */
+	case 0:	 /* PREROUTING */
+	case 6:	 /* OUTPUT */
+	case 10: /* POSTROUTING */
 		gc->col = GR_COL_ENTRY;
 		break;
 	case 1: /* ISTIO_INBOUND */
@@ -337,7 +522,7 @@ static void gr_place(struct gr_chain *gc)
 	default:
 		gc->col = GR_COL_JUMPED;
 	}
-	gc->band = gc->rank <= 5 ? 0 : 1;
+	gc->band = gc->rank <= 5 ? GR_BAND_IN : GR_BAND_OUT;
 }
 
 static int gr_table(struct gr_build *b, const char *table)
@@ -477,49 +662,60 @@ static void gr_keys(struct gr_build *b)
 			gr_key(&b->chains[to], &b->chains[from], r->number,
 			       false);
 	}
-	for (unsigned int s = 1; s < b->nstops; s++) {
-		const struct gr_stop *p = &b->stops[s - 1];
+	/* The frame's flows first: they are the same in all its diagrams. */
+	for (unsigned int k = 0; k <= b->nframe; k++) {
+		const struct gr_stop *st =
+			k < b->nframe ? b->fstops[k] : b->stops;
+		unsigned int ns = k < b->nframe ? b->nfstops[k] : b->nstops;
 
-		if (p->leg == b->stops[s].leg && p->dec != NULL)
-			gr_key(&b->chains[b->stops[s].chain],
-			       &b->chains[p->chain], p->dec->rule, true);
+		for (unsigned int s = 1; s < ns; s++) {
+			const struct gr_stop *p = &st[s - 1];
+
+			if (p->leg == st[s].leg && p->dec != NULL)
+				gr_key(&b->chains[st[s].chain],
+				       &b->chains[p->chain], p->dec->rule,
+				       true);
+		}
 	}
 }
 
 /* ---- the path's steps (path.c's reading of the legs) ----------------- */
 
-static int gr_stop(struct gr_build *b, unsigned int leg,
-		   const struct st_flow_hop *first,
-		   const struct st_flow_hop *dec, bool ruled)
+static int gr_stop(struct gr_build *b, struct gr_stop *stops, unsigned int *n,
+		   const struct st_path_step *step, bool drawn)
 {
-	int c = gr_add_chain(b, first->table, first->chain, NULL);
+	int c = gr_add_chain(b, step->hop->table, step->hop->chain, NULL);
 	struct gr_stop *s = NULL;
 
 	if (c < 0)
 		return c;
-	if (b->nstops == GR_MAX_STOPS)
+	if (*n == GR_MAX_STOPS)
 		return st_err(b->err, ENOSPC, "too many steps to draw");
-	s = &b->stops[b->nstops++];
+	s = &stops[(*n)++];
 	s->chain = c;
-	s->leg = leg;
-	s->dec = dec;
-	s->ruled = ruled;
-	b->chains[c].visited = true;
+	s->leg = step->leg;
+	s->dec = step->dec;
+	s->ruled = step->note == ST_PATH_NOTE_RULE;
+	if (drawn)
+		b->chains[c].visited = true;
 	return 0;
 }
 
-/* The chains the path text shows, in its order, become the stops. */
-static int gr_stops(struct gr_build *b)
+/*
+ * The chains the path text of @f shows, in its order, become its stops;
+ * @drawn: @f is the flow drawn, whose chains are not faint.
+ */
+static int gr_stops(struct gr_build *b, const struct st_flow *f,
+		    struct gr_stop *stops, unsigned int *nstops, bool drawn)
 {
 	struct st_path_step steps[ST_PATH_MAX_STEPS];
-	unsigned int n = st_path_steps(b->f, steps, ST_PATH_MAX_STEPS);
+	unsigned int n = st_path_steps(f, steps, ST_PATH_MAX_STEPS);
 	int rc = 0;
 
+	*nstops = 0;
 	for (unsigned int i = 0; rc == 0 && i < n; i++)
 		if (steps[i].kind == ST_PATH_CHAIN)
-			rc = gr_stop(b, steps[i].leg, steps[i].hop,
-				     steps[i].dec,
-				     steps[i].note == ST_PATH_NOTE_RULE);
+			rc = gr_stop(b, stops, nstops, &steps[i], drawn);
 	return rc;
 }
 
@@ -560,8 +756,9 @@ static enum gr_peer gr_finish(const struct st_flow *f)
 	case 2:
 		return GR_REMOTE;
 	case 3:
-	case 5:
 		return GR_ENVOY;
+	case 5:
+		return GR_LOCALHOST;
 	case 6:
 		return GR_ISTIOD;
 	default:
@@ -570,7 +767,7 @@ static enum gr_peer gr_finish(const struct st_flow *f)
 	if (l->arriving)
 		return GR_APP;
 	if (st_flow_addr_is_loopback(l->family, l->dst))
-		return l->proxy ? GR_ENVOY : GR_APP;
+		return l->proxy ? GR_LOCALHOST : GR_APP;
 	if (strcmp(l->outdev, "lo") == 0)
 		return GR_APP;
 	return GR_REMOTE;
@@ -605,6 +802,11 @@ static void gr_declare(Agraph_t *g)
 	gr_default(g, AGRAPH, "labeljust", "l");
 	gr_default(g, AGRAPH, "nodesep", "0.25");
 	gr_default(g, AGRAPH, "ranksep", "0.4");
+	/*
+	 * At most 1200 x 900 pixels at 100 % (96 per inch), margins
+	 * included: a larger drawing is scaled down to fit a screen.
+	 */
+	gr_default(g, AGRAPH, "size", "12.3,9.2");
 	gr_default(g, AGRAPH, "style", "");
 	gr_default(g, AGRAPH, "color", "black");
 	gr_default(g, AGRAPH, "fontcolor", "black");
@@ -618,7 +820,11 @@ static void gr_declare(Agraph_t *g)
 	gr_default(g, AGNODE, "fontname", "Helvetica");
 	gr_default(g, AGNODE, "fontsize", "10");
 	gr_default(g, AGNODE, "tooltip", "");
+	gr_default(g, AGNODE, "width", "0.75");
+	gr_default(g, AGNODE, "height", "0.5");
 	gr_default(g, AGEDGE, "label", "");
+	gr_default(g, AGEDGE, "xlabel", "");
+	gr_default(g, AGEDGE, "dir", "forward");
 	gr_default(g, AGEDGE, "color", "black");
 	gr_default(g, AGEDGE, "fontcolor", "black");
 	gr_default(g, AGEDGE, "fontname", "Helvetica");
@@ -652,18 +858,11 @@ static void gr_faint(void *obj)
 	gr_set(obj, "style", "rounded,dashed");
 }
 
-static void gr_ports(struct gr_build *b)
+/* Ports the settings do not know, as @f's legs show them. */
+static void gr_ports_of(struct gr_build *b, const struct st_flow *f)
 {
-	const struct st_istio_settings *set = b->o.set;
-
-	if (set != NULL) {
-		b->out_port = set->outbound_port;
-		b->in_port = set->inbound_port;
-		b->has_dns = set->dns_capture;
-		b->dns_port = set->dns_port;
-	}
-	for (unsigned int i = 0; i < b->f->nlegs; i++) {
-		const struct st_flow_leg *l = &b->f->legs[i];
+	for (unsigned int i = 0; i < f->nlegs; i++) {
+		const struct st_flow_leg *l = &f->legs[i];
 
 		if (l->capture == ST_CAPTURE_OUTBOUND && b->out_port == 0)
 			b->out_port = l->redirect_port;
@@ -675,6 +874,21 @@ static void gr_ports(struct gr_build *b)
 				b->dns_port = l->redirect_port;
 		}
 	}
+}
+
+static void gr_ports(struct gr_build *b)
+{
+	const struct st_istio_settings *set = b->o.set;
+
+	if (set != NULL) {
+		b->out_port = set->outbound_port;
+		b->in_port = set->inbound_port;
+		b->has_dns = set->dns_capture;
+		b->dns_port = set->dns_port;
+	}
+	/* The frame's flows first: Envoy's box is the same in all. */
+	for (unsigned int k = 0; k <= b->nframe; k++)
+		gr_ports_of(b, k < b->nframe ? b->frame[k] : b->f);
 }
 
 static void gr_port_field(char *buf, size_t size, const char *port,
@@ -700,7 +914,11 @@ static size_t gr_rec_esc(char *buf, size_t size, const char *s, size_t max)
 	return n;
 }
 
-/* The requests of Envoy's access log on Envoy's node, two at most. */
+/*
+ * The requests of Envoy's access log on Envoy's node, two at most, each
+ * "METHOD AUTHORITY/PATH -> CODE" and the upstream host on a second line;
+ * a TCP proxy connection "TCP" and its host.
+ */
 static void gr_reqs_field(const struct st_flow *f, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -710,22 +928,33 @@ static void gr_reqs_field(const struct st_flow *f, char *buf, size_t size)
 	     i++) {
 		const struct st_flow_req *r = &f->reqs->req[i];
 		char code[16] = "-";
+		char host[ST_FLOW_ADDR_SIZE] = "";
 
 		if (r->has_code)
 			snprintf(code, sizeof(code), "%u", r->code);
+		if (r->host_family != 0)
+			st_flow_addr_format(r->host_family, r->host,
+					    r->host_port, host, sizeof(host));
 		if (n + 4 >= size)
 			break;
 		memcpy(buf + n, "\\n", 3);
 		n += 2;
 		if (r->tcp) {
 			n += gr_rec_esc(buf + n, size - n, "TCP", 3);
-			continue;
+		} else {
+			n += gr_rec_esc(buf + n, size - n, r->method, 8);
+			n += gr_rec_esc(buf + n, size - n, " ", 1);
+			n += gr_rec_esc(buf + n, size - n, r->authority, 28);
+			n += gr_rec_esc(buf + n, size - n, r->path, 24);
+			n += gr_rec_esc(buf + n, size - n, " -> ", 4);
+			n += gr_rec_esc(buf + n, size - n, code, sizeof(code));
 		}
-		n += gr_rec_esc(buf + n, size - n, r->method, 8);
-		n += gr_rec_esc(buf + n, size - n, " ", 1);
-		n += gr_rec_esc(buf + n, size - n, r->path, 24);
-		n += gr_rec_esc(buf + n, size - n, " -> ", 4);
-		n += gr_rec_esc(buf + n, size - n, code, sizeof(code));
+		if (host[0] != '\0' && n + 4 < size) {
+			memcpy(buf + n, "\\n", 3);
+			n += 2;
+			n += gr_rec_esc(buf + n, size - n, "upstream ", 9);
+			n += gr_rec_esc(buf + n, size - n, host, sizeof(host));
+		}
 	}
 	if (f->reqs != NULL && f->reqs->total > 2 && n + 24 < size)
 		snprintf(buf + n, size - n, "\\n+%llu more",
@@ -736,8 +965,9 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 {
 	const struct st_istio_settings *set = b->o.set;
 	char out[64], in[64], dns[64], uid[48] = "";
-	char reqs[160];
-	char label[512];
+	char reqs[400];
+	char label[768];
+	Agraph_t *col = NULL;
 	Agnode_t *n = NULL;
 	bool used_out = false, used_in = false, used_dns = false;
 
@@ -752,6 +982,19 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	gr_set(n, "label", "Local Pod\\n(app container)");
 	gr_set(n, "fillcolor", "#fff4d6");
 	b->peer[GR_APP] = n;
+	/*
+	 * Below the app, in its column: the proxy's own processes, reached
+	 * over lo (in an LR layout the tail of a flat edge goes below).
+	 */
+	/* Anonymous: cgraph orders named siblings by their addresses. */
+	col = agsubg(pod, NULL, 1);
+	gr_set(col, "rank", "same");
+	agsubnode(col, b->peer[GR_APP], 1);
+	n = gr_node(col, gr_peer_id[GR_LOCALHOST]);
+	gr_set(n, "label", "Envoy process\\n(localhost)");
+	gr_set(n, "fillcolor", "#e3edfb");
+	b->peer[GR_LOCALHOST] = n;
+	gr_invis(col, n, b->peer[GR_APP], 1);
 
 	gr_port_field(out, sizeof(out), "out", "outbound", b->out_port);
 	gr_port_field(in, sizeof(in), "in", "inbound", b->in_port);
@@ -764,9 +1007,14 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	 * that the arrows into them do not cross.
 	 */
 	gr_reqs_field(b->f, reqs, sizeof(reqs));
-	snprintf(label, sizeof(label), "<main> Envoy sidecar%s%s|%s%s%s|%s",
-		 uid, reqs, in, b->has_dns ? "|" : "", b->has_dns ? dns : "",
-		 out);
+	/*
+	 * On top the sidecar itself, where its own connections leave (back
+	 * into OUTPUT, over the tables); below, its listeners in the order
+	 * of the chains that redirect to them.
+	 */
+	snprintf(label, sizeof(label), "<main> Envoy sidecar%s%s|%s|%s%s%s",
+		 uid, reqs, b->in_first ? in : out, b->has_dns ? dns : "",
+		 b->has_dns ? "|" : "", b->in_first ? out : in);
 	n = gr_node(pod, gr_peer_id[GR_ENVOY]);
 	gr_set(n, "shape", "record");
 	gr_set(n, "style", "filled");
@@ -786,7 +1034,7 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	 * rank), next to ISTIO_OUTPUT's last rows that redirect to it.  With
 	 * the app in Envoy's column it is a flat edge: the app goes below.
 	 */
-	gr_invis(pod, b->peer[GR_APP], n, GR_COL_ENVOY - b->app_col);
+	gr_invis(pod, b->peer[GR_APP], n, GR_COL_ENVOY - GR_COL_APP);
 	return 0;
 }
 
@@ -833,8 +1081,8 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 			"<FONT COLOR=\"%s\">",
 			r->number, bg ? " BGCOLOR=\"" : "", bg ? bg : "",
 			bg ? "\"" : "", fg);
-		fprintf(f, "%s%u%s</FONT></TD>", bg ? "<B>" : "", r->number,
-			bg ? "</B>" : "");
+		/* Not bold: the table keeps its size whichever rule decided. */
+		fprintf(f, "%u</FONT></TD>", r->number);
 		/*
 		 * Graphviz 2.43 writes a cell's tooltip only for a link: a
 		 * link to the cell itself goes nowhere.
@@ -906,6 +1154,7 @@ static void gr_skeleton(struct gr_build *b, Agraph_t *pod,
 			const unsigned int *order)
 {
 	const struct gr_chain *out = NULL;
+	const struct gr_chain *entry_last = NULL, *c0 = NULL;
 
 	/* The app sends through the first table's OUTPUT. */
 	for (int col = GR_COL_ENTRY; out == NULL && col <= GR_COL_JUMPED;
@@ -915,12 +1164,12 @@ static void gr_skeleton(struct gr_build *b, Agraph_t *pod,
 			out = gr_col_first(b, order, 0, 0, col, -1);
 	}
 	if (out != NULL) {
-		if (b->app_col < out->col)
+		if (GR_COL_APP < out->col)
 			gr_invis(pod, b->peer[GR_APP], out->n,
-				 out->col - b->app_col);
+				 out->col - GR_COL_APP);
 		else
 			gr_invis(pod, out->n, b->peer[GR_APP],
-				 b->app_col - out->col);
+				 GR_COL_APP - out->col);
 		gr_invis(pod, out->n, b->peer[GR_ENVOY],
 			 GR_COL_ENVOY - out->col);
 	}
@@ -957,9 +1206,69 @@ static void gr_skeleton(struct gr_build *b, Agraph_t *pod,
 		if (last != NULL && t > 0)
 			gr_invis(pod, last->n, b->peer[GR_ENVOY],
 				 GR_COL_ENVOY - last->col);
+		/*
+		 * Each table below the one before (nat first): the loop of
+		 * TPROXY from nat's POSTROUTING down to mangle's PREROUTING
+		 * then passes nothing.
+		 */
+		if (t > 0 && entry_last != NULL &&
+		    (c0 = gr_col_first(b, order, start, t, GR_COL_ENTRY, -1)) !=
+			    NULL)
+			gr_invis(pod, c0->n, entry_last->n, 0);
+		for (unsigned int k = start;
+		     k < b->nchains && b->chains[order[k]].table_idx == t; k++)
+			if (b->chains[order[k]].col == GR_COL_ENTRY)
+				entry_last = &b->chains[order[k]];
 		while (i < b->nchains && b->chains[order[i]].table_idx == t)
 			i++;
 	}
+}
+
+/* The chains in the order they are drawn, top to bottom per column. */
+static void gr_sort(const struct gr_build *b, unsigned int *order)
+{
+	for (unsigned int i = 0; i < b->nchains; i++) {
+		unsigned int j = i;
+
+		while (j > 0 &&
+		       !gr_before(&b->chains[order[j - 1]], &b->chains[i])) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+}
+
+/*
+ * Whether the first chain (top to bottom) that redirects to Envoy sends
+ * to its inbound port: Envoy's ports then stand in the same order, so
+ * that the arrows into them do not cross.
+ */
+static bool gr_inbound_first(const struct gr_build *b)
+{
+	unsigned int order[GR_MAX_CHAINS];
+
+	gr_sort(b, order);
+	for (unsigned int i = 0; i < b->nchains; i++) {
+		const struct st_chain *c = b->chains[order[i]].c;
+
+		for (unsigned int k = 0; c != NULL && k < c->nrules; k++) {
+			const struct st_rule *r =
+				st_ruleset_rule(b->o.rs, c->first + k);
+			enum st_capture cap;
+
+			if (r->target.kind != ST_T_REDIRECT &&
+			    r->target.kind != ST_T_TPROXY)
+				continue;
+			cap = st_flow_capture_of(b->o.set, r,
+						 r->target.port_lo);
+			if (cap == ST_CAPTURE_INBOUND)
+				return true;
+			if (cap == ST_CAPTURE_OUTBOUND)
+				return false;
+		}
+	}
+	return true;
 }
 
 static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
@@ -970,6 +1279,7 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 					     : ST_BACKEND_UNKNOWN;
 	Agraph_t *col = NULL;
 	const struct gr_chain *above = NULL;
+	Agnode_t *top = NULL;
 
 	for (unsigned int t = 0; t < b->ntables; t++) {
 		const char *kind = be == ST_BACKEND_NFTABLES ? "nftables table"
@@ -983,16 +1293,7 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 		gr_set(b->table_sub[t], "fillcolor", "#fcfcfc");
 		gr_set(b->table_sub[t], "color", "#909090");
 	}
-	for (unsigned int i = 0; i < b->nchains; i++) {
-		unsigned int j = i;
-
-		while (j > 0 &&
-		       !gr_before(&b->chains[order[j - 1]], &b->chains[i])) {
-			order[j] = order[j - 1];
-			j--;
-		}
-		order[j] = i;
-	}
+	gr_sort(b, order);
 	for (unsigned int i = 0; i < b->nchains; i++) {
 		struct gr_chain *gc = &b->chains[order[i]];
 		char *html = NULL;
@@ -1006,13 +1307,14 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 		    above->col != gc->col) {
 			col = agsubg(b->table_sub[gc->table_idx], NULL, 1);
 			gr_set(col, "rank", "same");
-			above = NULL;
+			top = NULL;
 		}
 		snprintf(name, sizeof(name), "%s/%s", gc->table, gc->name);
 		gc->n = gr_node(col, name);
 		/* In an LR layout the tail of a flat edge goes below. */
-		if (above != NULL)
-			gr_invis(col, gc->n, above->n, 1);
+		if (top != NULL)
+			gr_invis(col, gc->n, top, 1);
+		top = gc->n;
 		above = gc;
 		if (gc->rows) {
 			rc = gr_rows(b, gc, &html);
@@ -1037,127 +1339,150 @@ static void gr_peers(struct gr_build *b)
 		NULL, NULL, "Remote Pod", "Prometheus", "Istiod",
 	};
 
-	for (int p = GR_REMOTE; p < GR_PEER__MAX; p++) {
-		Agnode_t *n = gr_node(b->g, gr_peer_id[p]);
+	/* Top to bottom: Istiod, the remote pod, Prometheus. */
+	static const enum gr_peer order[] = {GR_ISTIOD, GR_REMOTE,
+					     GR_PROMETHEUS};
+	Agraph_t *col = agsubg(b->g, NULL, 1); /* anonymous: see gr_pod() */
+	Agnode_t *below = NULL;
+
+	gr_set(col, "rank", "same");
+	for (size_t i = 0; i < ST_ARRAY_SIZE(order); i++) {
+		enum gr_peer p = order[i];
+		Agnode_t *n = gr_node(col, gr_peer_id[p]);
 
 		gr_set(n, "label", label[p]);
 		gr_set(n, "shape", "box");
 		gr_set(n, "fillcolor", "#eaf5ea");
 		b->peer[p] = n;
+		if (below != NULL)
+			gr_invis(col, below, n, 1);
+		below = n;
 	}
 }
 
 /* ---- edges ----------------------------------------------------------- */
 
+/*
+ * Where each peer stands: the ones that open connections into the pod on
+ * the left, Istiod on the right.  The same in every diagram, whichever
+ * way the flow goes.
+ */
+static int gr_peer_col(enum gr_peer p)
+{
+	switch (p) {
+	case GR_APP:
+	case GR_LOCALHOST:
+		return GR_COL_APP;
+	case GR_ENVOY:
+		return GR_COL_ENVOY;
+	default:
+		return GR_COL_FROM;
+	}
+}
+
 static struct gr_end gr_peer_end(struct gr_build *b, enum gr_peer p,
-				 const char *port, int outside)
+				 const char *port, bool drawn)
 {
 	struct gr_end e = {.n = b->peer[p], .port = "", .chain = -1};
 
-	e.col = p == GR_APP	? b->app_col
-		: p == GR_ENVOY ? GR_COL_ENVOY
-				: outside;
-	b->peer_used[p] = true;
+	e.col = gr_peer_col(p);
+	if (drawn && p < GR_PEER__MAX)
+		b->peer_used[p] = true;
+	/* Envoy's own connections leave to the left of its name. */
 	if (p == GR_ENVOY)
-		e.port = port != NULL ? port : "main";
+		e.port = port != NULL ? port : "w";
 	return e;
 }
 
-static void gr_edge_to(struct gr_build *b, unsigned int *num, unsigned int leg,
-		       const struct gr_end *from, const struct gr_end *to)
+/* One step of a flow from @from to @to, planned; 0 or -ENOSPC. */
+static int gr_plan(struct gr_build *b, unsigned int owner, unsigned int leg,
+		   unsigned int num, const struct gr_end *from,
+		   const struct gr_end *to)
 {
-	Agedge_t *e = gr_edge(b->g, from->n, to->n);
-	char label[64];
-	char port[16] = "";
+	struct gr_plan *p = NULL;
 
-	if (from->ruled && from->dec != NULL)
-		snprintf(label, sizeof(label), "%u: RULE %u", ++*num,
-			 from->dec->rule);
-	else
-		snprintf(label, sizeof(label), "%u", ++*num);
-	gr_set(e, "label", label);
-	gr_set(e, "color", gr_leg_color[leg]);
-	gr_set(e, "fontcolor", gr_leg_color[leg]);
-	if (from->dec != NULL && from->dec->r != NULL &&
-	    from->dec->r->text != NULL) {
-		gr_set(e, "tooltip", from->dec->r->text);
-		gr_set(e, "labeltooltip", from->dec->r->text);
-	}
+	if (b->nplans == GR_MAX_PLANS)
+		return st_err(b->err, ENOSPC, "too many edges to draw");
+	p = &b->plans[b->nplans++];
+	memset(p, 0, sizeof(*p));
+	p->from = *from;
+	p->to = *to;
+	p->owner = owner;
+	p->leg = leg;
+	p->num = num;
 	if (from->chain >= 0 && b->chains[from->chain].rows &&
-	    from->dec != NULL && from->dec->kind == ST_HIT_RULE) {
-		snprintf(port, sizeof(port),
+	    from->dec != NULL && from->dec->kind == ST_HIT_RULE)
+		snprintf(p->tport, sizeof(p->tport),
 			 to->col <= from->col ? "n%u:w" : "r%u:e",
 			 from->dec->rule);
-		gr_set(e, "tailport", port);
-	} else if (from->port[0] != '\0') {
-		gr_set(e, "tailport", from->port);
-	}
+	else
+		st_strlcpy(p->tport,
+			   from->n == b->peer[GR_APP] ? "ne" : from->port,
+			   sizeof(p->tport));
 	if (to->chain >= 0 && b->chains[to->chain].rows)
-		gr_set(e, "headport", "head");
-	else if (to->port[0] != '\0')
-		gr_set(e, "headport", to->port);
+		st_strlcpy(p->hport, "head:w", sizeof(p->hport));
+	else if (to->n == b->peer[GR_APP] && from->col > to->col)
+		/* Under the arrow the app sends from its upper corner. */
+		st_strlcpy(p->hport, "se", sizeof(p->hport));
+	else
+		st_strlcpy(p->hport, to->port, sizeof(p->hport));
 	/* Back through the loop: the columns stay where the frame put them. */
-	if (to->col <= from->col)
-		gr_set(e, "constraint", "false");
-	else if (to->col - from->col > 1 &&
-		 (from->col == GR_COL_FROM || to->col == GR_COL_TO)) {
-		snprintf(port, sizeof(port), "%d", to->col - from->col);
-		gr_set(e, "minlen", port);
-	}
+	p->back = to->col <= from->col;
+	p->flat = to->col == from->col;
+	p->ret = from->n == b->peer[GR_ENVOY] && to->chain >= 0 &&
+		 to->col == GR_COL_ENTRY;
+	if (p->ret)
+		p->table = b->chains[to->chain].table_idx;
+	p->minlen = 1;
+	if (!p->back && to->col - from->col > 1 &&
+	    (from->col == GR_COL_FROM || to->col == GR_COL_TO))
+		p->minlen = to->col - from->col;
+	return 0;
 }
 
 /*
  * The connection Envoy reused, when the flow names it: a dashed edge from
- * Envoy to where the flow ends, labelled with that connection, since no
- * packet of it was seen in this flow.
+ * Envoy to where the flow ends, since no packet of it was seen in this
+ * flow.
  */
-static void gr_pooled_edge(struct gr_build *b, const struct gr_end *from,
-			   unsigned int *num)
+static int gr_plan_pooled(struct gr_build *b, const struct st_flow *f,
+			  unsigned int owner, const struct gr_end *from,
+			  unsigned int num)
 {
-	const struct st_flow *f = b->f;
-	const struct st_flow_conn *c = &f->pooled;
-	char src[ST_FLOW_ADDR_SIZE];
-	char label[96];
 	struct gr_end to;
-	Agedge_t *e;
+	int rc = 0;
 
-	if (c->family == 0 ||
+	if (f->pooled.family == 0 ||
 	    f->legs[f->nlegs - 1].capture == ST_CAPTURE_NONE ||
 	    (f->side != ST_SIDE_REUSED && f->side != ST_SIDE_ACCESS_LOG) ||
 	    (f->type != 1 && f->type != 2 && f->type != 4))
-		return;
-	to = gr_peer_end(b, gr_finish(f), "main", GR_COL_TO);
-	e = gr_edge(b->g, from->n, to.n);
-	st_flow_addr_format(c->family, c->src, c->sport, src, sizeof(src));
-	snprintf(label, sizeof(label), "%u: reused %s", ++*num, src);
-	gr_set(e, "label", label);
-	gr_set(e, "style", "dashed");
-	gr_set(e, "color", "#808080");
-	gr_set(e, "fontcolor", "#606060");
-	if (from->port[0] != '\0')
-		gr_set(e, "tailport", from->port);
-	if (to.col <= from->col)
-		gr_set(e, "constraint", "false");
+		return 0;
+	to = gr_peer_end(b, gr_finish(f), NULL, owner == b->nframe);
+	rc = gr_plan(b, owner, 0, num, from, &to);
+	if (rc == 0)
+		b->plans[b->nplans - 1].pooled = true;
+	return rc;
 }
 
-static void gr_edges(struct gr_build *b)
+/* The edges of @f, whose stops are @stops, planned for @owner. */
+static int gr_plan_flow(struct gr_build *b, const struct st_flow *f,
+			const struct gr_stop *stops, unsigned int nstops,
+			unsigned int owner)
 {
-	const struct st_flow *f = b->f;
-	struct gr_end prev = gr_peer_end(b, gr_start(f), "main",
-					 b->app_col == GR_COL_APP ? GR_COL_FROM
-								  : GR_COL_APP);
+	bool drawn = owner == b->nframe;
+	struct gr_end prev = gr_peer_end(b, gr_start(f), NULL, drawn);
 	unsigned int num = 0;
 	unsigned int s = 0;
+	int rc = 0;
 
-	for (unsigned int li = 0; li < f->nlegs; li++) {
+	for (unsigned int li = 0; rc == 0 && li < f->nlegs; li++) {
 		const struct st_flow_leg *l = &f->legs[li];
 
 		if (li > 0 && f->legs[li - 1].capture != ST_CAPTURE_NONE)
-			prev = gr_peer_end(b, GR_ENVOY,
-					   gr_capture_port(&f->legs[li - 1]),
-					   0);
-		for (; s < b->nstops && b->stops[s].leg == li; s++) {
-			const struct gr_stop *st = &b->stops[s];
+			/* Envoy's own connection: from Envoy, not a listener. */
+			prev = gr_peer_end(b, GR_ENVOY, NULL, drawn);
+		for (; rc == 0 && s < nstops && stops[s].leg == li; s++) {
+			const struct gr_stop *st = &stops[s];
 			struct gr_end to = {.n = b->chains[st->chain].n,
 					    .port = "",
 					    .dec = st->dec,
@@ -1165,134 +1490,330 @@ static void gr_edges(struct gr_build *b)
 					    .chain = st->chain,
 					    .col = b->chains[st->chain].col};
 
-			gr_edge_to(b, &num, li, &prev, &to);
+			rc = gr_plan(b, owner, li, ++num, &prev, &to);
 			prev = to;
 		}
-		if (l->capture != ST_CAPTURE_NONE) {
-			struct gr_end to =
-				gr_peer_end(b, GR_ENVOY, gr_capture_port(l), 0);
+		if (rc == 0 && l->capture != ST_CAPTURE_NONE) {
+			struct gr_end to = gr_peer_end(
+				b, GR_ENVOY, gr_capture_port(l), drawn);
 
-			gr_edge_to(b, &num, li, &prev, &to);
+			rc = gr_plan(b, owner, li, ++num, &prev, &to);
 			prev = to;
-		} else if (li + 1 == f->nlegs) {
+		} else if (rc == 0 && li + 1 == f->nlegs) {
 			struct gr_end to =
-				gr_peer_end(b, gr_finish(f), "main", GR_COL_TO);
+				gr_peer_end(b, gr_finish(f), NULL, drawn);
 
-			gr_edge_to(b, &num, li, &prev, &to);
+			rc = gr_plan(b, owner, li, ++num, &prev, &to);
 		}
 	}
-	gr_pooled_edge(b, &prev, &num);
+	if (rc == 0)
+		rc = gr_plan_pooled(b, f, owner, &prev, ++num);
+	return rc;
 }
 
-/* ---- legend and caption ---------------------------------------------- */
-
-static int gr_legend(struct gr_build *b)
+static bool gr_slot_fits(const struct gr_slot *sl, const struct gr_plan *p)
 {
-	/*
-	 * A plain node, not a cluster: cgraph orders sibling subgraphs by
-	 * their names' addresses, which would make agwrite() output vary.
-	 */
-	Agnode_t *n = gr_node(b->g, "legend");
-	char *html = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&html, &len);
+	return sl->t == p->from.n && sl->h == p->to.n &&
+	       sl->pooled == p->pooled && strcmp(sl->tport, p->tport) == 0 &&
+	       strcmp(sl->hport, p->hport) == 0;
+}
 
-	if (f == NULL)
-		return st_err(b->err, errno, "open_memstream");
-	gr_set(n, "shape", "plain");
-	gr_set(n, "style", "");
-	fputs("<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"2\" "
-	      "CELLPADDING=\"1\">",
-	      f);
+/*
+ * The layout's edges: each flow, in the frame's order, takes a free slot
+ * of the same ends and ports or adds one; the flow drawn comes last.
+ */
+static void gr_union(struct gr_build *b)
+{
+	for (unsigned int i = 0; i < b->nplans; i++) {
+		const struct gr_plan *p = &b->plans[i];
+		struct gr_slot *sl = NULL;
+
+		for (unsigned int k = 0; k < b->nslots && sl == NULL; k++)
+			if (b->slots[k].owner != p->owner + 1 &&
+			    gr_slot_fits(&b->slots[k], p))
+				sl = &b->slots[k];
+		if (sl == NULL) {
+			/* GR_MAX_EDGES == GR_MAX_PLANS: there is room. */
+			sl = &b->slots[b->nslots++];
+			sl->t = p->from.n;
+			sl->h = p->to.n;
+			st_strlcpy(sl->tport, p->tport, sizeof(sl->tport));
+			st_strlcpy(sl->hport, p->hport, sizeof(sl->hport));
+			sl->back = p->back;
+			sl->flat = p->flat;
+			sl->ret = p->ret;
+			sl->tcol = p->from.col;
+			sl->table = p->table;
+			sl->pooled = p->pooled;
+			sl->minlen = p->minlen;
+			sl->plan = -1;
+		}
+		sl->owner = p->owner + 1;
+		if (p->owner == b->nframe)
+			sl->plan = (int)i;
+	}
+}
+
+/*
+ * An edge label of one size whatever it says, so that the layout does
+ * not depend on the text: the frame's other flows leave theirs empty.
+ */
+static void gr_edge_label(struct gr_build *b, Agedge_t *e, const char *text,
+			  int width, bool flat)
+{
+	char html[256];
+
+	/*
+	 * An edge within one column is a flat edge to dot, and Graphviz 2.42
+	 * corrupts its heap laying out a labelled flat edge in a cluster: an
+	 * external label is placed after the layout, and moves nothing.
+	 */
+	if (flat) {
+		if (text[0] != '\0')
+			gr_set(e, "xlabel", text);
+		return;
+	}
+	snprintf(html, sizeof(html),
+		 "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+		 "CELLPADDING=\"0\"><TR><TD FIXEDSIZE=\"TRUE\" WIDTH=\"%d\" "
+		 "HEIGHT=\"10\">%s</TD></TR></TABLE>",
+		 width, text);
+	gr_set_html(b->g, e, "label", html);
+}
+
+static void gr_draw_plan(struct gr_build *b, Agedge_t *e,
+			 const struct gr_plan *p)
+{
+	const struct st_flow_hop *dec = p->from.dec;
+	char label[96];
+
+	if (p->pooled) {
+		const struct st_flow_conn *c = &b->f->pooled;
+		char src[ST_FLOW_ADDR_SIZE];
+
+		st_flow_addr_format(c->family, c->src, c->sport, src,
+				    sizeof(src));
+		snprintf(label, sizeof(label), "%u: reused %s", p->num, src);
+		gr_edge_label(b, e, label, 150, p->flat);
+		gr_set(e, "style", "dashed");
+		gr_set(e, "color", "#808080");
+		gr_set(e, "fontcolor", "#606060");
+		gr_set(e, "tooltip",
+		       "a pooled connection Envoy opened before: no packet "
+		       "of it belongs to this flow");
+		return;
+	}
+	if (p->from.ruled && dec != NULL)
+		snprintf(label, sizeof(label), "%u: RULE %u", p->num,
+			 dec->rule);
+	else
+		snprintf(label, sizeof(label), "%u", p->num);
+	gr_edge_label(b, e, label, 56, p->flat);
+	gr_set(e, "color", gr_leg_color[p->leg]);
+	gr_set(e, "fontcolor", gr_leg_color[p->leg]);
+	if (dec != NULL && dec->r != NULL && dec->r->text != NULL) {
+		gr_set(e, "tooltip", dec->r->text);
+		gr_set(e, "labeltooltip", dec->r->text);
+	}
+}
+
+/*
+ * From an entry chain (POSTROUTING) back to the app or the proxy's
+ * processes beside it: dot loops such a short way back around its ends.
+ */
+static bool gr_short_back(const struct gr_build *b, const struct gr_slot *sl)
+{
+	return sl->back && !sl->flat && sl->tcol == GR_COL_ENTRY &&
+	       (sl->h == b->peer[GR_APP] || sl->h == b->peer[GR_LOCALHOST]);
+}
+
+static int gr_edges(struct gr_build *b)
+{
+	unsigned int nret = 0;
+	int rc = 0;
+
+	for (unsigned int k = 0; rc == 0 && k < b->nframe; k++)
+		rc = gr_plan_flow(b, b->frame[k], b->fstops[k], b->nfstops[k],
+				  k);
+	if (rc == 0)
+		rc = gr_plan_flow(b, b->f, b->stops, b->nstops, b->nframe);
+	if (rc < 0)
+		return rc;
+	gr_union(b);
+	for (unsigned int i = 0; i < b->nslots; i++) {
+		const struct gr_slot *sl = &b->slots[i];
+		Agedge_t *e = gr_edge(b->g, sl->t, sl->h);
+		char len[16];
+
+		if (sl->tport[0] != '\0')
+			gr_set(e, "tailport", sl->tport);
+		if (sl->hport[0] != '\0')
+			gr_set(e, "headport", sl->hport);
+		if (sl->back)
+			gr_set(e, "constraint", "false");
+		if (sl->minlen != 1) {
+			snprintf(len, sizeof(len), "%d", sl->minlen);
+			gr_set(e, "minlen", len);
+		}
+		if ((sl->ret || gr_short_back(b, sl)) &&
+		    b->nret < GR_MAX_RETURNS) {
+			struct gr_return *r = &b->ret[b->nret++];
+
+			r->e = e;
+			r->lane = sl->ret;
+			if (sl->ret) {
+				r->k = nret++;
+				r->table = b->table_sub[sl->table];
+			}
+			r->tail_port = sl->tport[0] != '\0';
+			/* A compass point of the head's box, or a port. */
+			if (strlen(sl->hport) <= 2)
+				st_strlcpy(r->head_compass, sl->hport,
+					   sizeof(r->head_compass));
+			else
+				r->head_port = true;
+		}
+		if (sl->plan >= 0) {
+			gr_draw_plan(b, e, &b->plans[sl->plan]);
+		} else {
+			gr_set(e, "style", "invis");
+			gr_edge_label(b, e, "", sl->pooled ? 150 : 56,
+				      sl->flat);
+		}
+	}
+	return 0;
+}
+
+/* ---- title and legend ------------------------------------------------ */
+
+/*
+ * The legend: one line of the legs, each a chip of its colour with its
+ * addresses (a character, not a cell: cells would stretch to the path's
+ * width).
+ */
+static void gr_legend(struct gr_build *b, FILE *f)
+{
+	fputs("<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"8\">", f);
 	for (unsigned int i = 0; i < b->f->nlegs; i++) {
 		const struct st_flow_leg *l = &b->f->legs[i];
 		char src[ST_FLOW_ADDR_SIZE], dst[ST_FLOW_ADDR_SIZE];
-		char who[48] = "";
 
 		st_flow_addr_format(l->family, l->src, l->sport, src,
 				    sizeof(src));
 		st_flow_addr_format(l->family, l->dst, l->dport, dst,
 				    sizeof(dst));
-		if (l->has_uid)
-			snprintf(who, sizeof(who), ", uid %u", l->uid);
 		fprintf(f,
-			"<TR><TD BGCOLOR=\"%s\" WIDTH=\"18\"> </TD>"
-			"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">leg %u: ",
-			gr_leg_color[i], i + 1);
+			"%s<FONT COLOR=\"%s\" POINT-SIZE=\"11\">&#9632;</FONT> leg %u ",
+			i > 0 ? "   " : "", gr_leg_color[i], i + 1);
 		st_graph_escape(f, src);
 		fputs(" &#8594; ", f);
 		st_graph_escape(f, dst);
-		st_graph_escape(f, who);
-		if (l->capture != ST_CAPTURE_NONE)
-			fprintf(f, ", to %s %u",
-				st_flow_capture_name(l->capture),
-				l->redirect_port);
+		if (l->has_uid)
+			fprintf(f, " uid %u", l->uid);
 		if (l->incomplete)
 			fputs(" (incomplete)", f);
-		fputs("</FONT></TD></TR>", f);
 	}
 	fprintf(f,
-		"<TR><TD BORDER=\"1\" COLOR=\"%s\" WIDTH=\"18\"> </TD>"
-		"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"%s\">"
-		"faint: not visited by this flow</FONT></TD></TR>"
-		"<TR><TD BGCOLOR=\"%s\" WIDTH=\"18\"> </TD>"
-		"<TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">"
-		"highlighted row: the rule that decided; edges are numbered "
-		"in travel order</FONT></TD></TR></TABLE>",
-		GR_FAINT_LINE, GR_FAINT_TEXT, gr_leg_tint[0]);
-	if (fclose(f) != 0)
-		return st_err(b->err, ENOMEM, "building the legend");
-	gr_set_html(b->g, n, "label", html);
-	free(html);
-	return 0;
+		"   <FONT COLOR=\"%s\" POINT-SIZE=\"11\">&#9633;</FONT>"
+		"<FONT COLOR=\"%s\"> not visited</FONT></FONT></TD></TR>",
+		GR_FAINT_LINE, GR_FAINT_TEXT);
 }
 
-/* "Type 2 local-to-remote: PATH", wrapped at " -> " into left-aligned lines. */
-static int gr_caption(struct gr_build *b)
+/* @s escaped for an HTML label, a backslash as a slash. */
+static void gr_html_text(FILE *o, const char *s, size_t n)
+{
+	char buf[2] = "";
+
+	for (size_t i = 0; i < n && s[i] != '\0'; i++) {
+		buf[0] = s[i] == '\\' ? '/' : s[i];
+		st_graph_escape(o, buf);
+	}
+}
+
+/*
+ * The lines of @f's path and reason, wrapped at " -> " (the path) and
+ * spaces (the reason) before 120 columns, into @o (NULL: only counted).
+ */
+static unsigned int gr_wrap(FILE *o, const struct st_flow *f)
+{
+	char path[1024];
+	const char *texts[2] = {path, f->reason};
+	const char *seps[2] = {" -> ", " "};
+	unsigned int lines = 0;
+
+	st_path_format(f, path, sizeof(path));
+	for (int t = 0; t < 2; t++) {
+		const char *p = texts[t];
+		size_t slen = strlen(seps[t]);
+		size_t col = 0;
+
+		if (*p == '\0')
+			continue;
+		lines++;
+		while (*p != '\0') {
+			const char *sep = strstr(p, seps[t]);
+			size_t n = sep != NULL ? (size_t)(sep - p) : strlen(p);
+
+			if (col > 0 && col + n > 120) {
+				if (o != NULL)
+					fputs("<BR ALIGN=\"LEFT\"/>    ", o);
+				lines++;
+				col = 4;
+			}
+			if (o != NULL)
+				gr_html_text(o, p, n);
+			col += n;
+			if (sep == NULL)
+				break;
+			if (o != NULL)
+				gr_html_text(o, seps[t], slen);
+			col += slen;
+			p = sep + slen;
+		}
+		if (o != NULL)
+			fputs("<BR ALIGN=\"LEFT\"/>", o);
+	}
+	return lines;
+}
+
+/*
+ * The graph's label: "Type 2: local-to-remote", the legend, the path
+ * and the reason.  It has as many lines as the longest of the frame's, so
+ * that its height moves nothing in the layout.
+ */
+static int gr_title(struct gr_build *b)
 {
 	const struct st_flow *f = b->f;
-	char path[1024];
 	char *cap = NULL;
 	size_t len = 0;
 	FILE *o = open_memstream(&cap, &len);
-	size_t col = 0;
-	const char *p = path;
+	unsigned int lines = 0, most = 0;
 
 	if (o == NULL)
 		return st_err(b->err, errno, "open_memstream");
-	st_path_format(f, path, sizeof(path));
+	for (unsigned int k = 0; k < b->nframe; k++) {
+		unsigned int n = gr_wrap(NULL, b->frame[k]);
+
+		most = n > most ? n : most;
+	}
+	/* At least as wide as any: its width moves nothing either. */
+	fputs("<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+	      "CELLPADDING=\"1\" WIDTH=\"780\"><TR><TD ALIGN=\"LEFT\"><B>",
+	      o);
 	if (f->type == 0)
 		fprintf(o, "Type 0 (%s)", st_class_name(f->klass, 0));
 	else
 		fprintf(o, "Type %d: %s", f->type, st_class_type_name(f->type));
-	fputs("\\l", o);
-	while (*p != '\0') {
-		const char *arrow = strstr(p, " -> ");
-		size_t n = arrow != NULL ? (size_t)(arrow - p) : strlen(p);
-
-		if (col > 0 && col + n > 90) {
-			fputs("\\l    ", o);
-			col = 4;
-		}
-		/* A backslash would start a Graphviz escape. */
-		for (size_t i = 0; i < n; i++)
-			fputc(p[i] == '\\' ? '/' : p[i], o);
-		col += n;
-		if (arrow == NULL)
-			break;
-		fputs(" -> ", o);
-		col += 4;
-		p = arrow + 4;
-	}
-	fputs("\\l", o);
-	if (f->reason[0] != '\0') {
-		for (const char *r = f->reason; *r != '\0'; r++)
-			fputc(*r == '\\' ? '/' : *r, o);
-		fputs("\\l", o);
-	}
+	fputs("</B></TD></TR>", o);
+	if (!b->o.no_legend)
+		gr_legend(b, o);
+	fputs("<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\">", o);
+	for (lines = gr_wrap(o, f); lines < most; lines++)
+		fputs(" <BR ALIGN=\"LEFT\"/>", o);
+	fputs("</FONT></TD></TR></TABLE>", o);
 	if (fclose(o) != 0)
-		return st_err(b->err, ENOMEM, "building the caption");
-	gr_set(b->g, "label", cap);
+		return st_err(b->err, ENOMEM, "building the title");
+	gr_set_html(b->g, b->g, "label", cap);
 	free(cap);
 	return 0;
 }
@@ -1323,21 +1844,28 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 	b->err = err;
 	if (opts != NULL)
 		b->o = *opts;
-	gr_ports(b);
 	rc = gr_frame(b);
+	for (unsigned int k = 0; rc == 0 && opts != NULL && k < opts->nframe &&
+				 b->nframe < GR_MAX_FRAME;
+	     k++) {
+		const struct st_flow *ff = opts->frame[k];
+
+		if (ff == NULL || ff->nlegs == 0 ||
+		    ff->nlegs > ST_FLOW_MAX_LEGS)
+			continue;
+		b->frame[b->nframe] = ff;
+		rc = gr_stops(b, ff, b->fstops[b->nframe],
+			      &b->nfstops[b->nframe], false);
+		b->nframe++;
+	}
+	gr_ports(b);
 	if (rc == 0)
-		rc = gr_stops(b);
+		rc = gr_stops(b, flow, b->stops, &b->nstops, true);
 	if (rc < 0)
 		goto fail;
 	gr_keys(b);
-	/*
-	 * A flow that does not start at the app ends beside Envoy, on the
-	 * right, instead of running back across the tables; an unused app
-	 * waits there too, out of the way of a peer coming in from the left.
-	 */
-	b->app_col = gr_start(flow) == GR_APP ? GR_COL_APP : GR_COL_ENVOY;
 
-	sg->g = agopen((char *)"sidecar_trace", Agdirected, NULL);
+	sg->g = agopen((char *)"sidecar_trace", Agdirected, &gr_disc);
 	if (sg->g == NULL) {
 		st_err(err, ENOMEM, "agopen failed");
 		goto fail;
@@ -1360,23 +1888,26 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 	gr_set(pod, "color", "#303030");
 	gr_set(pod, "labeljust", "l");
 	gr_set(pod, "fontsize", "12");
+	/* Room above the tables for Envoy's lanes back into OUTPUT. */
+	gr_set(pod, "margin", "16");
 
+	b->in_first = gr_inbound_first(b);
 	rc = gr_pod(b, pod);
 	if (rc == 0)
 		rc = gr_chain_nodes(b, pod);
 	if (rc < 0)
 		goto fail;
 	gr_peers(b);
-	gr_edges(b);
-	for (int p = GR_APP; p < GR_PEER__MAX; p++)
+	rc = gr_edges(b);
+	for (int p = GR_APP; rc == 0 && p < GR_PEER__MAX; p++)
 		if (!b->peer_used[p] && p != GR_ENVOY)
 			gr_faint(b->peer[p]);
-	if (!b->o.no_legend)
-		rc = gr_legend(b);
 	if (rc == 0)
-		rc = gr_caption(b);
+		rc = gr_title(b);
 	if (rc < 0)
 		goto fail;
+	memcpy(sg->ret, b->ret, sizeof(sg->ret));
+	sg->nret = b->nret;
 	goto out;
 fail:
 	st_graph_free(sg);
@@ -1434,6 +1965,475 @@ static int gr_write_dot_file(struct st_graph *g, const char *path, char *err)
 	return rc;
 }
 
+#define GR_ARROW 7.0 /* the arrowhead's length: 10 points x arrowsize */
+#define GR_LANE 13.0 /* between two returns side by side: room for a label */
+
+/* A straight piece from @a to @b as one cubic Bezier segment. */
+static void gr_piece(pointf *pt, pointf a, pointf b)
+{
+	pt[0] = a;
+	pt[1].x = a.x + (b.x - a.x) / 3;
+	pt[1].y = a.y + (b.y - a.y) / 3;
+	pt[2].x = a.x + 2 * (b.x - a.x) / 3;
+	pt[2].y = a.y + 2 * (b.y - a.y) / 3;
+}
+
+/*
+ * Envoy's connections back into OUTPUT, drawn as a schematic would: up
+ * from Envoy, along a lane just above the chain's table, down into the
+ * chain.  Left to dot, they swing around whatever is in the way (often
+ * the whole pod); the lane crosses nothing, as no other edge leaves a
+ * table upwards.  Each return of the frame has its own lane, so that
+ * they do not overlap.
+ */
+/*
+ * A short way back to the left: one smooth curve from the tail's left
+ * side (or dot's end at its port) to the head's right side (or its
+ * compass point, or port).  dot routes such edges, laid out against its
+ * ranks, in loops around their ends.
+ */
+static void gr_back(const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e), *h = aghead(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t), hc = ND_coord(h);
+	double hw = ND_width(h) * 36, hh = ND_height(h) * 36;
+	pointf a = {tc.x - ND_width(t) * 36, tc.y};
+	pointf tip = {hc.x + hw, hc.y};
+	pointf d, *pt = NULL;
+	double dx;
+
+	if (r->tail_port)
+		a = bz->sflag ? bz->sp : bz->list[0];
+	if (r->head_port)
+		tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
+	else if (strcmp(r->head_compass, "se") == 0)
+		tip.y = hc.y - hh + 4;
+	if (tip.x >= a.x)
+		return;
+	pt = malloc(4 * sizeof(*pt));
+	if (pt == NULL)
+		return;
+	d.x = tip.x + GR_ARROW;
+	d.y = tip.y;
+	dx = (a.x - d.x) / 2;
+	pt[0] = a;
+	pt[1].x = a.x - dx;
+	pt[1].y = a.y;
+	pt[2].x = d.x + dx;
+	pt[2].y = d.y;
+	pt[3] = d;
+	free(bz->list);
+	bz->list = pt;
+	bz->size = 4;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep = tip;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (a.x + d.x) / 2;
+		ED_label(e)->pos.y = (a.y + d.y) / 2 + ED_label(e)->dimen.y / 2;
+	}
+	if (ED_xlabel(e) != NULL) {
+		ED_xlabel(e)->pos.x = (a.x + d.x) / 2;
+		ED_xlabel(e)->pos.y =
+			(a.y + d.y) / 2 + ED_xlabel(e)->dimen.y / 2;
+	}
+}
+
+static void gr_lane(const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e), *h = aghead(e);
+	boxf tb = GD_bb(r->table);
+	double k = r->k;
+	double lane = tb.UR.y + 8 + GR_LANE * k;
+	pointf tc = ND_coord(t), hc = ND_coord(h);
+	double tw = ND_width(t) * 36, th = ND_height(t) * 36;
+	double hh = ND_height(h) * 36;
+	/* The lower lanes inside the upper ones: nothing crosses. */
+	pointf a = {tc.x - tw + 8 + GR_LANE * k, tc.y + th};
+	pointf b = {a.x, lane};
+	pointf c = {hc.x + GR_LANE * (0.5 - k), lane};
+	pointf d = {c.x, hc.y + hh + GR_ARROW};
+	bezier *bz = NULL;
+	pointf *pt = NULL;
+
+	/* A lane at Envoy's height leaves from its side. */
+	if (lane < tc.y + th - 4 && lane > tc.y - th + 4) {
+		a.x = tc.x - tw;
+		a.y = lane;
+		b.x = a.x - 1;
+	} else if (lane < tc.y) {
+		a.y = tc.y - th;
+	}
+	pt = malloc(10 * sizeof(*pt));
+	if (pt == NULL)
+		return;
+	bz = &ED_spl(e)->list[0];
+	gr_piece(&pt[0], a, b);
+	gr_piece(&pt[3], b, c);
+	gr_piece(&pt[6], c, d);
+	pt[9] = d;
+	free(bz->list);
+	bz->list = pt;
+	bz->size = 10;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep.x = d.x;
+	bz->ep.y = hc.y + hh;
+	/* Above its lane, where the next one up leaves room. */
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (b.x + c.x) / 2;
+		ED_label(e)->pos.y = lane + ED_label(e)->dimen.y / 2 + 1;
+	}
+}
+
+/* Edges dot would route badly, drawn after its layout. */
+static void gr_reroute(struct st_graph *g)
+{
+	for (unsigned int i = 0; i < g->nret; i++) {
+		Agedge_t *e = g->ret[i].e;
+
+		if (ED_spl(e) == NULL || ED_spl(e)->size != 1)
+			continue;
+		if (g->ret[i].lane)
+			gr_lane(&g->ret[i]);
+		else
+			gr_back(&g->ret[i]);
+	}
+}
+
+int st_graph_layout(struct st_graph *g, char *err)
+{
+	agusererrf old = NULL;
+	int rc = 0;
+
+	if (g->laid_out)
+		return 0;
+	gr_msg[0] = '\0';
+	old = agseterrf(gr_errf);
+	if (gr_gvc == NULL) {
+		gr_gvc = gvContext();
+		if (gr_gvc == NULL) {
+			rc = st_err(err, ENOMEM, "gvContext failed");
+			goto out;
+		}
+	}
+	if (gvLayout(gr_gvc, g->g, "dot") != 0) {
+		rc = st_err(err, EIO, "Graphviz layout failed: %s",
+			    gr_msg[0] ? gr_msg : "no message");
+		goto out;
+	}
+	g->laid_out = true;
+	gr_reroute(g);
+out:
+	agseterrf(old);
+	return rc;
+}
+
+/* ---- measuring the layout -------------------------------------------- */
+
+#define GR_SAMPLES 12 /* points per Bezier segment */
+#define GR_MAX_POINTS 2048
+#define GR_NEAR 12.0 /* around a shared end, edges may meet */
+
+struct gr_poly {
+	Agedge_t *e;
+	unsigned int n;
+	pointf *pt;
+};
+
+struct gr_box {
+	double x0, y0, x1, y1;
+};
+
+static bool gr_drawn(void *obj)
+{
+	const char *style = agget(obj, (char *)"style");
+
+	return style == NULL || strstr(style, "invis") == NULL;
+}
+
+/* The edge's spline as a polyline, arrowheads included. */
+static unsigned int gr_polyline(Agedge_t *e, pointf *pt, unsigned int max)
+{
+	const splines *sp = ED_spl(e);
+	unsigned int n = 0;
+
+	for (int i = 0; sp != NULL && i < sp->size; i++) {
+		const bezier *bz = &sp->list[i];
+
+		if (bz->sflag && n < max)
+			pt[n++] = bz->sp;
+		for (int j = 0; j + 3 < bz->size; j += 3) {
+			const pointf *c = &bz->list[j];
+
+			for (int k = j == 0 ? 0 : 1; k <= GR_SAMPLES; k++) {
+				double t = (double)k / GR_SAMPLES, u = 1 - t;
+				double a = u * u * u, b = 3 * u * u * t;
+				double d = 3 * u * t * t, f = t * t * t;
+
+				if (n == max)
+					break;
+				pt[n].x = a * c[0].x + b * c[1].x + d * c[2].x +
+					  f * c[3].x;
+				pt[n].y = a * c[0].y + b * c[1].y + d * c[2].y +
+					  f * c[3].y;
+				n++;
+			}
+		}
+		if (bz->eflag && n < max)
+			pt[n++] = bz->ep;
+	}
+	return n;
+}
+
+static double gr_orient(pointf a, pointf b, pointf c)
+{
+	return (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
+}
+
+/* Do segments ab and cd cross properly?  @at receives where. */
+static bool gr_cross(pointf a, pointf b, pointf c, pointf d, pointf *at)
+{
+	double d1 = gr_orient(c, d, a), d2 = gr_orient(c, d, b);
+	double d3 = gr_orient(a, b, c), d4 = gr_orient(a, b, d);
+	double t;
+
+	if (!((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) ||
+	    !((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)))
+		return false;
+	t = d1 / (d1 - d2);
+	at->x = a.x + t * (b.x - a.x);
+	at->y = a.y + t * (b.y - a.y);
+	return true;
+}
+
+static struct gr_box gr_node_box(Agnode_t *n, double grow)
+{
+	pointf c = ND_coord(n);
+	double w = ND_width(n) * 72 / 2 + grow,
+	       h = ND_height(n) * 72 / 2 + grow;
+	struct gr_box bx = {c.x - w, c.y - h, c.x + w, c.y + h};
+
+	return bx;
+}
+
+static bool gr_in_box(const struct gr_box *bx, pointf p)
+{
+	return p.x > bx->x0 && p.x < bx->x1 && p.y > bx->y0 && p.y < bx->y1;
+}
+
+/* Does the polyline enter the box's inside? */
+static bool gr_poly_hits(const struct gr_poly *p, const struct gr_box *bx)
+{
+	pointf c[4] = {{bx->x0, bx->y0},
+		       {bx->x1, bx->y0},
+		       {bx->x1, bx->y1},
+		       {bx->x0, bx->y1}};
+	pointf at;
+
+	if (bx->x1 <= bx->x0 || bx->y1 <= bx->y0)
+		return false;
+	for (unsigned int i = 0; i < p->n; i++) {
+		if (gr_in_box(bx, p->pt[i]))
+			return true;
+		for (unsigned int k = 0; i > 0 && k < 4; k++)
+			if (gr_cross(p->pt[i - 1], p->pt[i], c[k],
+				     c[(k + 1) % 4], &at))
+				return true;
+	}
+	return false;
+}
+
+static const char *gr_edge_name(Agedge_t *e, char *buf, size_t size)
+{
+	const char *label = agget(e, (char *)"tooltip");
+
+	snprintf(buf, size, "%s -> %s%s%s%s", agnameof(agtail(e)),
+		 agnameof(aghead(e)), label && label[0] ? " (" : "",
+		 label ? label : "", label && label[0] ? ")" : "");
+	return buf;
+}
+
+/* Crossings of two drawn edges, away from the nodes they share. */
+static unsigned int gr_pair_crossings(const struct gr_poly *a,
+				      const struct gr_poly *b)
+{
+	Agnode_t *shared[2] = {NULL, NULL};
+	struct gr_box near[2];
+	unsigned int ns = 0, n = 0;
+	Agnode_t *ea[2] = {agtail(a->e), aghead(a->e)};
+	Agnode_t *eb[2] = {agtail(b->e), aghead(b->e)};
+
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			if (ea[i] == eb[j] && ns < 2 &&
+			    (ns == 0 || shared[0] != ea[i]))
+				shared[ns++] = ea[i];
+	for (unsigned int k = 0; k < ns; k++)
+		near[k] = gr_node_box(shared[k], GR_NEAR);
+	for (unsigned int i = 1; i < a->n; i++)
+		for (unsigned int j = 1; j < b->n; j++) {
+			pointf at;
+			bool skip = false;
+
+			if (!gr_cross(a->pt[i - 1], a->pt[i], b->pt[j - 1],
+				      b->pt[j], &at))
+				continue;
+			for (unsigned int k = 0; k < ns; k++)
+				skip |= gr_in_box(&near[k], at);
+			n += !skip;
+		}
+	return n;
+}
+
+static void gr_boxes(Agraph_t *root, Agraph_t *g, const struct gr_poly *p,
+		     unsigned int np, struct st_graph_quality *q, FILE *detail)
+{
+	for (int c = 1; c <= GD_n_cluster(g); c++) {
+		Agraph_t *sub = GD_clust(g)[c];
+		struct gr_box bx = {GD_bb(sub).LL.x + 1, GD_bb(sub).LL.y + 1,
+				    GD_bb(sub).UR.x - 1, GD_bb(sub).UR.y - 1};
+
+		for (unsigned int i = 0; i < np; i++) {
+			char name[256];
+
+			if (agsubnode(sub, agtail(p[i].e), 0) != NULL ||
+			    agsubnode(sub, aghead(p[i].e), 0) != NULL ||
+			    !gr_poly_hits(&p[i], &bx))
+				continue;
+			q->through_boxes++;
+			if (detail != NULL)
+				fprintf(detail, "through %s: %s\n",
+					agnameof(sub),
+					gr_edge_name(p[i].e, name,
+						     sizeof(name)));
+		}
+		gr_boxes(root, sub, p, np, q, detail);
+	}
+}
+
+int st_graph_quality(struct st_graph *g, struct st_graph_quality *q,
+		     FILE *detail, char *err)
+{
+	struct gr_poly *p = NULL;
+	pointf *pts = NULL;
+	unsigned int np = 0, used = 0, ne = 0;
+	int rc = st_graph_layout(g, err);
+
+	memset(q, 0, sizeof(*q));
+	if (rc < 0)
+		return rc;
+	for (Agnode_t *n = agfstnode(g->g); n != NULL; n = agnxtnode(g->g, n))
+		for (Agedge_t *e = agfstout(g->g, n); e != NULL;
+		     e = agnxtout(g->g, e))
+			ne++;
+	p = calloc(ne + 1, sizeof(*p));
+	pts = calloc(GR_MAX_POINTS * (size_t)(ne + 1), sizeof(*pts));
+	if (p == NULL || pts == NULL) {
+		rc = st_err(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (Agnode_t *n = agfstnode(g->g); n != NULL; n = agnxtnode(g->g, n))
+		for (Agedge_t *e = agfstout(g->g, n); e != NULL;
+		     e = agnxtout(g->g, e)) {
+			if (!gr_drawn(e))
+				continue;
+			p[np].e = e;
+			p[np].pt = pts + used;
+			p[np].n = gr_polyline(e, p[np].pt, GR_MAX_POINTS);
+			used += GR_MAX_POINTS;
+			np++;
+		}
+	q->edges = np;
+	q->width = GD_bb(g->g).UR.x - GD_bb(g->g).LL.x;
+	q->height = GD_bb(g->g).UR.y - GD_bb(g->g).LL.y;
+	for (unsigned int i = 0; i < np; i++)
+		for (unsigned int j = i + 1; j < np; j++) {
+			unsigned int c = gr_pair_crossings(&p[i], &p[j]);
+			char a[256], b[256];
+
+			q->crossings += c;
+			if (c > 0 && detail != NULL)
+				fprintf(detail, "cross x%u: %s / %s\n", c,
+					gr_edge_name(p[i].e, a, sizeof(a)),
+					gr_edge_name(p[j].e, b, sizeof(b)));
+		}
+	for (Agnode_t *n = agfstnode(g->g); n != NULL; n = agnxtnode(g->g, n)) {
+		struct gr_box bx = gr_node_box(n, -2);
+
+		for (unsigned int i = 0; i < np; i++) {
+			char name[256];
+
+			if (agtail(p[i].e) == n || aghead(p[i].e) == n ||
+			    !gr_poly_hits(&p[i], &bx))
+				continue;
+			q->through_nodes++;
+			if (detail != NULL)
+				fprintf(detail, "through %s: %s\n", agnameof(n),
+					gr_edge_name(p[i].e, name,
+						     sizeof(name)));
+		}
+	}
+	gr_boxes(g->g, g->g, p, np, q, detail);
+out:
+	free(pts);
+	free(p);
+	return rc;
+}
+
+void st_graph_rendered_size(const struct st_graph *g, double *width,
+			    double *height)
+{
+	const char *size = NULL;
+	double w = 0, h = 0, sw = 0, sh = 0, scale = 1;
+
+	if (g->laid_out) {
+		w = GD_bb(g->g).UR.x - GD_bb(g->g).LL.x;
+		h = GD_bb(g->g).UR.y - GD_bb(g->g).LL.y;
+		size = agget(g->g->root, (char *)"size");
+	}
+	/* Graphviz scales a drawing down to "size" (inches), not up. */
+	if (size != NULL && sscanf(size, "%lf,%lf", &sw, &sh) == 2 && w > 0 &&
+	    h > 0) {
+		if (sw * 72 < w)
+			scale = sw * 72 / w;
+		if (sh * 72 < h * scale)
+			scale = sh * 72 / h;
+	}
+	/* The SVG's margin: 4 points each side ("pad"). */
+	*width = w > 0 ? w * scale + 8 : 0;
+	*height = h > 0 ? h * scale + 8 : 0;
+}
+
+int st_graph_positions(struct st_graph *g, struct st_graph_pos *pos,
+		       unsigned int max, char *err)
+{
+	Agraph_t *pod = NULL;
+	pointf o = {0, 0};
+	unsigned int n = 0;
+	int rc = st_graph_layout(g, err);
+
+	if (rc < 0)
+		return rc;
+	pod = agsubg(g->g, (char *)"cluster_pod", 0);
+	if (pod != NULL)
+		o = GD_bb(pod).LL;
+	for (Agnode_t *v = agfstnode(g->g); v != NULL;
+	     v = agnxtnode(g->g, v), n++) {
+		if (n >= max)
+			continue;
+		st_strlcpy(pos[n].id, agnameof(v), sizeof(pos[n].id));
+		pos[n].x = ND_coord(v).x - o.x;
+		pos[n].y = ND_coord(v).y - o.y;
+		pos[n].w = ND_width(v) * 72;
+		pos[n].h = ND_height(v) * 72;
+	}
+	return (int)n;
+}
+
 int st_graph_render(struct st_graph *g, const char *format, const char *path,
 		    char *err)
 {
@@ -1458,23 +2458,11 @@ int st_graph_render(struct st_graph *g, const char *format, const char *path,
 			"unknown diagram format '%s' (svg, png, pdf, dot)",
 			format);
 
+	rc = st_graph_layout(g, err);
+	if (rc < 0)
+		return rc;
 	gr_msg[0] = '\0';
 	old = agseterrf(gr_errf);
-	if (gr_gvc == NULL) {
-		gr_gvc = gvContext();
-		if (gr_gvc == NULL) {
-			rc = st_err(err, ENOMEM, "gvContext failed");
-			goto out;
-		}
-	}
-	if (!g->laid_out) {
-		if (gvLayout(gr_gvc, g->g, "dot") != 0) {
-			rc = st_err(err, EIO, "Graphviz layout failed: %s",
-				    gr_msg[0] ? gr_msg : "no message");
-			goto out;
-		}
-		g->laid_out = true;
-	}
 	/* Our own file: its open and write errors are ours to report. */
 	out = fopen(path, "w");
 	if (out == NULL) {

@@ -46,7 +46,16 @@ struct st_graph_opts {
 	const struct st_ruleset *rs;
 	/* Ports and proxy ids; NULL: the ports the flow's legs show. */
 	const struct st_istio_settings *set;
-	bool no_legend;
+	/*
+	 * The flows whose paths shape the layout, e.g. the canonical flows
+	 * of the rule set: every diagram drawn with the same frame has its
+	 * nodes at the same places (their edges are laid out, unseen, in all
+	 * of them).  NULL: the flow's own path alone.  Only read during
+	 * st_graph_new(); at most 8 are used.
+	 */
+	const struct st_flow *const *frame;
+	unsigned int nframe;
+	bool no_legend; /* no line of leg colours under the title */
 };
 
 struct st_graph;
@@ -93,6 +102,66 @@ int st_graph_write_dot(struct st_graph *g, FILE *out, char *err);
  */
 int st_graph_render(struct st_graph *g, const char *format, const char *path,
 		    char *err);
+
+/**
+ * st_graph_layout() - lay the graph out with dot (once; st_graph_render()
+ * does it too).
+ * Return: 0, or -ENOMEM / -EIO with @err set.
+ */
+int st_graph_layout(struct st_graph *g, char *err);
+
+/* How readable a laid-out diagram is: what a reader's eye trips over. */
+struct st_graph_quality {
+	unsigned int edges;	    /* edges drawn */
+	unsigned int crossings;	    /* points where two drawn edges cross */
+	unsigned int through_nodes; /* edge over a node that is not its end */
+	unsigned int through_boxes; /* edge over a table (or the pod) that
+				     * holds neither of its ends */
+	double width, height;	    /* the drawing, in points */
+};
+
+/**
+ * st_graph_quality() - measure the layout (laid out first if need be):
+ * every drawn edge as the polyline of its spline, crossings away from the
+ * nodes two edges share, and the node and cluster boxes an edge passes.
+ * @g: the graph
+ * @q: receives the counts
+ * @detail: NULL, or where to write one line per fault found
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno from the layout.
+ */
+int st_graph_quality(struct st_graph *g, struct st_graph_quality *q,
+		     FILE *detail, char *err);
+
+/**
+ * st_graph_rendered_size() - the size of the rendered picture at 100 %,
+ * in points (1/72 inch), margins and any scaling down included; 0 x 0
+ * before a layout.
+ */
+void st_graph_rendered_size(const struct st_graph *g, double *width,
+			    double *height);
+
+/* Where a node stands in the layout. */
+struct st_graph_pos {
+	char id[96]; /* "app", "envoy", "remote", "nat/OUTPUT", ... */
+	double x, y; /* its centre, in points from the pod box's corner */
+	double w, h; /* its size, in points */
+};
+
+/**
+ * st_graph_positions() - the laid-out place of every node (laid out first
+ * if need be), in creation order.
+ * @g: the graph
+ * @pos: where to store them
+ * @max: room in @pos
+ * @err: error buffer
+ *
+ * Return: the number of nodes (only the first @max stored), or a negative
+ * errno from the layout.
+ */
+int st_graph_positions(struct st_graph *g, struct st_graph_pos *pos,
+		       unsigned int max, char *err);
 
 /**
  * st_graph_format_of() - the format a file name's extension asks for:

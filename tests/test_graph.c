@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,9 +38,12 @@
 
 #include "classify.h"
 #include "diagram.h"
+#include "eval.h"
 #include "graph.h"
 #include "istio.h"
 #include "path.h"
+#include "pipe.h"
+#include "scenario.h"
 #include "testlib.h"
 
 #define MAX_HOPS 12
@@ -119,41 +124,41 @@ static const struct {
 } want_117[] = {
 	{1,
 	 {"remote -> nat/PREROUTING 1",
-	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head 2",
+	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head:w 2",
 	  "nat/ISTIO_INBOUND:r5:e -> nat/ISTIO_IN_REDIRECT 3: RULE 5",
-	  "nat/ISTIO_IN_REDIRECT -> envoy:in 4", "envoy:in -> nat/OUTPUT 5",
-	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
-	  "nat/ISTIO_OUTPUT:r1:e -> nat/POSTROUTING 7: RULE 1",
-	  "nat/POSTROUTING -> app 8"}},
+	  "nat/ISTIO_IN_REDIRECT -> envoy:in 4", "envoy:w -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 6",
+	  "nat/ISTIO_OUTPUT:n1:w -> nat/POSTROUTING 7: RULE 1",
+	  "nat/POSTROUTING -> app:se 8"}},
 	{2,
-	 {"app -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	 {"app:ne -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 2",
 	  "nat/ISTIO_OUTPUT:r9:e -> nat/ISTIO_REDIRECT 3: RULE 9",
-	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:out -> nat/OUTPUT 5",
-	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
-	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 7: RULE 4",
+	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:w -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 6",
+	  "nat/ISTIO_OUTPUT:n4:w -> nat/POSTROUTING 7: RULE 4",
 	  "nat/POSTROUTING -> remote 8"}},
 	{3,
 	 {"prometheus -> nat/PREROUTING 1",
-	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head 2",
+	  "nat/PREROUTING -> nat/ISTIO_INBOUND:head:w 2",
 	  "nat/ISTIO_INBOUND:r2:e -> nat/INPUT 3: RULE 2",
-	  "nat/INPUT -> envoy:main 4"}},
+	  "nat/INPUT -> envoy:w 4"}},
 	{4,
-	 {"app -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
+	 {"app:ne -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 2",
 	  "nat/ISTIO_OUTPUT:r9:e -> nat/ISTIO_REDIRECT 3: RULE 9",
-	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:out -> nat/OUTPUT 5",
-	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 6",
+	  "nat/ISTIO_REDIRECT -> envoy:out 4", "envoy:w -> nat/OUTPUT 5",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 6",
 	  "nat/ISTIO_OUTPUT:r2:e -> nat/ISTIO_IN_REDIRECT 7: RULE 2",
-	  "nat/ISTIO_IN_REDIRECT -> envoy:in 8", "envoy:in -> nat/OUTPUT 9",
-	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 10",
-	  "nat/ISTIO_OUTPUT:r1:e -> nat/POSTROUTING 11: RULE 1",
-	  "nat/POSTROUTING -> app 12"}},
+	  "nat/ISTIO_IN_REDIRECT -> envoy:in 8", "envoy:w -> nat/OUTPUT 9",
+	  "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 10",
+	  "nat/ISTIO_OUTPUT:n1:w -> nat/POSTROUTING 11: RULE 1",
+	  "nat/POSTROUTING -> app:se 12"}},
 	{5,
-	 {"envoy:main -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
-	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 3: RULE 4",
-	  "nat/POSTROUTING -> envoy:main 4"}},
+	 {"envoy:w -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 2",
+	  "nat/ISTIO_OUTPUT:n4:w -> nat/POSTROUTING 3: RULE 4",
+	  "nat/POSTROUTING -> localhost 4"}},
 	{6,
-	 {"envoy:main -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head 2",
-	  "nat/ISTIO_OUTPUT:r4:e -> nat/POSTROUTING 3: RULE 4",
+	 {"envoy:w -> nat/OUTPUT 1", "nat/OUTPUT -> nat/ISTIO_OUTPUT:head:w 2",
+	  "nat/ISTIO_OUTPUT:n4:w -> nat/POSTROUTING 3: RULE 4",
 	  "nat/POSTROUTING -> istiod 4"}},
 };
 
@@ -471,7 +476,7 @@ static unsigned int edges_of(const char *dot, struct tedge *out,
 	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		const char *arrow = strstr(line, " -> ");
 		const char *eol = strchr(line, '\n');
-		const char *tab = NULL, *l = NULL, *v = NULL;
+		const char *tab = NULL, *l = NULL, *v = NULL, *end = NULL;
 		char ends[128], label[32];
 		size_t k = 0, m = 0;
 
@@ -485,13 +490,29 @@ static unsigned int edges_of(const char *dot, struct tedge *out,
 			if (*c != '"' && *c != '\t' && m + 1 < sizeof(ends))
 				ends[m++] = *c;
 		ends[m] = '\0';
-		/* The label is on one of the attribute lines below. */
-		l = strstr(tab, "label=");
-		assert_non_null(l);
-		v = l + 6 + (l[6] == '"');
-		while (v[k] != '"' && v[k] != ',' && v[k] != ']' &&
-		       v[k] != '\n' && k + 1 < sizeof(label))
-			k++;
+		/*
+		 * The attributes run to the next edge or node statement: an
+		 * unseen edge (the layout's) is no step; the label is a
+		 * table of one cell, or an external label.
+		 */
+		end = strstr(tab, "];");
+		assert_non_null(end);
+		l = strstr(tab, "style=invis");
+		if (l != NULL && l < end)
+			continue;
+		l = strstr(tab, "<TD");
+		if (l != NULL && l < end) {
+			v = strchr(l, '>') + 1;
+			while (v[k] != '<' && k + 1 < sizeof(label))
+				k++;
+		} else if ((l = strstr(tab, "xlabel=")) != NULL && l < end) {
+			v = l + 7 + (l[7] == '"');
+			while (v[k] != '"' && v[k] != ',' && v[k] != ']' &&
+			       v[k] != '\n' && k + 1 < sizeof(label))
+				k++;
+		} else {
+			v = "";
+		}
 		snprintf(label, sizeof(label), "%.*s", (int)k, v);
 		out[n].num = (unsigned int)strtoul(label, NULL, 10);
 		snprintf(out[n].text, sizeof(out[n].text), "%s %s", ends,
@@ -539,10 +560,17 @@ static void test_structure(void **state)
 		assert_non_null(strstr(dot, "Remote Pod"));
 		assert_non_null(strstr(dot, "Prometheus"));
 		assert_non_null(strstr(dot, "Istiod"));
-		assert_non_null(strstr(dot, "legend"));
+		assert_non_null(strstr(dot, "localhost"));
+		/* The legend: a line of the legs' colours in the title. */
+		assert_non_null(strstr(dot, "&#9632;</FONT> leg 1 "));
+		assert_non_null(strstr(dot, "not visited"));
 		n = edges_of(dot, edges, 16);
 		while (nwant < 14 && want_117[i].edges[nwant] != NULL)
 			nwant++;
+		if (getenv("ST_EDGES") != NULL)
+			for (unsigned int k = 0; k < n; k++)
+				print_message("type %d: \"%s\"\n", t->type,
+					      edges[k].text);
 		if (n != nwant)
 			fail_msg("type %d: %u edges, want %u:\n%s", t->type, n,
 				 nwant, dot);
@@ -558,6 +586,56 @@ static void test_structure(void **state)
 }
 
 /* Type 2 in detail: rows highlighted, ports used, tooltip, faint frame. */
+/*
+ * A request Envoy's access log names, on a connection Envoy reused: its
+ * box lists the requests with their upstream host, and the reused
+ * connection is a dashed edge named by its address.
+ */
+static void test_envoy_requests(void **state)
+{
+	struct st_flow_reqs reqs;
+	struct env e;
+	struct st_graph_opts o;
+	struct st_flow f;
+	struct st_graph *g = NULL;
+	uint16_t port = 0;
+	char *dot = NULL;
+
+	(void)state;
+	load(&e, "istio-1.17_redirect_default_legacy.rules");
+	build_flow(&e, &types[1], &f);
+	f.nlegs = 1; /* no new leg of the proxy: the pool carried it */
+	f.side = ST_SIDE_REUSED;
+	memset(&f.pooled, 0, sizeof(f.pooled));
+	tl_parse_addr("10.244.0.7:45001", &f.pooled.family, f.pooled.src,
+		      &f.pooled.sport);
+	memset(&reqs, 0, sizeof(reqs));
+	reqs.n = 2;
+	reqs.total = 3;
+	st_strlcpy(reqs.req[0].method, "GET", sizeof(reqs.req[0].method));
+	st_strlcpy(reqs.req[0].authority, "reviews:9080",
+		   sizeof(reqs.req[0].authority));
+	st_strlcpy(reqs.req[0].path, "/reviews/0", sizeof(reqs.req[0].path));
+	reqs.req[0].has_code = true;
+	reqs.req[0].code = 200;
+	tl_parse_addr("10.244.2.20:9080", &reqs.req[0].host_family,
+		      reqs.req[0].host, &port);
+	reqs.req[0].host_port = port;
+	reqs.req[1].tcp = true;
+	f.reqs = &reqs;
+	g = st_graph_new(&f, opts_for(&e, &o), e.err);
+	assert_non_null(g);
+	dot = dot_text(g);
+	assert_non_null(strstr(dot, "\\nGET reviews:9080/reviews/0 -\\> 200"
+				    "\\nupstream 10.244.2.20:9080\\nTCP"
+				    "\\n+1 more"));
+	assert_non_null(strstr(dot, "reused 10.244.0.7:45001"));
+	assert_non_null(strstr(dot, "style=dashed"));
+	free(dot);
+	st_graph_free(g);
+	unload(&e);
+}
+
 static void test_type2_details(void **state)
 {
 	struct env e;
@@ -583,16 +661,16 @@ static void test_type2_details(void **state)
 				    "\"nat/ISTIO_REDIRECT\""));
 	assert_non_null(
 		strstr(dot, "tooltip=\"-A ISTIO_OUTPUT -j ISTIO_REDIRECT\""));
-	/* Into Envoy's outbound port and out of it again. */
+	/* Into Envoy's outbound port; out of Envoy itself. */
 	assert_non_null(strstr(dot, "\"nat/ISTIO_REDIRECT\" -> envoy:out"));
-	assert_non_null(strstr(dot, "envoy:out -> \"nat/OUTPUT\""));
+	assert_non_null(strstr(dot, "envoy:w -> \"nat/OUTPUT\""));
 	/* PREROUTING was not visited: faint. */
 	assert_non_null(strstr(dot, "\"nat/PREROUTING\"\t[color=\"#c8c8c8\""));
-	/* The caption is the path text. */
-	assert_non_null(strstr(dot,
-			       "Type 2: local-to-remote\\lLocal Pod -> "
-			       "OUTPUT -> ISTIO_OUTPUT RULE 9 -> "
-			       "ISTIO_REDIRECT -> Envoy 15001 (Outbound)"));
+	/* The title: the type, then the path text. */
+	assert_non_null(strstr(dot, "<B>Type 2: local-to-remote</B>"));
+	assert_non_null(strstr(dot, "Local Pod -&gt; OUTPUT -&gt; ISTIO_OUTPUT "
+				    "RULE 9 -&gt; ISTIO_REDIRECT -&gt; Envoy "
+				    "15001 (Outbound)"));
 	free(dot);
 	st_graph_free(g);
 
@@ -779,7 +857,9 @@ static void test_directory(void **state)
 	assert_non_null(strstr(html, "web&lt;1&gt;&amp;co"));
 	assert_null(strstr(html, "web<1>"));
 	assert_non_null(strstr(html, "2 flows observed"));
-	assert_non_null(strstr(html, "<h2>Type 2: local-to-remote</h2>"));
+	assert_non_null(strstr(html,
+			       "<h2><a href=\"type-2-local-to-remote.dot\">"
+			       "Type 2: local-to-remote</a></h2>"));
 	assert_non_null(strstr(html, "Local Pod -&gt; output -&gt; "
 				     "istio-output RULE 9"));
 	assert_non_null(strstr(html, "href=\"type-6-sidecar-to-istiod.dot\""));
@@ -791,6 +871,284 @@ static void test_directory(void **state)
 	snprintf(sub, sizeof(sub), "%s/out", dir);
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- the layout of the canonical diagrams of every shipped rule set -- */
+
+/* A rule set as samples/rules ships it: one file, or a .v4/.v6 pair. */
+struct lset {
+	char name[256];
+	char files[2][1024];
+	unsigned int nfiles;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), k = strlen(tail);
+
+	return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/*
+ * Every rule set under samples/rules, by name: a new one is measured
+ * (and shows in the golden) without a change here.  An .nftlist is the
+ * same rules as the .nft.json beside it; a .v6 file goes with its .v4.
+ */
+static unsigned int list_sets(struct lset *sets, unsigned int max)
+{
+	char dir[512];
+	char *names[128];
+	unsigned int n = 0, ns = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/rules", ST_SAMPLES);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL && n < ST_ARRAY_SIZE(names))
+		if (de->d_name[0] != '.')
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (unsigned int i = 0; i < n; i++) {
+		const char *f = names[i];
+		size_t len = strlen(f);
+		struct lset *s = &sets[ns];
+		char twin[1024], stem[256];
+		const char *dot = strstr(f, ".nft.json");
+		struct stat st;
+		int w = 0;
+
+		if (ns == max || ends_with(f, ".v6.rules"))
+			continue;
+		if (ends_with(f, ".v4.rules"))
+			dot = f + len - 9;
+		else if (dot == NULL)
+			dot = strrchr(f, '.');
+		w = snprintf(stem, sizeof(stem), "%.*s", (int)(dot - f), f);
+		assert_true(w > 0 && (size_t)w < sizeof(stem));
+		if (ends_with(f, ".nftlist")) {
+			w = snprintf(twin, sizeof(twin), "%s/%s.nft.json", dir,
+				     stem);
+			assert_true((size_t)w < sizeof(twin));
+			if (stat(twin, &st) == 0)
+				continue;
+		}
+		memset(s, 0, sizeof(*s));
+		st_strlcpy(s->name, stem, sizeof(s->name));
+		w = snprintf(s->files[s->nfiles++], sizeof(s->files[0]),
+			     "%s/%s", dir, f);
+		assert_true((size_t)w < sizeof(s->files[0]));
+		if (ends_with(f, ".v4.rules")) {
+			w = snprintf(s->files[s->nfiles++], sizeof(s->files[0]),
+				     "%s/%s.v6.rules", dir, stem);
+			assert_true((size_t)w < sizeof(s->files[0]));
+		}
+		ns++;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		free(names[i]);
+	return ns;
+}
+
+/* A rule set's canonical flows, as --diagram all draws them. */
+struct lenv {
+	struct st_ruleset *rs;
+	struct st_istio_settings set;
+	struct st_scenarios *sc;
+	const struct st_flow *frame[ST_SCENARIO_COUNT];
+	char pod_ip[64];
+	char err[ST_ERRBUF_SIZE];
+};
+
+/* 0, or -1 with e->err saying why the set has no canonical flows. */
+static int lenv_load(struct lenv *e, const struct lset *s)
+{
+	const char *paths[2] = {s->files[0], s->files[1]};
+	struct st_eval_env env;
+
+	memset(e, 0, sizeof(*e));
+	if (st_pipe_rules_load(&e->rs, paths, s->nfiles, e->err) < 0 ||
+	    st_pipe_rules_accept(e->rs, &e->set, ST_PIPE_USE_ANY, NULL,
+				 e->err) < 0)
+		return -1;
+	e->sc = st_scenario_run(e->rs, &e->set, e->err);
+	if (e->sc == NULL)
+		return -1;
+	for (size_t i = 0; i < ST_SCENARIO_COUNT; i++)
+		e->frame[i] = st_scenario_flow(e->sc, i);
+	st_eval_env_lab(&env, e->rs, &e->set);
+	for (unsigned int i = 0; i < env.naddrs; i++)
+		if (e->frame[0] != NULL &&
+		    env.addrs[i].family == e->frame[0]->legs[0].family) {
+			inet_ntop(env.addrs[i].family == 4 ? AF_INET : AF_INET6,
+				  env.addrs[i].addr, e->pod_ip,
+				  sizeof(e->pod_ip));
+			break;
+		}
+	return 0;
+}
+
+static void lenv_free(struct lenv *e)
+{
+	st_scenario_free(e->sc);
+	st_ruleset_free(e->rs);
+}
+
+static struct st_graph *lenv_graph(struct lenv *e, size_t i)
+{
+	struct st_graph_opts o;
+	struct st_graph *g = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.pod_ip = e->pod_ip;
+	o.rs = e->rs;
+	o.set = &e->set;
+	o.frame = e->frame;
+	o.nframe = ST_SCENARIO_COUNT;
+	g = st_graph_new(e->frame[i], &o, e->err);
+	if (g == NULL)
+		fail_msg("type %d: %s", e->frame[i]->type, e->err);
+	return g;
+}
+
+/*
+ * Crossing edges and edges over boxes in every canonical diagram, one
+ * line each, against samples/graph/layout-quality.txt; a picture must
+ * also fit a 1200x900 screen at 100 % (96 px per inch, 72 points).
+ * ST_LAYOUT_DETAIL=1 prints what the faults are.
+ */
+static void test_layout_quality(void **state)
+{
+	struct lset sets[64];
+	unsigned int n = list_sets(sets, ST_ARRAY_SIZE(sets));
+	char *got = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&got, &len);
+	char path[512];
+	unsigned int toobig = 0;
+
+	(void)state;
+	assert_non_null(o);
+	fprintf(o, "# rule set, diagram: crossing edges, edges over a node, "
+		   "edges over a table box; size at 100 %% in pixels\n");
+	for (unsigned int s = 0; s < n; s++) {
+		struct lenv e;
+
+		if (lenv_load(&e, &sets[s]) < 0) {
+			fprintf(o, "%s: no canonical flows (%s)\n",
+				sets[s].name, e.err);
+			lenv_free(&e);
+			continue;
+		}
+		for (size_t i = 0; i < ST_SCENARIO_COUNT; i++) {
+			struct st_graph_quality q;
+			struct st_graph *g = NULL;
+			char file[96];
+			FILE *detail =
+				getenv("ST_LAYOUT_DETAIL") ? stderr : NULL;
+			double w, h;
+
+			if (e.frame[i] == NULL)
+				continue;
+			g = lenv_graph(&e, i);
+			st_diagram_file_name(e.frame[i], "svg", file,
+					     sizeof(file));
+			if (detail != NULL)
+				fprintf(detail, "== %s %s\n", sets[s].name,
+					file);
+			if (st_graph_quality(g, &q, detail, e.err) < 0)
+				fail_msg("%s %s: %s", sets[s].name, file,
+					 e.err);
+			st_graph_rendered_size(g, &w, &h);
+			w = ceil(w * 96 / 72);
+			h = ceil(h * 96 / 72);
+			fprintf(o,
+				"%s %s: crossings %u, over nodes %u, over "
+				"boxes %u; %.0fx%.0f\n",
+				sets[s].name, file, q.crossings,
+				q.through_nodes, q.through_boxes, w, h);
+			if (w > 1200 || h > 900)
+				toobig++,
+					print_message(
+						"%s %s: %.0fx%.0f pixels does not fit "
+						"1200x900\n",
+						sets[s].name, file, w, h);
+			st_graph_free(g);
+		}
+		lenv_free(&e);
+	}
+	assert_int_equal(fclose(o), 0);
+	snprintf(path, sizeof(path), "%s/graph/layout-quality.txt", ST_SAMPLES);
+	tl_golden(path, got);
+	free(got);
+	assert_int_equal(toobig, 0);
+}
+
+/*
+ * The six diagrams of one rule set put each node at the same place: the
+ * peers, the app, Envoy and every chain (measured from the pod's corner).
+ */
+static void test_fixed_places(void **state)
+{
+	struct lset sets[64];
+	unsigned int n = list_sets(sets, ST_ARRAY_SIZE(sets));
+	unsigned int compared = 0, moved = 0;
+
+	(void)state;
+	for (unsigned int s = 0; s < n; s++) {
+		struct st_graph_pos first[96], pos[96];
+		int nfirst = -1;
+		struct lenv e;
+
+		if (lenv_load(&e, &sets[s]) < 0) {
+			lenv_free(&e);
+			continue;
+		}
+		for (size_t i = 0; i < ST_SCENARIO_COUNT; i++) {
+			struct st_graph *g = NULL;
+			int np;
+
+			if (e.frame[i] == NULL)
+				continue;
+			g = lenv_graph(&e, i);
+			np = st_graph_positions(g, nfirst < 0 ? first : pos, 96,
+						e.err);
+			if (np < 0 || np > 96)
+				fail_msg("%s: %s", sets[s].name, e.err);
+			st_graph_free(g);
+			if (nfirst < 0) {
+				nfirst = np;
+				continue;
+			}
+			assert_int_equal(np, nfirst);
+			for (int k = 0; k < np; k++) {
+				assert_string_equal(pos[k].id, first[k].id);
+				if (fabs(pos[k].x - first[k].x) > 0.5 ||
+				    fabs(pos[k].y - first[k].y) > 0.5 ||
+				    fabs(pos[k].w - first[k].w) > 0.5)
+					moved++,
+						print_message(
+							"%s type %d: %s at %.1f,%.1f, "
+							"in type %d at %.1f,%.1f\n",
+							sets[s].name,
+							e.frame[i]->type,
+							pos[k].id, pos[k].x,
+							pos[k].y,
+							e.frame[0]->type,
+							first[k].x, first[k].y);
+				compared++;
+			}
+		}
+		lenv_free(&e);
+	}
+	assert_true(compared > 0);
+	assert_int_equal(moved, 0);
 }
 
 /*
@@ -810,10 +1168,13 @@ int main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_type2_details),
+		cmocka_unit_test(test_envoy_requests),
 		cmocka_unit_test(test_format_of),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_directory),
+		cmocka_unit_test(test_layout_quality),
+		cmocka_unit_test(test_fixed_places),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -304,6 +304,7 @@ int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 	struct st_ruleset *rs = NULL;
 	struct st_pipe *pipe = NULL;
 	const struct st_flow *flow;
+	const struct st_flow *frame[ST_SCENARIO_COUNT];
 	struct st_flow_stats stats;
 	struct st_graph_opts g;
 	struct st_eval_env env;
@@ -336,6 +337,11 @@ int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 		pod_ip = st_cli_pod_ip(&env, flow->legs[0].family, ip,
 				       sizeof(ip));
 	st_cli_draw_opts(&g, pod_ip, rs, &set);
+	/* All six shape each diagram: their nodes stand at the same places. */
+	for (size_t i = 0; i < ST_SCENARIO_COUNT; i++)
+		frame[i] = st_scenario_flow(sc, i);
+	g.frame = frame;
+	g.nframe = ST_SCENARIO_COUNT;
 	s->out = out;
 	s->json = o->json;
 	s->diagram = true;
