@@ -206,9 +206,32 @@ static int collect_cb(const struct st_rec *rec, void *data)
 	return ST_CB_OK;
 }
 
+static void str_tail_clear(char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+
+	memset(s + n, 0, size - n);
+}
+
+static void rec_normalize(struct st_rec *r)
+{
+	str_tail_clear(r->prefix, sizeof(r->prefix));
+	str_tail_clear(r->hit.table, sizeof(r->hit.table));
+	str_tail_clear(r->hit.chain, sizeof(r->hit.chain));
+	str_tail_clear(r->indev_name, sizeof(r->indev_name));
+	str_tail_clear(r->outdev_name, sizeof(r->outdev_name));
+	if (r->caplen < sizeof(r->payload))
+		memset(r->payload + r->caplen, 0,
+		       sizeof(r->payload) - r->caplen);
+	r->hit.id = 0;
+	r->hit.id_space = NULL;
+}
+
 static void assert_rec_equal(const struct st_rec *a, const struct st_rec *b,
 			     size_t i)
 {
+	struct st_rec x, y;
+
 	print_message("record %zu: '%s'\n", i, a->prefix);
 	assert_int_equal(a->seq, b->seq);
 	assert_int_equal(a->ts.tv_sec, b->ts.tv_sec);
@@ -244,8 +267,17 @@ static void assert_rec_equal(const struct st_rec *a, const struct st_rec *b,
 	assert_int_equal(a->payload_len, b->payload_len);
 	assert_int_equal(a->caplen, b->caplen);
 	assert_memory_equal(a->payload, b->payload, a->caplen);
-	/* Nothing else either: the whole value, padding aside. */
-	assert_memory_equal(a, b, sizeof(*a));
+	/*
+	 * Nothing else either: the whole value, padding aside, once what a
+	 * reader need not clear is left out (the bytes after each string's
+	 * end and after the payload) and the tag's number in the reader's
+	 * cache, which is the reader's, not the record's.
+	 */
+	x = *a;
+	y = *b;
+	rec_normalize(&x);
+	rec_normalize(&y);
+	assert_memory_equal(&x, &y, sizeof(x));
 }
 
 /* Read @path back, with the interface names of its meta file if any. */

@@ -284,6 +284,52 @@ static void test_tag_minimal(void **state)
 	}
 }
 
+/* The tag cache: what st_tag_parse() says, each prefix numbered once. */
+static void test_tagcache(void **state)
+{
+	static const char *const prefixes[] = {
+		"st:0a1b2c3d:h:nat:ISTIO_OUTPUT:9",
+		"st:0a1b2c3d:h:nat:ISTIO_OUTPUT:1",
+		"st:0a1b2c3d:H:nat:ISTIO_OUTPUT:9",
+		"st:0a1b2c3d:h:nat:ISTIO_OUTPUT:9",
+		"st:0a1b2c3d:x:nat:X:1", /* malformed */
+		"hello",		 /* foreign */
+		"st:0a1b2c3d:h:nat:ISTIO_OUTPUT:1",
+		"st:0a1b2c3d:x:nat:X:1",
+		"TRACE: nat:OUTPUT:policy:2",
+	};
+	struct st_tagcache *c = st_tagcache_new();
+	uint32_t first_id[ST_ARRAY_SIZE(prefixes)];
+
+	(void)state;
+	assert_non_null(c);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(prefixes); i++) {
+		struct st_hit want, got;
+		int wret = st_tag_parse(prefixes[i], &want);
+		int gret = st_tagcache_parse(c, prefixes[i], &got);
+
+		print_message("tagcache case %zu: \"%s\"\n", i, prefixes[i]);
+		assert_int_equal(gret, wret);
+		assert_int_equal(got.kind, want.kind);
+		assert_string_equal(got.table, want.table);
+		assert_string_equal(got.chain, want.chain);
+		assert_int_equal(got.rule, want.rule);
+		assert_int_equal(got.minimal, want.minimal);
+		assert_int_equal(got.trace, want.trace);
+		/* A tag gets a number; the same prefix, the same one. */
+		assert_int_equal(got.id != 0, want.kind != ST_HIT_NONE);
+		assert_true(got.id == 0 || got.id_space == c);
+		first_id[i] = got.id;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(prefixes[k], prefixes[i]) == 0)
+				assert_int_equal(first_id[k], got.id);
+			else if (got.id != 0)
+				assert_int_not_equal(first_id[k], got.id);
+	}
+	st_tagcache_free(c);
+	st_tagcache_free(NULL);
+}
+
 static void test_tag_parse_unterminated(void **state)
 {
 	char *p = malloc(ST_NFLOG_PREFIX_SIZE);
@@ -533,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_tag_format_unterminated),
 		cmocka_unit_test(test_tag_parse),
 		cmocka_unit_test(test_tag_minimal),
+		cmocka_unit_test(test_tagcache),
 		cmocka_unit_test(test_tag_parse_unterminated),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_decode_caplen_clamped),

@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <netinet/in.h>
 
 #include "record.h"
@@ -438,4 +440,78 @@ uint64_t st_rec_seq_next(struct st_rec_seq *s, uint32_t seq, uint32_t *missing)
 	s->seen = true;
 	s->next = seq + 1;
 	return s->seq64;
+}
+
+/* ---- the tag cache ---------------------------------------------------- */
+
+#define ST_TAGCACHE_SLOTS 1024 /* a power of two; more tags: not cached */
+
+struct st_tagcache_slot {
+	bool used;
+	int ret;
+	/* The prefix, zero-padded: hashed and compared a word at a time. */
+	uint64_t key[ST_NFLOG_PREFIX_SIZE / 8];
+	struct st_hit hit;
+};
+
+struct st_tagcache {
+	unsigned int n;
+	struct st_tagcache_slot slot[ST_TAGCACHE_SLOTS];
+};
+
+struct st_tagcache *st_tagcache_new(void)
+{
+	return calloc(1, sizeof(struct st_tagcache));
+}
+
+void st_tagcache_free(struct st_tagcache *c)
+{
+	free(c);
+}
+
+int st_tagcache_parse(struct st_tagcache *c, const char *prefix,
+		      struct st_hit *hit)
+{
+	uint64_t key[ST_NFLOG_PREFIX_SIZE / 8] = {0};
+	struct st_tagcache_slot *s = NULL;
+	uint64_t h = 0;
+	size_t n, words;
+	int ret;
+
+	if (c == NULL || prefix == NULL || hit == NULL)
+		return st_tag_parse(prefix, hit);
+	n = strnlen(prefix, ST_NFLOG_PREFIX_SIZE);
+	if (n == ST_NFLOG_PREFIX_SIZE)
+		return st_tag_parse(prefix, hit);
+	memcpy(key, prefix, n);
+	words = n / 8 + 1; /* the rest are zero in every key */
+	for (size_t i = 0; i < words; i++)
+		h = (h ^ key[i]) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	for (unsigned int i = 0; i < ST_TAGCACHE_SLOTS; i++) {
+		s = &c->slot[(h + i) & (ST_TAGCACHE_SLOTS - 1)];
+		if (!s->used)
+			break;
+		if (memcmp(s->key, key, words * 8) == 0 &&
+		    (words == ST_NFLOG_PREFIX_SIZE / 8 || s->key[words] == 0)) {
+			*hit = s->hit;
+			return s->ret;
+		}
+		s = NULL;
+	}
+	ret = st_tag_parse(prefix, hit);
+	/* Keep a quarter free so that a miss ends soon. */
+	if (s == NULL || c->n >= ST_TAGCACHE_SLOTS / 4 * 3)
+		return ret;
+	if (hit->kind != ST_HIT_NONE) {
+		hit->id = ++c->n;
+		hit->id_space = c;
+	} else {
+		c->n++;
+	}
+	s->used = true;
+	s->ret = ret;
+	memcpy(s->key, key, sizeof(key));
+	s->hit = *hit;
+	return ret;
 }

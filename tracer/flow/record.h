@@ -43,6 +43,12 @@ struct st_hit {
 	 * records that logplan.h leaves out are filled in from the rules.
 	 */
 	bool minimal;
+	/*
+	 * The tag's number in the st_tagcache that decoded it (@id_space),
+	 * 0 when none did: the flow table finds its chain by the number.
+	 */
+	uint32_t id;
+	const void *id_space;
 };
 
 #define ST_REC_SNAPLEN 128 /* enough for IPv6 + extension + TCP headers */
@@ -107,6 +113,26 @@ int st_tag_format(char *buf, const struct st_hit *hit);
  * that claims to be a tag but is malformed.
  */
 int st_tag_parse(const char *prefix, struct st_hit *hit);
+
+/*
+ * A reader's cache of decoded tags: a capture or a live trace logs a few
+ * dozen distinct prefixes, each decoded once and numbered (st_hit.id).
+ */
+struct st_tagcache;
+
+/** st_tagcache_new() - an empty cache, or NULL when out of memory. */
+struct st_tagcache *st_tagcache_new(void);
+
+/** st_tagcache_free() - release a cache; accepts NULL. */
+void st_tagcache_free(struct st_tagcache *c);
+
+/**
+ * st_tagcache_parse() - st_tag_parse() through the cache @c (NULL: none);
+ * a prefix decoded before is copied, with its number.  Return: as
+ * st_tag_parse().
+ */
+int st_tagcache_parse(struct st_tagcache *c, const char *prefix,
+		      struct st_hit *hit);
 
 /**
  * st_rec_is_bare_syn() - a TCP SYN without ACK: the first packet of a

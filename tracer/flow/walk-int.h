@@ -53,6 +53,13 @@ struct fl_chains {
 	size_t *hash; /* chain index + 1, 0 = empty */
 	size_t mask;
 	struct st_logplan *plan; /* what minimal instrumentation leaves out */
+	/*
+	 * Chains by the number of the tag that names them (st_hit.id, per
+	 * family: [id * 2 + (family == 6)]), for the tags of @id_space.
+	 */
+	const void *id_space;
+	const struct fl_chain **by_id;
+	size_t nby_id;
 };
 
 /* A hop that minimal instrumentation left out (logplan.h). */
@@ -98,6 +105,15 @@ struct fl_walk {
 /* Index the chains of @rs into @ci (zeroed by the caller). */
 int fl_chains_index(struct fl_chains *ci, const struct st_ruleset *rs,
 		    char *err);
+
+/**
+ * fl_chain_of_hit() - the chain a record's tag names (@family as for
+ * fl_chain_find()), by the tag's number when it has one: a name is hashed
+ * and compared once per tag, not per record.
+ */
+const struct fl_chain *fl_chain_of_hit(struct fl_chains *ci,
+				       const struct st_hit *hit,
+				       unsigned int family);
 
 /* Free what fl_chains_index() allocated; @ci may be NULL. */
 void fl_chains_release(struct fl_chains *ci);

@@ -82,6 +82,42 @@ const struct fl_chain *fl_chain_find(const struct fl_chains *ci,
 	return NULL;
 }
 
+const struct fl_chain *fl_chain_of_hit(struct fl_chains *ci,
+				       const struct st_hit *hit,
+				       unsigned int family)
+{
+	const struct fl_chain *c = NULL;
+	size_t slot = (size_t)hit->id * 2 + (family == 6);
+
+	if (hit->id == 0 || hit->id_space == NULL)
+		return fl_chain_find(ci, hit->table, hit->chain, family);
+	if (hit->id_space != ci->id_space) {
+		ci->id_space = hit->id_space;
+		if (ci->by_id != NULL)
+			memset(ci->by_id, 0, ci->nby_id * sizeof(*ci->by_id));
+	}
+	if (slot < ci->nby_id && ci->by_id[slot] != NULL)
+		return ci->by_id[slot];
+	c = fl_chain_find(ci, hit->table, hit->chain, family);
+	if (c == NULL)
+		return NULL;
+	if (slot >= ci->nby_id) {
+		size_t n = ci->nby_id ? ci->nby_id : 64;
+		const struct fl_chain **v = NULL;
+
+		while (n <= slot)
+			n *= 2;
+		v = realloc(ci->by_id, n * sizeof(*v));
+		if (v == NULL)
+			return c; /* found all the same, just not kept */
+		memset(v + ci->nby_id, 0, (n - ci->nby_id) * sizeof(*v));
+		ci->by_id = v;
+		ci->nby_id = n;
+	}
+	ci->by_id[slot] = c;
+	return c;
+}
+
 /* raw: named so, or every base chain hooks in before conntrack (-200). */
 static bool fl_table_is_raw(const struct st_ruleset *rs, const char *table)
 {
@@ -163,6 +199,7 @@ void fl_chains_release(struct fl_chains *ci)
 	free(ci->rules);
 	free(ci->hash);
 	st_logplan_free(ci->plan);
+	free(ci->by_id);
 	memset(ci, 0, sizeof(*ci));
 }
 

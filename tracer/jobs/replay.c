@@ -216,19 +216,18 @@ static void st_rp_note_skip(struct st_rp *r)
 		"record %" PRIu64 ": %s: skipped (such records are counted "
 		"in the summary; are these the rules the capture was "
 		"taken with?)",
-		r->res->in.records, st.last_skip);
+		st_pcapin_records(r->in), st.last_skip);
 }
 
 static int st_rp_rec(const struct st_rec *rec, void *data)
 {
 	struct st_rp *r = data;
-	struct st_pcapin_stats *in = &r->res->in;
+	uint64_t missing = st_pcapin_seq_missing(r->in);
 	int ret;
 
-	st_pcapin_stats(r->in, in);
-	if (in->seq_missing > r->seq_missing) {
-		st_pipe_gap(r->pipe, in->seq_missing - r->seq_missing);
-		r->seq_missing = in->seq_missing;
+	if (missing > r->seq_missing) {
+		st_pipe_gap(r->pipe, missing - r->seq_missing);
+		r->seq_missing = missing;
 	}
 	ret = st_rp_log_until(r, &rec->ts);
 	if (ret == ST_CB_OK)

@@ -70,6 +70,7 @@ struct st_nflog {
 	int fatal;
 
 	struct st_rec rec;
+	struct st_tagcache *tags; /* each distinct prefix decoded once */
 
 	/* Loss accounting. */
 	struct st_rec_seq seq; /* the kernel numbers from 0 at bind */
@@ -228,7 +229,7 @@ static int st_nflog_fill(struct st_nflog *n, struct nfgenmsg *nfmsg,
 		memcpy(r->prefix, pfx, l);
 		r->prefix[l] = '\0';
 	}
-	if (st_tag_parse(r->prefix, &r->hit) < 0)
+	if (st_tagcache_parse(n->tags, r->prefix, &r->hit) < 0)
 		n->stats.bad_tags++;
 
 	r->has_uid = nflog_get_uid(nfd, &r->uid) == 0;
@@ -531,7 +532,8 @@ int st_nflog_open(struct st_nflog **out, int netns_fd, uint16_t group,
 	n->group = group;
 	n->seq.from_zero = true;
 	n->buf = malloc(ST_NFLOG_BUFSIZE);
-	if (n->buf == NULL) {
+	n->tags = st_tagcache_new();
+	if (n->buf == NULL || n->tags == NULL) {
 		ret = st_err(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -610,5 +612,6 @@ void st_nflog_close(struct st_nflog *n)
 		close(n->netns_fd);
 	free(n->ifs);
 	free(n->buf);
+	st_tagcache_free(n->tags);
 	free(n);
 }

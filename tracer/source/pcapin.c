@@ -59,6 +59,7 @@ struct st_pcapin {
 	pcap_t *pcap;
 	char *path;
 	char *iobuf; /* the FILE's buffer; freed after pcap_close() */
+	struct st_tagcache *tags; /* each distinct prefix decoded once */
 	enum st_pcapin_state state;
 	int fail_ret;
 	char fail_msg[ST_ERRBUF_SIZE];
@@ -84,6 +85,22 @@ struct st_tlv {
 	const uint8_t *val; /* NULL: absent */
 	size_t len;	    /* value bytes present in the record */
 };
+
+/*
+ * The attributes of one record by type.  Only those in @have were set:
+ * a bit per type instead of clearing the whole table for every record.
+ */
+struct st_tb {
+	uint32_t have;
+	struct st_tlv t[ST_TB_SIZE];
+};
+
+static const struct st_tlv st_tlv_absent;
+
+static const struct st_tlv *st_tb_get(const struct st_tb *tb, unsigned int type)
+{
+	return (tb->have >> type) & 1u ? &tb->t[type] : &st_tlv_absent;
+}
 
 /* Sizes of the fixed-size values we read; checked before any use. */
 static const struct {
@@ -154,7 +171,7 @@ static int st_bad(struct st_dec *d, enum st_pcapin_skip why, char *err,
  * record; *@payload_len then says how long the payload really was.
  */
 static int st_walk(const uint8_t *buf, size_t caplen, size_t len,
-		   struct st_tlv *tb, size_t *payload_len, struct st_dec *d,
+		   struct st_tb *tb, size_t *payload_len, struct st_dec *d,
 		   char *err)
 {
 	size_t off = ST_NFLOG_HDRLEN;
@@ -178,8 +195,9 @@ static int st_walk(const uint8_t *buf, size_t caplen, size_t len,
 		if (!st_have(off, tlen, caplen)) {
 			if (type == NFULA_PAYLOAD && caplen < len &&
 			    st_have(off, tlen, len)) {
-				tb[type].val = buf + off + ST_TLV_HDRLEN;
-				tb[type].len = caplen - off - ST_TLV_HDRLEN;
+				tb->have |= 1u << type;
+				tb->t[type].val = buf + off + ST_TLV_HDRLEN;
+				tb->t[type].len = caplen - off - ST_TLV_HDRLEN;
 				*payload_len = tlen - ST_TLV_HDRLEN;
 				return 0;
 			}
@@ -189,10 +207,11 @@ static int st_walk(const uint8_t *buf, size_t caplen, size_t len,
 				type, off, tlen, caplen);
 		}
 		if (type < ST_TB_SIZE) {
-			tb[type].val = buf + off + ST_TLV_HDRLEN;
-			tb[type].len = tlen - ST_TLV_HDRLEN;
+			tb->have |= 1u << type;
+			tb->t[type].val = buf + off + ST_TLV_HDRLEN;
+			tb->t[type].len = tlen - ST_TLV_HDRLEN;
 			if (type == NFULA_PAYLOAD)
-				*payload_len = tb[type].len;
+				*payload_len = tb->t[type].len;
 		}
 		/* The last TLV's padding may be missing: not an error. */
 		step = (tlen + 3) & ~(size_t)3;
@@ -201,27 +220,27 @@ static int st_walk(const uint8_t *buf, size_t caplen, size_t len,
 	return 0;
 }
 
-static int st_check_attrs(const struct st_tlv *tb, struct st_dec *d, char *err)
+static int st_check_attrs(const struct st_tb *tb, struct st_dec *d, char *err)
 {
 	const struct st_tlv *t;
 	size_t i;
 
 	for (i = 0; i < ST_ARRAY_SIZE(st_attr_sizes); i++) {
-		t = &tb[st_attr_sizes[i].type];
+		t = st_tb_get(tb, st_attr_sizes[i].type);
 		if (t->val != NULL && t->len != st_attr_sizes[i].size)
 			return st_bad(d, ST_PCAPIN_SKIP_ATTR, err,
 				      "NFULA_%s value is %zu bytes, not %u",
 				      st_attr_sizes[i].name, t->len,
 				      (unsigned int)st_attr_sizes[i].size);
 	}
-	t = &tb[NFULA_PREFIX];
+	t = st_tb_get(tb, NFULA_PREFIX);
 	/* "count includes NUL": the string ends inside its TLV. */
 	if (t->val != NULL && memchr(t->val, '\0', t->len) == NULL)
 		return st_bad(
 			d, ST_PCAPIN_SKIP_PREFIX, err,
 			"NFULA_PREFIX of %zu bytes has no terminating NUL",
 			t->len);
-	t = &tb[NFULA_TIMESTAMP];
+	t = st_tb_get(tb, NFULA_TIMESTAMP);
 	if (t->val != NULL && (st_get_be64(t->val) > INT64_MAX ||
 			       st_get_be64(t->val + 8) >= ST_USEC_PER_SEC))
 		return st_bad(d, ST_PCAPIN_SKIP_ATTR, err,
@@ -232,14 +251,14 @@ static int st_check_attrs(const struct st_tlv *tb, struct st_dec *d, char *err)
 }
 
 /* Everything but the payload, from checked TLVs. */
-static void st_fill(struct st_rec *rec, const struct st_tlv *tb,
-		    struct st_dec *d)
+static void st_fill(struct st_rec *rec, const struct st_tb *tb,
+		    struct st_tagcache *tags, struct st_dec *d)
 {
 	const struct st_tlv *t;
 
-	if (tb[NFULA_PACKET_HDR].val != NULL)
-		rec->hook = st_get_u8(tb[NFULA_PACKET_HDR].val + 2);
-	t = &tb[NFULA_PREFIX];
+	if (st_tb_get(tb, NFULA_PACKET_HDR)->val != NULL)
+		rec->hook = st_get_u8(st_tb_get(tb, NFULA_PACKET_HDR)->val + 2);
+	t = st_tb_get(tb, NFULA_PREFIX);
 	if (t->val != NULL) {
 		size_t n =
 			strnlen((const char *)t->val, sizeof(rec->prefix) - 1);
@@ -247,27 +266,29 @@ static void st_fill(struct st_rec *rec, const struct st_tlv *tb,
 		memcpy(rec->prefix, t->val, n);
 		rec->prefix[n] = '\0';
 	}
-	if (st_tag_parse(rec->prefix, &rec->hit) < 0)
+	if (st_tagcache_parse(tags, rec->prefix, &rec->hit) < 0)
 		d->bad_tag = true;
-	if (tb[NFULA_UID].val != NULL) {
+	if (st_tb_get(tb, NFULA_UID)->val != NULL) {
 		rec->has_uid = true;
-		rec->uid = st_get_be32(tb[NFULA_UID].val);
+		rec->uid = st_get_be32(st_tb_get(tb, NFULA_UID)->val);
 	}
-	if (tb[NFULA_GID].val != NULL) {
+	if (st_tb_get(tb, NFULA_GID)->val != NULL) {
 		rec->has_gid = true;
-		rec->gid = st_get_be32(tb[NFULA_GID].val);
+		rec->gid = st_get_be32(st_tb_get(tb, NFULA_GID)->val);
 	}
-	if (tb[NFULA_MARK].val != NULL)
-		rec->mark = st_get_be32(tb[NFULA_MARK].val);
-	if (tb[NFULA_IFINDEX_INDEV].val != NULL)
-		rec->indev = st_get_be32(tb[NFULA_IFINDEX_INDEV].val);
-	if (tb[NFULA_IFINDEX_OUTDEV].val != NULL)
-		rec->outdev = st_get_be32(tb[NFULA_IFINDEX_OUTDEV].val);
-	if (tb[NFULA_SEQ].val != NULL) {
+	if (st_tb_get(tb, NFULA_MARK)->val != NULL)
+		rec->mark = st_get_be32(st_tb_get(tb, NFULA_MARK)->val);
+	if (st_tb_get(tb, NFULA_IFINDEX_INDEV)->val != NULL)
+		rec->indev =
+			st_get_be32(st_tb_get(tb, NFULA_IFINDEX_INDEV)->val);
+	if (st_tb_get(tb, NFULA_IFINDEX_OUTDEV)->val != NULL)
+		rec->outdev =
+			st_get_be32(st_tb_get(tb, NFULA_IFINDEX_OUTDEV)->val);
+	if (st_tb_get(tb, NFULA_SEQ)->val != NULL) {
 		d->has_seq = true;
-		rec->seq = st_get_be32(tb[NFULA_SEQ].val);
+		rec->seq = st_get_be32(st_tb_get(tb, NFULA_SEQ)->val);
 	}
-	t = &tb[NFULA_TIMESTAMP];
+	t = st_tb_get(tb, NFULA_TIMESTAMP);
 	/* As the live collector: a zero time means "none given". */
 	if (t->val != NULL && st_get_be64(t->val) != 0) {
 		rec->ts.tv_sec = (time_t)st_get_be64(t->val);
@@ -276,19 +297,46 @@ static void st_fill(struct st_rec *rec, const struct st_tlv *tb,
 	}
 }
 
-static int st_decode(const uint8_t *buf, size_t caplen, size_t len,
-		     struct st_rec *rec, struct st_dec *d, char *err)
+/*
+ * What st_decode() may leave unset, as a zeroed record has it; the rest
+ * (the payload, its addresses and ports, the tag) is always written.
+ */
+static void st_rec_reset(struct st_rec *rec)
 {
-	struct st_tlv tb[ST_TB_SIZE];
+	rec->seq = 0;
+	rec->ts.tv_sec = 0;
+	rec->ts.tv_nsec = 0;
+	rec->ts_kernel = false;
+	rec->group = 0;
+	rec->hook = 0xff;
+	rec->prefix[0] = '\0';
+	rec->has_uid = false;
+	rec->has_gid = false;
+	rec->uid = 0;
+	rec->gid = 0;
+	rec->mark = 0;
+	rec->indev = 0;
+	rec->outdev = 0;
+	rec->indev_name[0] = '\0';
+	rec->outdev_name[0] = '\0';
+	rec->payload_len = 0;
+	rec->caplen = 0;
+}
+
+static int st_decode(const uint8_t *buf, size_t caplen, size_t len,
+		     struct st_rec *rec, struct st_tagcache *tags,
+		     struct st_dec *d, char *err)
+{
+	struct st_tb tbl;
+	struct st_tb *tb = &tbl;
 	const struct st_tlv *pl;
 	size_t payload_len = 0;
 	uint8_t family;
 	int ret;
 
 	memset(d, 0, sizeof(*d));
-	memset(tb, 0, sizeof(tb));
-	memset(rec, 0, sizeof(*rec));
-	rec->hook = 0xff;
+	tb->have = 0;
+	st_rec_reset(rec);
 	if (len < caplen)
 		len = caplen;
 
@@ -308,9 +356,9 @@ static int st_decode(const uint8_t *buf, size_t caplen, size_t len,
 		ret = st_check_attrs(tb, d, err);
 	if (ret < 0)
 		return ret;
-	st_fill(rec, tb, d);
+	st_fill(rec, tb, tags, d);
 
-	pl = &tb[NFULA_PAYLOAD];
+	pl = st_tb_get(tb, NFULA_PAYLOAD);
 	if (pl->val == NULL || pl->len == 0)
 		return st_bad(d, ST_PCAPIN_SKIP_NOPAYLOAD, err,
 			      "no packet bytes (NFULA_PAYLOAD)");
@@ -319,6 +367,7 @@ static int st_decode(const uint8_t *buf, size_t caplen, size_t len,
 	rec->caplen =
 		pl->len < ST_REC_SNAPLEN ? (uint32_t)pl->len : ST_REC_SNAPLEN;
 	memcpy(rec->payload, pl->val, rec->caplen);
+	memset(rec->payload + rec->caplen, 0, ST_REC_SNAPLEN - rec->caplen);
 
 	if (family != ST_NFLOG_AF_INET && family != ST_NFLOG_AF_INET6)
 		return st_bad(
@@ -347,7 +396,8 @@ int st_pcapin_decode_snapped(const uint8_t *buf, size_t caplen, size_t len,
 
 	if (rec == NULL)
 		return st_err(err, EINVAL, "st_pcapin_decode: no record");
-	ret = st_decode(buf, caplen, len, rec, &d, err);
+	memset(rec, 0, sizeof(*rec));
+	ret = st_decode(buf, caplen, len, rec, NULL, &d, err);
 	if (ret < 0 && why != NULL)
 		*why = d.why;
 	return ret;
@@ -399,9 +449,11 @@ int st_pcapin_open(struct st_pcapin **out, const char *path, char *err)
 	}
 
 	p = calloc(1, sizeof(*p));
-	if (p != NULL)
+	if (p != NULL) {
 		p->path = strdup(path);
-	if (p == NULL || p->path == NULL) {
+		p->tags = st_tagcache_new();
+	}
+	if (p == NULL || p->path == NULL || p->tags == NULL) {
 		ret = st_err(err, ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
@@ -583,7 +635,8 @@ int st_pcapin_read(struct st_pcapin *p,
 		p->stats.records++;
 		if (h->caplen < h->len)
 			p->stats.snapped++;
-		if (st_decode(bytes, h->caplen, h->len, &p->rec, &d, msg) < 0) {
+		if (st_decode(bytes, h->caplen, h->len, &p->rec, p->tags, &d,
+			      msg) < 0) {
 			st_pcapin_skip(p, d.why, msg);
 			continue;
 		}
@@ -622,6 +675,16 @@ void st_pcapin_stats(const struct st_pcapin *p, struct st_pcapin_stats *st)
 	*st = p->stats;
 }
 
+uint64_t st_pcapin_seq_missing(const struct st_pcapin *p)
+{
+	return p != NULL ? p->stats.seq_missing : 0;
+}
+
+uint64_t st_pcapin_records(const struct st_pcapin *p)
+{
+	return p != NULL ? p->stats.records : 0;
+}
+
 void st_pcapin_close(struct st_pcapin *p)
 {
 	if (p == NULL)
@@ -629,6 +692,7 @@ void st_pcapin_close(struct st_pcapin *p)
 	if (p->pcap != NULL)
 		pcap_close(p->pcap);
 	free(p->iobuf);
+	st_tagcache_free(p->tags);
 	free(p->path);
 	free(p);
 }

@@ -122,6 +122,15 @@ int st_pcapin_read(struct st_pcapin *p,
 /** st_pcapin_stats() - counters so far; see struct st_pcapin_stats. */
 void st_pcapin_stats(const struct st_pcapin *p, struct st_pcapin_stats *st);
 
+/**
+ * st_pcapin_seq_missing() - the records lost when the capture was made
+ * (stats.seq_missing), without copying the counters: read per record.
+ */
+uint64_t st_pcapin_seq_missing(const struct st_pcapin *p);
+
+/** st_pcapin_records() - records read so far (stats.records). */
+uint64_t st_pcapin_records(const struct st_pcapin *p);
+
 /** st_pcapin_skip_name() - a short name for a skip reason ("tlv"...). */
 const char *st_pcapin_skip_name(enum st_pcapin_skip why);
 
