@@ -6,7 +6,10 @@
  * iptables-legacy, iptables-nft and native nftables; a crashed session's
  * rules cleaned up; a live session left alone; a rule added by someone
  * else during a session; two sessions at once; a stale ruleset refused; a
- * namespace deleted under a session; every sample rule set round-tripped.
+ * namespace deleted under a session; every sample rule set round-tripped;
+ * the rules rewritten under a session as istio-cni's reconciliation does
+ * (probed, found, re-attached); NFLOG group 1337 of Istio's own logging;
+ * the backend detected per namespace when several hold rules.
  * Needs root and the three backends' tools: skipped (exit 77) otherwise.
  */
 #include <dirent.h>
@@ -34,6 +37,7 @@
 
 #include "instrument.h"
 #include "record.h"
+#include "target.h"
 #include "rules.h"
 #include "spawn.h"
 #include "testlib.h"
@@ -321,6 +325,8 @@ static void trace_one_backend(const struct backend_case *bc)
 	cfg.backend = bc->backend;
 	cfg.rules = rs;
 	cfg.group = -1;
+	/* Every record: the rule layout below is the full one. */
+	cfg.flags = ST_INSTR_F_FULL;
 	if (st_instr_attach(&in, &cfg, err) < 0)
 		fail_msg("attach: %s", err);
 	s = st_instr_session(in);
@@ -397,6 +403,8 @@ static struct st_instr *attach_plain(int fd, const struct backend_case *bc,
 	cfg.backend = bc->backend;
 	cfg.rules = rs;
 	cfg.group = -1;
+	/* Every record: the tests count and name the full set of rules. */
+	cfg.flags = ST_INSTR_F_FULL;
 	if (st_instr_attach(&in, &cfg, err) < 0)
 		fail_msg("attach: %s", err);
 	return in;
@@ -869,6 +877,471 @@ static void test_root_roundtrip(void **state)
 	}
 }
 
+/* ---- rewritten under a session ----------------------------------------- */
+
+/* Append @n bytes of @p to the malloc'd string *@s. */
+static void cat(char **s, const char *p, size_t n)
+{
+	size_t have = *s != NULL ? strlen(*s) : 0;
+	char *t = realloc(*s, have + n + 1);
+
+	assert_non_null(t);
+	memcpy(t + have, p, n);
+	t[have + n] = '\0';
+	*s = t;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool starts(const char *l, size_t n, const char *prefix)
+{
+	return n >= strlen(prefix) && memcmp(l, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * What istio-cni's reconciliation applies to an iptables sample: the jumps
+ * of the built-in chains deleted, the Istio chains declared (flushed) and
+ * filled again with the outbound exclusion of 15020 first in ISTIO_OUTPUT,
+ * the jumps appended again; for --noflush.
+ */
+static char *rewrite_ipt(const char *sample)
+{
+	static const char extra[] =
+		"-A ISTIO_OUTPUT -p tcp -m tcp --dport 15020 -j RETURN\n";
+	char *out = NULL, *jumps = NULL;
+	bool added = false;
+
+	for (const char *l = sample; *l != '\0';) {
+		const char *e = strchr(l, '\n');
+		size_t n = e != NULL ? (size_t)(e - l) + 1 : strlen(l);
+
+		if (starts(l, n, "*") || starts(l, n, ":ISTIO")) {
+			cat(&out, l, n);
+		} else if (starts(l, n, "-A ISTIO")) {
+			if (!added && starts(l, n, "-A ISTIO_OUTPUT ")) {
+				cat(&out, extra, strlen(extra));
+				added = true;
+			}
+			cat(&out, l, n);
+		} else if (starts(l, n, "-A ") && strstr(l, " -j ISTIO") &&
+			   strstr(l, " -j ISTIO") < l + n) {
+			cat(&out, "-D", 2);
+			cat(&out, l + 2, n - 2);
+			cat(&jumps, l, n);
+		} else if (starts(l, n, "COMMIT")) {
+			if (jumps != NULL)
+				cat(&out, jumps, strlen(jumps));
+			free(jumps);
+			jumps = NULL;
+			cat(&out, l, n);
+		}
+		l += n;
+	}
+	free(jumps);
+	assert_true(added);
+	return out;
+}
+
+/* The native sample with "tcp dport 15020 return" first in istio-output. */
+static char *rewrite_nft(const char *sample)
+{
+	static const char chain[] = "\tchain istio-output {\n";
+	static const char extra[] = "\t\ttcp dport 15020 counter return\n";
+	const char *at = strstr(sample, chain);
+	char *out = NULL;
+
+	assert_non_null(at);
+	at += strlen(chain);
+	cat(&out, sample, (size_t)(at - sample));
+	cat(&out, extra, strlen(extra));
+	cat(&out, at, strlen(at));
+	return out;
+}
+
+static void rewrite(int fd, const struct backend_case *bc)
+{
+	char path[512];
+	char *text = NULL, *rw = NULL;
+
+	snprintf(path, sizeof(path), RULES "%s", bc->sample);
+	text = tl_read_file(path, NULL);
+	assert_non_null(text);
+	if (bc->backend == ST_BACKEND_NFTABLES) {
+		const char *del[] = {"nft",  "delete",		"table",
+				     "inet", "istio-proxy-nat", NULL};
+
+		rw = rewrite_nft(text);
+		assert_int_equal(run(fd, del, NULL, NULL), 0);
+		assert_int_equal(run(fd, bc->load, rw, NULL), 0);
+	} else {
+		const char *argv[] = {bc->load[0], "-w", "-n", NULL};
+
+		rw = rewrite_ipt(text);
+		assert_int_equal(run(fd, argv, rw, NULL), 0);
+	}
+	free(text);
+	free(rw);
+}
+
+/* Each tag of @session at most once in the live rules; how many there are. */
+static unsigned int tags_once(int fd, const struct backend_case *bc,
+			      uint32_t session)
+{
+	char want[32], *text = NULL, *l;
+	char **seen = NULL;
+	size_t nseen = 0;
+
+	assert_int_equal(run(fd, bc->save, NULL, &text), 0);
+	snprintf(want, sizeof(want), "st:%08" PRIx32 ":", session);
+	for (l = strstr(text, want); l != NULL; l = strstr(l + 1, want)) {
+		size_t n = strcspn(l, "\" \n");
+		char *tag = strndup(l, n);
+
+		assert_non_null(tag);
+		for (size_t i = 0; i < nseen; i++)
+			if (strcmp(seen[i], tag) == 0)
+				fail_msg("tag %s twice", tag);
+		seen = realloc(seen, (nseen + 1) * sizeof(*seen));
+		assert_non_null(seen);
+		seen[nseen++] = tag;
+	}
+	for (size_t i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	free(text);
+	return (unsigned int)nseen;
+}
+
+/* The tags of @session in the live rules without the session, sorted. */
+static char *tag_list(int fd, const struct backend_case *bc, uint32_t session)
+{
+	char want[32], *text = NULL, *out = NULL, *l;
+	char **v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(run(fd, bc->save, NULL, &text), 0);
+	snprintf(want, sizeof(want), "st:%08" PRIx32 ":", session);
+	for (l = strstr(text, want); l != NULL; l = strstr(l + 1, want)) {
+		v = realloc(v, (n + 1) * sizeof(*v));
+		assert_non_null(v);
+		v[n] = strndup(l + strlen(want),
+			       strcspn(l, "\" \n") - strlen(want));
+		assert_non_null(v[n]);
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	cat(&out, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		cat(&out, v[i], strlen(v[i]));
+		cat(&out, "\n", 1);
+		free(v[i]);
+	}
+	free(v);
+	free(text);
+	return out;
+}
+
+/*
+ * Attached, then rewritten: the probe says so, the check finds ours gone,
+ * the re-attach instruments the new rules with the same session and group
+ * (ours once each, exactly as a new session instruments them; with a hit
+ * rule per original rule, ISTIO_OUTPUT's old rule 9 is now tagged 10), and
+ * detach leaves exactly the new rules.
+ */
+static void reattach_case(const struct backend_case *bc)
+{
+	const bool nft = bc->backend == ST_BACKEND_NFTABLES;
+	const char *nat = nft ? "istio-proxy-nat" : "nat";
+	const char *out_chain = nft ? "istio-output" : "ISTIO_OUTPUT";
+	struct st_instr_report rep;
+	struct st_instr *in = NULL, *fresh = NULL;
+	struct st_ruleset *rs = NULL, *rs2 = NULL;
+	char err[ST_ERRBUF_SIZE] = "", tag[ST_NFLOG_PREFIX_SIZE];
+	char *now = NULL, *after = NULL, *mine = NULL, *theirs = NULL;
+	unsigned int n0, n1;
+	long long pk;
+	bool changed = true;
+	uint16_t group;
+	uint32_t s;
+	int fd = load_sample(bc);
+
+	rs = read_live(fd, bc);
+	in = attach_plain(fd, bc, rs);
+	s = st_instr_session(in);
+	group = st_instr_group(in);
+	n0 = st_instr_summary(in)->nrules;
+	if (st_instr_probe(in, &changed, err) < 0)
+		fail_msg("probe: %s", err);
+	assert_false(changed);
+
+	rewrite(fd, bc);
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	assert_true(changed);
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	assert_false(changed); /* told once */
+	assert_int_equal(st_instr_check(in, &rep, err), 0);
+	assert_true(rep.present < n0);
+	now = snapshot(fd, bc);
+
+	/* Rules read before another change are refused, nothing left. */
+	assert_int_equal(st_instr_reattach(in, rs, err), -ESTALE);
+	assert_int_equal(tags_once(fd, bc, s), 0);
+
+	rs2 = read_live(fd, bc);
+	if (st_instr_reattach(in, rs2, err) < 0)
+		fail_msg("re-attach: %s", err);
+	assert_int_equal(st_instr_session(in), s);
+	assert_int_equal(st_instr_group(in), group);
+	n1 = st_instr_summary(in)->nrules;
+	assert_true(n1 > 0);
+	assert_int_equal(tags_once(fd, bc, s), n1);
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	assert_false(changed); /* our own insertion is the new baseline */
+	/* As a session that began on the new rules instruments them. */
+	fresh = attach_plain(fd, bc, NULL);
+	mine = tag_list(fd, bc, s);
+	theirs = tag_list(fd, bc, st_instr_session(fresh));
+	assert_string_equal(mine, theirs);
+	assert_int_equal(st_instr_detach(fresh, NULL, err), 0);
+	st_instr_free(fresh);
+	tag_of(tag, s, ST_HIT_RULE, nat, out_chain, 10);
+	pk = tag_packets(fd, bc, tag);
+	if (pk >= 0) { /* a hit rule for the catch-all, now rule 10 */
+		assert_int_equal(pk, 0);
+		connect_as(fd, 1000, "10.99.0.2", 8080);
+		assert_int_equal(tag_packets(fd, bc, tag), 1);
+	}
+	/*
+	 * The other session came and went: nf_tables' generation moved; a
+	 * legacy table reads as before.  Either way ours are all there.
+	 */
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	if (bc->backend != ST_BACKEND_LEGACY)
+		assert_true(changed);
+	assert_int_equal(st_instr_check(in, &rep, err), 0);
+	assert_int_equal(rep.present, n1);
+	assert_false(rep.changed);
+
+	assert_int_equal(st_instr_detach(in, &rep, err), 0);
+	assert_int_equal(rep.removed, n1);
+	assert_false(rep.changed);
+	after = snapshot(fd, bc);
+	assert_string_equal(after, now);
+	assert_int_equal(tags_once(fd, bc, s), 0);
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	st_ruleset_free(rs2);
+	free(now);
+	free(after);
+	free(mine);
+	free(theirs);
+	close(fd);
+}
+
+static void test_root_reattach_legacy(void **state)
+{
+	(void)state;
+	reattach_case(&legacy_case);
+}
+
+static void test_root_reattach_nft(void **state)
+{
+	(void)state;
+	reattach_case(&nft_case);
+}
+
+static void test_root_reattach_nftables(void **state)
+{
+	(void)state;
+	reattach_case(&nftables_case);
+}
+
+/* A foreign rule that keeps ours in place: the probe and check see it. */
+static void test_root_probe_foreign(void **state)
+{
+	const char *ins[] = {"iptables-legacy",
+			     "-w",
+			     "-t",
+			     "nat",
+			     "-I",
+			     "ISTIO_OUTPUT",
+			     "1",
+			     "-p",
+			     "tcp",
+			     "--dport",
+			     "7777",
+			     "-j",
+			     "RETURN",
+			     NULL};
+	struct st_instr_report rep;
+	struct st_instr *in = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	bool changed = true;
+	int fd = load_sample(&legacy_case);
+
+	(void)state;
+	in = attach_plain(fd, &legacy_case, NULL);
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	assert_false(changed);
+	assert_int_equal(run(fd, ins, NULL, NULL), 0);
+	assert_int_equal(st_instr_probe(in, &changed, err), 0);
+	assert_true(changed);
+	assert_int_equal(st_instr_check(in, &rep, err), 0);
+	assert_true(rep.changed);
+	assert_int_equal(rep.present, st_instr_summary(in)->nrules);
+	assert_int_equal(st_instr_detach(in, &rep, err), 0);
+	st_instr_free(in);
+	close(fd);
+}
+
+/* ---- NFLOG group 1337 ---------------------------------------------------- */
+
+/*
+ * Istio <= 1.24's IPTABLES_TRACE_LOGGING rules log to group 1337: forcing
+ * that group is refused with nothing inserted, a free one is never 1337;
+ * without such rules 1337 may be forced.
+ */
+static void test_root_group_istio(void **state)
+{
+	const char *trace[] = {"iptables-legacy",
+			       "-w",
+			       "-t",
+			       "nat",
+			       "-I",
+			       "OUTPUT",
+			       "1",
+			       "-p",
+			       "tcp",
+			       "-j",
+			       "NFLOG",
+			       "--nflog-prefix",
+			       "JumpOutbound",
+			       "--nflog-group",
+			       "1337",
+			       NULL};
+	struct st_instr_config cfg;
+	struct st_instr *in = NULL;
+	struct st_ruleset *rs = NULL;
+	char err[ST_ERRBUF_SIZE] = "";
+	char *before = NULL, *after = NULL;
+	int fd = load_sample(&legacy_case);
+
+	(void)state;
+	/* No Istio NFLOG rule yet: 1337 is the caller's to choose. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.netns_fd = fd;
+	cfg.backend = ST_BACKEND_LEGACY;
+	cfg.group = ST_INSTR_GROUP_ISTIO;
+	if (st_instr_attach(&in, &cfg, err) < 0)
+		fail_msg("attach: %s", err);
+	assert_int_equal(st_instr_group(in), ST_INSTR_GROUP_ISTIO);
+	assert_int_equal(st_instr_detach(in, NULL, err), 0);
+	st_instr_free(in);
+	in = NULL;
+
+	assert_int_equal(run(fd, trace, NULL, NULL), 0);
+	before = snapshot(fd, &legacy_case);
+	rs = read_live(fd, &legacy_case);
+	cfg.rules = rs;
+	assert_int_equal(st_instr_attach(&in, &cfg, err), -EBUSY);
+	assert_null(in);
+	assert_non_null(strstr(err, "IPTABLES_TRACE_LOGGING"));
+	after = snapshot(fd, &legacy_case);
+	assert_string_equal(after, before);
+	free(after);
+
+	cfg.group = -1;
+	if (st_instr_attach(&in, &cfg, err) < 0)
+		fail_msg("attach: %s", err);
+	assert_true(st_instr_group(in) >= ST_INSTR_GROUP_BASE);
+	assert_int_not_equal(st_instr_group(in), ST_INSTR_GROUP_ISTIO);
+	assert_int_equal(st_instr_detach(in, NULL, err), 0);
+	after = snapshot(fd, &legacy_case);
+	assert_string_equal(after, before);
+	st_instr_free(in);
+	st_ruleset_free(rs);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+/* ---- the backend is per network namespace ------------------------------- */
+
+/*
+ * Several namespaces of one node, each with its own backend: the backend
+ * is detected for each and its own rules are instrumented, whatever the
+ * others hold.  Two hold rules of two backends: legacy Istio rules next to
+ * an iptables-nft table of someone else's (a pod that kept iptables after
+ * its node moved on), and iptables-nft Istio rules next to an empty legacy
+ * nat table.
+ */
+static void test_root_backend_per_netns(void **state)
+{
+	static const char other_nft[] =
+		"*filter\n:INPUT ACCEPT [0:0]\n"
+		"-A INPUT -p tcp --dport 9999 -j ACCEPT\n"
+		"COMMIT\n";
+	static const char empty_legacy[] = "*nat\n:PREROUTING ACCEPT [0:0]\n"
+					   "COMMIT\n";
+	const char *nft_restore[] = {"iptables-nft-restore", NULL};
+	const char *legacy_restore[] = {"iptables-legacy-restore", NULL};
+	struct {
+		const struct backend_case *bc;
+		const char *const *extra_load;
+		const char *extra;
+		int fd;
+	} ns[] = {
+		{&nft_case, NULL, NULL, -1},
+		{&nftables_case, NULL, NULL, -1},
+		{&legacy_case, nft_restore, other_nft, -1},
+		{&nft_case, legacy_restore, empty_legacy, -1},
+	};
+	char err[ST_ERRBUF_SIZE] = "";
+
+	(void)state;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(ns); i++) {
+		ns[i].fd = load_sample(ns[i].bc);
+		if (ns[i].extra != NULL)
+			assert_int_equal(run(ns[i].fd, ns[i].extra_load,
+					     ns[i].extra, NULL),
+					 0);
+	}
+	for (size_t i = 0; i < ST_ARRAY_SIZE(ns); i++) {
+		enum st_backend b = ST_BACKEND_UNKNOWN;
+		struct st_instr_config cfg;
+		struct st_instr *in = NULL;
+		char *before = snapshot(ns[i].fd, ns[i].bc), *after = NULL;
+
+		if (st_tgt_detect(ns[i].fd, NULL, &b, err) < 0)
+			fail_msg("namespace %zu: detect: %s", i, err);
+		if (b != ns[i].bc->backend)
+			fail_msg("namespace %zu: %s detected, %s expected", i,
+				 st_backend_name(b),
+				 st_backend_name(ns[i].bc->backend));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.netns_fd = ns[i].fd;
+		cfg.backend = b;
+		cfg.group = -1;
+		if (st_instr_attach(&in, &cfg, err) < 0)
+			fail_msg("namespace %zu: attach: %s", i, err);
+		assert_true(st_instr_summary(in)->nchains > 0);
+		assert_int_equal(
+			tags_once(ns[i].fd, ns[i].bc, st_instr_session(in)),
+			st_instr_summary(in)->nrules);
+		assert_int_equal(st_instr_detach(in, NULL, err), 0);
+		after = snapshot(ns[i].fd, ns[i].bc);
+		assert_string_equal(after, before);
+		st_instr_free(in);
+		free(before);
+		free(after);
+	}
+	for (size_t i = 0; i < ST_ARRAY_SIZE(ns); i++)
+		close(ns[i].fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -891,6 +1364,15 @@ int main(void)
 					  teardown_ns),
 		cmocka_unit_test_teardown(test_root_netns_deleted, teardown_ns),
 		cmocka_unit_test_teardown(test_root_roundtrip, teardown_ns),
+		cmocka_unit_test_teardown(test_root_reattach_legacy,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_reattach_nft, teardown_ns),
+		cmocka_unit_test_teardown(test_root_reattach_nftables,
+					  teardown_ns),
+		cmocka_unit_test_teardown(test_root_probe_foreign, teardown_ns),
+		cmocka_unit_test_teardown(test_root_group_istio, teardown_ns),
+		cmocka_unit_test_teardown(test_root_backend_per_netns,
+					  teardown_ns),
 	};
 
 	tl_need_root("instrument",

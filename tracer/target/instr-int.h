@@ -16,6 +16,7 @@
  *                     before and after inserting
  *   instr-tool.c      running iptables-save/-restore and nft in the target
  *   instr-lock.c      session lock files
+ *   instr-gen.c       a cheap sign that the rules changed (no program run)
  *   instr-cleanup.c   rules of dead sessions
  *   instrument.c      the session: attach, check, detach
  * The parts down to instr-norm.c, and the comparisons of instr-verify.c,
@@ -321,6 +322,10 @@ struct st_instr {
 	bool attached;
 	struct st_instr_slot slot[2]; /* iptables: IPv4, IPv6; nftables: [0] */
 	struct st_instr_summary sum;
+	/* instr-gen.c: sockets in the target, and the last value read. */
+	int gen_fd[2]; /* nf_tables: [0]; legacy: IPv4, IPv6; -1: none */
+	uint64_t gen;
+	bool gen_known;
 };
 
 /* ---- instr-verify.c ----------------------------------------------------- */
@@ -382,6 +387,19 @@ int st_tool_removal(enum st_backend b, const char *dump, const uint32_t *set,
  */
 int st_tool_remove_set(int fd, enum st_backend b, int slot, const uint32_t *set,
 		       size_t nset, unsigned int *removed, char *err);
+
+/* ---- instr-gen.c -------------------------------------------------------- */
+
+/**
+ * st_gen_read() - the current sign of the target's rules into @gen
+ * (sockets opened in the target on first use): nf_tables' generation id,
+ * or for iptables-legacy a hash of the kernel's description of every
+ * table of the snapshot.  Return: 0, or a negative errno.
+ */
+int st_gen_read(struct st_instr *in, uint64_t *gen, char *err);
+
+/** st_gen_close() - close the sockets; the handle may be freed then. */
+void st_gen_close(struct st_instr *in);
 
 /* ---- instr-lock.c ------------------------------------------------------- */
 

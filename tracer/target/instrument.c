@@ -67,6 +67,7 @@ static int st_instr_new(struct st_instr **out,
 	if (in == NULL)
 		return st_err(err, ENOMEM, "out of memory");
 	in->lock_fd = -1;
+	in->gen_fd[0] = in->gen_fd[1] = -1;
 	in->backend = cfg->backend;
 	in->flags = cfg->flags & ~ST_INSTR_F_FORCE;
 	/* Our own reference keeps the namespace alive until detach. */
@@ -92,11 +93,37 @@ out:
 	return ret;
 }
 
+/*
+ * Note in @foreign the NFLOG groups that rules of no sidecar-trace session
+ * log to (Istio's own IPTABLES_TRACE_LOGGING rules use 1337).
+ */
+static int st_instr_foreign_ipt(const struct st_ruleset *rs, uint8_t *foreign,
+				char *err)
+{
+	struct st_split *sp;
+
+	if (foreign == NULL)
+		return 0;
+	sp = malloc(sizeof(*sp));
+	if (sp == NULL)
+		return st_err(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
+		const struct st_rule *r = st_ruleset_rule(rs, i);
+
+		if (r != NULL && r->text != NULL &&
+		    st_split_rule(r->text, strlen(r->text), sp) == 0 &&
+		    sp->nflog && !sp->session_rule && sp->group >= 0)
+			st_itag_group_mark(foreign, sp->group);
+	}
+	free(sp);
+	return 0;
+}
+
 /* Read, compare and snapshot one iptables family before inserting. */
 static int st_instr_read_ipt(struct st_instr *in,
-			     const struct st_instr_config *cfg, int slot,
+			     const struct st_ruleset *rules, int slot,
 			     struct st_ruleset **pre, char **dump,
-			     uint8_t *groups, char *err)
+			     uint8_t *groups, uint8_t *foreign, char *err)
 {
 	enum st_family fam = slot == 0 ? ST_FAMILY_IPV4 : ST_FAMILY_IPV6;
 	struct st_strbuf want = {0}, have = {0};
@@ -104,16 +131,15 @@ static int st_instr_read_ipt(struct st_instr *in,
 	char msg[300];
 	int ret = 0;
 
-	if (cfg->rules != NULL) {
-		ret = st_verify_ipt_describe(cfg->rules, fam, in->flags, &want,
-					     err);
+	if (rules != NULL) {
+		ret = st_verify_ipt_describe(rules, fam, in->flags, &want, err);
 		if (ret < 0 || want.len == 0)
 			goto out; /* nothing of that family to instrument */
 	}
 	ret = st_tool_read_dump(in->netns_fd, in->backend, slot, dump, err);
 	if (ret < 0) {
 		/* Without a ruleset to go by, a missing IPv6 side is no loss. */
-		if (cfg->rules == NULL && slot == 1)
+		if (rules == NULL && slot == 1)
 			ret = 0;
 		goto out;
 	}
@@ -129,7 +155,7 @@ static int st_instr_read_ipt(struct st_instr *in,
 	ret = st_verify_ipt_describe(*pre, fam, in->flags, &have, err);
 	if (ret < 0)
 		goto out;
-	if (cfg->rules != NULL &&
+	if (rules != NULL &&
 	    st_instr_diff(want.p ? want.p : "", have.p ? have.p : "", msg,
 			  sizeof(msg))) {
 		ret = st_err(err, ESTALE,
@@ -141,6 +167,8 @@ static int st_instr_read_ipt(struct st_instr *in,
 	if (have.len == 0)
 		goto out;
 	ret = st_ipt_scan(*dump, strlen(*dump), &sc, groups, err);
+	if (ret == 0)
+		ret = st_instr_foreign_ipt(*pre, foreign, err);
 	if (ret < 0)
 		goto out;
 	for (size_t i = 0; i < sc.n; i++)
@@ -164,9 +192,9 @@ out:
 
 /* Read, compare and snapshot the native rules; @pre is loaded on success. */
 static int st_instr_read_nft(struct st_instr *in,
-			     const struct st_instr_config *cfg,
+			     const struct st_ruleset *rules,
 			     struct st_nft_model *pre, char **dump,
-			     uint8_t *groups, char *err)
+			     uint8_t *groups, uint8_t *foreign, char *err)
 {
 	int ret;
 
@@ -177,8 +205,8 @@ static int st_instr_read_nft(struct st_instr *in,
 	ret = st_nft_model_load(*dump, strlen(*dump), pre, err);
 	if (ret < 0)
 		return ret;
-	if (cfg->rules != NULL) {
-		ret = st_verify_nft_compare(cfg->rules, pre, in->flags, err);
+	if (rules != NULL) {
+		ret = st_verify_nft_compare(rules, pre, in->flags, err);
 		if (ret < 0)
 			goto out;
 	}
@@ -188,8 +216,9 @@ static int st_instr_read_nft(struct st_instr *in,
 			json_t *e = NULL;
 			uint32_t s;
 			size_t k;
+			bool sess = st_nft_rule_session(r, &s);
 
-			if (st_nft_rule_session(r, &s) && s == in->session) {
+			if (sess && s == in->session) {
 				ret = st_err(err, EEXIST,
 					     "session %08" PRIx32
 					     " already has rules in the target",
@@ -201,9 +230,13 @@ static int st_instr_read_nft(struct st_instr *in,
 				json_t *g = json_object_get(
 					json_object_get(e, "log"), "group");
 
-				if (json_is_integer(g))
+				if (!json_is_integer(g))
+					continue;
+				st_itag_group_mark(groups,
+						   (int)json_integer_value(g));
+				if (!sess && foreign != NULL)
 					st_itag_group_mark(
-						groups,
+						foreign,
 						(int)json_integer_value(g));
 			}
 		}
@@ -217,20 +250,143 @@ out:
 	return ret;
 }
 
-int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
-		    char *err)
-{
-	struct st_instr *in = NULL;
-	struct st_ruleset *pre[2] = {NULL, NULL};
+/* The live rules of every slot, read just before inserting. */
+struct st_instr_pre {
+	struct st_ruleset *ipt[2];
 	struct st_nft_model nm;
-	bool nm_loaded = false;
-	char *dump[2] = {NULL, NULL};
-	char *txn[2] = {NULL, NULL};
-	uint8_t *groups = NULL;
+	bool nm_loaded;
+	char *dump[2];
+	char *txn[2];
+};
+
+static void st_instr_pre_free(struct st_instr_pre *p)
+{
+	if (p->nm_loaded)
+		st_nft_model_free(&p->nm);
+	for (int s = 0; s < 2; s++) {
+		st_ruleset_free(p->ipt[s]);
+		free(p->dump[s]);
+		free(p->txn[s]);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* Forget what the last insertion put in (after it was all removed). */
+static void st_instr_slots_reset(struct st_instr *in)
+{
+	for (int s = 0; s < 2; s++) {
+		free(in->slot[s].snapshot);
+		memset(&in->slot[s], 0, sizeof(in->slot[s]));
+	}
+	memset(&in->sum, 0, sizeof(in->sum));
+}
+
+/*
+ * Read every slot, compare it with @rules and snapshot it; the groups in
+ * use go to @groups, those of rules of no session to @foreign (may be
+ * NULL).
+ */
+static int st_instr_read(struct st_instr *in, const struct st_ruleset *rules,
+			 struct st_instr_pre *pre, uint8_t *groups,
+			 uint8_t *foreign, char *err)
+{
+	int ret = 0;
+
+	if (in->backend == ST_BACKEND_NFTABLES) {
+		ret = st_instr_read_nft(in, rules, &pre->nm, &pre->dump[0],
+					groups, foreign, err);
+		pre->nm_loaded = ret == 0;
+		return ret;
+	}
+	for (int s = 0; s < 2 && ret == 0; s++)
+		ret = st_instr_read_ipt(in, rules, s, &pre->ipt[s],
+					&pre->dump[s], groups, foreign, err);
+	return ret;
+}
+
+/*
+ * Render, apply and verify the rules of every used slot with the group
+ * chosen; on failure whatever this session inserted is taken out again.
+ */
+static int st_instr_insert(struct st_instr *in, struct st_instr_pre *pre,
+			   char *err)
+{
 	struct st_instr_opts o;
 	bool any = false;
 	int ret = 0;
 
+	o.session = in->session;
+	o.group = in->group;
+	o.flags = in->flags;
+	for (int s = 0; s < st_tool_nslots(in->backend); s++) {
+		struct st_instr_summary sum;
+
+		if (!in->slot[s].used)
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		if (in->backend == ST_BACKEND_NFTABLES)
+			ret = st_nft_render_model(&pre->nm, &o, &pre->txn[s],
+						  &sum, err);
+		else
+			ret = st_instr_render_insert(
+				pre->ipt[s],
+				s == 0 ? ST_FAMILY_IPV4 : ST_FAMILY_IPV6, &o,
+				&pre->txn[s], &sum, err);
+		if (ret < 0)
+			return ret;
+		if (pre->txn[s][0] == '\0') {
+			in->slot[s].used = false;
+			continue;
+		}
+		any = true;
+		in->slot[s].nrules = sum.nrules;
+		in->sum.nchains += sum.nchains;
+		in->sum.nrules += sum.nrules;
+		in->sum.nhits += sum.nhits;
+		in->sum.nskipped += sum.nskipped;
+		in->sum.minimal = in->sum.minimal || sum.minimal;
+		if (sum.skipped[0] != '\0') {
+			size_t used = strlen(in->sum.skipped);
+
+			snprintf(in->sum.skipped + used,
+				 sizeof(in->sum.skipped) - used, "%s%s",
+				 used ? "; " : "", sum.skipped);
+		}
+	}
+	if (!any)
+		return st_err(
+			err, ENOENT,
+			"no Istio chains to instrument in the target's %s "
+			"rules",
+			st_backend_name(in->backend));
+	for (int s = 0; s < st_tool_nslots(in->backend); s++) {
+		if (!in->slot[s].used)
+			continue;
+		ret = st_tool_apply(in->netns_fd, in->backend, s, pre->txn[s],
+				    err);
+		if (ret == 0)
+			ret = st_verify_slot(in, s, pre->ipt[s],
+					     pre->nm_loaded ? &pre->nm : NULL,
+					     &o, err);
+		if (ret < 0) {
+			st_instr_rollback(in, err);
+			return ret;
+		}
+	}
+	/* What the watch compares with: the rules as we left them. */
+	in->gen_known = st_gen_read(in, &in->gen, NULL) == 0;
+	return 0;
+}
+
+int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
+		    char *err)
+{
+	struct st_instr *in = NULL;
+	struct st_instr_pre pre;
+	uint8_t *groups = NULL, *foreign = NULL;
+	int ret = 0;
+
+	memset(&pre, 0, sizeof(pre));
 	if (out != NULL)
 		*out = NULL;
 	if (out == NULL || cfg == NULL || cfg->netns_fd < 0 ||
@@ -251,34 +407,42 @@ int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
 	if (ret < 0)
 		return ret;
 	groups = calloc(ST_GROUP_BITS / 8, 1);
-	if (groups == NULL) {
+	foreign = calloc(ST_GROUP_BITS / 8, 1);
+	if (groups == NULL || foreign == NULL) {
 		ret = st_err(err, ENOMEM, "out of memory");
 		goto out;
 	}
 	ret = st_lock_take(in, cfg->session, err);
 	if (ret < 0)
 		goto out;
-
-	if (in->backend == ST_BACKEND_NFTABLES) {
-		ret = st_instr_read_nft(in, cfg, &nm, &dump[0], groups, err);
-		nm_loaded = ret == 0;
-		if (ret < 0)
-			goto out;
-	} else {
-		for (int s = 0; s < 2; s++) {
-			ret = st_instr_read_ipt(in, cfg, s, &pre[s], &dump[s],
-						groups, err);
-			if (ret < 0)
-				goto out;
-		}
-	}
+	ret = st_instr_read(in, cfg->rules, &pre, groups, foreign, err);
+	if (ret < 0)
+		goto out;
 	st_lock_groups(in->lock_dir, in->ino, in->session, groups);
 	if (cfg->group >= 0) {
+		/*
+		 * A group the pod's own NFLOG rules log to would mix their
+		 * records with ours, and ours would reach their reader.
+		 */
+		if (st_itag_group_used(foreign, (unsigned int)cfg->group)) {
+			ret = st_err(
+				err, EBUSY,
+				"NFLOG group %d is used by NFLOG rules of the "
+				"target itself%s: their records would mix "
+				"with the trace's; choose another group, or "
+				"none to take a free one",
+				cfg->group,
+				cfg->group == ST_INSTR_GROUP_ISTIO
+					? " (Istio's IPTABLES_TRACE_LOGGING)"
+					: "");
+			goto out;
+		}
 		in->group = (uint16_t)cfg->group;
 	} else {
 		unsigned int g = ST_INSTR_GROUP_BASE;
 
-		while (g < ST_GROUP_BITS && st_itag_group_used(groups, g))
+		while (g < ST_GROUP_BITS && (st_itag_group_used(groups, g) ||
+					     g == ST_INSTR_GROUP_ISTIO))
 			g++;
 		if (g >= ST_GROUP_BITS) {
 			ret = st_err(err, EBUSY, "no free NFLOG group");
@@ -294,62 +458,9 @@ int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
 		if (ret < 0)
 			goto out;
 	}
-
-	o.session = in->session;
-	o.group = in->group;
-	o.flags = in->flags;
-	for (int s = 0; s < st_tool_nslots(in->backend); s++) {
-		struct st_instr_summary sum;
-
-		if (!in->slot[s].used)
-			continue;
-		memset(&sum, 0, sizeof(sum));
-		if (in->backend == ST_BACKEND_NFTABLES)
-			ret = st_nft_render_model(&nm, &o, &txn[s], &sum, err);
-		else
-			ret = st_instr_render_insert(pre[s],
-						     s == 0 ? ST_FAMILY_IPV4
-							    : ST_FAMILY_IPV6,
-						     &o, &txn[s], &sum, err);
-		if (ret < 0)
-			goto out;
-		if (txn[s][0] == '\0') {
-			in->slot[s].used = false;
-			continue;
-		}
-		any = true;
-		in->slot[s].nrules = sum.nrules;
-		in->sum.nchains += sum.nchains;
-		in->sum.nrules += sum.nrules;
-		in->sum.nhits += sum.nhits;
-		in->sum.nskipped += sum.nskipped;
-		if (sum.skipped[0] != '\0') {
-			size_t used = strlen(in->sum.skipped);
-
-			snprintf(in->sum.skipped + used,
-				 sizeof(in->sum.skipped) - used, "%s%s",
-				 used ? "; " : "", sum.skipped);
-		}
-	}
-	if (!any) {
-		ret = st_err(err, ENOENT,
-			     "no Istio chains to instrument in the target's %s "
-			     "rules",
-			     st_backend_name(in->backend));
+	ret = st_instr_insert(in, &pre, err);
+	if (ret < 0)
 		goto out;
-	}
-	for (int s = 0; s < st_tool_nslots(in->backend); s++) {
-		if (!in->slot[s].used)
-			continue;
-		ret = st_tool_apply(in->netns_fd, in->backend, s, txn[s], err);
-		if (ret == 0)
-			ret = st_verify_slot(in, s, pre[s],
-					     nm_loaded ? &nm : NULL, &o, err);
-		if (ret < 0) {
-			st_instr_rollback(in, err);
-			goto out;
-		}
-	}
 	in->attached = true;
 	*out = in;
 	in = NULL;
@@ -357,15 +468,76 @@ out:
 	if (in != NULL)
 		st_lock_release(in, true);
 	st_instr_free(in);
-	if (nm_loaded)
-		st_nft_model_free(&nm);
-	for (int s = 0; s < 2; s++) {
-		st_ruleset_free(pre[s]);
-		free(dump[s]);
-		free(txn[s]);
+	st_instr_pre_free(&pre);
+	free(groups);
+	free(foreign);
+	return ret;
+}
+
+int st_instr_clear(struct st_instr *in, unsigned int *removed, char *err)
+{
+	int ret;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (in == NULL || !in->attached)
+		return st_err(err, EINVAL, "clear: no attached session");
+	for (int s = 0; s < st_tool_nslots(in->backend); s++) {
+		unsigned int n = 0;
+
+		/* A family we never used may hold nothing of ours. */
+		ret = st_tool_remove_set(in->netns_fd, in->backend, s,
+					 &in->session, 1, &n, err);
+		if (ret < 0 && in->slot[s].used)
+			return ret;
+		if (removed != NULL && ret == 0)
+			*removed += n;
 	}
+	st_instr_slots_reset(in);
+	return 0;
+}
+
+int st_instr_reattach(struct st_instr *in, const struct st_ruleset *rules,
+		      char *err)
+{
+	struct st_instr_pre pre;
+	uint8_t *groups = NULL;
+	int ret;
+
+	memset(&pre, 0, sizeof(pre));
+	if (in == NULL || !in->attached)
+		return st_err(err, EINVAL, "re-attach: no attached session");
+	ret = st_instr_clear(in, NULL, err);
+	if (ret < 0)
+		return ret;
+	groups = calloc(ST_GROUP_BITS / 8, 1);
+	if (groups == NULL)
+		return st_err(err, ENOMEM, "out of memory");
+	ret = st_instr_read(in, rules, &pre, groups, NULL, err);
+	if (ret == 0)
+		ret = st_instr_insert(in, &pre, err);
+	if (ret < 0)
+		st_instr_slots_reset(in); /* nothing of ours is in there */
+	st_instr_pre_free(&pre);
 	free(groups);
 	return ret;
+}
+
+int st_instr_probe(struct st_instr *in, bool *changed, char *err)
+{
+	uint64_t gen = 0;
+	int ret;
+
+	*changed = false;
+	if (in == NULL || !in->attached)
+		return st_err(err, EINVAL, "probe: no attached session");
+	ret = st_gen_read(in, &gen, err);
+	if (ret < 0)
+		return ret;
+	*changed = !in->gen_known || gen != in->gen;
+	in->gen = gen;
+	in->gen_known = true;
+	return 0;
 }
 
 int st_instr_check(struct st_instr *in, struct st_instr_report *rep, char *err)
@@ -515,6 +687,7 @@ void st_instr_free(struct st_instr *in)
 	if (in == NULL)
 		return;
 	st_lock_release(in, false);
+	st_gen_close(in);
 	if (in->netns_fd >= 0)
 		close(in->netns_fd);
 	for (int s = 0; s < 2; s++)

@@ -81,7 +81,18 @@
  * rules of sessions whose lock is free (the process died), unless forced.
  * The NFLOG group is the lowest one from ST_INSTR_GROUP_BASE up that no
  * rule of the backend uses (NFLOG --nflog-group, nft log group) and that
- * no lock file in lock_dir names, unless the caller forces one.
+ * no lock file in lock_dir names, never ST_INSTR_GROUP_ISTIO, unless the
+ * caller forces one.  A forced group that NFLOG rules of the target itself
+ * (not of a session) log to is refused: Istio up to 1.24 logged to 1337
+ * with IPTABLES_TRACE_LOGGING, and records of both would mix.
+ *
+ * Rewrites.  Since 1.29 istio-cni reconciles a pod's rules when it starts:
+ * it rewrites the Istio chains (iptables-restore) or deletes and re-creates
+ * the native tables, which takes this session's rules with them, in part
+ * or whole.  st_instr_probe() tells cheaply (no program run) that the rules
+ * may have changed; st_instr_check() says whether ours are all there;
+ * st_instr_reattach() removes what is left of ours and instruments the new
+ * rules with the same session, group and lock.
  */
 #ifndef ST_INSTRUMENT_H
 #define ST_INSTRUMENT_H
@@ -96,6 +107,8 @@
 #define ST_INSTR_COMMENT_PREFIX "sidecar-trace:"
 #define ST_INSTR_LOCK_DIR "/run/sidecar-trace"
 #define ST_INSTR_GROUP_BASE 5300 /* first NFLOG group tried */
+/* Istio <= 1.24's own NFLOG group (IPTABLES_TRACE_LOGGING): never chosen. */
+#define ST_INSTR_GROUP_ISTIO 1337
 
 /* Flags of st_instr_opts / st_instr_config / st_instr_cleanup(). */
 #define ST_INSTR_F_ALL_PACKETS (1u << 0) /* no ctstate restriction */
@@ -279,6 +292,54 @@ int st_instr_attach(struct st_instr **out, const struct st_instr_config *cfg,
  * Return: 0, or a negative errno when the rules could not be read.
  */
 int st_instr_check(struct st_instr *in, struct st_instr_report *rep, char *err);
+
+/**
+ * st_instr_probe() - may the target's rules have changed since the last
+ * attach, re-attach or probe?  Cheap enough to call several times a
+ * second: nf_tables' generation id (iptables-nft, native nftables), or the
+ * kernel's description of each iptables-legacy table (its number of
+ * entries, size and hook offsets); no program is run.
+ * @in: the attached session
+ * @changed: true when they may have (then st_instr_check() tells what)
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno when the kernel cannot be asked (then
+ * only st_instr_check() tells).
+ */
+int st_instr_probe(struct st_instr *in, bool *changed, char *err);
+
+/**
+ * st_instr_clear() - remove whatever is left of this session's rules, in
+ * every family, without comparing anything: the first step of a
+ * re-attach after someone rewrote the rules (ours must not be left twice).
+ * The session stays attached, with no rules, until st_instr_reattach()
+ * or st_instr_detach().
+ * @in: the attached session
+ * @removed: rules removed, or NULL
+ * @err: error buffer
+ *
+ * Return: 0, or a negative errno.
+ */
+int st_instr_clear(struct st_instr *in, unsigned int *removed, char *err);
+
+/**
+ * st_instr_reattach() - instrument the target's new rules after a
+ * rewrite: what is left of this session's rules is removed first
+ * (st_instr_clear()), then the live rules are compared with @rules
+ * (-ESTALE when they changed again since the caller read them) and
+ * instrumented as st_instr_attach() does, with the same session, group and
+ * lock; the snapshot that detach compares with is the new rules.
+ * @in: the attached session
+ * @rules: the rules the caller read and analysed after the rewrite
+ * @err: error buffer
+ *
+ * On failure nothing of this session is in the target (-ENOENT: there
+ * are no Istio chains now); the call may be repeated.
+ *
+ * Return: 0, or a negative errno.
+ */
+int st_instr_reattach(struct st_instr *in, const struct st_ruleset *rules,
+		      char *err);
 
 /**
  * st_instr_detach() - remove this session's rules and verify that the
