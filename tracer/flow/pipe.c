@@ -17,9 +17,11 @@ struct st_pipe_sink {
 
 struct st_pipe {
 	struct st_pipe_opts o;
-	struct st_flow_table *ft; /* NULL: flows come from st_pipe_flow() */
-	struct st_envoymatch *em; /* NULL: no access log */
-	struct timespec now;	  /* the clock: records and st_pipe_time() */
+	struct st_flow_opts table; /* o.table's copy, for a new flow table */
+	struct st_flow_stats prev; /* of flow tables replaced by new rules */
+	struct st_flow_table *ft;  /* NULL: flows come from st_pipe_flow() */
+	struct st_envoymatch *em;  /* NULL: no access log */
+	struct timespec now;	   /* the clock: records and st_pipe_time() */
 	struct st_pipe_sink sinks[ST_PIPE_MAX_SINKS];
 	unsigned int nsinks;
 	bool session_known;
@@ -128,6 +130,10 @@ int st_pipe_new(struct st_pipe **out, const struct st_pipe_opts *o, char *err)
 	if (p == NULL)
 		return st_err(err, ENOMEM, "out of memory");
 	p->o = *o;
+	if (o->table != NULL) {
+		p->table = *o->table;
+		p->o.table = &p->table;
+	}
 	if (o->rs != NULL) {
 		p->ft = st_flow_table_new(o->rs, o->set, o->table, st_pipe_emit,
 					  p, err);
@@ -282,6 +288,39 @@ int st_pipe_flush(struct st_pipe *p, char *err)
 	return st_envoymatch_flush(p->em) == ST_CB_STOP ? ST_CB_STOP : ret;
 }
 
+int st_pipe_set_rules(struct st_pipe *p, const struct st_ruleset *rs,
+		      const struct st_istio_settings *set, char *err)
+{
+	struct st_flow_table *ft;
+	struct st_flow_stats st;
+	int ret = ST_CB_OK;
+
+	if (p->ft == NULL || rs == NULL || set == NULL)
+		return st_err(err, EINVAL,
+			      "pipeline: new rules need a flow table");
+	ft = st_flow_table_new(rs, set, p->o.table, st_pipe_emit, p, err);
+	if (ft == NULL)
+		return -ENOMEM;
+	if (!st_pipe_stopped(p))
+		ret = st_flow_table_flush(p->ft, err);
+	st_flow_table_stats(p->ft, &st);
+	p->prev.records += st.records;
+	p->prev.skipped += st.skipped;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(st.skipped_by); i++)
+		p->prev.skipped_by[i] += st.skipped_by[i];
+	if (st.last_skip[0] != '\0')
+		memcpy(p->prev.last_skip, st.last_skip, sizeof(st.last_skip));
+	p->prev.evicted += st.evicted;
+	p->prev.later += st.later;
+	p->prev.late += st.late;
+	p->prev.ignored += st.ignored;
+	st_flow_table_free(p->ft);
+	p->ft = ft;
+	p->o.rs = rs;
+	p->o.set = set;
+	return ret < 0 ? ret : ST_CB_OK;
+}
+
 void st_pipe_result(const struct st_pipe *p, struct st_pipe_result *r)
 {
 	*r = p->res;
@@ -293,6 +332,17 @@ void st_pipe_stats(const struct st_pipe *p, struct st_flow_stats *st)
 		st_flow_table_stats(p->ft, st);
 	else
 		memset(st, 0, sizeof(*st));
+	/* What the flow tables before new rules counted. */
+	st->records += p->prev.records;
+	st->skipped += p->prev.skipped;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(st->skipped_by); i++)
+		st->skipped_by[i] += p->prev.skipped_by[i];
+	if (st->last_skip[0] == '\0')
+		memcpy(st->last_skip, p->prev.last_skip, sizeof(st->last_skip));
+	st->evicted += p->prev.evicted;
+	st->later += p->prev.later;
+	st->late += p->prev.late;
+	st->ignored += p->prev.ignored;
 	st->flows = p->res.written;
 	memcpy(st->by_type, p->by_type, sizeof(st->by_type));
 	memcpy(st->by_class, p->by_class, sizeof(st->by_class));

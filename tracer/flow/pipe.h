@@ -184,6 +184,22 @@ int st_pipe_sync(struct st_pipe *p);
  */
 bool st_pipe_stopped(const struct st_pipe *p);
 
+/**
+ * st_pipe_set_rules() - the records from now on refer to other rules (a
+ * live trace re-attached after the target's rules were rewritten): every
+ * open flow is emitted, numbered by the old rules, and a new flow table on
+ * @rs takes the records that follow; counters go on.
+ * @p: a pipeline made with rules
+ * @rs: the new rules (must outlive the pipeline, as the old ones must:
+ *      flows held for Envoy's access log still point into them)
+ * @set: their analysis (must outlive the pipeline too)
+ * @err: error buffer
+ *
+ * Return: as st_pipe_flush(), or -EINVAL without a flow table.
+ */
+int st_pipe_set_rules(struct st_pipe *p, const struct st_ruleset *rs,
+		      const struct st_istio_settings *set, char *err);
+
 /** st_pipe_result() - what happened so far. */
 void st_pipe_result(const struct st_pipe *p, struct st_pipe_result *r);
 
