@@ -697,6 +697,34 @@ static struct fl_slot *fl_wait_find_tunnel(const struct st_flow_table *t,
 	return best;
 }
 
+/*
+ * The newest DNS capture to exactly @l's server that waited at most
+ * FL_FRESH_NS: ztunnel forwards a query it cannot answer as soon as it
+ * reads it; one waiting longer was answered by ztunnel itself.
+ */
+static struct fl_slot *fl_wait_find_dns(const struct st_flow_table *t,
+					const struct st_flow_leg *l,
+					unsigned int *n)
+{
+	struct fl_slot *best = NULL;
+	struct fl_slot *s =
+		t->dbuckets[fl_dst_bucket(t, l->family, l->dst, l->dport)];
+
+	for (; s != NULL; s = s->dnext) {
+		const struct st_flow_leg *w = fl_last_leg(s);
+
+		if (s->wait != FL_WAIT_DNS || w->family != l->family ||
+		    w->dport != l->dport ||
+		    memcmp(w->dst, l->dst, fl_alen(l->family)) != 0 ||
+		    t->now - s->wait_since > FL_FRESH_NS)
+			continue;
+		(*n)++;
+		if (best == NULL || s->wait_since > best->wait_since)
+			best = s;
+	}
+	return best;
+}
+
 /* ---- flow slots ------------------------------------------------------ */
 
 static void fl_open_del(struct st_flow_table *t, struct fl_slot *s)
@@ -1107,7 +1135,7 @@ static void fl_try_stitch(struct st_flow_table *t, struct fl_node *n)
 		/* Only ztunnel's legs (its mark) carry a capture on. */
 		if (!l->ztunnel)
 			return;
-		f = fl_wait_find(t, FL_WAIT_DNS, l, &nfit);
+		f = fl_wait_find_dns(t, l, &nfit);
 		if (f == NULL && l->proto == IPPROTO_TCP)
 			f = fl_wait_find(t, FL_WAIT_PASSTHROUGH, l, &nfit);
 		if (f == NULL && l->proto == IPPROTO_TCP)
@@ -1424,7 +1452,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 			hit->table, hit->chain);
 		return 0;
 	}
-	c = fl_chain_of_hit(&t->ci, hit, fam);
+	c = fl_chain_find(&t->ci, hit->table, hit->chain, fam);
 	if (c == NULL) {
 		fl_skip(t, ST_SKIP_UNKNOWN_CHAIN, "no chain %s:%s in the rules",
 			hit->table, hit->chain);
