@@ -1085,9 +1085,14 @@ static int gr_rows(struct gr_build *b, const struct gr_chain *gc, char **html)
 		fprintf(f, "%u</FONT></TD>", r->number);
 		/*
 		 * Graphviz 2.43 writes a cell's tooltip only for a link: a
-		 * link to the cell itself goes nowhere.
+		 * link to the cell itself (its SVG id is "a_" and the cell's
+		 * ID) goes nowhere, and leaves no reference broken.
 		 */
-		fprintf(f, "<TD PORT=\"r%u\" HREF=\"#", r->number);
+		fprintf(f, "<TD PORT=\"r%u\" ID=\"", r->number);
+		st_graph_escape(f, gc->table);
+		fputc('/', f);
+		st_graph_escape(f, gc->name);
+		fprintf(f, "/r%u\" HREF=\"#a_", r->number);
 		st_graph_escape(f, gc->table);
 		fputc('/', f);
 		st_graph_escape(f, gc->name);
