@@ -1212,14 +1212,15 @@ static void gr_skeleton(struct gr_build *b, Agraph_t *pod,
 			gr_invis(pod, last->n, b->peer[GR_ENVOY],
 				 GR_COL_ENVOY - last->col);
 		/*
-		 * Each table below the one before (nat first): the loop of
-		 * TPROXY from nat's POSTROUTING down to mangle's PREROUTING
-		 * then passes nothing.
+		 * A hint to put each table below the one before (nat
+		 * first), for the loop of TPROXY from nat's POSTROUTING
+		 * down to mangle's PREROUTING: dot does not always follow
+		 * it, but it saves crossings (2 over all canonical diagrams).
 		 */
 		if (t > 0 && entry_last != NULL &&
 		    (c0 = gr_col_first(b, order, start, t, GR_COL_ENTRY, -1)) !=
 			    NULL)
-			gr_invis(pod, c0->n, entry_last->n, 0);
+			gr_invis(pod, entry_last->n, c0->n, 0);
 		for (unsigned int k = start;
 		     k < b->nchains && b->chains[order[k]].table_idx == t; k++)
 			if (b->chains[order[k]].col == GR_COL_ENTRY)
@@ -1286,9 +1287,17 @@ static int gr_chain_nodes(struct gr_build *b, Agraph_t *pod)
 	const struct gr_chain *above = NULL;
 	Agnode_t *top = NULL;
 
-	for (unsigned int t = 0; t < b->ntables; t++) {
+	/*
+	 * The last table's cluster made first: in this order dot draws the
+	 * loop of TPROXY over lo (nat's POSTROUTING back to mangle's
+	 * PREROUTING) as one curve past fewer arrows, where the other order
+	 * draws it twice (samples/graph/layout-quality.txt: 29 crossings
+	 * against 33 over all the canonical diagrams).
+	 */
+	for (unsigned int u = b->ntables; u-- > 0;) {
 		const char *kind = be == ST_BACKEND_NFTABLES ? "nftables table"
 							     : "iptables table";
+		unsigned int t = u;
 
 		snprintf(name, sizeof(name), "cluster_%s", b->tables[t]);
 		b->table_sub[t] = gr_subg(pod, name);
