@@ -372,6 +372,15 @@ static const struct expr_case exprs[] = {
 	 "\"value\": {\"^\": [{\"meta\": {\"key\": \"mark\"}}, 16]}}}]",
 	 "meta mark set meta mark ^ 0x00000010", ST_T_MARK, -1,
 	 "meta mark set meta mark ^ 0x00000010"},
+	/* The node's ambient probe SNAT (1.28+): the kubelet by its uid. */
+	{"[{\"match\": {\"op\": \"==\", \"left\": {\"meta\": {\"key\": "
+	 "\"skuid\"}}, \"right\": 0}}, {\"match\": {\"op\": \"==\", "
+	 "\"left\": {\"payload\": {\"protocol\": \"ip\", \"field\": "
+	 "\"daddr\"}}, \"right\": \"@istio-inpod-probes-v4\"}}, {\"counter\": "
+	 "{\"packets\": 0, \"bytes\": 0}}, {\"snat\": {\"family\": \"ip\", "
+	 "\"addr\": \"169.254.7.127\"}}]",
+	 "meta skuid 0 ip daddr @istio-inpod-probes-v4 snat ip to 169.254.7.127",
+	 ST_T_SNAT, ST_M_UID, "snat ip to 169.254.7.127"},
 	{"[]", "", ST_T_NONE, -1, ""},
 };
 
