@@ -48,10 +48,10 @@ struct st_ambient_settings {
 	uint16_t tunnel_port;	/* HBONE, 15008: reaches ztunnel unredirected */
 	bool inbound_captured;	/* not in ingress mode */
 	bool dns_capture;
-	uint16_t dns_port;	   /* 15053 */
-	uint32_t mark;		   /* 0x539: ztunnel's own sockets */
-	uint32_t mark_mask;	   /* 0xfff */
-	uint32_t connmark;	   /* 0x111: connections ztunnel took in */
+	uint16_t dns_port;  /* 15053 */
+	uint32_t mark;	    /* 0x539: ztunnel's own sockets */
+	uint32_t mark_mask; /* 0xfff */
+	uint32_t connmark;  /* 0x111: connections ztunnel opened into the pod */
 	uint32_t connmark_mask;	   /* 0xfff */
 	unsigned int nprobe_addrs; /* 169.254.7.127, fd16:9254:7127:1337:... */
 	struct st_prefix probe_addrs[4];
