@@ -29,7 +29,8 @@ static const struct rule_spec {
 	enum st_target_kind target;
 	uint16_t port;
 	enum st_role role;
-	uint16_t dport; /* a --dport match, 0 none */
+	uint16_t dport;	 /* a --dport match, 0 none */
+	const char *src; /* a -s match, NULL none */
 } rule_specs[] = {
 	{.chain = "OUTPUT",
 	 .target = ST_T_REDIRECT,
@@ -95,6 +96,16 @@ static const struct rule_spec {
 	 .target = ST_T_TPROXY,
 	 .port = 15006,
 	 .role = ST_ROLE_TPROXY_REDIRECT},
+	/* ztunnel's in-pod rules (ambient): the roles do not matter. */
+	{.chain = "ISTIO_OUTPUT", .target = ST_T_ACCEPT, .role = ST_ROLE_OTHER},
+	{.chain = "ISTIO_PRERT",
+	 .target = ST_T_ACCEPT,
+	 .role = ST_ROLE_OTHER,
+	 .src = "169.254.7.127"},
+	{.chain = "ISTIO_PRERT",
+	 .target = ST_T_REDIRECT,
+	 .port = 15006,
+	 .role = ST_ROLE_OTHER},
 };
 
 /* Who owns a leg's socket, as its NFLOG records show it. */
@@ -103,6 +114,7 @@ enum owner {
 	OWN_APP,       /* uid and gid APP */
 	OWN_PROXY,     /* uid and gid PROXY */
 	OWN_PROXY_GID, /* uid 0, gid PROXY: Envoy in TPROXY mode */
+	OWN_ZTUNNEL,   /* uid 0, gid PROXY, ztunnel's mark: ambient */
 };
 
 /*
@@ -127,12 +139,15 @@ struct leg_spec {
 struct class_case {
 	const char *name;
 	enum st_istio_mode mode;
+	bool ambient;	/* ztunnel's in-pod rules */
+	bool timed_out; /* the last leg waited in vain */
 	bool evicted;
 	bool lost_meanwhile;
 	struct leg_spec legs[ST_FLOW_MAX_LEGS];
 	int type;
 	enum st_class klass;
-	const char *reason; /* a substring of the reason, or NULL */
+	const char *reason; /* a substring of the reason, or NULL (for a
+			     * typed flow: the reason is empty) */
 };
 
 #define APP 1000
@@ -534,6 +549,160 @@ static const struct class_case cases[] = {
 		.reason = "leg 2 10.0.0.7:50140 -> 10.0.2.9:8080: "
 			  "records lost",
 	},
+	/* Ambient: ztunnel's legs carry its mark (OWN_ZTUNNEL). */
+	{
+		.name = "ambient: app to a remote pod through ztunnel",
+		.ambient = true,
+		.legs = {LEG_APP_TO_SVC20,
+			 {.src = "10.0.0.7:50010",
+			  .dst = "10.0.2.9:8080",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "eth0",
+			  .rule = "ISTIO_OUTPUT:end"}},
+		.type = ST_TYPE_AMB_LOCAL_TO_REMOTE,
+	},
+	{
+		.name = "ambient: outbound, ztunnel's connection pooled",
+		.ambient = true,
+		.timed_out = true,
+		.legs = {LEG_APP_TO_SVC20},
+		.type = ST_TYPE_AMB_LOCAL_TO_REMOTE,
+		.reason = "connection it had open",
+	},
+	{
+		.name = "ambient: app to a service of its own pod",
+		.ambient = true,
+		.legs = {LEG_APP_TO_SVC30,
+			 {.src = "10.0.0.7:50030",
+			  .dst = "10.0.0.7:8080",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "lo",
+			  .rule = "ISTIO_OUTPUT:10"}},
+		.type = ST_TYPE_AMB_LOCAL_TO_LOCAL,
+	},
+	{
+		.name = "ambient: inbound plaintext captured to 15006",
+		.ambient = true,
+		.legs = {{.src = "10.0.1.5:40000",
+			  .dst = "10.0.0.7:8080",
+			  .rule = "ISTIO_PRERT:2",
+			  .capture = ST_CAPTURE_INBOUND},
+			 {.src = "10.0.1.5:41000",
+			  .dst = "10.0.0.7:8080",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "lo",
+			  .rule = "ISTIO_OUTPUT:10"}},
+		.type = ST_TYPE_AMB_REMOTE_TO_LOCAL,
+	},
+	{
+		.name = "ambient: inbound plaintext with no leg of ztunnel's",
+		.ambient = true,
+		.timed_out = true,
+		.legs = {{.src = "10.0.1.5:40010",
+			  .dst = "10.0.0.7:8080",
+			  .rule = "ISTIO_PRERT:2",
+			  .capture = ST_CAPTURE_INBOUND}},
+		.klass = ST_CLASS_UNKNOWN,
+		.reason = "no leg of ztunnel's from 10.0.1.5:40010",
+	},
+	{
+		.name = "ambient: HBONE, then ztunnel to the app",
+		.ambient = true,
+		.legs = {{.src = "10.0.1.5:40020",
+			  .dst = "10.0.0.7:15008",
+			  .rule = "ISTIO_PRERT:end",
+			  .capture = ST_CAPTURE_TUNNEL},
+			 {.src = "10.0.1.5:41020",
+			  .dst = "10.0.0.7:8080",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "lo",
+			  .rule = "ISTIO_OUTPUT:10"}},
+		.type = ST_TYPE_AMB_HBONE_TO_LOCAL,
+	},
+	{
+		.name = "ambient: a new stream of an HBONE connection",
+		.ambient = true,
+		.legs = {{.src = "10.0.1.5:41030",
+			  .dst = "10.0.0.7:8080",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "lo",
+			  .rule = "ISTIO_OUTPUT:10"}},
+		.type = ST_TYPE_AMB_HBONE_TO_LOCAL,
+		.reason = "a stream of an HBONE connection",
+	},
+	{
+		.name = "ambient: the kubelet's probe from 169.254.7.127",
+		.ambient = true,
+		.legs = {{.src = "169.254.7.127:33000",
+			  .dst = "10.0.0.7:8080",
+			  .rule = "ISTIO_PRERT:1"}},
+		.type = ST_TYPE_AMB_KUBELET_PROBE,
+	},
+	{
+		.name = "ambient: DNS answered by ztunnel",
+		.ambient = true,
+		.timed_out = true,
+		.legs = {{.src = "10.0.0.7:50100",
+			  .dst = "10.96.0.10:53",
+			  .owner = OWN_APP,
+			  .out = "eth0",
+			  .rule = "OUTPUT:1",
+			  .capture = ST_CAPTURE_DNS,
+			  .proto = IPPROTO_UDP}},
+		.type = ST_TYPE_AMB_DNS,
+		.reason = "answered by ztunnel's DNS proxy",
+	},
+	{
+		.name = "ambient: DNS forwarded by ztunnel",
+		.ambient = true,
+		.legs = {{.src = "10.0.0.7:50110",
+			  .dst = "10.96.0.10:53",
+			  .owner = OWN_APP,
+			  .out = "eth0",
+			  .rule = "OUTPUT:1",
+			  .capture = ST_CAPTURE_DNS,
+			  .proto = IPPROTO_UDP},
+			 {.src = "10.0.0.7:50111",
+			  .dst = "10.96.0.10:53",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "eth0",
+			  .rule = "ISTIO_OUTPUT:end",
+			  .proto = IPPROTO_UDP}},
+		.type = ST_TYPE_AMB_DNS,
+	},
+	{
+		.name = "ambient: ztunnel's own connection",
+		.ambient = true,
+		.legs = {{.src = "10.0.0.7:50120",
+			  .dst = "10.0.4.4:15012",
+			  .owner = OWN_ZTUNNEL,
+			  .out = "eth0",
+			  .rule = "ISTIO_OUTPUT:end"}},
+		.type = ST_TYPE_AMB_ZTUNNEL,
+	},
+	{
+		.name = "ambient: the app to its own pod address bypasses",
+		.ambient = true,
+		.legs = {{.src = "10.0.0.7:50130",
+			  .dst = "10.0.0.7:9081",
+			  .owner = OWN_APP,
+			  .out = "lo",
+			  .rule = "ISTIO_OUTPUT:10"}},
+		.klass = ST_CLASS_BYPASS,
+		.reason = "ztunnel does not see it",
+	},
+	{
+		.name = "ambient: a capture then a leg without the mark",
+		.ambient = true,
+		.legs = {LEG_APP_TO_SVC20,
+			 {.src = "10.0.0.7:50140",
+			  .dst = "10.0.2.9:8080",
+			  .owner = OWN_PROXY,
+			  .out = "eth0",
+			  .rule = "ISTIO_OUTPUT:end"}},
+		.klass = ST_CLASS_UNKNOWN,
+		.reason = "form no ambient type",
+	},
 	{
 		.name = "evicted",
 		.evicted = true,
@@ -558,7 +727,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	static const char *const user[] = {
 		"ISTIO_INBOUND",  "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT",
-		"ISTIO_REDIRECT", "ISTIO_TPROXY",
+		"ISTIO_REDIRECT", "ISTIO_TPROXY",      "ISTIO_PRERT",
 	};
 
 	assert_non_null(fx);
@@ -584,6 +753,12 @@ static int setup(void **state)
 			assert_non_null(m);
 			m->nports = 1;
 			m->ports[0].lo = m->ports[0].hi = s->dport;
+		}
+		if (s->src != NULL) {
+			struct st_match *m = st_rule_add_match(r, ST_M_SRC);
+
+			assert_non_null(m);
+			assert_int_equal(st_prefix_parse(&m->addr, s->src), 0);
 		}
 	}
 	fx->set.kind = ST_ISTIO_SIDECAR;
@@ -627,6 +802,7 @@ static void build_leg(const struct fixture *fx, const struct leg_spec *s,
 	l->has_gid = s->owner != OWN_NONE;
 	l->uid = s->owner == OWN_APP ? APP : s->owner == OWN_PROXY ? PROXY : 0;
 	l->gid = s->owner == OWN_APP ? APP : l->has_gid ? PROXY : 0;
+	l->ztunnel = s->owner == OWN_ZTUNNEL;
 	l->proxy = (l->has_uid && l->uid == PROXY) ||
 		   (l->has_gid && l->gid == PROXY);
 	l->passthrough_src = memcmp(l->src, l->family == 4 ? six4 : six6,
@@ -668,7 +844,10 @@ static void build_leg(const struct fixture *fx, const struct leg_spec *s,
 		l->decision_hop = 0;
 		l->decisive_table = c->table;
 		l->nat_table = c->table;
-		if (s->capture != ST_CAPTURE_NONE) {
+		if (s->capture == ST_CAPTURE_TUNNEL) {
+			/* Not redirected: it reached ztunnel's port. */
+			l->redirect_port = l->dport;
+		} else if (s->capture != ST_CAPTURE_NONE) {
 			l->redirect_hop = 0;
 			l->redirect_port = h->r->target.port_lo;
 		}
@@ -690,9 +869,10 @@ static void test_cases(void **state)
 
 		memset(f, 0, sizeof(*f));
 		fx->set.mode = c->mode;
+		fx->set.kind = c->ambient ? ST_ISTIO_AMBIENT : ST_ISTIO_SIDECAR;
 		f->evicted = c->evicted;
 		f->lost_meanwhile = c->lost_meanwhile;
-		f->timed_out = c->lost_meanwhile;
+		f->timed_out = c->lost_meanwhile || c->timed_out;
 		while (f->nlegs < ST_FLOW_MAX_LEGS &&
 		       c->legs[f->nlegs].src != NULL) {
 			build_leg(fx, &c->legs[f->nlegs], &f->legs[f->nlegs]);
@@ -707,7 +887,8 @@ static void test_cases(void **state)
 				 st_class_name(f->klass, f->type), f->reason,
 				 c->type, st_class_name(c->klass, c->type),
 				 c->reason ? c->reason : "");
-		if (f->type != 0)
+		assert_int_equal(f->ambient, c->ambient);
+		if (f->type != 0 && c->reason == NULL)
 			assert_string_equal(f->reason, "");
 		else
 			assert_true(strlen(f->reason) > 0);
