@@ -354,6 +354,9 @@ json_t *st_flowjson_summary(const struct st_flow_stats *st)
 	fj_set(sum, "evicted", json_integer((json_int_t)st->evicted), &bad);
 	if (st->envoy.given)
 		fj_set(sum, "envoy", fj_envoy_summary(&st->envoy), &bad);
+	if (st->rules_rewritten > 0)
+		fj_set(sum, "rules_rewritten",
+		       json_integer((json_int_t)st->rules_rewritten), &bad);
 	fj_set(root, "summary", sum, &bad);
 	sum = NULL;
 out:

@@ -53,6 +53,7 @@ struct st_cli_opts {
 	unsigned int rcvbuf;
 	unsigned int max_flows;
 	bool skip_empty;	    /* --skip-empty-chains */
+	bool no_reattach;	    /* --no-reattach */
 	bool instrument_full;	    /* --instrument full */
 	const char *replay;	    /* --replay FILE */
 	const char *write;	    /* --write FILE */
@@ -219,6 +220,7 @@ enum st_opt_val {
 	OPT_POD_IP,
 	OPT_ENVOY_LOG,
 	OPT_ENVOY_LOG_WAIT,
+	OPT_NO_REATTACH,
 	OPT_INSTRUMENT,
 };
 

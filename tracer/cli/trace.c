@@ -187,6 +187,8 @@ static void st_cli_trace_report(const struct st_session_result *res, FILE *err)
 			res->rules_changed
 				? "the rules are as someone else left them "
 				  "(their change is kept)"
+			: res->reattached > 0
+				? "the rules are the rewritten ones"
 				: "the rules are as before");
 	} else if (res->stop == ST_STOP_SIGNAL) {
 		fprintf(err, ST_PROG ": stopped (%s) before tracing began\n",
@@ -251,6 +253,11 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	 * and as TRACE and --simulate show it.
 	 */
 	so.instr_flags = o->skip_empty ? 0 : ST_INSTR_F_ALL_BUILTIN;
+	/* A capture keeps one rule set beside it: its records must match. */
+	if (o->no_reattach)
+		so.no_reattach = "--no-reattach";
+	else if (o->write != NULL)
+		so.no_reattach = "--write keeps one rule set with its capture";
 	if (o->instrument_full)
 		so.instr_flags |= ST_INSTR_F_FULL;
 	so.rcvbuf = o->rcvbuf;

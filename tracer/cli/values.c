@@ -108,6 +108,9 @@ int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 	case OPT_SKIP_EMPTY_CHAINS:
 		o->skip_empty = true;
 		break;
+	case OPT_NO_REATTACH:
+		o->no_reattach = true;
+		break;
 	case OPT_INSTRUMENT:
 		if (strcmp(arg, "full") == 0)
 			o->instrument_full = true;

@@ -268,6 +268,8 @@ struct st_flow_stats {
 	uint64_t late;	     /* records of legs already emitted */
 	uint64_t ignored;    /* records that start no leg (see above) */
 	struct st_flow_envoy_stats envoy;
+	/* A live trace re-attached after the rules were rewritten: times. */
+	unsigned int rules_rewritten;
 };
 
 /*

@@ -36,8 +36,18 @@
 #define ST_SESS_MAX_STALE 16
 #define ST_SESS_WATCH_MS 1000
 #define ST_SESS_MAX_FLOWS 1024 /* as flow.h's default; reported */
-/* Compare the live rules every this many watch periods (spawns a save). */
+/*
+ * The rules are probed (no program run) every ST_SESS_PROBE_MS and compared
+ * (a save is run) when the probe says they may have changed; as a backstop
+ * every ST_SESS_CHECK_EVERY watch periods when the probe cannot be made,
+ * every ST_SESS_BACKSTOP_EVERY for iptables-legacy, whose probe misses a
+ * rule replaced by one of the same size.
+ */
+#define ST_SESS_PROBE_MS 250
 #define ST_SESS_CHECK_EVERY 2
+#define ST_SESS_BACKSTOP_EVERY 5
+/* Watch periods to wait for the Istio rules after a rewrite. */
+#define ST_SESS_REATTACH_TRIES 10
 #define ST_SESS_DETACH_TRIES 3
 #define ST_SESS_DETACH_PAUSE_MS 200
 #define ST_NETNS_RUN_DIR "/var/run/netns"
@@ -84,6 +94,19 @@ struct st_sess {
 	bool loss_noted;
 	bool change_noted;
 	bool check_failed;
+	/* Probing the rules, and re-attaching after a rewrite. */
+	int netns_fd;
+	struct st_nflog *nl;
+	int64_t probe_ms; /* CLOCK_MONOTONIC of the last probe */
+	bool probe_failed;
+	bool reattach_pending;
+	unsigned int reattach_tries;
+	bool rewrite_stop; /* stopped: rewritten and not re-attached */
+	char reattach_err[ST_ERRBUF_SIZE];
+	/* Rules of earlier attaches: flows held may point into them. */
+	struct st_ruleset **old_rs;
+	struct st_istio_settings **old_set;
+	size_t nold;
 	/* When records were lost, to mark the flows that may miss a leg. */
 	struct st_sess_span loss[ST_SESS_LOSS_RING];
 	unsigned int nloss;	 /* spans stored (ring: the latest win) */
@@ -150,12 +173,14 @@ static int st_sess_target_open(const struct st_session_target *t, char *desc,
 		if (tg != NULL)
 			tg->pid = t->pid;
 	} else {
-		fd = st_pod_lookup(NULL, t->pod,
+		struct st_pod_opts po = {.host_root = t->host_root};
+
+		fd = st_pod_lookup(&po, t->pod,
 				   t->pod_ns ? t->pod_ns : "default", &pod,
 				   err);
 		if (fd < 0)
 			return fd;
-		fd = st_pod_netns_open(&pod, NULL, err);
+		fd = st_pod_netns_open(&pod, &po, err);
 		if (fd >= 0 && desc != NULL)
 			snprintf(desc, size, "pod %s/%s (pid %d)", pod.ns,
 				 pod.name, pod.pid);
@@ -187,6 +212,7 @@ static bool st_sess_target_alive(const struct st_session_target *t,
 {
 	char path[64];
 	char ebuf[ST_ERRBUF_SIZE];
+	struct st_pod_opts po = {.host_root = t->host_root};
 	struct st_pod pod;
 	struct stat sb;
 
@@ -212,7 +238,7 @@ static bool st_sess_target_alive(const struct st_session_target *t,
 	    sb.st_ino == tg->ino)
 		return true;
 	if (t->pod != NULL &&
-	    st_pod_lookup(NULL, t->pod, t->pod_ns ? t->pod_ns : "default", &pod,
+	    st_pod_lookup(&po, t->pod, t->pod_ns ? t->pod_ns : "default", &pod,
 			  ebuf) == 0 &&
 	    pod.netns_ino == (uint64_t)tg->ino) {
 		tg->pid = pod.pid;
@@ -491,49 +517,36 @@ static void st_sess_feed_lost(struct st_sess *s, struct st_nflog *nl)
 	}
 }
 
+static bool st_sess_rules_watch(struct st_sess *s, bool probed);
+static bool st_sess_probe(struct st_sess *s);
+
 /*
- * One watch period: is the target still there, and (every few periods)
- * are the rules as they were?  Return: true to go on, false when the
- * target vanished (res->gone says how).
+ * One watch period: is the target still there, and are the rules as they
+ * were (a re-attach still waiting is tried again)?  Return: true to go
+ * on, false when the session must end (res->gone says why).
  */
 static bool st_sess_watch(struct st_sess *s)
 {
 	struct st_session_result *res = s->res;
-	struct st_instr_report rep;
-	char cerr[ST_ERRBUF_SIZE] = "";
+	unsigned int every;
 
 	if (!st_sess_target_alive(&s->o->target, &s->tgt, res->gone,
 				  sizeof(res->gone)))
 		return false;
-	if (s->in == NULL || s->check_failed ||
-	    ++s->watch_ticks % ST_SESS_CHECK_EVERY != 0)
+	if (s->in == NULL)
 		return true;
-	if (st_instr_check(s->in, &rep, cerr) < 0) {
-		s->check_failed = true;
-		st_note(s->o->diag,
-			"cannot compare the rules while tracing: %s", cerr);
+	s->watch_ticks++;
+	if (s->reattach_pending)
+		return st_sess_rules_watch(s, false);
+	if (s->probe_failed)
+		every = ST_SESS_CHECK_EVERY;
+	else if (res->backend == ST_BACKEND_LEGACY)
+		every = ST_SESS_BACKSTOP_EVERY;
+	else
+		return true; /* nf_tables' generation misses nothing */
+	if (s->watch_ticks % every != 0)
 		return true;
-	}
-	if (rep.changed && !s->change_noted) {
-		s->change_noted = true;
-		res->rules_changed = true;
-		st_strlcpy(res->change, rep.change, sizeof(res->change));
-		st_note(s->o->diag,
-			"someone else changed the rules while tracing (%s); "
-			"hops keep the numbers the rules had when tracing "
-			"began, and that change is left in place",
-			rep.change);
-	}
-	if (rep.present < res->instr.nrules && !res->ours_missing) {
-		res->ours_missing = true;
-		st_note(s->o->diag,
-			"%u of the %u rules of session %08" PRIx32
-			" were removed by someone else: what they logged is "
-			"missing (flows marked incomplete)",
-			res->instr.nrules - rep.present, res->instr.nrules,
-			res->session);
-	}
-	return true;
+	return st_sess_rules_watch(s, false);
 }
 
 /*
@@ -709,6 +722,14 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 				ret = st_sess_log_poll(s);
 			if (ret < 0)
 				goto out;
+			if (!st_sess_probe(s)) {
+				if (s->cb_ret < 0) {
+					ret = s->cb_ret;
+					goto out;
+				}
+				s->res->stop = ST_STOP_TARGET;
+				break;
+			}
 		}
 		if (pfd[PFD_WATCH].revents) {
 			uint64_t ticks;
@@ -720,6 +741,10 @@ static int st_sess_loop(struct st_sess *s, struct st_nflog *nl, int sfd,
 				goto out;
 			}
 			if (!st_sess_watch(s)) {
+				if (s->cb_ret < 0) {
+					ret = s->cb_ret;
+					goto out;
+				}
 				s->res->stop = ST_STOP_TARGET;
 				break;
 			}
@@ -822,6 +847,7 @@ static int st_sess_write_summary(struct st_sess *s, struct st_nflog *nl,
 
 	st_nflog_stats(nl, &ns);
 	st_sess_summary_stats(s, nl != NULL ? &ns : NULL, &st);
+	st.rules_rewritten = s->res->reattached;
 	s->res->flows = st;
 	return st_pipe_finish(s->pipe, &st, err);
 }
@@ -974,11 +1000,15 @@ out:
 	return ret;
 }
 
-/* The rules as read, analysed; refuse what is not a sidecar pod. */
+/*
+ * The rules as read, analysed; refuse what is not a sidecar pod.  @first:
+ * the rules the trace begins with (the tap learns them); else those read
+ * again after a rewrite.
+ */
 static int st_sess_rules(const struct st_session_opts *o, int netns_fd,
 			 enum st_backend backend, struct st_ruleset **rs_out,
 			 struct st_istio_settings *set, unsigned int *foreign,
-			 FILE *diag, char *err)
+			 bool first, FILE *diag, char *err)
 {
 	struct st_tgt_opts to = {.backend = backend, .timeout_ms = 0};
 	struct st_tgt *tgt = NULL;
@@ -995,12 +1025,12 @@ static int st_sess_rules(const struct st_session_opts *o, int netns_fd,
 				      err);
 	if (ret < 0)
 		goto out;
-	if (o->tap != NULL && o->tap->rules != NULL) {
+	if (first && o->tap != NULL && o->tap->rules != NULL) {
 		ret = o->tap->rules(o->tap_data, tgt, err);
 		if (ret < 0)
 			goto out;
 	}
-	if (rs != NULL)
+	if (rs != NULL && first)
 		st_note(diag,
 			"%u rules of other running sidecar-trace sessions are "
 			"in the chains: left out, rule numbers are those of "
@@ -1082,6 +1112,220 @@ static uint64_t st_sess_written(const struct st_sess *s)
 	return pr.written;
 }
 
+static int64_t st_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return st_ts_ms(&ts);
+}
+
+/* Keep rules (and their analysis) that flows may still point into. */
+static int st_sess_keep_rules(struct st_sess *s, struct st_ruleset *rs,
+			      struct st_istio_settings *set)
+{
+	struct st_ruleset **r;
+	struct st_istio_settings **t;
+
+	r = realloc(s->old_rs, (s->nold + 1) * sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	s->old_rs = r;
+	t = realloc(s->old_set, (s->nold + 1) * sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	s->old_set = t;
+	r[s->nold] = rs;
+	t[s->nold] = set;
+	s->nold++;
+	return 0;
+}
+
+static void st_sess_free_rules(struct st_sess *s)
+{
+	for (size_t i = 0; i < s->nold; i++) {
+		st_ruleset_free(s->old_rs[i]);
+		free(s->old_set[i]);
+	}
+	free(s->old_rs);
+	free(s->old_set);
+	s->old_rs = NULL;
+	s->old_set = NULL;
+	s->nold = 0;
+}
+
+/*
+ * Instrument the rules as they are after a rewrite.  Return: 1 when the
+ * session traces the new rules, 0 when it must try again later (the Istio
+ * rules are missing or still changing; s->reattach_err says how), or a
+ * negative errno when the pipeline failed.
+ */
+static int st_sess_reattach(struct st_sess *s)
+{
+	const struct st_session_opts *o = s->o;
+	struct st_session_result *res = s->res;
+	struct st_istio_settings *set = NULL;
+	struct st_ruleset *rs = NULL;
+	char *cerr = s->reattach_err;
+	unsigned int foreign = 0, n = 0;
+	int ret;
+
+	cerr[0] = '\0';
+	/* Ours must not be there twice: what the rewrite left goes first. */
+	if (st_instr_clear(s->in, &n, cerr) < 0)
+		return 0;
+	/* What the kernel still holds was logged by the old rules. */
+	st_sess_drain(s, s->nl);
+	set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return st_err(s->err, ENOMEM, "out of memory");
+	if (st_sess_rules(o, s->netns_fd, res->backend, &rs, set, &foreign,
+			  false, NULL, cerr) < 0 ||
+	    st_instr_reattach(s->in, rs, cerr) < 0) {
+		st_ruleset_free(rs);
+		free(set);
+		return 0;
+	}
+	ret = st_sess_keep_rules(s, rs, set);
+	if (ret < 0) {
+		st_ruleset_free(rs);
+		free(set);
+		st_instr_clear(s->in, NULL, NULL);
+		return st_err(s->err, ENOMEM, "out of memory");
+	}
+	/* The open flows end numbered by the old rules; new ones by these. */
+	ret = st_pipe_set_rules(s->pipe, rs, set, s->err);
+	if (ret < 0)
+		return ret;
+	res->instr = *st_instr_summary(s->in);
+	res->reattached++;
+	st_note(o->diag,
+		"re-attached to the rules as they are now: %u rules inserted "
+		"in %u chains (%u of ours that were left removed first); the "
+		"flows from here on are numbered by these rules",
+		res->instr.nrules, res->instr.nchains, n);
+	return 1;
+}
+
+/*
+ * Some of this session's rules are gone: say so once, then re-attach, or
+ * stop.  Return: true to go on tracing.
+ */
+static bool st_sess_rewritten(struct st_sess *s, unsigned int present,
+			      const char *change)
+{
+	const struct st_session_opts *o = s->o;
+	struct st_session_result *res = s->res;
+	char what[sizeof(res->rewrite)];
+
+	snprintf(what, sizeof(what),
+		 "%u of the %u rules of session %08" PRIx32 " are gone%s%.160s",
+		 res->instr.nrules - present, res->instr.nrules, res->session,
+		 change[0] != '\0' ? "; first change: " : "", change);
+	res->ours_missing = true;
+	if (res->rewrite[0] == '\0')
+		st_strlcpy(res->rewrite, what, sizeof(res->rewrite));
+	if (o->no_reattach != NULL) {
+		snprintf(res->gone, sizeof(res->gone),
+			 "rules of this session vanished while tracing (%s), "
+			 "as when istio-cni rewrites the Istio rules; not "
+			 "re-attaching (%s)",
+			 what, o->no_reattach);
+		s->rewrite_stop = true;
+		return false;
+	}
+	st_note(o->diag,
+		"rules of this session vanished while tracing (%s), as when "
+		"istio-cni rewrites the Istio rules; re-attaching to the "
+		"rules as they are now",
+		what);
+	s->reattach_pending = true;
+	s->reattach_tries = 0;
+	return true;
+}
+
+/*
+ * Are the rules still as this session left them?  A rewrite that took
+ * rules of ours is taken up (re-attach); another change is noted once.
+ * @probed: the probe saw a change just now.  Return: true to go on.
+ */
+static bool st_sess_rules_watch(struct st_sess *s, bool probed)
+{
+	struct st_session_result *res = s->res;
+	struct st_instr_report rep;
+	char cerr[ST_ERRBUF_SIZE] = "";
+	int ret;
+
+	if (s->reattach_pending) {
+		ret = st_sess_reattach(s);
+		if (ret < 0) {
+			s->cb_ret = ret;
+			return false;
+		}
+		if (ret > 0) {
+			s->reattach_pending = false;
+			return true;
+		}
+		/* The probe sees our own removal too: count periods only. */
+		if (!probed && ++s->reattach_tries >= ST_SESS_REATTACH_TRIES) {
+			snprintf(res->gone, sizeof(res->gone),
+				 "rules of this session vanished while "
+				 "tracing and the rules could not be "
+				 "instrumented again: %.300s",
+				 s->reattach_err);
+			s->rewrite_stop = true;
+			return false;
+		}
+		return true;
+	}
+	if (s->check_failed)
+		return true;
+	if (st_instr_check(s->in, &rep, cerr) < 0) {
+		s->check_failed = true;
+		st_note(s->o->diag,
+			"cannot compare the rules while tracing: %s", cerr);
+		return true;
+	}
+	if (rep.present < res->instr.nrules)
+		return st_sess_rewritten(s, rep.present, rep.change);
+	if (rep.changed && !s->change_noted) {
+		s->change_noted = true;
+		res->rules_changed = true;
+		st_strlcpy(res->change, rep.change, sizeof(res->change));
+		st_note(s->o->diag,
+			"someone else changed the rules while tracing (%s); "
+			"hops keep the numbers the rules had when tracing "
+			"began, and that change is left in place",
+			rep.change);
+	}
+	return true;
+}
+
+/*
+ * The cheap probe, every ST_SESS_PROBE_MS of the flow clock's ticks: when
+ * the rules may have changed they are compared at once.  Return: true to
+ * go on.
+ */
+static bool st_sess_probe(struct st_sess *s)
+{
+	char cerr[ST_ERRBUF_SIZE];
+	int64_t now = st_mono_ms();
+	bool changed = false;
+
+	if (s->in == NULL || s->probe_failed ||
+	    now - s->probe_ms < ST_SESS_PROBE_MS)
+		return true;
+	s->probe_ms = now;
+	if (st_instr_probe(s->in, &changed, cerr) < 0) {
+		/* The periodic comparison is left: every other period. */
+		s->probe_failed = true;
+		return true;
+	}
+	if (!changed)
+		return true;
+	return st_sess_rules_watch(s, true);
+}
+
 int st_session_run(const struct st_session_opts *o,
 		   struct st_session_result *res, char *err)
 {
@@ -1151,7 +1395,7 @@ int st_session_run(const struct st_session_opts *o,
 	if (ret < 0)
 		goto out;
 	ret = st_sess_rules(o, netns_fd, backend, &rs, &set,
-			    &res->foreign_rules, o->diag, err);
+			    &res->foreign_rules, true, o->diag, err);
 	if (ret < 0)
 		goto out;
 	ret = st_sess_log_open(&s, err);
@@ -1180,6 +1424,9 @@ int st_session_run(const struct st_session_opts *o,
 		goto out;
 	res->attached = true;
 	s.in = in;
+	s.netns_fd = netns_fd;
+	s.nl = nl;
+	s.probe_ms = st_mono_ms();
 	res->session = st_instr_session(in);
 	res->group = st_instr_group(in);
 	res->instr = *st_instr_summary(in);
@@ -1269,14 +1516,16 @@ detach:
 				     res->detached ? " (rules removed)" : "");
 	}
 	if (res->stop == ST_STOP_TARGET && ret >= 0)
-		ret = st_err(err, ENXIO,
-			     "the target vanished while tracing: %s; %" PRIu64
-			     " flows written%s",
+		ret = st_err(err, ENXIO, "%s: %s; %" PRIu64 " flows written%s",
+			     s.rewrite_stop
+				     ? "stopped"
+				     : "the target vanished while tracing",
 			     res->gone, res->written,
 			     res->detached ? ", rules removed" : "");
 out:
 	st_nflog_close(nl);
 	st_pipe_free(s.pipe);
+	st_sess_free_rules(&s);
 	st_envoylog_free(s.log);
 	st_instr_free(in);
 	st_ruleset_free(rs);

@@ -37,13 +37,28 @@
  * Watching.  While tracing, a periodic timer checks that the target is
  * still there (a --netns path still names the namespace that was opened,
  * a --pid / --pod process still lives in it; a pod whose proxy restarted
- * is looked up again) and, less often, compares the live rules with the
- * snapshot taken before attaching (st_instr_check()).  A vanished target
- * ends the session (ST_STOP_TARGET, -ENXIO): the rules are still removed,
+ * is looked up again).  Every ST_SESS_PROBE_MS the rules are probed
+ * cheaply (st_instr_probe(): no program is run); when they may have
+ * changed, and as a backstop every few watch periods, the live rules are
+ * compared with the snapshot (st_instr_check()).  A vanished target ends
+ * the session (ST_STOP_TARGET, -ENXIO): the rules are still removed,
  * through the namespace fd this session holds.  A rule change by someone
- * else is noted once on @diag; hops keep the numbers the rules had when
- * the trace began.  Lost records are noted once when the first loss is
- * seen, and counted in the summary.
+ * else that leaves this session's rules in place is noted once on @diag;
+ * hops keep the numbers the rules had when the trace began.  Lost records
+ * are noted once when the first loss is seen, and counted in the summary.
+ *
+ * Rewrites.  When some of this session's rules are gone (istio-cni since
+ * 1.29 reconciles a pod's rules when it starts: it rewrites the Istio
+ * chains or re-creates the native tables), that is said once on @diag
+ * and, unless @no_reattach, the session re-attaches: what is left of its
+ * rules is removed, what the kernel still holds is read, the open flows
+ * are emitted with the old numbers, the new rules are read, analysed and
+ * instrumented (same session and group), and the flows that follow are
+ * numbered by them.  While the Istio rules are missing or still changing
+ * it tries again every watch period, for ST_SESS_REATTACH_TRIES periods.
+ * With @no_reattach, or when re-attaching fails for good, the session ends
+ * as for a vanished target (ST_STOP_TARGET, -ENXIO, @res->gone says so).
+ * The JSON summary counts the re-attaches (rules_rewritten).
  *
  * Other sessions.  Rules of other (live) sidecar-trace sessions in the
  * chains are left out of the rules this session analyses, so that rule
@@ -82,6 +97,7 @@ struct st_session_target {
 	const char *pod;    /* pod name, found on this node (pod.h) */
 	const char *pod_ns; /* its Kubernetes namespace; NULL: "default" */
 	const char *label;  /* how the notes name it; NULL: "netns PATH"... */
+	const char *host_root; /* the node's root for finding pods; NULL: / */
 };
 
 struct st_session_result;
@@ -122,7 +138,12 @@ struct st_session_opts {
 	unsigned int rcvbuf;	  /* NFLOG receive buffer; 0: ST_NFLOG_RCVBUF */
 	unsigned int max_flows;	  /* open flows at most; 0: the table's 1024 */
 	unsigned int watch_ms;	  /* target/rules watch period; 0: 1000 */
-	FILE *diag;		  /* notes and progress, or NULL */
+	/*
+	 * NULL: re-attach after the rules were rewritten; else why not (e.g.
+	 * "--no-reattach"): the session stops then, saying this.
+	 */
+	const char *no_reattach;
+	FILE *diag; /* notes and progress, or NULL */
 	/*
 	 * Envoy's access log, followed from its end while tracing (rotation
 	 * included) and matched with the flows (envoymatch.h): a path, or
@@ -166,6 +187,8 @@ struct st_session_result {
 	int out_errno;		    /* ST_STOP_OUTPUT: why */
 	unsigned int foreign_rules; /* rules of other live sessions, left out */
 	bool ours_missing;	    /* some of this session's rules vanished */
+	unsigned int reattached;    /* re-attached after rewrites */
+	char rewrite[256];	    /* how the first rewrite was seen */
 	unsigned int detach_tries; /* removal attempts (1 when all went well) */
 	int rcvbuf;		   /* receive buffer the kernel granted */
 	unsigned int max_flows;	   /* the flow table's cap */

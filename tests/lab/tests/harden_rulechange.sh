@@ -12,9 +12,11 @@
 #      exactly that rule.
 #   2. that rule deleted again while tracing: noticed; the rules end as
 #      before.
-#   3. "iptables -D ISTIO_OUTPUT 2" while tracing: by position, that is one
-#      of the session's own rules now: the trace reports its rule gone;
-#      cleanup still leaves exactly the original rules.
+#   3. "iptables -D ISTIO_OUTPUT N" while tracing, N the position of the
+#      first of the session's own rules there: the trace reports it gone and
+#      re-attaches (the rest of its rules removed, all of them inserted
+#      again, none twice); the flows keep their numbers, since the rules
+#      are the same; cleanup still leaves exactly the original rules.
 # Exit 0 pass, 1 fail, 77 without root / namespaces.
 
 set -o pipefail
@@ -73,16 +75,24 @@ h_same_rules "del: the original rules again"
 # 3. a rule deleted by position: it is one of the session's own
 h_start pos --netns "$N" --json && {
 	n0=$(h_session_rules)
-	"${IPT[@]}" -D ISTIO_OUTPUT 2
-	if wait_note pos 'of the [0-9]* rules of session [0-9a-f]* were removed by someone else'; then
-		echo "ok: pos: $(grep -m1 'removed by someone else' "$WORK/pos.err")"
+	pos=$("${IPT[@]}" -S ISTIO_OUTPUT | tail -n +2 | grep -n 'sidecar-trace:' | head -n 1 | cut -d: -f1)
+	[ -n "$pos" ] || t_fail "pos: no rule of the session in ISTIO_OUTPUT (test broken)"
+	"${IPT[@]}" -D ISTIO_OUTPUT "${pos:-0}"
+	if wait_note pos 'vanished while tracing (1 of the [0-9]* rules of session [0-9a-f]* are gone'; then
+		echo "ok: pos: $(grep -m1 'vanished while tracing' "$WORK/pos.err")"
 	else
 		t_fail "pos: the lost rule of the session was not noticed: $(cat "$WORK/pos.err")"
 	fi
-	[ "$(h_session_rules)" = $((n0 - 1)) ] || t_fail "pos: test broken: not one of ours deleted"
+	wait_note pos 're-attached to the rules as they are now' ||
+		t_fail "pos: no re-attach: $(cat "$WORK/pos.err")"
+	[ "$(h_session_rules)" = "$n0" ] || t_fail "pos: $(h_session_rules) rules of the session, $n0 before"
+	dup=$(tr_snapshot "$P" "$BACKEND" | grep -o 'st:[0-9a-f]*:[A-Za-z]:[A-Za-z_]*:[A-Za-z_]*:[0-9]*' | sort | uniq -d)
+	[ -z "$dup" ] || t_fail "pos: rules of the session twice: $dup"
 	scen app-to-remote
 	h_wait_flows pos
 	stop pos
+	got=$(h_type2 "$WORK/pos.out")
+	[ "$got" = "$H_TYPE2" ] || t_fail "pos: type-2 flow '$got'"
 }
 h_same_rules "pos: the original rules"
 [ "$(h_session_rules)" = 0 ] || t_fail "pos: session rules left"
