@@ -134,7 +134,8 @@ struct gr_slot {
 	bool flat;
 	bool ret;
 	int table;
-	int tcol; /* the tail's column */
+	int tcol;   /* the tail's column */
+	int tchain; /* the tail's chain, or -1 */
 	bool pooled;
 	int minlen;
 	unsigned int owner; /* the last flow that took it, +1; 0 none */
@@ -175,6 +176,7 @@ struct gr_return {
 	Agraph_t *table;
 	/* otherwise a short way back: which ends are dot's ports */
 	bool tail_port, head_port;
+	Agnode_t *under; /* the way back passes under this chain */
 	char head_compass[4];
 };
 
@@ -1557,6 +1559,7 @@ static void gr_union(struct gr_build *b)
 			sl->flat = p->flat;
 			sl->ret = p->ret;
 			sl->tcol = p->from.col;
+			sl->tchain = p->from.chain;
 			sl->table = p->table;
 			sl->pooled = p->pooled;
 			sl->minlen = p->minlen;
@@ -1637,8 +1640,30 @@ static void gr_draw_plan(struct gr_build *b, Agedge_t *e,
  */
 static bool gr_short_back(const struct gr_build *b, const struct gr_slot *sl)
 {
-	return sl->back && !sl->flat && sl->tcol == GR_COL_ENTRY &&
+	return sl->back && !sl->flat && sl->tcol <= GR_COL_ISTIO &&
 	       (sl->h == b->peer[GR_APP] || sl->h == b->peer[GR_LOCALHOST]);
+}
+
+/*
+ * From an Istio chain back to the app (nftables has no POSTROUTING
+ * chain): the way passes under the table's OUTPUT, which Envoy's lanes
+ * enter from above and the app's arrow from the left.
+ */
+static Agnode_t *gr_under(const struct gr_build *b, const struct gr_slot *sl)
+{
+	const struct gr_chain *best = NULL;
+
+	if (sl->tcol != GR_COL_ISTIO || sl->tchain < 0)
+		return NULL;
+	for (unsigned int i = 0; i < b->nchains; i++) {
+		const struct gr_chain *gc = &b->chains[i];
+
+		if (gc->table_idx == b->chains[sl->tchain].table_idx &&
+		    gc->col == GR_COL_ENTRY && gc->band == GR_BAND_OUT &&
+		    (best == NULL || gr_before(gc, best)))
+			best = gc;
+	}
+	return best != NULL ? best->n : NULL;
 }
 
 static int gr_edges(struct gr_build *b)
@@ -1680,6 +1705,7 @@ static int gr_edges(struct gr_build *b)
 				r->table = b->table_sub[sl->table];
 			}
 			r->tail_port = sl->tport[0] != '\0';
+			r->under = gr_under(b, sl);
 			/* A compass point of the head's box, or a port. */
 			if (strlen(sl->hport) <= 2)
 				st_strlcpy(r->head_compass, sl->hport,
@@ -2103,6 +2129,49 @@ static void gr_lane(const struct gr_return *r)
 	}
 }
 
+/*
+ * Down from the tail's port to below the chain @r->under, along under
+ * it, up close to the app's right side (under the arrow the app sends
+ * from its upper corner), and into that side near its foot.
+ */
+static void gr_way_under(const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *h = aghead(e), *u = r->under;
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf hc = ND_coord(h), uc = ND_coord(u);
+	double hw = ND_width(h) * 36, hh = ND_height(h) * 36;
+	double yu = uc.y - ND_height(u) * 36 - 10;
+	pointf a = bz->sflag ? bz->sp : bz->list[0];
+	pointf tip = {hc.x + hw, hc.y - hh + 6};
+	pointf b = {uc.x + ND_width(u) * 36 + 10, yu};
+	pointf c = {tip.x + 12, yu};
+	pointf d = {c.x, tip.y};
+	pointf f = {tip.x + GR_ARROW, tip.y};
+	pointf *pt = NULL;
+
+	if (tip.y < yu || b.x >= a.x || c.x >= b.x)
+		return; /* not below the app and left of the tail: dot's */
+	pt = malloc(13 * sizeof(*pt));
+	if (pt == NULL)
+		return;
+	gr_piece(&pt[0], a, b);
+	gr_piece(&pt[3], b, c);
+	gr_piece(&pt[6], c, d);
+	gr_piece(&pt[9], d, f);
+	pt[12] = f;
+	free(bz->list);
+	bz->list = pt;
+	bz->size = 13;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep = tip;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (b.x + c.x) / 2;
+		ED_label(e)->pos.y = yu - ED_label(e)->dimen.y / 2 - 1;
+	}
+}
+
 /* Edges dot would route badly, drawn after its layout. */
 static void gr_reroute(struct st_graph *g)
 {
@@ -2113,6 +2182,8 @@ static void gr_reroute(struct st_graph *g)
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
+		else if (g->ret[i].under != NULL)
+			gr_way_under(&g->ret[i]);
 		else
 			gr_back(&g->ret[i]);
 	}
