@@ -136,6 +136,7 @@ struct gr_slot {
 	int table;
 	int tcol;   /* the tail's column */
 	int tchain; /* the tail's chain, or -1 */
+	int hcol;   /* the head's column */
 	bool pooled;
 	int minlen;
 	unsigned int owner; /* the last flow that took it, +1; 0 none */
@@ -177,6 +178,7 @@ struct gr_return {
 	/* otherwise a short way back: which ends are dot's ports */
 	bool tail_port, head_port;
 	Agnode_t *under; /* the way back passes under this chain */
+	bool into_head;	 /* an entry chain into an Istio chain's title */
 	char head_compass[4];
 };
 
@@ -1560,6 +1562,7 @@ static void gr_union(struct gr_build *b)
 			sl->ret = p->ret;
 			sl->tcol = p->from.col;
 			sl->tchain = p->from.chain;
+			sl->hcol = p->to.col;
 			sl->table = p->table;
 			sl->pooled = p->pooled;
 			sl->minlen = p->minlen;
@@ -1638,6 +1641,24 @@ static void gr_draw_plan(struct gr_build *b, Agedge_t *e,
  * From an entry chain (POSTROUTING) back to the app or the proxy's
  * processes beside it: dot loops such a short way back around its ends.
  */
+/*
+ * From an entry chain (OUTPUT, PREROUTING) into the Istio chain it jumps
+ * to: dot spreads several such edges in curls that cross the way back
+ * out of that chain's first rows.
+ */
+static bool gr_into_head(const struct gr_slot *sl)
+{
+	return !sl->back && !sl->ret && sl->tcol == GR_COL_ENTRY &&
+	       sl->hcol == GR_COL_ISTIO && strncmp(sl->hport, "head", 4) == 0;
+}
+
+static bool gr_slot_same(const struct gr_slot *x, const struct gr_slot *y)
+{
+	return x->t == y->t && x->h == y->h &&
+	       strcmp(x->tport, y->tport) == 0 &&
+	       strcmp(x->hport, y->hport) == 0;
+}
+
 static bool gr_short_back(const struct gr_build *b, const struct gr_slot *sl)
 {
 	return sl->back && !sl->flat && sl->tcol <= GR_COL_ISTIO &&
@@ -1694,7 +1715,7 @@ static int gr_edges(struct gr_build *b)
 			snprintf(len, sizeof(len), "%d", sl->minlen);
 			gr_set(e, "minlen", len);
 		}
-		if ((sl->ret || gr_short_back(b, sl)) &&
+		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl)) &&
 		    b->nret < GR_MAX_RETURNS) {
 			struct gr_return *r = &b->ret[b->nret++];
 
@@ -1706,6 +1727,10 @@ static int gr_edges(struct gr_build *b)
 			}
 			r->tail_port = sl->tport[0] != '\0';
 			r->under = gr_under(b, sl);
+			r->into_head = gr_into_head(sl);
+			/* The same ends: the how many-th of them. */
+			for (unsigned int k = 0; r->into_head && k < i; k++)
+				r->k += gr_slot_same(&b->slots[k], sl);
 			/* A compass point of the head's box, or a port. */
 			if (strlen(sl->hport) <= 2)
 				st_strlcpy(r->head_compass, sl->hport,
@@ -2172,6 +2197,47 @@ static void gr_way_under(const struct gr_return *r)
 	}
 }
 
+/*
+ * From the right side of an entry chain into the title of the Istio
+ * chain it jumps to, in one smooth curve; several such edges leave one
+ * above the other and meet at the title.
+ */
+static void gr_into(const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t);
+	pointf tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
+	pointf a = {tc.x + ND_width(t) * 36, tc.y + 11 - 11.0 * r->k};
+	pointf d = {tip.x - GR_ARROW, tip.y};
+	pointf *pt = NULL;
+	double dx = (d.x - a.x) / 2;
+
+	if (d.x <= a.x)
+		return;
+	pt = malloc(4 * sizeof(*pt));
+	if (pt == NULL)
+		return;
+	pt[0] = a;
+	pt[1].x = a.x + dx;
+	pt[1].y = a.y;
+	pt[2].x = d.x - dx;
+	pt[2].y = d.y;
+	pt[3] = d;
+	free(bz->list);
+	bz->list = pt;
+	bz->size = 4;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep = tip;
+	/* Side by side over the start of their curves. */
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = a.x + 8 + 14.0 * r->k;
+		ED_label(e)->pos.y = a.y + ED_label(e)->dimen.y / 2 + 1;
+	}
+}
+
 /* Edges dot would route badly, drawn after its layout. */
 static void gr_reroute(struct st_graph *g)
 {
@@ -2182,6 +2248,8 @@ static void gr_reroute(struct st_graph *g)
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
+		else if (g->ret[i].into_head)
+			gr_into(&g->ret[i]);
 		else if (g->ret[i].under != NULL)
 			gr_way_under(&g->ret[i]);
 		else
