@@ -9,11 +9,13 @@
  * Scenario language, one statement per line ('#' starts a comment):
  *   rules FILE...         rule files under samples/rules (one ruleset)
  *   roles FILE            hand-set roles and settings, samples/flows/roles
+ *                         (none: the recogniser's, in both runs)
  *   opts KEY=N...         max_flows, max_linger, walk_ms, window_ms,
  *                         linger_ms
  *   leg NAME PROTO SRC DST [uid=N] [gid=N] [in=IF] [out=IF] [flags=F]
- *                         a connection; DST is its original destination;
- *                         F: S, SA, A, AF... (TCP flags, default S)
+ *       [mark=N]          a connection; DST is its original destination;
+ *                         F: S, SA, A, AF... (TCP flags, default S); N:
+ *                         the packet mark (ztunnel's sockets: 0x539)
  *   NAME e|h|p|r TABLE CHAIN [RULE]   a tagged record: enter, hit rule,
  *                         policy, return
  *   NAME th|tp|tr TABLE CHAIN [RULE]  the same as a kernel TRACE record
@@ -69,6 +71,7 @@ struct tleg {
 	uint32_t gid;
 	char in[16];
 	char out[16];
+	uint32_t mark;
 	uint8_t flags;
 	uint8_t hook;
 };
@@ -133,6 +136,7 @@ static const char *const scenarios[] = {
 	"pooled_inbound",
 	"pooled_local",
 	"pooled_inbound_tproxy_1.25",
+	"ambient_1.26",
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -435,7 +439,11 @@ static void ensure_table(struct scenario *sc)
 	if (sc->use_recogniser) {
 		if (st_istio_analyze(sc->rs, &sc->set, sc->err) < 0)
 			fail_msg("%s: recogniser: %s", sc->name, sc->err);
-		roles_file(sc, false);
+		if (sc->roles_file[0] != '\0')
+			roles_file(sc, false);
+	} else if (sc->roles_file[0] == '\0') {
+		if (st_istio_analyze(sc->rs, &sc->set, sc->err) < 0)
+			fail_msg("%s: recogniser: %s", sc->name, sc->err);
 	} else {
 		roles_file(sc, true);
 	}
@@ -472,6 +480,7 @@ static void send_record(struct scenario *sc, struct tleg *l, const char *kind,
 	rec.dport = l->dport;
 	rec.tcp_flags = l->proto == IPPROTO_TCP ? l->flags : 0;
 	rec.hook = 0xff;
+	rec.mark = l->mark;
 	if (strcmp(kind, "x") == 0) {
 		st_strlcpy(rec.prefix, "some-other-log: ", sizeof(rec.prefix));
 	} else {
@@ -538,6 +547,8 @@ static void add_leg(struct scenario *sc, char **save)
 			st_strlcpy(l->in, opt + 3, sizeof(l->in));
 		} else if (strncmp(opt, "out=", 4) == 0) {
 			st_strlcpy(l->out, opt + 4, sizeof(l->out));
+		} else if (strncmp(opt, "mark=", 5) == 0) {
+			l->mark = (uint32_t)strtoul(opt + 5, NULL, 0);
 		} else if (strncmp(opt, "flags=", 6) == 0) {
 			l->flags = parse_flags(opt + 6);
 		} else {
