@@ -107,7 +107,7 @@ want_type app-to-own-ip 10.244.1.10:9081 1000 "0 bypass"
 want_type dns-query 10.96.0.10:53 1000 "12 ambient-dns"
 # A process with ztunnel's ids but not its mark is captured like the app.
 want_type rogue-proxy-uid 10.244.2.20:80 0 "7 ambient-outbound"
-want_type kubelet-probe 10.244.1.10:9081 "*" "11 ambient-kubelet-probe"
+want_type kubelet-probe 10.244.1.10:9081 null "11 ambient-kubelet-probe"
 # ztunnel's own legs are all stitched to a capture: none is left over.
 n=$(jq -r 'select(.type == 13)' "$WORK/flows.jsonl" | grep -c .)
 [ "$n" = 0 ] && echo "ok: no ztunnel leg left unstitched" ||
