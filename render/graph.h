@@ -5,28 +5,34 @@
  * process).
  *
  * The frame: the pod as a cluster (labelled with its name and IP when
- * known) holding the app ("Local Pod"), Envoy as a record with its
- * outbound, inbound (and DNS proxy) ports as the settings give them, and
- * one cluster per netfilter table that holds a REDIRECT/TPROXY rule with
- * that table's built-in and Istio chains in the article's order
- * (PREROUTING, ISTIO_INBOUND, ISTIO_IN_REDIRECT, INPUT, OUTPUT,
- * ISTIO_OUTPUT, ISTIO_REDIRECT, POSTROUTING; nftables: its chain names).
- * Istio chains of more than one rule show their rules as a table, the
- * rules the flow matched highlighted in its leg's colour.  Outside the
- * pod: Remote Pod, Prometheus and Istiod.  Everything the flow did not
- * visit is drawn faint, so that all diagrams of one pod share a frame.
+ * known) holding the app ("Local Pod") with the proxy's own processes
+ * (localhost) below it, Envoy as a record with its outbound, inbound (and
+ * DNS proxy) ports as the settings give them, and one cluster per
+ * netfilter table that holds a REDIRECT/TPROXY rule with that table's
+ * built-in and Istio chains in columns: entry chains (OUTPUT, POSTROUTING,
+ * PREROUTING), the Istio chains they jump to, the chains those jump to;
+ * outbound chains above inbound ones (nftables: its chain names).  Istio
+ * chains of more than one rule show their rules as a table, the rules the
+ * flow matched highlighted in its leg's colour.  Left of the pod: Istiod,
+ * Remote Pod and Prometheus.  Everything the flow did not visit is faint.
+ * With the frame's flows (st_graph_opts.frame) all diagrams of one rule
+ * set have every node at the same place: the edges of all of them are laid
+ * out, those of the other flows unseen, and labels have one size.
  *
  * The flow: one edge per step of the path text (path.h), numbered in
  * travel order, one colour per leg; an edge leaving a chain whose rule
  * decided is labelled "RULE N" and carries the rule's text as its
- * tooltip.  The graph's label is the type and the path text; a legend
- * explains the legs' colours.
+ * tooltip.  The edges dot routes poorly are drawn after its layout:
+ * Envoy's connections back into OUTPUT in lanes over the table, the way
+ * back to the app, the jumps into an Istio chain's title.  The graph's
+ * label is the type, one line of the legs' colours and addresses, and the
+ * path text.
  *
- * Graph ids are stable (nodes "app", "envoy", "remote", "prometheus",
- * "istiod", "TABLE/CHAIN", "legend"; clusters "cluster_pod",
- * "cluster_TABLE"), so agwrite() output is a deterministic golden text
- * (as long as the rules put Istio's redirects in one table: cgraph orders
- * sibling clusters by address).
+ * Graph ids are stable (nodes "app", "localhost", "envoy", "remote",
+ * "prometheus", "istiod", "TABLE/CHAIN"; clusters "cluster_pod",
+ * "cluster_TABLE") and cgraph's object ids count up in creation order, so
+ * agwrite() output is a deterministic golden text and a layout is the
+ * same on every run.
  */
 #ifndef ST_GRAPH_H
 #define ST_GRAPH_H
