@@ -22,7 +22,9 @@
 #   4. with --no-reattach the trace stops at the rewrite with one line and
 #      exit 1, and leaves the rewritten rules as they are.
 # Without arguments: 1.17 iptables-legacy, 1.26 iptables-nft and 1.28
-# native nftables, one after the other.
+# native nftables, one after the other; then an ambient pod's rules on
+# iptables-nft and native nftables (the istio-ambient-* tables deleted and
+# loaded again), rewritten unchanged, for 1 and 3 without the flows.
 # Exit 0 pass, 1 fail, 77 without root / namespaces.
 
 set -o pipefail
@@ -31,7 +33,9 @@ if [ $# -eq 0 ]; then
 	rc=0 ran=0
 	for c in "istio-1.17_redirect_default_legacy.rules legacy" \
 		"istio-1.26plus_redirect_default_nft.rules nft" \
-		"istio-1.28plus_native-nftables_redirect_default.nftlist nftables"; do
+		"istio-1.28plus_native-nftables_redirect_default.nftlist nftables" \
+		"istio-1.26plus_ambient-inpod_dns_nft.rules nft ambient" \
+		"istio-1.28plus_ambient-inpod_native-nftables_dns.nftlist nftables ambient"; do
 		# shellcheck disable=SC2086 # two words on purpose
 		bash "${BASH_SOURCE[0]}" $c
 		r=$?
@@ -47,21 +51,23 @@ fi
 
 . "$(dirname "${BASH_SOURCE[0]}")/harden_common.sh"
 
-h_setup "harden_reconcile $2" "$1" "$2"
+h_setup "harden_reconcile $2 ${3:-}" "$1" "$2"
 t_require_backend "$BACKEND"
 RULES_FILE=$SAMPLES/rules/$RULES
+AMBIENT=0
+[ "${3:-}" = ambient ] && AMBIENT=1
 
 # The rewrite as istio-cni makes it, with the 15020 exclusion first.
 case $BACKEND in
 legacy | nft)
-	awk '
+	awk -v ambient=$AMBIENT '
 		/^\*/ { print; next }
 		/^:ISTIO/ { print; next }
 		/^-A (PREROUTING|INPUT|OUTPUT|POSTROUTING|FORWARD) .*-j ISTIO/ {
 			d = $0; sub(/^-A/, "-D", d); print d
 			jumps[++nj] = $0; next
 		}
-		/^-A ISTIO_OUTPUT / && !extra {
+		/^-A ISTIO_OUTPUT / && !extra && !ambient {
 			print "-A ISTIO_OUTPUT -p tcp -m tcp --dport 15020 -j RETURN"
 			extra = 1
 		}
@@ -78,12 +84,15 @@ nftables)
 	sed '/^\tchain istio-output {/a\		tcp dport 15020 counter packets 0 bytes 0 return' \
 		"$RULES_FILE" >"$WORK/rewrite"
 	rewrite() {
-		ip netns exec "$P-pod" nft delete table inet istio-proxy-nat &&
-			ip netns exec "$P-pod" nft -f "$WORK/rewrite"
+		local t
+		for t in $(awk '/^table inet istio-/ { print $3 }' "$WORK/rewrite"); do
+			ip netns exec "$P-pod" nft delete table inet "$t" || return 1
+		done
+		ip netns exec "$P-pod" nft -f "$WORK/rewrite"
 	}
 	;;
 esac
-grep -q 15020 "$WORK/rewrite" || t_fail "the rewrite holds no new rule (test broken)"
+[ $AMBIENT = 1 ] || grep -q 15020 "$WORK/rewrite" || t_fail "the rewrite holds no new rule (test broken)"
 
 # The nat hops of the type-2 flow to the remote pod whose app leg left at
 # ISTIO_OUTPUT rule $2, as "app leg | Envoy's leg" with iptables' names.
@@ -120,12 +129,14 @@ tags_once() {
 # 1-3: re-attach.
 h_start re --netns "$N" --json && {
 	SESSION=$(sed -n 's/.*session \([0-9a-f]\{8\}\).*/\1/p' "$WORK/re.err" | head -n 1)
-	tr_wait_collecting "$P" "$WORK/re.out" || t_fail "re: no flow before the rewrite"
-	got=$(type2 "$WORK/re.out" 9)
-	if [ "$got" = "OUTPUT:1 ISTIO_OUTPUT:9 ISTIO_REDIRECT:1 | OUTPUT:1 ISTIO_OUTPUT:4" ]; then
-		echo "ok: re: before the rewrite: $got"
-	else
-		t_fail "re: the flow before the rewrite: '$got'"
+	if [ $AMBIENT = 0 ]; then
+		tr_wait_collecting "$P" "$WORK/re.out" || t_fail "re: no flow before the rewrite"
+		got=$(type2 "$WORK/re.out" 9)
+		if [ "$got" = "OUTPUT:1 ISTIO_OUTPUT:9 ISTIO_REDIRECT:1 | OUTPUT:1 ISTIO_OUTPUT:4" ]; then
+			echo "ok: re: before the rewrite: $got"
+		else
+			t_fail "re: the flow before the rewrite: '$got'"
+		fi
 	fi
 	t0=$(date +%s%3N)
 	rewrite || t_fail "re: the rewrite failed"
@@ -149,16 +160,18 @@ h_start re --netns "$N" --json && {
 	ours=$(h_session_rules)
 	said=$(sed -n 's/.*re-attached to the rules as they are now: \([0-9]*\) rules.*/\1/p' "$WORK/re.err")
 	[ "$ours" = "$said" ] || t_fail "re: $ours rules of the session in the pod, $said said"
-	before=$(grep -c '"type":2' "$WORK/re.out")
-	for _ in 1 2 3; do
-		scen app-to-remote
-		wait_for 10 has_new_flow && break
-	done
-	got=$(type2 "$WORK/re.out" 10)
-	if [ "$got" = "OUTPUT:1 ISTIO_OUTPUT:10 ISTIO_REDIRECT:1 | OUTPUT:1 ISTIO_OUTPUT:5" ]; then
-		echo "ok: re: after the rewrite the new numbers: $got"
-	else
-		t_fail "re: the flow after the rewrite: '$got' ($before type-2 flows before; $(tail -n 3 "$WORK/re.out"))"
+	if [ $AMBIENT = 0 ]; then
+		before=$(grep -c '"type":2' "$WORK/re.out")
+		for _ in 1 2 3; do
+			scen app-to-remote
+			wait_for 10 has_new_flow && break
+		done
+		got=$(type2 "$WORK/re.out" 10)
+		if [ "$got" = "OUTPUT:1 ISTIO_OUTPUT:10 ISTIO_REDIRECT:1 | OUTPUT:1 ISTIO_OUTPUT:5" ]; then
+			echo "ok: re: after the rewrite the new numbers: $got"
+		else
+			t_fail "re: the flow after the rewrite: '$got' ($before type-2 flows before; $(tail -n 3 "$WORK/re.out"))"
+		fi
 	fi
 	stop re
 	grep -q 'the rules are the rewritten ones' "$WORK/re.err" ||
@@ -187,4 +200,4 @@ h_start nore --netns "$N" --json --no-reattach && {
 }
 
 "$LAB" down --prefix "$P" >/dev/null || t_fail "lab down"
-t_done "harden_reconcile $BACKEND"
+t_done "harden_reconcile $BACKEND ${3:-}"
