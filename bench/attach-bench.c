@@ -74,6 +74,9 @@ static enum st_backend ab_backend(const char *s)
 }
 
 /* One read + attach + detach. */
+/* -F, -A: which records, as sidecar-trace's --instrument and default. */
+static unsigned int ab_flags;
+
 static int ab_once(int fd, enum st_backend want, const char *lock_dir,
 		   char *err)
 {
@@ -97,6 +100,7 @@ static int ab_once(int fd, enum st_backend want, const char *lock_dir,
 	cfg.rules = st_tgt_rules(tgt);
 	cfg.group = -1;
 	cfg.lock_dir = lock_dir;
+	cfg.flags = ab_flags;
 	ret = st_instr_attach(&in, &cfg, err);
 	if (ret < 0)
 		goto out;
@@ -141,6 +145,7 @@ static int ab_hold(int fd, enum st_backend want, const char *lock_dir,
 	cfg.rules = st_tgt_rules(tgt);
 	cfg.group = -1;
 	cfg.lock_dir = lock_dir;
+	cfg.flags = ab_flags;
 	ret = st_instr_attach(&in, &cfg, err);
 	if (ret < 0)
 		goto out;
@@ -168,8 +173,14 @@ int main(int argc, char **argv)
 	int rc = 1;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:b:H")) != -1) {
+	while ((c = getopt(argc, argv, "n:b:HFA")) != -1) {
 		switch (c) {
+		case 'F':
+			ab_flags |= ST_INSTR_F_FULL;
+			break;
+		case 'A':
+			ab_flags |= ST_INSTR_F_ALL_BUILTIN;
+			break;
 		case 'H':
 			hold = true;
 			break;
@@ -212,6 +223,8 @@ out:
 usage:
 	fprintf(stderr,
 		"usage: attach-bench [-n REPEAT | -H] [-b legacy|nft|nftables] "
-		"NETNS\n");
+		"[-F] [-A] NETNS\n"
+		"  -F  full instrumentation (sidecar-trace --instrument full)\n"
+		"  -A  also empty built-in chains (sidecar-trace's default)\n");
 	return 2;
 }

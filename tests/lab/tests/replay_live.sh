@@ -66,7 +66,8 @@ def fail(msg):
     bad += 1
     if bad <= 15:
         print("FAIL: tshark: " + msg)
-tag = re.compile(r"^st:%s:([ehpr]):([^:]+):([^:]+):(\d+)$" % sess)
+# Minimal instrumentation (the default) writes the kind in upper case.
+tag = re.compile(r"^st:%s:([ehprEHPR]):([^:]+):([^:]+):(\d+)$" % sess)
 frames = []
 for n, line in enumerate(open(tsv), 1):
     f = (line.rstrip("\n").split("\t") + [""] * 12)[:12]
@@ -83,7 +84,9 @@ for n, line in enumerate(open(tsv), 1):
     sport, dport = (ts, td) if proto == "tcp" else (us, ud) if proto == "udp" else ("", "")
     if proto in ("tcp", "udp") and not (sport and dport):
         fail("frame %d (%s): no %s ports decoded" % (n, prefix, proto))
-    frames.append({"hop": m.groups(), "uid": uid, "proto": proto,
+    hop = (m.group(1).lower(),) + m.groups()[1:]
+    frames.append({"hop": hop, "minimal": m.group(1).isupper(),
+                   "uid": uid, "proto": proto,
                    "src": "%s:%s" % (src, sport)})
 letter = {"enter": "e", "rule": "h", "policy": "p", "return": "r"}
 summary = None
@@ -104,8 +107,20 @@ for line in open(flows):
         if mine[0]["uid"] != want_uid:
             fail("leg %s > %s: first frame uid %r, the flow says %r" %
                  (leg["src"], leg["dst"], mine[0]["uid"], want_uid))
-        for h in leg["hops"]:
-            k, t, c, r = letter[h["kind"]], h["table"], h["chain"], str(h["rule"])
+        hops = [(letter[h["kind"]], h["table"], h["chain"], str(h["rule"]))
+                for h in leg["hops"]]
+        # Every hop has its frame; under minimal instrumentation the hops
+        # it leaves out are filled in from the rules: there, every frame
+        # has its hop instead.
+        if mine[0]["minimal"]:
+            for x in mine:
+                k, t, c, r = x["hop"]
+                if not any(h[:3] == (k, t, c) and (k == "r" or h[3] == r)
+                           for h in hops):
+                    fail("leg %s > %s: frame %s:%s:%s:%s is no hop" %
+                         (leg["src"], leg["dst"], k, t, c, r))
+            continue
+        for k, t, c, r in hops:
             if not any(x["hop"][:3] == (k, t, c) and
                        (k == "r" or x["hop"][3] == r) for x in mine):
                 fail("leg %s > %s: no frame tagged %s:%s:%s:%s" %
