@@ -14,6 +14,11 @@
  *     exactly when rule N is about to be evaluated and will match;
  *   - at the end "policy" (built-in chain, kind p, rule 0) or "return"
  *     (user chain, kind r, rule 0).
+ * That is full instrumentation (ST_INSTR_F_FULL, --instrument full).  By
+ * default only the records that logplan.h keeps are inserted, tagged with
+ * the kind letter in upper case: no "enter" in a chain whose every way
+ * out leaves a record, no hit rule before a jump into an Istio chain that
+ * only this rule jumps to; the flow table fills those hops in.
  * NFLOG / nft "log group" never changes a verdict.  Rules whose matches
  * keep state (statistic, limit, recent, quota, connlimit, hashlimit; nft
  * limit, quota, ct count, numgen) get no hit rule: evaluating such a match
