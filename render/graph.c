@@ -2052,6 +2052,46 @@ static void gr_piece(pointf *pt, pointf a, pointf b)
  * they do not overlap.
  */
 /*
+ * A short way back to the left from above the head: out of the tail's
+ * side, down beside it (clear of the chains below it) and into the head's
+ * side low, under the arrow the head sends from its upper corner.
+ */
+static void gr_down_back(const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e), *h = aghead(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t), hc = ND_coord(h);
+	double hh = ND_height(h) * 36;
+	pointf a = {tc.x - ND_width(t) * 36, tc.y};
+	pointf tip = {hc.x + ND_width(h) * 36, hc.y - hh / 2};
+	pointf b = {a.x - 12, a.y};
+	pointf c = {b.x, tip.y};
+	pointf d = {tip.x + GR_ARROW, tip.y};
+	pointf *pt = NULL;
+
+	if (d.x >= c.x || c.y >= b.y)
+		return;
+	pt = malloc(10 * sizeof(*pt));
+	if (pt == NULL)
+		return;
+	gr_piece(&pt[0], a, b);
+	gr_piece(&pt[3], b, c);
+	gr_piece(&pt[6], c, d);
+	pt[9] = d;
+	free(bz->list);
+	bz->list = pt;
+	bz->size = 10;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep = tip;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (c.x + d.x) / 2;
+		ED_label(e)->pos.y = tip.y - ED_label(e)->dimen.y / 2 - 1;
+	}
+}
+
+/*
  * A short way back to the left: one smooth curve from the tail's left
  * side (or dot's end at its port) to the head's right side (or its
  * compass point, or port).  dot routes such edges, laid out against its
@@ -2075,6 +2115,10 @@ static void gr_back(const struct gr_return *r)
 		tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
 	else if (strcmp(r->head_compass, "se") == 0)
 		tip.y = hc.y - hh + 4;
+	if (!r->tail_port && !r->head_port && tc.y - ND_height(t) * 36 > hc.y) {
+		gr_down_back(r);
+		return;
+	}
 	if (tip.x >= a.x)
 		return;
 	pt = malloc(4 * sizeof(*pt));
