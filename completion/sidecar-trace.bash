@@ -4,7 +4,7 @@
 # The options, and which of them take an argument, are read from
 # `sidecar-trace --help` each time (a millisecond), so this file never
 # lags behind the program.  Pod names and namespaces come from
-# `sidecar-trace --list` (columns NAMESPACE NAME PID BACKEND MODE under a
+# `sidecar-trace --list` (columns NAMESPACE NAME PID BACKEND MODE INTERCEPTION under a
 # header line); that needs root, and completes nothing without it.
 # Works with and without the bash-completion package.
 # shellcheck disable=SC2207 # as bash-completion does: the words have no blanks

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +48,7 @@ static int restore_env(void **state)
 	(void)state;
 	set_path(NULL);
 	unsetenv("ST_FAKE_CRICTL_FAIL");
+	unsetenv("ST_FAKE_CRICTL_LOG");
 	return 0;
 }
 
@@ -141,7 +144,11 @@ static void test_name_lengths(void **state)
 	assert_non_null(strstr(err, "..."));
 }
 
-/* ---- the fake tree ---------------------------------------------------- */
+/*
+ * ---- the fake tree ----------------------------------------------------
+ * Scans name FAKES as the node's root: the machine's own /run/netns (and
+ * any ambient lab in it) stays out of them.
+ */
 
 static ino_t fake_ino(const char *netns)
 {
@@ -164,8 +171,9 @@ struct want_pod {
 	const char *mode;
 	const char *sa;
 	bool host;
-	bool cri_path;	     /* netns_path is the fake's netns file */
-	const char *sandbox; /* two hex digits repeated, or NULL */
+	bool cri_path;	       /* netns_path is the fake's netns file */
+	const char *sandbox;   /* two hex digits repeated, or NULL */
+	enum st_pod_mode kind; /* 0: sidecar */
 };
 
 #define PROC ST_POD_SRC_PROC
@@ -174,42 +182,50 @@ struct want_pod {
 /* /proc alone: sorted by namespace, name, then namespace inode. */
 static const struct want_pod want_proc[] = {
 	{"bookinfo", "reviews-v2-xyz", "pod-b", 200, 2, PROC, "fd00:244::1:20",
-	 "TPROXY", "bookinfo-reviews", false, false, NULL},
+	 "TPROXY", "bookinfo-reviews", false, false, NULL, 0},
 	{"default", "dup-pod", "pod-c1", 300, 1, PROC, "10.244.1.40",
-	 "REDIRECT", "", false, false, NULL},
+	 "REDIRECT", "", false, false, NULL, 0},
 	{"default", "dup-pod", "pod-c2", 310, 1, PROC, "10.244.1.40",
-	 "REDIRECT", "", false, false, NULL},
+	 "REDIRECT", "", false, false, NULL, 0},
 	/* hostile values dropped, the first POD_NAME wins */
 	{"default", "odd-values", "pod-h", 620, 1, PROC, "", "", "", false,
-	 false, NULL},
+	 false, NULL, 0},
 	/* the pilot-agent speaks for the pod; the app (pid 90) is no proxy */
 	{"default", "productpage-v1-abc", "pod-a", 100, 2, PROC, "10.244.1.10",
-	 "REDIRECT", "bookinfo-productpage", false, false, NULL},
+	 "REDIRECT", "bookinfo-productpage", false, false, NULL, 0},
+	/* a native sidecar's processes look as ever: a sidecar to /proc */
+	{"default", "ratings-v1-native", "pod-n", 1010, 2, PROC, "10.244.1.70",
+	 "REDIRECT", "bookinfo-ratings", false, false, NULL, 0},
 	{"kube-system", "hostnet-proxy", "host", 800, 1, PROC, "192.168.49.2",
-	 "REDIRECT", "default", true, false, NULL},
+	 "REDIRECT", "default", true, false, NULL, 0},
 };
 
 /* With the crictl stand-in. */
 static const struct want_pod want_cri[] = {
 	/* inspectp has no path: /proc/<info.pid>/ns/net */
 	{"bookinfo", "reviews-v2-xyz", "pod-b", 200, 2, PROC | CRI,
-	 "fd00:244::1:20", "TPROXY", "bookinfo-reviews", false, false, "b2"},
+	 "fd00:244::1:20", "TPROXY", "bookinfo-reviews", false, false, "b2", 0},
 	/* containerd 1.0's info.netNamespace, no pid */
 	{"default", "details-v1-old", "pod-d", 0, 0, CRI, "10.244.1.31", "", "",
-	 false, true, "d4"},
+	 false, true, "d4", 0},
 	{"default", "dup-pod", "pod-c1", 300, 1, PROC, "10.244.1.40",
-	 "REDIRECT", "", false, false, NULL},
+	 "REDIRECT", "", false, false, NULL, 0},
 	{"default", "dup-pod", "pod-c2", 310, 1, PROC, "10.244.1.40",
-	 "REDIRECT", "", false, false, NULL},
+	 "REDIRECT", "", false, false, NULL, 0},
 	{"default", "odd-values", "pod-h", 620, 1, PROC, "", "", "", false,
-	 false, NULL},
+	 false, NULL, 0},
 	{"default", "productpage-v1-abc", "pod-a", 100, 2, PROC | CRI,
-	 "10.244.1.10", "REDIRECT", "bookinfo-productpage", false, true, "a1"},
+	 "10.244.1.10", "REDIRECT", "bookinfo-productpage", false, true, "a1",
+	 0},
 	/* only crictl knows it: the sandbox pid, the annotation's mode */
 	{"default", "ratings-v1-cri", "pod-r", 900, 0, CRI, "10.244.1.30",
-	 "TPROXY", "", false, true, "c3"},
+	 "TPROXY", "", false, true, "c3", 0},
+	/* the status annotation lists istio-proxy among the init containers */
+	{"default", "ratings-v1-native", "pod-n", 1010, 2, PROC | CRI,
+	 "10.244.1.70", "REDIRECT", "bookinfo-ratings", false, true, "a7",
+	 ST_POD_MODE_NATIVE_SIDECAR},
 	{"kube-system", "hostnet-proxy", "host", 800, 1, PROC, "192.168.49.2",
-	 "REDIRECT", "default", true, false, NULL},
+	 "REDIRECT", "default", true, false, NULL, 0},
 };
 
 static void check_pods(const struct st_pod_list *l, const struct want_pod *w,
@@ -241,6 +257,10 @@ static void check_pods(const struct st_pod_list *l, const struct want_pod *w,
 		assert_string_equal(p->interception_mode, w[i].mode);
 		assert_string_equal(p->service_account, w[i].sa);
 		assert_int_equal(p->host_netns, w[i].host);
+		assert_string_equal(
+			st_pod_mode_name(p->mode),
+			st_pod_mode_name(w[i].kind ? w[i].kind
+						   : ST_POD_MODE_SIDECAR));
 		if (w[i].cri_path) {
 			snprintf(path, sizeof(path), "%s/netns/%s", FAKES,
 				 w[i].netns);
@@ -259,7 +279,8 @@ static void check_pods(const struct st_pod_list *l, const struct want_pod *w,
 
 static void test_scan_proc(void **state)
 {
-	struct st_pod_opts o = {FAKE_PROC, "", 0};
+	struct st_pod_opts o = {
+		.proc_root = FAKE_PROC, .host_root = FAKES, .crictl = ""};
 	struct st_pod_list *l = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 
@@ -278,7 +299,7 @@ static void test_scan_proc(void **state)
 
 static void test_scan_crictl(void **state)
 {
-	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_opts o = {.proc_root = FAKE_PROC, .host_root = FAKES};
 	struct st_pod_list *l = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 
@@ -294,7 +315,7 @@ static void test_scan_crictl(void **state)
 
 static void test_crictl_absent_or_failing(void **state)
 {
-	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_opts o = {.proc_root = FAKE_PROC, .host_root = FAKES};
 	struct st_pod_list *l = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 
@@ -330,35 +351,40 @@ static const struct find_case find_cases[] = {
 	{"reviews-v2-xyz", "bookinfo", 0, 200, {NULL}},
 	{"hostnet-proxy", "kube-system", 0, 800, {NULL}},
 	{"ratings-v1-cri", "default", 0, 900, {NULL}},
+	/* native sidecar: found as before, by its pilot-agent */
+	{"ratings-v1-native", "default", 0, 1010, {NULL}},
+	/* ztunnel's own pod is no sidecar pod */
+	{"ztunnel-x7k2p", "istio-system", -ENOENT, 0, {"no Istio pod", NULL}},
 	/* right name, wrong namespace: say so and list what there is */
 	{"reviews-v2-xyz",
 	 "default",
 	 -ENOENT,
 	 0,
-	 {"no sidecar pod reviews-v2-xyz in namespace default; ",
-	  "sidecar pods on this node: bookinfo/reviews-v2-xyz, "
+	 {"no Istio pod reviews-v2-xyz in namespace default; ",
+	  "Istio pods on this node: bookinfo/reviews-v2-xyz, "
 	  "default/details-v1-old, default/dup-pod, default/dup-pod, "
 	  "default/odd-values, default/productpage-v1-abc, "
-	  "default/ratings-v1-cri, kube-system/hostnet-proxy",
+	  "default/ratings-v1-cri, default/ratings-v1-native, "
+	  "kube-system/hostnet-proxy",
 	  NULL}},
 	/* the application container alone is not a sidecar */
 	{"plain-app",
 	 "default",
 	 -ENOENT,
 	 0,
-	 {"no sidecar pod plain-app in namespace default", NULL}},
+	 {"no Istio pod plain-app in namespace default", NULL}},
 	/* gateways are not sidecars */
 	{"istio-ingressgateway-7d4b9",
 	 "istio-system",
 	 -ENOENT,
 	 0,
-	 {"no sidecar pod istio-ingressgateway-7d4b9", NULL}},
+	 {"no Istio pod istio-ingressgateway-7d4b9", NULL}},
 	/* a stale (not ready) sandbox does not count twice */
 	{"dup-pod",
 	 "default",
 	 -EEXIST,
 	 0,
-	 {"sidecar pod dup-pod in namespace default is ambiguous: found in 2 network namespaces",
+	 {"pod dup-pod in namespace default is ambiguous: found in 2 network namespaces",
 	  "pid 300 netns ", "pid 310 netns "}},
 	{"Productpage-v1-abc",
 	 "default",
@@ -386,7 +412,7 @@ static const struct find_case find_cases[] = {
 
 static void test_find(void **state)
 {
-	struct st_pod_opts o = {FAKE_PROC, NULL, 0};
+	struct st_pod_opts o = {.proc_root = FAKE_PROC, .host_root = FAKES};
 	struct st_pod_list *l = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 	size_t i, k;
@@ -423,7 +449,9 @@ static void test_find(void **state)
 
 static void test_find_empty_and_long_lists(void **state)
 {
-	struct st_pod_opts o = {FAKES "/netns", "", 0}; /* no pid dirs */
+	struct st_pod_opts o = {.proc_root = FAKES "/netns",
+				.host_root = FAKES,
+				.crictl = ""}; /* no pid dirs */
 	struct st_pod_list *l = NULL;
 	const struct st_pod *p = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
@@ -432,8 +460,9 @@ static void test_find_empty_and_long_lists(void **state)
 	assert_int_equal(st_pod_scan(&o, &l, err), 0);
 	assert_int_equal(st_pod_list_count(l), 0);
 	assert_int_equal(st_pod_find(l, "x", "default", &p, err), -ENOENT);
-	assert_string_equal(err, "no sidecar pod x in namespace default; no "
-				 "sidecar pods were found on this node");
+	assert_string_equal(err, "no Istio pod x in namespace default; no "
+				 "Istio pods (sidecar or ambient) were found "
+				 "on this node");
 	st_pod_list_free(l);
 
 	/* NULL list and no result pointer are refused, not crashed on */
@@ -446,7 +475,7 @@ static void test_find_empty_and_long_lists(void **state)
 
 static void test_lookup(void **state)
 {
-	struct st_pod_opts o = {FAKE_PROC, "", 0};
+	struct st_pod_opts o = {.proc_root = FAKE_PROC, .crictl = ""};
 	char err[ST_ERRBUF_SIZE] = "";
 	struct st_pod pod;
 
@@ -478,9 +507,88 @@ static void test_lookup(void **state)
 	assert_non_null(strstr(err, "default/productpage-v1-abc is gone"));
 }
 
+/* The whole log of the crictl stand-in, or "" (a static buffer). */
+static const char *crictl_log(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * A lookup asks crictl for the one pod (--name, --namespace), and the
+ * native sidecar is told by the runtime; under a host root crictl talks to
+ * the node's runtime socket.
+ */
+static void test_lookup_crictl(void **state)
+{
+	struct st_pod_opts o = {.proc_root = FAKE_PROC};
+	char err[ST_ERRBUF_SIZE] = "", log[] = "/tmp/st-test-pod-XXXXXX";
+	char host[] = "/tmp/st-test-host-XXXXXX", sock[256], want[512];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct st_pod pod;
+	int fd, lfd;
+
+	(void)state;
+	set_path(FAKES);
+	lfd = mkstemp(log);
+	assert_true(lfd >= 0);
+	close(lfd);
+	setenv("ST_FAKE_CRICTL_LOG", log, 1);
+	assert_int_equal(
+		st_pod_lookup(&o, "ratings-v1-native", "default", &pod, err),
+		0);
+	assert_int_equal(pod.mode, ST_POD_MODE_NATIVE_SIDECAR);
+	assert_int_equal(pod.sources, ST_POD_SRC_PROC | ST_POD_SRC_CRI);
+	assert_int_equal(pod.pid, 1010);
+	assert_non_null(strstr(crictl_log(log),
+			       "crictl pods --name ratings-v1-native "
+			       "--namespace default -o json\n"));
+	/* crictl's --name is a pattern: "ratings-v1-cri" is not ratings-v1 */
+	assert_int_equal(st_pod_lookup(&o, "ratings-v1", "default", &pod, err),
+			 -ENOENT);
+
+	/* a node's root with containerd's socket */
+	assert_non_null(mkdtemp(host));
+	snprintf(sock, sizeof(sock), "%s/run", host);
+	assert_int_equal(mkdir(sock, 0700), 0);
+	snprintf(sock, sizeof(sock), "%s/run/containerd", host);
+	assert_int_equal(mkdir(sock, 0700), 0);
+	snprintf(sock, sizeof(sock), "%s/run/containerd/containerd.sock", host);
+	st_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	o.host_root = host;
+	assert_int_equal(
+		st_pod_lookup(&o, "ratings-v1-cri", "default", &pod, err), 0);
+	assert_int_equal(pod.pid, 900);
+	snprintf(want, sizeof(want),
+		 "crictl --runtime-endpoint unix://%s pods --name "
+		 "ratings-v1-cri --namespace default -o json\n",
+		 sock);
+	assert_non_null(strstr(crictl_log(log), want));
+	close(fd);
+	unlink(sock);
+	snprintf(sock, sizeof(sock), "%s/run/containerd", host);
+	rmdir(sock);
+	snprintf(sock, sizeof(sock), "%s/run", host);
+	rmdir(sock);
+	rmdir(host);
+	unlink(log);
+}
+
 static void test_bad_root(void **state)
 {
-	struct st_pod_opts o = {"/nonexistent-h9/proc", "", 0};
+	struct st_pod_opts o = {.proc_root = "/nonexistent-h9/proc",
+				.crictl = ""};
 	struct st_pod_list *l = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
 
@@ -503,6 +611,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_find, restore_env),
 		cmocka_unit_test(test_find_empty_and_long_lists),
 		cmocka_unit_test(test_lookup),
+		cmocka_unit_test_teardown(test_lookup_crictl, restore_env),
 		cmocka_unit_test(test_bad_root),
 	};
 	const char *p = getenv("PATH");

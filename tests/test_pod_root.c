@@ -56,7 +56,7 @@ static int real_teardown(void **state)
 
 static void test_real_process(void **state)
 {
-	struct st_pod_opts o = {NULL, "", 0};
+	struct st_pod_opts o = {.crictl = ""};
 	char err[ST_ERRBUF_SIZE] = "";
 	char env_name[128], path[128];
 	struct stat want, got;
@@ -119,7 +119,7 @@ static void test_real_process(void **state)
  */
 static void test_real_host_netns(void **state)
 {
-	struct st_pod_opts o = {NULL, "", 0};
+	struct st_pod_opts o = {.crictl = ""};
 	char err[ST_ERRBUF_SIZE] = "";
 	char env_name[128];
 	struct st_pod pod;

@@ -11,7 +11,7 @@ shutil.rmtree(os.path.join(root, 'netns'), ignore_errors=True)
 shutil.rmtree(os.path.join(root, 'cri'), ignore_errors=True)
 os.makedirs(os.path.join(root, 'netns'))
 os.makedirs(os.path.join(root, 'cri'))
-for n in ['host', 'pod-a', 'pod-b', 'pod-c1', 'pod-c2', 'pod-e', 'pod-gw', 'pod-r', 'pod-d', 'pod-h']:
+for n in ['host', 'pod-a', 'pod-b', 'pod-c1', 'pod-c2', 'pod-e', 'pod-gw', 'pod-r', 'pod-d', 'pod-h', 'pod-n', 'pod-z']:
     with open(os.path.join(root, 'netns', n), 'w') as f:
         f.write('fake network namespace "%s": its inode is its identity\n' % n)
 
@@ -115,6 +115,17 @@ proc_entry(710, 'envoy', ENVOY, None, 'pod-e', env_is_dir=True)
 proc_entry(800, 'pilot-agent', AGENT,
            proxy_env('hostnet-proxy', 'kube-system', '192.168.49.2',
                      'default', 'REDIRECT'), 'host')
+# pod N: default/ratings-v1-native, istio-proxy as a native sidecar (an
+# init container with restartPolicy Always): the same processes as ever
+env_n = proxy_env('ratings-v1-native', 'default', '10.244.1.70',
+                  'bookinfo-ratings', 'REDIRECT')
+proc_entry(1000, 'pause', ['/pause'], [PATH], 'pod-n')
+proc_entry(1010, 'pilot-agent', AGENT, env_n, 'pod-n')
+proc_entry(1020, 'envoy', ENVOY, env_n, 'pod-n')
+# ztunnel's own pod: not a sidecar pod, whatever its environment says
+proc_entry(1100, 'ztunnel', ['/usr/local/bin/ztunnel', 'proxy', 'ztunnel'],
+           proxy_env('ztunnel-x7k2p', 'istio-system', '10.244.1.80',
+                     'ztunnel', 'REDIRECT'), 'pod-z')
 # not a pid
 for d in ['self-not-a-pid', '0123']:
     os.makedirs(os.path.join(proc, d))
@@ -126,9 +137,15 @@ STATUS = json.dumps({"initContainers": ["istio-init"], "containers": ["istio-pro
                      "volumes": ["workload-socket", "credential-socket", "workload-certs",
                                  "istio-envoy", "istio-data", "istio-podinfo", "istio-token",
                                  "istiod-ca-cert"], "imagePullSecrets": None, "revision": "default"})
+# Since Istio 1.27 (native sidecars) istio-proxy is injected among the
+# init containers, and the status annotation lists it there.
+STATUS_NATIVE = json.dumps({"initContainers": ["istio-validation", "istio-proxy"], "containers": None,
+                            "volumes": ["workload-socket", "credential-socket", "workload-certs",
+                                        "istio-envoy", "istio-data", "istio-podinfo", "istio-token",
+                                        "istiod-ca-cert"], "imagePullSecrets": None, "revision": "default"})
 def sandbox_id(c):
     return (c * 64)[:64]
-def pod_item(sid, name, ns, uid, state, injected, attempt=0, mode=None):
+def pod_item(sid, name, ns, uid, state, injected, attempt=0, mode=None, native=False):
     ann = {"kubernetes.io/config.seen": "2026-11-26T06:00:00.000000000Z",
            "kubernetes.io/config.source": "api"}
     if injected:
@@ -137,7 +154,7 @@ def pod_item(sid, name, ns, uid, state, injected, attempt=0, mode=None):
         ann["prometheus.io/path"] = "/stats/prometheus"
         ann["prometheus.io/port"] = "15020"
         ann["prometheus.io/scrape"] = "true"
-        ann["sidecar.istio.io/status"] = STATUS
+        ann["sidecar.istio.io/status"] = STATUS_NATIVE if native else STATUS
         if mode:
             ann["sidecar.istio.io/interceptionMode"] = mode
     labels = {"app": name.split('-')[0], "io.kubernetes.pod.name": name,
@@ -159,6 +176,7 @@ pods = [
     pod_item(sandbox_id('e5'), 'plain-app', 'default', 'b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d05', 'SANDBOX_READY', False),
     pod_item(sandbox_id('f6'), 'productpage-v1-abc', 'default', '2f6c1a5e-0a7e-4b1d-9a55-6f0f3b1c8a01', 'SANDBOX_NOTREADY', True),
     pod_item('--help', 'evil-id', 'default', 'c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e06', 'SANDBOX_READY', True),
+    pod_item(sandbox_id('a7'), 'ratings-v1-native', 'default', 'd4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f07', 'SANDBOX_READY', True, native=True),
 ]
 with open(os.path.join(root, 'cri', 'pods.json'), 'w') as f:
     json.dump({"items": pods}, f, indent=2)
@@ -218,6 +236,7 @@ insp = [
     (pods[2], '10.244.1.30', 900, '@FAKES@/netns/pod-r', False),  # not in /proc
     (pods[3], '10.244.1.31', 0, '@FAKES@/netns/pod-d', True),     # old containerd
     (pods[4], '10.244.1.60', 500, '@FAKES@/netns/pod-e', False),
+    (pods[7], '10.244.1.70', 1000, '@FAKES@/netns/pod-n', False),
 ]
 for item, ip, pid, path, old in insp:
     with open(os.path.join(root, 'cri', 'inspectp-%s.json' % item["id"]), 'w') as f:

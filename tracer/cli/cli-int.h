@@ -47,6 +47,8 @@ struct st_cli_opts {
 	bool self_implicit; /* no target given: this namespace holds Istio's */
 	bool self_probed;   /* ... looked for, and it does not */
 	enum st_backend self_backend;
+	const char *host_root;	   /* --host-root DIR, or the default */
+	char netns_path[PATH_MAX]; /* --netns NAME under the host root */
 	unsigned int duration_ms;
 	uint64_t count;
 	int group;
@@ -93,6 +95,14 @@ bool st_cli_self_target(struct st_cli_opts *o);
  */
 void st_cli_self_label(const struct st_cli_opts *o, struct st_session_target *t,
 		       char *label, size_t size, FILE *err);
+
+/**
+ * st_cli_host_root() - after parsing: the node's root (--host-root, else
+ * /host when it holds a node's root and / does not; NULL: /), into the
+ * target, and a bare --netns NAME looked up under its /run/netns.
+ */
+void st_cli_host_root(struct st_cli_opts *o);
+
 int st_cli_replay(const struct st_cli_opts *o, FILE *out, FILE *err);
 int st_cli_check(const struct st_cli_opts *o, FILE *out, FILE *err);
 int st_cli_simulate(const struct st_cli_opts *o, FILE *out, FILE *err);
@@ -220,6 +230,7 @@ enum st_opt_val {
 	OPT_POD_IP,
 	OPT_ENVOY_LOG,
 	OPT_ENVOY_LOG_WAIT,
+	OPT_HOST_ROOT,
 	OPT_NO_REATTACH,
 	OPT_INSTRUMENT,
 };

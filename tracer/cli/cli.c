@@ -62,6 +62,7 @@ struct st_opt {
 
 static const char ST_WHEN_TRACING[] = "only apply when tracing a target";
 static const char ST_LIST_NO_TARGET[] = "--list takes no target";
+static const char ST_LIVE_OR_LIST[] = "goes with a live target or --list";
 
 /* The options that tune a live trace. */
 #define ST_TUNING(jobs_)                                                 \
@@ -71,7 +72,7 @@ static const char ST_LIST_NO_TARGET[] = "--list takes no target";
 
 static const struct st_opt st_options[] = {
 	{"pod", OPT_POD, "NAME",
-	 "trace the sidecar pod NAME on this node (found through its istio-proxy processes)",
+	 "trace the Istio pod NAME on this node, sidecar or ambient (found through its istio-proxy processes, crictl's sandboxes, or the network namespaces that hold ambient rules)",
 	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
 	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
 	{"namespace", OPT_NAMESPACE, "NS",
@@ -84,6 +85,9 @@ static const struct st_opt st_options[] = {
 	{"pid", OPT_PID, "PID", "trace the network namespace of process PID",
 	 SEC_INPUT, .jobs = J_TARGETED, .alt_jobs = J(LIST),
 	 .alt = ST_LIST_NO_TARGET, .late_jobs = J(LIST)},
+	{"host-root", OPT_HOST_ROOT, "DIR",
+	 "the node's root (default: /host when it holds a node's root and / does not, as under kubectl debug node): crictl, its socket, /var/log/pods and /run/netns are read there",
+	 SEC_INPUT, .jobs = J_TARGETED | J(LIST), .misuse = ST_LIVE_OR_LIST},
 	{"rules", OPT_RULES, "FILE",
 	 "read saved rules (iptables-save, ip6tables-save or nft -j list ruleset); give it twice for IPv4 + IPv6",
 	 SEC_INPUT, .jobs = J_ALL & ~J(LIST), .alt_jobs = J(LIST),
@@ -101,7 +105,7 @@ static const struct st_opt st_options[] = {
 	 "print the sidecar settings and the role of every Istio rule (saved or live rules)",
 	 SEC_JOB, .jobs = J_ALL},
 	{"list", OPT_LIST, NULL,
-	 "list the sidecar pods on this node (name, namespace, pid, backend, interception mode)",
+	 "list the Istio pods on this node (name, namespace, pid, backend, mode: sidecar, native-sidecar or ambient, interception mode)",
 	 SEC_JOB, .jobs = J_ALL},
 	{"cleanup", OPT_CLEANUP, NULL,
 	 "remove the rules that dead sidecar-trace sessions left in the target, and exit",
@@ -523,6 +527,7 @@ static int st_cli_parse(int argc, char **argv, struct st_cli_opts *o, FILE *out,
 		g.ntargets++;
 	if (g.ntargets > 0)
 		g.inputs |= IN_TARGET;
+	st_cli_host_root(o);
 	return st_cli_validate(argc, argv, o, &g, err);
 }
 

@@ -6,6 +6,7 @@
  * runs it: only CAP_NET_ADMIN and CAP_NET_RAW, the pod's network and UTS
  * namespaces, none of its processes).
  */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,4 +82,22 @@ void st_cli_self_label(const struct st_cli_opts *o, struct st_session_target *t,
 			ST_PROG
 			": no target given: tracing the network namespace it runs in, which holds Istio's %s rules\n",
 			st_backend_name(o->self_backend));
+}
+
+void st_cli_host_root(struct st_cli_opts *o)
+{
+	const char *t = o->target.netns;
+
+	if (o->host_root == NULL)
+		o->host_root = st_pod_default_host_root();
+	o->target.host_root = o->host_root;
+	if (o->host_root == NULL || strcmp(o->host_root, "/") == 0 ||
+	    t == NULL || strchr(t, '/') != NULL)
+		return;
+	/* As st_netns_open() would, but in the node's /run/netns. */
+	if (strcmp(t, ".") != 0 && strcmp(t, "..") != 0 &&
+	    (size_t)snprintf(o->netns_path, sizeof(o->netns_path),
+			     "%s/run/netns/%s", o->host_root,
+			     t) < sizeof(o->netns_path))
+		o->target.netns = o->netns_path;
 }

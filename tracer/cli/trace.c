@@ -243,6 +243,7 @@ int st_cli_trace(const struct st_cli_opts *o, FILE *out, FILE *err)
 	so.tap_data = wr;
 	so.target = o->target;
 	st_cli_self_label(o, &so.target, label, sizeof(label), err);
+	so.log_root = o->host_root;
 	so.backend = ST_BACKEND_UNKNOWN;
 	so.group = o->group;
 	so.duration_ms = o->duration_ms;

@@ -83,6 +83,12 @@ int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 			strcmp(arg, "self") == 0 ? ST_CLI_NETNS_SELF : arg;
 		g->ntargets++;
 		break;
+	case OPT_HOST_ROOT:
+		if (arg[0] == '\0')
+			return st_cli_usage_error(
+				err, "--host-root needs a directory");
+		o->host_root = arg;
+		break;
 	case OPT_PID:
 		if (!st_cli_parse_ulong(arg, 1, INT_MAX, &v))
 			return st_cli_usage_error(

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "pod.h"
@@ -43,6 +44,17 @@ struct st_scan {
 	struct stat host; /* pid 1's network namespace */
 	bool have_nsfs;
 	dev_t nsfs_dev; /* of /proc/self/ns/net: namespace files' device */
+	const char *want_name; /* a lookup: only this pod matters; or NULL */
+	const char *want_ns;
+	/* Namespaces whose rules were read for ambient pods, and the answer. */
+	struct st_ns_seen *seen;
+	size_t nseen, capseen;
+};
+
+struct st_ns_seen {
+	uint64_t dev, ino;
+	bool ambient;
+	int pid; /* a process in it (/proc), 0 when none was */
 };
 
 /* ---- pod.c --------------------------------------------------------------- */
@@ -95,5 +107,33 @@ int st_proc_scan(struct st_scan *sc, char *err);
  * Return: 0, or -ENOMEM.
  */
 int st_cri_scan(struct st_scan *sc, const struct st_pod_opts *o);
+
+/**
+ * st_pod_is_host() - is the namespace @st the node's own (pid 1's, or the
+ * initial one)?
+ */
+bool st_pod_is_host(const struct st_scan *sc, const struct stat *st);
+
+/**
+ * st_pod_resolv_ns() - the namespace NS of the first search domain
+ * NS.svc.DOMAIN of a resolv.conf's text @buf; "" when there is none.
+ */
+void st_pod_resolv_ns(const char *buf, char *ns, size_t size);
+
+/* ---- pod-ns.c ------------------------------------------------------------ */
+
+/**
+ * st_ns_ambient() - do the rules of the namespace @st (opened through
+ * @path) make it an ambient pod's?  Each namespace is read once per scan.
+ * Return: 1 yes, 0 no or unreadable, -ENOMEM.
+ */
+int st_ns_ambient(struct st_scan *sc, const struct stat *st, const char *path);
+
+/**
+ * st_ns_scan() - add the ambient pods of the namespaces that processes
+ * under /proc (and /run/netns under the host root) are in and that no
+ * other source named.  Return: 0, or -ENOMEM.
+ */
+int st_ns_scan(struct st_scan *sc, const struct st_pod_opts *o);
 
 #endif /* ST_POD_INT_H */

@@ -167,6 +167,10 @@ static int st_proc_scan_pid(struct st_scan *sc, int pid)
 		strcmp(st_proc_basename(sc->cmd), "envoy") == 0;
 	if (!agent && !envoy && !e.istio_meta)
 		return 0;
+	/* ztunnel's own pod is no sidecar pod (ambient pods: pod-ns.c). */
+	if (strcmp(comm, "ztunnel") == 0 ||
+	    strcmp(st_proc_basename(sc->cmd), "ztunnel") == 0)
+		return 0;
 	if (agent) {
 		type = st_proc_agent_type(sc->cmd, cmdlen);
 		excluded = type != NULL && strcmp(type, "sidecar") != 0;
@@ -201,6 +205,8 @@ static int st_proc_scan_pid(struct st_scan *sc, int pid)
 	}
 	g->pod.nprocs++;
 	g->pod.sources |= ST_POD_SRC_PROC;
+	if (g->pod.mode == ST_POD_MODE_UNKNOWN)
+		g->pod.mode = ST_POD_MODE_SIDECAR;
 	g->excluded |= excluded;
 	st_pod_set_ip(g->pod.instance_ip, sizeof(g->pod.instance_ip),
 		      e.instance_ip);

@@ -29,7 +29,7 @@
  * The namespace in the first "search" domain of a resolv.conf, when that
  * domain is NS.svc.REST; "" otherwise.
  */
-static void st_self_resolv_ns(const char *buf, char *ns, size_t size)
+void st_pod_resolv_ns(const char *buf, char *ns, size_t size)
 {
 	const char *line = buf;
 
@@ -134,7 +134,7 @@ int st_pod_self(const char *resolv_conf, struct st_pod *pod, char *from,
 	}
 	close(fd);
 	buf[len] = '\0';
-	st_self_resolv_ns(buf, pod->ns, sizeof(pod->ns));
+	st_pod_resolv_ns(buf, pod->ns, sizeof(pod->ns));
 	if (pod->ns[0] != '\0')
 		st_self_from(from, size, "the DNS search domain");
 	return 0;

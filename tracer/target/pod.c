@@ -257,6 +257,55 @@ static int st_pod_cmp(const void *a, const void *b)
 
 /* ---- scan -------------------------------------------------------------- */
 
+bool st_pod_is_host(const struct st_scan *sc, const struct stat *st)
+{
+	return (sc->have_host && st->st_dev == sc->host.st_dev &&
+		st->st_ino == sc->host.st_ino) ||
+	       (sc->have_nsfs && st->st_dev == sc->nsfs_dev &&
+		st_pod_netns_is_init((uint64_t)st->st_ino));
+}
+
+bool st_pod_is_node_root(const char *dir)
+{
+	static const char *const marks[] = {
+		"var/lib/kubelet",
+		"run/containerd/containerd.sock",
+		"run/crio/crio.sock",
+	};
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < ST_ARRAY_SIZE(marks); i++) {
+		snprintf(path, sizeof(path), "%s/%s",
+			 strcmp(dir, "/") == 0 ? "" : dir, marks[i]);
+		if (stat(path, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *st_pod_default_host_root(void)
+{
+	return st_pod_is_node_root("/host") && !st_pod_is_node_root("/")
+		       ? "/host"
+		       : NULL;
+}
+
+const char *st_pod_mode_name(enum st_pod_mode m)
+{
+	switch (m) {
+	case ST_POD_MODE_SIDECAR:
+		return "sidecar";
+	case ST_POD_MODE_NATIVE_SIDECAR:
+		return "native-sidecar";
+	case ST_POD_MODE_AMBIENT:
+		return "ambient";
+	case ST_POD_MODE_UNKNOWN:
+		break;
+	}
+	return "-";
+}
+
 /* Gateways out, the node's own namespace flagged, stable order. */
 static void st_pod_finish(struct st_scan *sc)
 {
@@ -287,10 +336,25 @@ static void st_pod_finish(struct st_scan *sc)
 			    l->unreadable, geteuid() != 0 ? " (not root)" : "");
 }
 
-int st_pod_scan(const struct st_pod_opts *o, struct st_pod_list **out,
-		char *err)
+/* Is pod @name/@ns in the list yet? */
+static bool st_pod_listed(const struct st_pod_list *l, const char *name,
+			  const char *ns)
 {
-	struct st_scan sc = {.procfd = -1};
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].pod.name, name) == 0 &&
+		    strcmp(l->v[i].pod.ns, ns) == 0 && !l->v[i].excluded)
+			return true;
+	return false;
+}
+
+/*
+ * The scan; a lookup (@name, @ns) asks crictl for that pod only and reads
+ * namespaces' rules only when neither /proc nor crictl found it.
+ */
+static int st_pod_scan_for(const struct st_pod_opts *o, const char *name,
+			   const char *ns, struct st_pod_list **out, char *err)
+{
+	struct st_scan sc = {.procfd = -1, .want_name = name, .want_ns = ns};
 	int ret;
 
 	if (out == NULL)
@@ -328,6 +392,15 @@ int st_pod_scan(const struct st_pod_opts *o, struct st_pod_list **out,
 			     strerror(-ret));
 		goto out;
 	}
+	if (name == NULL || !st_pod_listed(sc.l, name, ns)) {
+		ret = st_ns_scan(&sc, o);
+		if (ret < 0) {
+			ret = st_err(err, -ret,
+				     "reading network namespaces: %s",
+				     strerror(-ret));
+			goto out;
+		}
+	}
 	st_pod_finish(&sc);
 	*out = sc.l;
 	sc.l = NULL;
@@ -337,8 +410,15 @@ out:
 		close(sc.procfd);
 	free(sc.env);
 	free(sc.cmd);
+	free(sc.seen);
 	st_pod_list_free(sc.l);
 	return ret;
+}
+
+int st_pod_scan(const struct st_pod_opts *o, struct st_pod_list **out,
+		char *err)
+{
+	return st_pod_scan_for(o, NULL, NULL, out, err);
 }
 
 /* ---- lookup ------------------------------------------------------------ */
@@ -349,17 +429,21 @@ static void st_pod_names(const struct st_pod_list *l, char *buf, size_t size)
 	size_t i, n;
 
 	if (l->n == 0) {
-		snprintf(buf, size,
-			 "no sidecar pods were found on this node%s%s",
-			 l->unreadable > 0 ? " (" : "",
-			 l->unreadable > 0 ? "some processes could not be read)"
-					   : "");
+		snprintf(
+			buf, size,
+			"no Istio pods (sidecar or ambient) were found on this node%s%s",
+			l->unreadable > 0 ? " (" : "",
+			l->unreadable > 0 ? "some processes could not be read)"
+					  : "");
 		return;
 	}
-	n = (size_t)snprintf(buf, size, "sidecar pods on this node: ");
+	n = (size_t)snprintf(buf, size, "Istio pods on this node: ");
 	for (i = 0; i < l->n && n < size; i++) {
 		const struct st_pod *p = &l->v[i].pod;
 		size_t need = strlen(p->ns) + strlen(p->name) + 3;
+
+		if (p->name[0] == '\0')
+			continue; /* an ambient namespace nothing named */
 
 		/* keep room for ", ..." */
 		if (n + need + 6 > size) {
@@ -405,7 +489,7 @@ int st_pod_find(const struct st_pod_list *l, const char *name, const char *ns,
 	if (nhit == 0) {
 		st_pod_names(l, list, sizeof(list));
 		return st_err(err, ENOENT,
-			      "no sidecar pod %s in namespace %s; %s", name, ns,
+			      "no Istio pod %s in namespace %s; %s", name, ns,
 			      list);
 	}
 	/* More than one namespace: list them so that --pid can pick. */
@@ -426,7 +510,7 @@ int st_pod_find(const struct st_pod_list *l, const char *name, const char *ns,
 	}
 	return st_err(
 		err, EEXIST,
-		"sidecar pod %s in namespace %s is ambiguous: found in %zu network namespaces (%s); use --pid or --netns",
+		"pod %s in namespace %s is ambiguous: found in %zu network namespaces (%s); use --pid or --netns",
 		name, ns, nhit, list);
 }
 
@@ -444,7 +528,7 @@ int st_pod_lookup(const struct st_pod_opts *o, const char *name, const char *ns,
 		return ret;
 	if (pod == NULL)
 		return st_err(err, EINVAL, "st_pod_lookup: no result pointer");
-	ret = st_pod_scan(o, &l, err);
+	ret = st_pod_scan_for(o, name, ns, &l, err);
 	if (ret < 0)
 		goto out;
 	ret = st_pod_find(l, name, ns, &p, err);

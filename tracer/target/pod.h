@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * pod.h - finding the Istio sidecar pods on this node.
+ * pod.h - finding the Istio pods (sidecar and ambient) on this node.
  *
  * Two sources, merged by network namespace:
  *
@@ -18,14 +18,27 @@
  * representative pid is the pilot-agent when there is one, else the lowest.
  *
  * crictl.  Where `crictl` is found in PATH, `crictl pods -o json` lists the
- * sandboxes; a ready one whose annotations carry "sidecar.istio.io/status"
- * (set by the injector) is inspected with `crictl inspectp -o json ID`,
+ * sandboxes (a lookup asks for one with --name and --namespace); a ready
+ * one whose annotations carry "sidecar.istio.io/status" (set by the
+ * injector; istio-proxy among its initContainers is a native sidecar) is
+ * inspected with `crictl inspectp -o json ID`,
  * whose info.runtimeSpec.linux.namespaces[type=network].path (or, with old
  * containerd, info.netNamespace; else /proc/<info.pid>/ns/net) gives the
  * network namespace.  A sandbox in a namespace already found through /proc
  * under the same name adds its id and path; one that is not becomes a pod
  * of its own.  crictl failing is not an error: it is noted
  * (st_pod_list_note()) and /proc stands.
+ *
+ * Ambient pods.  No proxy runs in an ambient pod: ztunnel, in a pod of
+ * its own, holds sockets in the pod's namespace.  A ready sandbox without
+ * the injector's annotation is inspected too, and its namespace is an
+ * ambient pod's when its rules are ztunnel's in-pod rules
+ * (st_istio_analyze()).  Namespaces seen in /proc (and /run/netns) that
+ * neither source named are read the same way; such a pod is named by what
+ * the kubelet gives its containers: /etc/hostname (the pod's name) and
+ * /etc/resolv.conf's search domain NS.svc.DOMAIN, read through
+ * /proc/PID/root.  A process whose comm or argv[0] is ztunnel is never a
+ * pod's proxy (ztunnel's own pod has no capture rules).
  *
  * Everything read from processes and crictl is untrusted: names are
  * validated, other values are kept only when well formed.
@@ -45,6 +58,16 @@
 /* Where a pod was seen (st_pod.sources). */
 #define ST_POD_SRC_PROC (1u << 0)
 #define ST_POD_SRC_CRI (1u << 1)
+#define ST_POD_SRC_NETNS (1u << 2) /* a namespace holding ambient rules */
+
+/* How the pod's traffic is intercepted. */
+enum st_pod_mode {
+	ST_POD_MODE_UNKNOWN = 0,
+	ST_POD_MODE_SIDECAR,	    /* an istio-proxy container */
+	ST_POD_MODE_NATIVE_SIDECAR, /* istio-proxy as an init container with
+				       restartPolicy Always (Istio 1.27+) */
+	ST_POD_MODE_AMBIENT,	    /* ztunnel's in-pod rules, no proxy */
+};
 
 struct st_pod {
 	char name[ST_POD_NAME_MAX + 1];
@@ -61,6 +84,7 @@ struct st_pod {
 	char interception_mode[16]; /* REDIRECT, TPROXY, NONE, or "" */
 	char service_account[ST_POD_NAME_MAX + 1];
 	unsigned int sources; /* ST_POD_SRC_* */
+	enum st_pod_mode mode;
 };
 
 struct st_pod_opts {
@@ -68,6 +92,15 @@ struct st_pod_opts {
 	const char *crictl;    /* program looked up in PATH; NULL: "crictl";
 				  "": do not use crictl */
 	int timeout_ms;	       /* per crictl run; 0: 10 s */
+	/*
+	 * Ambient pods have no proxy process: their namespaces are told by
+	 * their rules, which costs a few programs per namespace.  Sandboxes
+	 * that were not injected and namespaces no sidecar was seen in are
+	 * read unless this is set.
+	 */
+	bool no_ambient;
+	const char *host_root; /* the node's root for crictl's socket and
+				  /run/netns; NULL: "/" */
 };
 
 struct st_pod_list;
@@ -95,7 +128,8 @@ int st_pod_check_name(const char *name, char *err);
 int st_pod_check_namespace(const char *ns, char *err);
 
 /**
- * st_pod_scan() - enumerate the sidecar pods on this node.
+ * st_pod_scan() - enumerate the Istio pods on this node: sidecar pods
+ * (native sidecars told by the runtime) and ambient pods.
  * @o: options, or NULL for the defaults
  * @out: the list (sorted by namespace, then name); free with
  *       st_pod_list_free()
@@ -132,7 +166,7 @@ const char *st_pod_list_note(const struct st_pod_list *l);
  * @ns: namespace (validated first)
  * @pod: receives the pod (points into @l)
  * @err: error buffer; when nothing or more than one matched, it lists the
- *       sidecar pods that were found
+ *       Istio pods that were found
  *
  * Return: 0; -EINVAL for an invalid name, -ENOENT when there is no such
  * pod, -EEXIST when it was found in more than one network namespace.
@@ -142,7 +176,9 @@ int st_pod_find(const struct st_pod_list *l, const char *name, const char *ns,
 
 /**
  * st_pod_lookup() - st_pod_scan() and st_pod_find() in one: validate the
- * names, scan, find, and copy the pod out.
+ * names, scan, find, and copy the pod out.  crictl is asked for this pod
+ * only, and namespaces' rules are read only for namespaces whose
+ * containers carry this name, when neither /proc nor crictl found it.
  * @o: options, or NULL
  * @name: pod name
  * @ns: namespace
@@ -168,6 +204,22 @@ int st_pod_lookup(const struct st_pod_opts *o, const char *name, const char *ns,
  */
 int st_pod_netns_open(const struct st_pod *pod, const struct st_pod_opts *o,
 		      char *err);
+
+/**
+ * st_pod_is_node_root() - does @dir hold a Kubernetes node's root: the
+ * kubelet's /var/lib/kubelet, or a CRI runtime's socket?
+ */
+bool st_pod_is_node_root(const char *dir);
+
+/**
+ * st_pod_default_host_root() - where the node's root is when none is
+ * given: "/host" when it holds a node's root and / does not (as in
+ * `kubectl debug node`), else NULL (/ itself).
+ */
+const char *st_pod_default_host_root(void);
+
+/** st_pod_mode_name() - "sidecar", "native-sidecar", "ambient" or "-". */
+const char *st_pod_mode_name(enum st_pod_mode m);
 
 /**
  * st_pod_self() - the pod whose network namespace this process runs in,
