@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test_scenario.c - the six canonical flows of every sample rule set:
+ * test_scenario.c - the six canonical flows of every sample rule set (an
+ * ambient pod's are types 7-12):
  * their types (a table, with the reason for every one that is not the
  * scenario's own type) and their whole simulated paths against the
  * goldens in samples/simulate/ (ST_REGEN=1 rewrites them).
@@ -61,14 +62,11 @@ static const struct sc_case cases[] = {
 	{.rules = {"istio-1.25_tproxy_dns_legacy.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	/*
-	 * Ambient in-pod rules: ztunnel takes the captures on with its mark
-	 * (inbound plain, outbound, local-to-local); the scrape is captured
-	 * to ztunnel's inbound port like any port; there is no Envoy to
-	 * talk to itself, and a uid-1337 socket to istiod has no mark, so
-	 * ztunnel takes it on too.
+	 * Ambient in-pod rules: the six are ambient ones (scenario.h), and
+	 * ztunnel, told by its mark, takes each capture on.
 	 */
 	{.rules = {"istio-1.26plus_ambient-inpod_dns_nft.rules"},
-	 .types = {9, 7, 9, 10, 0, 7}},
+	 .types = {7, 8, 9, 10, 11, 12}},
 	{.rules = {"istio-1.26plus_cni-sidecar_custom-uid_nft.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	{.rules = {"istio-1.26plus_redirect_default_nft.rules"},
@@ -83,7 +81,7 @@ static const struct sc_case cases[] = {
 	{.rules = {"istio-1.26plus_redirect_exclusions_drop-invalid_nft.rules"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	{.rules = {"istio-1.28plus_ambient-inpod_native-nftables_dns.nft.json"},
-	 .types = {9, 7, 9, 10, 0, 7}},
+	 .types = {7, 8, 9, 10, 11, 12}},
 	{.rules = {"istio-1.28plus_native-nftables_redirect_default.nft.json"},
 	 .types = {1, 2, 3, 4, 5, 6}},
 	/*
@@ -115,7 +113,8 @@ static void write_text(const struct st_scenarios *s, FILE *f)
 		const struct st_flow *fl = &r->flow;
 
 		fprintf(f, "%zu %s: %s\n  => type %d (%s)%s%s\n", i + 1,
-			st_scenario_name(i), st_scenario_spec(s, i), fl->type,
+			st_class_type_name(st_scenario_type(s, i)),
+			st_scenario_spec(s, i), fl->type,
 			st_class_name(fl->klass, fl->type),
 			fl->reason[0] ? ": " : "", fl->reason);
 		for (unsigned int l = 0; l < fl->nlegs; l++) {

@@ -507,6 +507,12 @@ int st_eval_packet(const struct st_eval_env *env, const struct st_eval_pkt *pkt,
 		(set != NULL && st_flow_leg_is_proxy(set, leg)) || leg->ztunnel;
 	leg->passthrough_src =
 		st_flow_addr_is_passthrough(pkt->family, pkt->src);
+	/* The rules leave HBONE alone: it reaches ztunnel's listener. */
+	if (s.zt.ambient && leg->arriving && leg->proto == IPPROTO_TCP &&
+	    s.zt.hbone_port != 0 && leg->dport == s.zt.hbone_port) {
+		leg->capture = ST_CAPTURE_TUNNEL;
+		leg->redirect_port = leg->dport;
+	}
 	leg->redirect_hop = -1;
 	leg->decision_hop = -1;
 	leg->packets = 1;
@@ -639,6 +645,23 @@ static bool ev_next_leg(const struct st_eval_env *env,
 		p->sport = EV_PASSTHROUGH_SPORT;
 		return true;
 	}
+	/* HBONE: the tunnel's inner destination, as a VIP maps it. */
+	if (z.ambient && l->capture == ST_CAPTURE_TUNNEL) {
+		memcpy(p->src, l->src, len);
+		p->sport = EV_PASSTHROUGH_SPORT;
+		for (unsigned int i = 0; i < env->nvips && i < ST_EVAL_MAX_VIPS;
+		     i++) {
+			const struct st_eval_vip *v = &env->vips[i];
+
+			if (v->family != l->family || v->vport != l->dport ||
+			    memcmp(v->vip, l->dst, len) != 0)
+				continue;
+			memcpy(p->dst, v->ep, len);
+			p->dport = v->eport;
+			return true;
+		}
+		return false;
+	}
 	if (l->capture == ST_CAPTURE_OUTBOUND) {
 		if (pod == NULL)
 			return false;
@@ -735,4 +758,7 @@ void st_eval_env_lab(struct st_eval_env *env, const struct st_ruleset *rs,
 	       "fd00:244::2:20", 9080);
 	ev_vip(&env->vips[env->nvips++], 4, "10.96.0.40", 15012, "10.244.4.40",
 	       15012);
+	/* What the lab's ztunnel stand-in relays HBONE to: the app's 9080. */
+	ev_vip(&env->vips[env->nvips++], 4, "10.244.1.10", 15008, "10.244.1.10",
+	       9080);
 }

@@ -2,6 +2,7 @@
 /*
  * scenario.c - the six canonical flows of a rule set (see scenario.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 struct st_scenarios {
 	size_t n;
+	bool ambient; /* an ambient pod's: types 7-12 */
 	char spec[ST_SCENARIO_COUNT][SC_SPEC_SIZE];
 	struct st_eval_result res[ST_SCENARIO_COUNT];
 };
@@ -55,6 +57,53 @@ static uint16_t sc_prom_port(const struct st_istio_settings *set)
 	return 15090;
 }
 
+/* The probe's source: the rules' (169.254.7.127), of @v6's family. */
+static void sc_probe(const struct st_istio_settings *set, bool v6, char *buf,
+		     size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	for (unsigned int i = 0; i < set->amb.nprobe_addrs &&
+				 i < ST_ARRAY_SIZE(set->amb.probe_addrs);
+	     i++) {
+		const struct st_prefix *p = &set->amb.probe_addrs[i];
+
+		if ((p->family == 6) != v6 ||
+		    inet_ntop(v6 ? AF_INET6 : AF_INET, p->addr, a, sizeof(a)) ==
+			    NULL)
+			continue;
+		snprintf(buf, size, v6 ? "[%s]" : "%s", a);
+		return;
+	}
+	snprintf(buf, size, "%s",
+		 v6 ? "[fd16:9254:7127:1337:ffff:ffff:ffff:ffff]"
+		    : "169.254.7.127");
+}
+
+static void sc_ambient_specs(struct st_scenarios *s,
+			     const struct st_istio_settings *set, bool v6,
+			     const char *pod, const char *remote,
+			     const char *vip, uint32_t app)
+{
+	char probe[INET6_ADDRSTRLEN + 2];
+
+	s->ambient = true;
+	sc_probe(set, v6, probe, sizeof(probe));
+	snprintf(s->spec[0], SC_SPEC_SIZE,
+		 "tcp %s:43210 > %s:9080 uid %u gid %u", pod, remote, app, app);
+	snprintf(s->spec[1], SC_SPEC_SIZE, "tcp %s:50001 > %s:%u in eth0",
+		 remote, pod,
+		 set->amb.tunnel_port ? set->amb.tunnel_port : 15008);
+	snprintf(s->spec[2], SC_SPEC_SIZE, "tcp %s:50003 > %s:9080 in eth0",
+		 remote, pod);
+	snprintf(s->spec[3], SC_SPEC_SIZE,
+		 "tcp %s:43211 > %s:9081 uid %u gid %u", pod, vip, app, app);
+	snprintf(s->spec[4], SC_SPEC_SIZE, "tcp %s:50005 > %s:9081 in eth0",
+		 probe, pod);
+	snprintf(s->spec[5], SC_SPEC_SIZE, "udp %s:45006 > %s:53 uid %u gid %u",
+		 pod, v6 ? "[fd00:96::10]" : "10.96.0.10", app, app);
+}
+
 struct st_scenarios *st_scenario_run(const struct st_ruleset *rs,
 				     const struct st_istio_settings *set,
 				     char *err)
@@ -82,6 +131,10 @@ struct st_scenarios *st_scenario_run(const struct st_ruleset *rs,
 		st_err(err, ENOMEM, "scenarios: out of memory");
 		return NULL;
 	}
+	if (set->kind == ST_ISTIO_AMBIENT) {
+		sc_ambient_specs(s, set, v6, pod, remote, vip, app);
+		goto run;
+	}
 	snprintf(s->spec[0], SC_SPEC_SIZE, "tcp %s:50001 > %s:%u in eth0",
 		 remote, pod, sc_app_port(set));
 	snprintf(s->spec[1], SC_SPEC_SIZE,
@@ -95,6 +148,7 @@ struct st_scenarios *st_scenario_run(const struct st_ruleset *rs,
 	snprintf(s->spec[5], SC_SPEC_SIZE,
 		 "tcp %s:45006 > %s:15012 uid %u gid %u", pod, istiod, puid,
 		 pgid);
+run:
 	st_eval_env_lab(&env, rs, set);
 	for (size_t i = 0; i < ST_SCENARIO_COUNT; i++) {
 		struct st_simspec spec;
@@ -134,6 +188,13 @@ const struct st_flow *st_scenario_flow(const struct st_scenarios *s, size_t i)
 const char *st_scenario_spec(const struct st_scenarios *s, size_t i)
 {
 	return s != NULL && i < s->n ? s->spec[i] : NULL;
+}
+
+int st_scenario_type(const struct st_scenarios *s, size_t i)
+{
+	if (s == NULL || i >= s->n)
+		return 0;
+	return s->ambient ? ST_TYPE_AMBIENT_MIN + (int)i : (int)i + 1;
 }
 
 const char *st_scenario_name(size_t i)

@@ -22,6 +22,18 @@
  *
  * The proxy's ids are the settings' first uid and gid; in TPROXY mode
  * uid 0 with the proxy gid, as Istio runs it.
+ *
+ * An ambient pod's six are its own types 7-12 (classify.h), ztunnel's
+ * legs marked as its sockets are:
+ *
+ *   7 pod:43210 -> remote:9080 as the app
+ *   8 remote:50001 -> pod:15008 in eth0 (HBONE; relayed to the app's 9080
+ *     as the lab's ztunnel stand-in does)
+ *   9 remote:50003 -> pod:9080 in eth0
+ *  10 pod:43211 -> VIP:9081 as the app
+ *  11 PROBE:50005 -> pod:9081 in eth0, PROBE the rules' probe source
+ *     (169.254.7.127)
+ *  12 udp pod:45006 -> 10.96.0.10:53 / [fd00:96::10]:53 as the app
  */
 #ifndef ST_SCENARIO_H
 #define ST_SCENARIO_H
@@ -48,6 +60,12 @@ struct st_scenarios;
 struct st_scenarios *st_scenario_run(const struct st_ruleset *rs,
 				     const struct st_istio_settings *set,
 				     char *err);
+
+/**
+ * st_scenario_type() - the type scenario @i stands for: i + 1, or 7 + i
+ * for an ambient pod's; 0 when out of range.
+ */
+int st_scenario_type(const struct st_scenarios *s, size_t i);
 
 /** st_scenario_free() - release @s (NULL is fine). */
 void st_scenario_free(struct st_scenarios *s);
