@@ -224,7 +224,7 @@ static void rec_normalize(struct st_rec *r)
 		memset(r->payload + r->caplen, 0,
 		       sizeof(r->payload) - r->caplen);
 	r->hit.id = 0;
-	r->hit.id_space = NULL;
+	r->hit.id_space = 0;
 }
 
 static void assert_rec_equal(const struct st_rec *a, const struct st_rec *b,

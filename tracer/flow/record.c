@@ -455,13 +455,20 @@ struct st_tagcache_slot {
 };
 
 struct st_tagcache {
+	uint32_t space; /* this cache's number */
 	unsigned int n;
 	struct st_tagcache_slot slot[ST_TAGCACHE_SLOTS];
 };
 
 struct st_tagcache *st_tagcache_new(void)
 {
-	return calloc(1, sizeof(struct st_tagcache));
+	/* Numbered so that a cache at a freed one's address is another. */
+	static uint32_t spaces;
+	struct st_tagcache *c = calloc(1, sizeof(*c));
+
+	if (c != NULL)
+		c->space = ++spaces ? spaces : ++spaces;
+	return c;
 }
 
 void st_tagcache_free(struct st_tagcache *c)
@@ -505,7 +512,7 @@ int st_tagcache_parse(struct st_tagcache *c, const char *prefix,
 		return ret;
 	if (hit->kind != ST_HIT_NONE) {
 		hit->id = ++c->n;
-		hit->id_space = c;
+		hit->id_space = c->space;
 	} else {
 		c->n++;
 	}

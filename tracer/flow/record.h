@@ -44,11 +44,12 @@ struct st_hit {
 	 */
 	bool minimal;
 	/*
-	 * The tag's number in the st_tagcache that decoded it (@id_space),
-	 * 0 when none did: the flow table finds its chain by the number.
+	 * The tag's number in the st_tagcache that decoded it, and that
+	 * cache's own number (@id_space, never reused in a process); 0 when
+	 * none did: the flow table finds its chain by the number.
 	 */
 	uint32_t id;
-	const void *id_space;
+	uint32_t id_space;
 };
 
 #define ST_REC_SNAPLEN 128 /* enough for IPv6 + extension + TCP headers */

@@ -57,7 +57,7 @@ struct fl_chains {
 	 * Chains by the number of the tag that names them (st_hit.id, per
 	 * family: [id * 2 + (family == 6)]), for the tags of @id_space.
 	 */
-	const void *id_space;
+	uint32_t id_space;
 	const struct fl_chain **by_id;
 	size_t nby_id;
 };

@@ -89,7 +89,7 @@ const struct fl_chain *fl_chain_of_hit(struct fl_chains *ci,
 	const struct fl_chain *c = NULL;
 	size_t slot = (size_t)hit->id * 2 + (family == 6);
 
-	if (hit->id == 0 || hit->id_space == NULL)
+	if (hit->id == 0 || hit->id_space == 0)
 		return fl_chain_find(ci, hit->table, hit->chain, family);
 	if (hit->id_space != ci->id_space) {
 		ci->id_space = hit->id_space;
