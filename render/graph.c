@@ -995,7 +995,9 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	gr_set(col, "rank", "same");
 	agsubnode(col, b->peer[GR_APP], 1);
 	n = gr_node(col, gr_peer_id[GR_LOCALHOST]);
-	gr_set(n, "label", "Envoy process\\n(localhost)");
+	/* An ambient pod has no proxy process of its own. */
+	gr_set(n, "label",
+	       b->f->ambient ? "localhost" : "Envoy process\\n(localhost)");
 	gr_set(n, "fillcolor", "#e3edfb");
 	b->peer[GR_LOCALHOST] = n;
 	gr_invis(col, n, b->peer[GR_APP], 1);
@@ -1016,9 +1018,12 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	 * into OUTPUT, over the tables); below, its listeners in the order
 	 * of the chains that redirect to them.
 	 */
-	snprintf(label, sizeof(label), "<main> Envoy sidecar%s%s|%s|%s%s%s",
-		 uid, reqs, b->in_first ? in : out, b->has_dns ? dns : "",
-		 b->has_dns ? "|" : "", b->in_first ? out : in);
+	/* Ambient: ztunnel's in-pod listeners take the captures. */
+	snprintf(label, sizeof(label), "<main> %s%s%s|%s|%s%s%s",
+		 b->f->ambient ? "ztunnel\\n(in-pod sockets)" : "Envoy sidecar",
+		 b->f->ambient ? "" : uid, reqs, b->in_first ? in : out,
+		 b->has_dns ? dns : "", b->has_dns ? "|" : "",
+		 b->in_first ? out : in);
 	n = gr_node(pod, gr_peer_id[GR_ENVOY]);
 	gr_set(n, "shape", "record");
 	gr_set(n, "style", "filled");
@@ -1026,7 +1031,8 @@ static int gr_pod(struct gr_build *b, Agraph_t *pod)
 	gr_set(n, "label", label);
 	b->peer[GR_ENVOY] = n;
 	/* The listeners the flow used stand out in the tooltip too. */
-	snprintf(label, sizeof(label), "Envoy: outbound %s, inbound %s%s",
+	snprintf(label, sizeof(label), "%s: outbound %s, inbound %s%s",
+		 b->f->ambient ? "ztunnel" : "Envoy",
 		 used_out ? "used" : "unused", used_in ? "used" : "unused",
 		 b->has_dns ? (used_dns ? ", DNS proxy used"
 					: ", DNS proxy unused")
