@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # diagram.sh BINARY SRCDIR - `--diagram all|1..6 --rules FILE [-o PATH]`:
 #   - `-o DIR` receives the six canonical schematics (SVG that parses as
-#     XML) and an index.html, for three rule sets of different eras and
-#     backends, and the shipped samples/diagrams/ trees list the same
+#     XML) and an index.html, for rule sets of different eras and
+#     backends (an ambient pod's six are types 7-12), and the shipped samples/diagrams/ trees list the same
 #     files and index (regenerate them with ST_REGEN=1);
 #   - `-o x.dot` of one type equals its golden (samples/simulate-cli/);
 #   - bad WHICH, `all` into a file, no --rules: usage errors (exit 2);
@@ -15,8 +15,12 @@ rules=$src/samples/rules
 golden=$src/samples/simulate-cli
 docs=$src/samples/diagrams
 
-types="type-1-remote-to-local type-2-local-to-remote type-3-prometheus-scrape
+sidecar_types="type-1-remote-to-local type-2-local-to-remote type-3-prometheus-scrape
 	type-4-local-to-local type-5-envoy-interprocess type-6-sidecar-to-istiod"
+# An ambient pod's six (scenario.h).
+ambient_types="type-7-ambient-outbound type-8-ambient-inbound-hbone
+	type-9-ambient-inbound-plain type-10-ambient-local-to-local
+	type-11-ambient-kubelet-probe type-12-ambient-dns"
 
 # name | rule files (space-separated, under samples/rules)
 sets=(
@@ -25,9 +29,12 @@ sets=(
 	"istio-1.25_tproxy_dns_legacy|istio-1.25_tproxy_dns_legacy.rules"
 	"istio-1.26plus_redirect_dns_dualstack_nft|istio-1.26plus_redirect_dns_dualstack_nft.v4.rules istio-1.26plus_redirect_dns_dualstack_nft.v6.rules"
 	"istio-1.28plus_native-nftables_redirect_default|istio-1.28plus_native-nftables_redirect_default.nft.json"
+	"istio-1.26plus_ambient-inpod_dns_nft|istio-1.26plus_ambient-inpod_dns_nft.rules"
 )
 for s in "${sets[@]}"; do
 	IFS='|' read -r name files <<<"$s"
+	types=$sidecar_types
+	[[ $name == *ambient* ]] && types=$ambient_types
 	args=()
 	for f in $files; do
 		args+=(--rules "$rules/$f")
@@ -118,7 +125,7 @@ cap=$src/samples/captures/istio-1.17_redirect_default_legacy/own-mixed.pcap
 if [ -r "$cap" ]; then
 	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/replay" >/dev/null 2>"$T_TMP/err" ||
 		t_fail "--replay -o DIR: $(cat "$T_TMP/err")"
-	for t in $types; do
+	for t in $sidecar_types; do
 		[ -s "$T_TMP/replay/$t.svg" ] || t_fail "--replay -o DIR: no $t.svg"
 	done
 	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/r.dot" tcp port 15012 \
