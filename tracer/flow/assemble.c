@@ -1671,3 +1671,11 @@ void st_flow_table_stats(const struct st_flow_table *t,
 {
 	*out = t->st;
 }
+
+uint64_t st_flow_table_skipped(const struct st_flow_table *t,
+			       enum st_flow_skip why)
+{
+	if (t == NULL || (unsigned int)why >= ST_ARRAY_SIZE(t->st.skipped_by))
+		return 0;
+	return t->st.skipped_by[why];
+}

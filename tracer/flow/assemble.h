@@ -151,4 +151,11 @@ int st_flow_table_flush(struct st_flow_table *t, char *err);
 void st_flow_table_stats(const struct st_flow_table *t,
 			 struct st_flow_stats *out);
 
+/**
+ * st_flow_table_skipped() - records skipped so far for @why, read without
+ * copying the counters (a reader may ask per record).
+ */
+uint64_t st_flow_table_skipped(const struct st_flow_table *t,
+			       enum st_flow_skip why);
+
 #endif /* ST_ASSEMBLE_H */

@@ -326,6 +326,15 @@ void st_pipe_result(const struct st_pipe *p, struct st_pipe_result *r)
 	*r = p->res;
 }
 
+uint64_t st_pipe_skipped(const struct st_pipe *p, enum st_flow_skip why)
+{
+	uint64_t n = p->ft != NULL ? st_flow_table_skipped(p->ft, why) : 0;
+
+	if ((unsigned int)why < ST_ARRAY_SIZE(p->prev.skipped_by))
+		n += p->prev.skipped_by[why];
+	return n;
+}
+
 void st_pipe_stats(const struct st_pipe *p, struct st_flow_stats *st)
 {
 	if (p->ft != NULL)

@@ -211,6 +211,12 @@ void st_pipe_result(const struct st_pipe *p, struct st_pipe_result *r);
 void st_pipe_stats(const struct st_pipe *p, struct st_flow_stats *st);
 
 /**
+ * st_pipe_skipped() - records skipped for @why, as st_pipe_stats() counts
+ * them, without copying the counters (a reader may ask per record).
+ */
+uint64_t st_pipe_skipped(const struct st_pipe *p, enum st_flow_skip why);
+
+/**
  * st_pipe_finish() - the summary: @st to every summary sink (all of them,
  * even after one failed), then a sync; nothing when the output failed
  * before.

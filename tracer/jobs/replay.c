@@ -205,12 +205,13 @@ static void st_rp_note_skip(struct st_rp *r)
 
 	if (r->chain_noted || r->o->diag == NULL)
 		return;
-	st_pipe_stats(r->pipe, &st);
-	unknown = st.skipped_by[ST_SKIP_UNKNOWN_CHAIN] +
-		  st.skipped_by[ST_SKIP_UNKNOWN_RULE];
+	/* Per record: the two counts, not the whole stats. */
+	unknown = st_pipe_skipped(r->pipe, ST_SKIP_UNKNOWN_CHAIN) +
+		  st_pipe_skipped(r->pipe, ST_SKIP_UNKNOWN_RULE);
 	if (unknown == r->unknown)
 		return;
 	r->unknown = unknown;
+	st_pipe_stats(r->pipe, &st);
 	r->chain_noted = true;
 	st_note(r->o->diag,
 		"record %" PRIu64 ": %s: skipped (such records are counted "
