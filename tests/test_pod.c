@@ -585,6 +585,74 @@ static void test_lookup_crictl(void **state)
 	unlink(log);
 }
 
+/*
+ * Inside the pod: the name from POD_NAME, else HOSTNAME; the namespace
+ * from POD_NAMESPACE, else resolv.conf's first search domain NS.svc.DOMAIN.
+ */
+struct self_case {
+	const char *pod_name, *pod_ns, *hostname; /* environment; NULL: unset */
+	const char *resolv;			  /* resolv.conf's text */
+	const char *name, *ns, *from;
+};
+
+static const struct self_case self_cases[] = {
+	{"reviews-v2-xyz", "bookinfo", "ignored-host",
+	 "search other.svc.cluster.local\n", "reviews-v2-xyz", "bookinfo",
+	 "POD_NAME, POD_NAMESPACE"},
+	{NULL, NULL, "productpage-v1-abc",
+	 "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n",
+	 "productpage-v1-abc", "default", "HOSTNAME, the DNS search domain"},
+	/* not a pod's resolv.conf: no namespace */
+	{NULL, NULL, "productpage-v1-abc", "search example.org\n",
+	 "productpage-v1-abc", "", "HOSTNAME"},
+	{NULL, NULL, "productpage-v1-abc", "search Bad_NS.svc.cluster.local\n",
+	 "productpage-v1-abc", "", "HOSTNAME"},
+	{NULL, "kube-system", "Not_A_Name", "", "", "kube-system",
+	 "POD_NAMESPACE"},
+};
+
+static void test_self(void **state)
+{
+	char path[] = "/tmp/st-test-resolv-XXXXXX", from[128];
+	char err[ST_ERRBUF_SIZE] = "", host[256];
+	struct st_pod pod;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < ST_ARRAY_SIZE(self_cases); i++) {
+		const struct self_case *c = &self_cases[i];
+
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, c->resolv, strlen(c->resolv)),
+				 (ssize_t)strlen(c->resolv));
+		close(fd);
+		c->pod_name ? setenv("POD_NAME", c->pod_name, 1)
+			    : unsetenv("POD_NAME");
+		c->pod_ns ? setenv("POD_NAMESPACE", c->pod_ns, 1)
+			  : unsetenv("POD_NAMESPACE");
+		c->hostname ? setenv("HOSTNAME", c->hostname, 1)
+			    : unsetenv("HOSTNAME");
+		assert_int_equal(
+			st_pod_self(path, &pod, from, sizeof(from), err), 0);
+		unlink(path);
+		strcpy(path, "/tmp/st-test-resolv-XXXXXX");
+		/* an invalid HOSTNAME falls back to the host name, if valid */
+		if (c->name[0] == '\0' &&
+		    gethostname(host, sizeof(host)) == 0 &&
+		    st_pod_check_name(host, NULL) == 0)
+			continue;
+		assert_string_equal(pod.name, c->name);
+		assert_string_equal(pod.ns, c->ns);
+		assert_string_equal(from, c->from);
+		assert_string_equal(pod.netns_path, "/proc/self/ns/net");
+	}
+	unsetenv("POD_NAME");
+	unsetenv("POD_NAMESPACE");
+	unsetenv("HOSTNAME");
+}
+
 static void test_bad_root(void **state)
 {
 	struct st_pod_opts o = {.proc_root = "/nonexistent-h9/proc",
@@ -612,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_find_empty_and_long_lists),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test_teardown(test_lookup_crictl, restore_env),
+		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_bad_root),
 	};
 	const char *p = getenv("PATH");
