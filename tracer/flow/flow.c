@@ -174,6 +174,13 @@ void st_flow_ztunnel_of(const struct st_ruleset *rs,
 	if (rs == NULL || set == NULL || set->kind != ST_ISTIO_AMBIENT)
 		return;
 	out->ambient = true;
+	/* The recogniser's reading first; the rules fill in what it lacks. */
+	out->mark = set->amb.mark;
+	out->mask = set->amb.mark_mask;
+	out->outbound_port = set->amb.outbound_port;
+	out->inbound_port = set->amb.inbound_port;
+	out->dns_port = set->amb.dns_capture ? set->amb.dns_port : 0;
+	out->hbone_port = set->amb.tunnel_port;
 	for (size_t i = 0; i < st_ruleset_nrules(rs); i++) {
 		const struct st_rule *r = st_ruleset_rule(rs, i);
 		const char *hook = NULL;

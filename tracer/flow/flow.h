@@ -289,10 +289,11 @@ struct st_flow_ztunnel {
 };
 
 /**
- * st_flow_ztunnel_of() - read ztunnel's mark and ports from an ambient
- * pod's rules: the REDIRECT rules reached from prerouting (inbound, and
- * the one destination port they exclude: HBONE) and from output (DNS when
- * they match port 53, else outbound), and the mark they exempt.
+ * st_flow_ztunnel_of() - ztunnel's mark and ports in an ambient pod: the
+ * recogniser's (@set->amb), completed from the rules where it has none:
+ * the REDIRECT rules reached from prerouting (inbound, and the one
+ * destination port they exclude: HBONE) and from output (DNS when they
+ * match port 53, else outbound), and the mark they exempt.
  * @rs: the rules
  * @set: their settings; nothing is read unless @set->kind is ambient
  * @out: the result (all zero for a sidecar pod)
