@@ -1452,7 +1452,7 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 			hit->table, hit->chain);
 		return 0;
 	}
-	c = fl_chain_find(&t->ci, hit->table, hit->chain, fam);
+	c = fl_chain_of_hit(&t->ci, hit, fam);
 	if (c == NULL) {
 		fl_skip(t, ST_SKIP_UNKNOWN_CHAIN, "no chain %s:%s in the rules",
 			hit->table, hit->chain);
