@@ -41,6 +41,24 @@ usage_case "absolute --write" "give a relative path" p --image x -n d --yes -- -
 usage_case "absolute -o" "give a relative path" p --image x -n d --yes -- -o/tmp/d
 usage_case "no --yes" "give --yes" p --image x -n d -- --duration 5
 [ ! -e "$T_TMP/kubectl.calls" ] || t_fail "kubectl ran on a usage error: $(cat "$T_TMP/kubectl.calls")"
+
+# On a terminal it asks: "n" runs nothing, "y" goes on to kubectl debug.
+if command -v script >/dev/null; then
+	for answer in n y; do
+		t_count
+		rm -f "$T_TMP/kubectl.calls"
+		printf '%s\n' "$answer" | PATH=$T_TMP/path:$PATH script -qec \
+			"'$plugin' p --image x -n d -- --duration 5" /dev/null >"$T_TMP/tty" 2>&1
+		grep -q 'go on? \[y/N\]' "$T_TMP/tty" || t_fail "answer $answer: no question: $(cat "$T_TMP/tty")"
+		if [ "$answer" = n ]; then
+			grep -q 'nothing done' "$T_TMP/tty" && [ ! -e "$T_TMP/kubectl.calls" ] ||
+				t_fail "answer n: $(cat "$T_TMP/tty")"
+		else
+			grep -q '^debug p -n d --profile=netadmin --image=x ' "$T_TMP/kubectl.calls" 2>/dev/null ||
+				t_fail "answer y: kubectl debug not run: $(cat "$T_TMP/tty")"
+		fi
+	done
+fi
 t_count
 "$plugin" --help >"$T_TMP/help" 2>&1 || t_fail "--help: exit $?"
 for o in --namespace --node --image --target --yes; do
