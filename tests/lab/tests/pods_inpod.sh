@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# pods_inpod.sh RULES BACKEND
+# pods_inpod.sh RULES BACKEND [pod|netns]
 #
 # sidecar-trace run inside the lab pod as `kubectl debug --profile=netadmin`
 # runs it: in the pod's network namespace, in a PID namespace of its own
@@ -11,7 +11,9 @@
 #   - its first stderr line says it traces the namespace it runs in, and
 #     names the pod;
 #   - the flows (type, class, and each leg's destination, uid and hops) of
-#     the same scenarios equal those of a trace from the node (--pod);
+#     the same scenarios equal those of a trace from the node (--pod, or
+#     with netns --netns: an ambient lab pod is found by --pod only through
+#     a runtime, which pods_ambient.sh stands in for);
 #   - `--netns self` names the same namespace explicitly;
 #   - the pod's rules are identical before and after each run;
 #   - in a namespace without Istio rules (the remote pod), no target is a
@@ -23,6 +25,7 @@ set -o pipefail
 
 RULES=${1:-istio-1.26plus_redirect_default_nft.rules}
 BACKEND=${2:-nft}
+NODE_BY=${3:-pod}
 t_require
 t_require_backend "$BACKEND"
 t_need unshare
@@ -112,7 +115,11 @@ run() {
 	[ -s "$WORK/$name.norm" ] || t_fail "$name: no flows"
 }
 
-run node node --pod "$POD" -n default
+if [ "$NODE_BY" = netns ]; then
+	run node node --netns "/var/run/netns/$P-pod"
+else
+	run node node --pod "$POD" -n default
+fi
 run inpod pod
 
 first=$(head -n 1 "$WORK/inpod.err")
