@@ -4,8 +4,10 @@
 # ambient.sh EXPECTED.paths
 #
 # sidecar-trace --json traces the lab's ambient pod (the ztunnel stand-in,
-# its sockets marked 0x539) while every ambient scenario of the expected
-# file runs; then
+# its sockets marked 0x539), found by `--pod productpage-v1-P -n default`
+# through the container runtime (the crictl stand-in of tests/fakes, which
+# answers with the lab pod's sandbox and its network namespace), while
+# every ambient scenario of the expected file runs; then
 #   - every leg it reports is compared with the expected paths by
 #     compare-paths (each leg's hops equal the kernel's walk);
 #   - each scenario's flow has its ambient type (table below, by the first
@@ -45,11 +47,34 @@ rc=$?
 BEFORE=$(tr_snapshot "$P" "$BACKEND")
 tr_chain_sizes "$P" "$BACKEND" >"$WORK/sizes"
 
-"$BIN" --netns "/var/run/netns/$P-pod" --json \
+# The runtime: the lab pod's sandbox as containerd's crictl shows it.
+POD=productpage-v1-$P
+CRI=$WORK/cri
+mkdir -p "$CRI"
+id=$(printf 'a%.0s' {1..64})
+jq -n --arg id "$id" --arg name "$POD" --arg path "/var/run/netns/$P-pod" \
+	--argjson pid "$(ip netns pids "$P-pod" | head -n 1)" '
+	{status: {id: $id, metadata: {name: $name, uid: "aaaaaaaa-0000-4000-8000-000000000000",
+		namespace: "default", attempt: 0}, state: "SANDBOX_READY",
+		createdAt: "2026-12-07T04:00:00.000000000Z",
+		network: {additionalIps: [], ip: "10.244.1.10"},
+		linux: {namespaces: {options: {ipc: "POD", network: "POD", pid: "CONTAINER", targetId: ""}}},
+		labels: {app: "productpage"}, annotations: {}, runtimeHandler: ""},
+	 info: {pid: $pid, processStatus: "running", netNamespaceClosed: false,
+		runtimeSpec: {linux: {namespaces: [{type: "network", path: $path}]}}}}' \
+	>"$CRI/inspectp-$id.json"
+jq -s '{items: [.[] | .status | {id, metadata, state,
+	createdAt: "1796616000000000000", labels, annotations, runtimeHandler}]}' \
+	"$CRI"/inspectp-*.json >"$CRI/pods.json"
+ST_FAKE_CRI_DIR=$CRI PATH=$(cd "$HERE/../../fakes" && pwd):$PATH \
+	"$BIN" --pod "$POD" -n default --json \
 	>"$WORK/flows.jsonl" 2>"$WORK/trace.err" &
 TPID=$!
 tr_wait_tracing "$WORK/trace.err" "$TPID" ||
 	{ echo "FAIL: sidecar-trace did not start: $(cat "$WORK/trace.err")"; exit 1; }
+grep -q "^sidecar-trace: tracing pod default/$POD " "$WORK/trace.err" &&
+	echo "ok: found by --pod: $(head -n 1 "$WORK/trace.err")" ||
+	t_fail "--pod $POD: $(head -n 1 "$WORK/trace.err")"
 
 SCEN=$(awk '!/^[ \t]*(#|@|$)/ && !seen[$1]++ { print $1 }' "$EXP")
 for s in $SCEN; do
