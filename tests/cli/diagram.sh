@@ -101,9 +101,23 @@ usage() {
 	grep -qF -- "$want" "$T_TMP/err" || t_fail "no '$want' in: $(cat "$T_TMP/err")"
 }
 r117=$rules/istio-1.17_redirect_default_legacy.rules
-usage "not a traffic type (1-6 or all)" --diagram 7 --rules "$r117" -o "$T_TMP/d7"
-usage "not a traffic type (1-6 or all)" --diagram 0 --rules "$r117"
-usage "not a traffic type (1-6 or all)" --diagram two --rules "$r117"
+usage "not a traffic type (1-6 sidecar, 7-12 ambient, or all)" --diagram 13 --rules "$r117"
+usage "not a traffic type (1-6 sidecar, 7-12 ambient, or all)" --diagram 0 --rules "$r117"
+usage "not a traffic type (1-6 sidecar, 7-12 ambient, or all)" --diagram two --rules "$r117"
+# A type of the other kind of pod: a runtime error naming the pod's types.
+"$bin" --diagram 7 --rules "$r117" -o "$T_TMP/d7" >/dev/null 2>"$T_TMP/err"
+rc=$?
+[ $rc -eq 1 ] || t_fail "--diagram 7 of a sidecar pod: exit $rc (not 1)"
+grep -qF "not a traffic type of a sidecar pod (its types are 1-6)" "$T_TMP/err" ||
+	t_fail "--diagram 7 of a sidecar pod: $(cat "$T_TMP/err")"
+ramb=$rules/istio-1.26plus_ambient-inpod_dns_nft.rules
+"$bin" --diagram 2 --rules "$ramb" >/dev/null 2>"$T_TMP/err"
+rc=$?
+[ $rc -eq 1 ] || t_fail "--diagram 2 of an ambient pod: exit $rc (not 1)"
+grep -qF "not a traffic type of an ambient pod (its types are 7-12)" "$T_TMP/err" ||
+	t_fail "--diagram 2 of an ambient pod: $(cat "$T_TMP/err")"
+"$bin" --diagram 8 --rules "$ramb" | head -n 1 | grep -q '^\[8 ambient-inbound-hbone\]' ||
+	t_fail "--diagram 8 of an ambient pod is not its HBONE flow"
 usage "needs the pod's rules" --diagram all -o "$T_TMP/d"
 usage "-o needs a directory" --diagram all --rules "$r117" -o "$T_TMP/all.svg"
 usage "-o PATH draws flows" --explain --rules "$r117" -o "$T_TMP/e"

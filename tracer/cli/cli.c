@@ -117,7 +117,7 @@ static const struct st_opt st_options[] = {
 	 "predict a connection's path from --rules alone: SPEC is e.g. 'tcp 10.244.1.10:43210 > 10.244.2.20:9080 uid 1000' (the pod sends it) or '... in eth0' (it arrives); the legs the sidecar opens next are followed",
 	 SEC_JOB, .jobs = J_ALL},
 	{"diagram", OPT_DIAGRAM, "WHICH",
-	 "the canonical flow of traffic type WHICH (1-6, or all) predicted from --rules (required): its path, and its diagram with -o",
+	 "the canonical flow of traffic type WHICH (1-6 of a sidecar pod, 7-12 of an ambient one, or all) predicted from --rules (required): its path, and its diagram with -o",
 	 SEC_JOB, .jobs = J_ALL},
 	{"duration", OPT_DURATION, "SECONDS",
 	 "stop tracing after SECONDS (default: at Ctrl-C)", SEC_TRACE,

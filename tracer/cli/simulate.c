@@ -328,7 +328,22 @@ int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 		goto out;
 	}
 	if (o->diagram > 0) {
-		first = (size_t)o->diagram - 1;
+		/* The types of the other kind of pod have no canonical flow. */
+		while (first < last &&
+		       st_scenario_type(sc, first) != o->diagram)
+			first++;
+		if (first == last) {
+			snprintf(s->ebuf, sizeof(s->ebuf),
+				 "--diagram %d: not a traffic type of %s pod "
+				 "(its types are %d-%d)",
+				 o->diagram,
+				 set.kind == ST_ISTIO_AMBIENT ? "an ambient"
+							      : "a sidecar",
+				 st_scenario_type(sc, 0),
+				 st_scenario_type(sc, last - 1));
+			st_cli_runtime_error(err, s->ebuf);
+			goto out;
+		}
 		last = first + 1;
 	}
 	flow = st_scenario_flow(sc, first);

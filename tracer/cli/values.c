@@ -46,10 +46,11 @@ int st_cli_value(int c, const char *arg, struct st_cli_opts *o,
 	case OPT_DIAGRAM:
 		if (strcmp(arg, "all") == 0)
 			v = 0;
-		else if (!st_cli_parse_ulong(arg, 1, 6, &v))
+		else if (!st_cli_parse_ulong(arg, 1, ST_TYPE_AMBIENT_MIN + 5,
+					     &v))
 			return st_cli_usage_error(
 				err,
-				"--diagram: '%s' is not a traffic type (1-6 or all)",
+				"--diagram: '%s' is not a traffic type (1-6 sidecar, 7-12 ambient, or all)",
 				arg);
 		o->diagram = (int)v;
 		break;
