@@ -1016,6 +1016,25 @@ static void fl_seal(struct st_flow_table *t, struct fl_node *n)
 	fl_try_complete(t, s);
 }
 
+/*
+ * The records tell whether postrouting and input log only once one of
+ * theirs came; when the instrumentation is known to log them, a leg of the
+ * first flows must not look complete before its record there arrives.
+ */
+static void fl_expect_builtin(struct st_flow_table *t)
+{
+	for (size_t i = 0; i < t->ci.nchains; i++) {
+		const struct fl_chain *c = &t->ci.chains[i];
+
+		if (!c->builtin || c->raw)
+			continue;
+		if (c->hook == FL_HOOK_POST)
+			t->post_logs = true;
+		if (c->hook == FL_HOOK_IN)
+			t->in_logs = true;
+	}
+}
+
 static bool fl_at_rest(const struct st_flow_table *t, const struct fl_walk *w)
 {
 	if (w->depth > 0 || w->pending != NULL || !w->nonraw)
@@ -1561,6 +1580,8 @@ struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
 	t->cbret = ST_CB_OK;
 	if (fl_index_chains(t, err) < 0)
 		goto fail;
+	if (t->o.builtin_logged)
+		fl_expect_builtin(t);
 
 	nnodes = (size_t)t->o.max_flows * ST_FLOW_MAX_LEGS + t->o.max_linger;
 	t->slots = calloc(t->o.max_flows, sizeof(*t->slots));

@@ -80,6 +80,13 @@ struct st_flow_opts {
 	unsigned int walk_timeout_ms;  /* 0: 500 */
 	unsigned int stitch_window_ms; /* 0: 2000 */
 	unsigned int linger_ms;	       /* 0: 2000 */
+	/*
+	 * Every built-in chain of the rules logs each first packet (a live
+	 * trace's own rules without --skip-empty-chains): a leg that left
+	 * through output is not at rest before its postrouting record, from
+	 * the first flow on, instead of once a postrouting record was seen.
+	 */
+	bool builtin_logged;
 };
 
 /*

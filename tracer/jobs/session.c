@@ -1083,6 +1083,7 @@ static int st_sess_pipe(struct st_sess *s, const struct st_ruleset *rs,
 	memset(&fopts, 0, sizeof(fopts));
 	fopts.max_flows = o->max_flows ? o->max_flows : ST_SESS_MAX_FLOWS;
 	s->res->max_flows = fopts.max_flows;
+	fopts.builtin_logged = (o->instr_flags & ST_INSTR_F_ALL_BUILTIN) != 0;
 	memset(&po, 0, sizeof(po));
 	po.rs = rs;
 	po.set = set;
