@@ -152,6 +152,53 @@ static inline uint16_t st_get_he16(const uint8_t *p)
 	return v;
 }
 
+/* FNV-1a start values: a hash begins with one and folds bytes in. */
+#define ST_FNV32_INIT 2166136261u
+#define ST_FNV64_INIT 0xcbf29ce484222325ULL
+
+/**
+ * st_fnv32() - fold @n bytes at @p into the 32-bit FNV-1a hash @h.
+ * Cheap and well spread for the short keys of the flow and chain tables.
+ */
+static inline uint32_t st_fnv32(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/**
+ * st_fnv64() - fold @n bytes at @p into the 64-bit FNV-1a hash @h: wide
+ * enough that a change of any byte of a large blob changes the sign.
+ */
+static inline uint64_t st_fnv64(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/**
+ * st_pow2() - a hash table's bucket count for @n entries: the smallest
+ * power of two not below @n, and at least 16, so that size - 1 is a mask.
+ */
+static inline size_t st_pow2(size_t n)
+{
+	size_t p = 16;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 /**
  * st_proto_parse() - an IP protocol by the name iptables or nft gives it
  * ("tcp", "ipv6-icmp", "icmpv6", ...; case does not matter).

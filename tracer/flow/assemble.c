@@ -180,26 +180,6 @@ struct st_flow_table {
 
 /* ---- small helpers --------------------------------------------------- */
 
-static uint32_t fl_fnv(uint32_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static size_t fl_pow2(size_t n)
-{
-	size_t p = 16;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 static int64_t fl_ns(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
@@ -294,7 +274,7 @@ static void fl_key_of(const struct st_rec *rec, struct fl_key *k)
 static size_t fl_key_bucket(const struct st_flow_table *t,
 			    const struct fl_key *k)
 {
-	return fl_fnv(2166136261u, k, sizeof(*k)) & t->bucket_mask;
+	return st_fnv32(ST_FNV32_INIT, k, sizeof(*k)) & t->bucket_mask;
 }
 
 static struct fl_node *fl_hash_find(const struct st_flow_table *t,
@@ -370,11 +350,11 @@ static struct fl_node *fl_node_alloc(struct st_flow_table *t)
 static size_t fl_dst_bucket(const struct st_flow_table *t, uint8_t family,
 			    const uint8_t *dst, uint16_t dport)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = ST_FNV32_INIT;
 
-	h = fl_fnv(h, &family, 1);
-	h = fl_fnv(h, dst, fl_alen(family));
-	h = fl_fnv(h, &dport, sizeof(dport));
+	h = st_fnv32(h, &family, 1);
+	h = st_fnv32(h, dst, fl_alen(family));
+	h = st_fnv32(h, &dport, sizeof(dport));
 	return h & t->dbucket_mask;
 }
 
@@ -517,11 +497,11 @@ static struct fl_endpoint *fl_endpoint_at(const struct st_flow_table *t,
 					  uint8_t family, const uint8_t *addr,
 					  uint16_t port)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = ST_FNV32_INIT;
 
-	h = fl_fnv(h, &family, 1);
-	h = fl_fnv(h, addr, fl_alen(family));
-	h = fl_fnv(h, &port, sizeof(port));
+	h = st_fnv32(h, &family, 1);
+	h = st_fnv32(h, addr, fl_alen(family));
+	h = st_fnv32(h, &port, sizeof(port));
 	return &t->endpoints[h & t->pool_mask];
 }
 
@@ -836,14 +816,14 @@ static struct fl_pool *fl_pool_at(const struct st_flow_table *t, bool inbound,
 	/* TPROXY: Envoy's original_src pools inbound per client address. */
 	const uint8_t *client =
 		inbound && t->set.mode == ST_MODE_TPROXY ? l->src : none;
-	uint32_t h = 2166136261u;
+	uint32_t h = ST_FNV32_INIT;
 	struct fl_pool *p = NULL;
 
-	h = fl_fnv(h, &inbound, sizeof(inbound));
-	h = fl_fnv(h, &l->family, 1);
-	h = fl_fnv(h, l->dst, fl_alen(l->family));
-	h = fl_fnv(h, &l->dport, sizeof(l->dport));
-	h = fl_fnv(h, client, fl_alen(l->family));
+	h = st_fnv32(h, &inbound, sizeof(inbound));
+	h = st_fnv32(h, &l->family, 1);
+	h = st_fnv32(h, l->dst, fl_alen(l->family));
+	h = st_fnv32(h, &l->dport, sizeof(l->dport));
+	h = st_fnv32(h, client, fl_alen(l->family));
 	p = &t->pools[h & t->pool_mask];
 	if (!p->used || p->inbound != inbound || p->family != l->family ||
 	    p->dport != l->dport ||
@@ -1586,9 +1566,9 @@ struct st_flow_table *st_flow_table_new(const struct st_ruleset *rs,
 	nnodes = (size_t)t->o.max_flows * ST_FLOW_MAX_LEGS + t->o.max_linger;
 	t->slots = calloc(t->o.max_flows, sizeof(*t->slots));
 	t->nodes = calloc(nnodes, sizeof(*t->nodes));
-	t->bucket_mask = fl_pow2(nnodes * 2) - 1;
+	t->bucket_mask = st_pow2(nnodes * 2) - 1;
 	t->buckets = calloc(t->bucket_mask + 1, sizeof(*t->buckets));
-	t->dbucket_mask = fl_pow2((size_t)t->o.max_flows * 2) - 1;
+	t->dbucket_mask = st_pow2((size_t)t->o.max_flows * 2) - 1;
 	t->dbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->dbuckets));
 	t->pbuckets = calloc(t->dbucket_mask + 1, sizeof(*t->pbuckets));
 	t->pool_mask = t->dbucket_mask;

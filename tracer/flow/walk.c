@@ -14,26 +14,6 @@
 #include "istio.h"
 #include "walk-int.h"
 
-static uint32_t fl_fnv(uint32_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static size_t fl_pow2(size_t n)
-{
-	size_t p = 16;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 /* ---- the chain index ------------------------------------------------- */
 
 static enum fl_hook fl_hook_of(const char *s)
@@ -57,10 +37,10 @@ static enum fl_hook fl_hook_of(const char *s)
 
 static uint32_t fl_chain_hash(const char *table, const char *name)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = ST_FNV32_INIT;
 
-	h = fl_fnv(h, table, strlen(table) + 1);
-	return fl_fnv(h, name, strlen(name));
+	h = st_fnv32(h, table, strlen(table) + 1);
+	return st_fnv32(h, name, strlen(name));
 }
 
 const struct fl_chain *fl_chain_find(const struct fl_chains *ci,
@@ -145,7 +125,7 @@ int fl_chains_index(struct fl_chains *ci, const struct st_ruleset *rs,
 	ci->nchains = st_ruleset_nchains(rs);
 	ci->chains = calloc(ci->nchains ? ci->nchains : 1, sizeof(*ci->chains));
 	ci->rules = calloc(nrules ? nrules : 1, sizeof(*ci->rules));
-	ci->mask = fl_pow2(ci->nchains * 2 + 1) - 1;
+	ci->mask = st_pow2(ci->nchains * 2 + 1) - 1;
 	ci->hash = calloc(ci->mask + 1, sizeof(*ci->hash));
 	if (ci->chains == NULL || ci->rules == NULL || ci->hash == NULL)
 		return st_err(err, ENOMEM, "flow table: out of memory");

@@ -39,18 +39,6 @@
 #define ST_GEN_TIMEOUT_MS 1000
 #define ST_GEN_MAX_TABLES 8
 
-/* FNV-1a, 64 bits: a change of any byte changes the sign. */
-static uint64_t st_gen_hash(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* A socket of @domain/@proto made inside the target's namespace. */
 static int st_gen_socket(struct st_instr *in, int domain, int type, int proto,
 			 char *err)
@@ -198,7 +186,7 @@ static size_t st_gen_tables(const char *snap, char names[][XT_TABLE_MAXNAMELEN],
 static int st_gen_legacy(struct st_instr *in, uint64_t *gen, char *err)
 {
 	char names[ST_GEN_MAX_TABLES][XT_TABLE_MAXNAMELEN];
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = ST_FNV64_INIT;
 
 	for (int s = 0; s < 2; s++) {
 		/* Both families' descriptions have the same layout. */
@@ -234,10 +222,10 @@ static int st_gen_legacy(struct st_instr *in, uint64_t *gen, char *err)
 						      names[t], strerror(e));
 				len = 0; /* gone: that is a change too */
 			}
-			h = st_gen_hash(h, &s, sizeof(s));
-			h = st_gen_hash(h, names[t], strlen(names[t]) + 1);
-			h = st_gen_hash(h, &e, sizeof(e));
-			h = st_gen_hash(h, info, len);
+			h = st_fnv64(h, &s, sizeof(s));
+			h = st_fnv64(h, names[t], strlen(names[t]) + 1);
+			h = st_fnv64(h, &e, sizeof(e));
+			h = st_fnv64(h, info, len);
 		}
 	}
 	*gen = h;
