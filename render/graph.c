@@ -2050,6 +2050,58 @@ static void gr_piece(pointf *pt, pointf a, pointf b)
 }
 
 /*
+ * The edge of @bz becomes its arrow's tip @tip and the spline @pt of
+ * @n points: the end is drawn as an arrowhead, the start as nothing.
+ */
+static void gr_set_spline(bezier *bz, pointf *pt, int n, pointf tip)
+{
+	free(bz->list);
+	bz->list = pt;
+	bz->size = n;
+	bz->sflag = 0;
+	bz->eflag = 1;
+	bz->ep = tip;
+}
+
+/*
+ * The edge of @bz straight through the @n corners @v, to an arrow ending
+ * at @tip.  False, and dot's spline kept, where memory runs out.
+ */
+static bool gr_corners(bezier *bz, const pointf *v, int n, pointf tip)
+{
+	pointf *pt = malloc((3 * (n - 1) + 1) * sizeof(*pt));
+
+	if (pt == NULL)
+		return false;
+	for (int i = 0; i + 1 < n; i++)
+		gr_piece(&pt[3 * i], v[i], v[i + 1]);
+	pt[3 * (n - 1)] = v[n - 1];
+	gr_set_spline(bz, pt, 3 * (n - 1) + 1, tip);
+	return true;
+}
+
+/*
+ * The edge of @bz as one smooth curve from @a to @d, level at both ends,
+ * to an arrow ending at @tip.  False, as gr_corners().
+ */
+static bool gr_curve(bezier *bz, pointf a, pointf d, pointf tip)
+{
+	pointf *pt = malloc(4 * sizeof(*pt));
+	double dx = (d.x - a.x) / 2;
+
+	if (pt == NULL)
+		return false;
+	pt[0] = a;
+	pt[1].x = a.x + dx;
+	pt[1].y = a.y;
+	pt[2].x = d.x - dx;
+	pt[2].y = d.y;
+	pt[3] = d;
+	gr_set_spline(bz, pt, 4, tip);
+	return true;
+}
+
+/*
  * Envoy's connections back into OUTPUT, drawn as a schematic would: up
  * from Envoy, along a lane just above the chain's table, down into the
  * chain.  Left to dot, they swing around whatever is in the way (often
@@ -2074,23 +2126,11 @@ static void gr_down_back(const struct gr_return *r)
 	pointf b = {a.x - 12, a.y};
 	pointf c = {b.x, tip.y};
 	pointf d = {tip.x + GR_ARROW, tip.y};
-	pointf *pt = NULL;
 
 	if (d.x >= c.x || c.y >= b.y)
 		return;
-	pt = malloc(10 * sizeof(*pt));
-	if (pt == NULL)
+	if (!gr_corners(bz, (pointf[]){a, b, c, d}, 4, tip))
 		return;
-	gr_piece(&pt[0], a, b);
-	gr_piece(&pt[3], b, c);
-	gr_piece(&pt[6], c, d);
-	pt[9] = d;
-	free(bz->list);
-	bz->list = pt;
-	bz->size = 10;
-	bz->sflag = 0;
-	bz->eflag = 1;
-	bz->ep = tip;
 	if (ED_label(e) != NULL) {
 		ED_label(e)->pos.x = (c.x + d.x) / 2;
 		ED_label(e)->pos.y = tip.y - ED_label(e)->dimen.y / 2 - 1;
@@ -2112,8 +2152,7 @@ static void gr_back(const struct gr_return *r)
 	double hw = ND_width(h) * 36, hh = ND_height(h) * 36;
 	pointf a = {tc.x - ND_width(t) * 36, tc.y};
 	pointf tip = {hc.x + hw, hc.y};
-	pointf d, *pt = NULL;
-	double dx;
+	pointf d;
 
 	if (r->tail_port)
 		a = bz->sflag ? bz->sp : bz->list[0];
@@ -2127,24 +2166,10 @@ static void gr_back(const struct gr_return *r)
 	}
 	if (tip.x >= a.x)
 		return;
-	pt = malloc(4 * sizeof(*pt));
-	if (pt == NULL)
-		return;
 	d.x = tip.x + GR_ARROW;
 	d.y = tip.y;
-	dx = (a.x - d.x) / 2;
-	pt[0] = a;
-	pt[1].x = a.x - dx;
-	pt[1].y = a.y;
-	pt[2].x = d.x + dx;
-	pt[2].y = d.y;
-	pt[3] = d;
-	free(bz->list);
-	bz->list = pt;
-	bz->size = 4;
-	bz->sflag = 0;
-	bz->eflag = 1;
-	bz->ep = tip;
+	if (!gr_curve(bz, a, d, tip))
+		return;
 	if (ED_label(e) != NULL) {
 		ED_label(e)->pos.x = (a.x + d.x) / 2;
 		ED_label(e)->pos.y = (a.y + d.y) / 2 + ED_label(e)->dimen.y / 2;
@@ -2171,8 +2196,7 @@ static void gr_lane(const struct gr_return *r)
 	pointf b = {a.x, lane};
 	pointf c = {hc.x + GR_LANE * (0.5 - k), lane};
 	pointf d = {c.x, hc.y + hh + GR_ARROW};
-	bezier *bz = NULL;
-	pointf *pt = NULL;
+	pointf tip = {d.x, hc.y + hh};
 
 	/* A lane at Envoy's height leaves from its side. */
 	if (lane < tc.y + th - 4 && lane > tc.y - th + 4) {
@@ -2182,21 +2206,8 @@ static void gr_lane(const struct gr_return *r)
 	} else if (lane < tc.y) {
 		a.y = tc.y - th;
 	}
-	pt = malloc(10 * sizeof(*pt));
-	if (pt == NULL)
+	if (!gr_corners(&ED_spl(e)->list[0], (pointf[]){a, b, c, d}, 4, tip))
 		return;
-	bz = &ED_spl(e)->list[0];
-	gr_piece(&pt[0], a, b);
-	gr_piece(&pt[3], b, c);
-	gr_piece(&pt[6], c, d);
-	pt[9] = d;
-	free(bz->list);
-	bz->list = pt;
-	bz->size = 10;
-	bz->sflag = 0;
-	bz->eflag = 1;
-	bz->ep.x = d.x;
-	bz->ep.y = hc.y + hh;
 	/* Above its lane, where the next one up leaves room. */
 	if (ED_label(e) != NULL) {
 		ED_label(e)->pos.x = (b.x + c.x) / 2;
@@ -2223,24 +2234,11 @@ static void gr_way_under(const struct gr_return *r)
 	pointf c = {tip.x + 12, yu};
 	pointf d = {c.x, tip.y};
 	pointf f = {tip.x + GR_ARROW, tip.y};
-	pointf *pt = NULL;
 
 	if (tip.y < yu || b.x >= a.x || c.x >= b.x)
 		return; /* not below the app and left of the tail: dot's */
-	pt = malloc(13 * sizeof(*pt));
-	if (pt == NULL)
+	if (!gr_corners(bz, (pointf[]){a, b, c, d, f}, 5, tip))
 		return;
-	gr_piece(&pt[0], a, b);
-	gr_piece(&pt[3], b, c);
-	gr_piece(&pt[6], c, d);
-	gr_piece(&pt[9], d, f);
-	pt[12] = f;
-	free(bz->list);
-	bz->list = pt;
-	bz->size = 13;
-	bz->sflag = 0;
-	bz->eflag = 1;
-	bz->ep = tip;
 	if (ED_label(e) != NULL) {
 		ED_label(e)->pos.x = (b.x + c.x) / 2;
 		ED_label(e)->pos.y = yu - ED_label(e)->dimen.y / 2 - 1;
@@ -2261,26 +2259,11 @@ static void gr_into(const struct gr_return *r)
 	pointf tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
 	pointf a = {tc.x + ND_width(t) * 36, tc.y + 11 - 11.0 * r->k};
 	pointf d = {tip.x - GR_ARROW, tip.y};
-	pointf *pt = NULL;
-	double dx = (d.x - a.x) / 2;
 
 	if (d.x <= a.x)
 		return;
-	pt = malloc(4 * sizeof(*pt));
-	if (pt == NULL)
+	if (!gr_curve(bz, a, d, tip))
 		return;
-	pt[0] = a;
-	pt[1].x = a.x + dx;
-	pt[1].y = a.y;
-	pt[2].x = d.x - dx;
-	pt[2].y = d.y;
-	pt[3] = d;
-	free(bz->list);
-	bz->list = pt;
-	bz->size = 4;
-	bz->sflag = 0;
-	bz->eflag = 1;
-	bz->ep = tip;
 	/* Side by side over the start of their curves. */
 	if (ED_label(e) != NULL) {
 		ED_label(e)->pos.x = a.x + 8 + 14.0 * r->k;
