@@ -616,6 +616,28 @@ static void ev_spec_pkt(const struct st_simspec *spec, struct st_eval_pkt *p)
 	st_strlcpy(p->oif, spec->oif, sizeof(p->oif));
 }
 
+/*
+ * Where a service VIP maps leg @l's destination, that endpoint becomes
+ * @p's destination: true; false when no VIP of @env is @l's.
+ */
+static bool ev_vip_endpoint(const struct st_eval_env *env,
+			    const struct st_flow_leg *l, struct st_eval_pkt *p)
+{
+	size_t len = ev_alen(l->family);
+
+	for (unsigned int i = 0; i < env->nvips && i < ST_EVAL_MAX_VIPS; i++) {
+		const struct st_eval_vip *v = &env->vips[i];
+
+		if (v->family != l->family || v->vport != l->dport ||
+		    memcmp(v->vip, l->dst, len) != 0)
+			continue;
+		memcpy(p->dst, v->ep, len);
+		p->dport = v->eport;
+		return true;
+	}
+	return false;
+}
+
 /* The next leg the sidecar opens after leg @l, or false when none. */
 static bool ev_next_leg(const struct st_eval_env *env,
 			const struct st_flow_leg *l, struct st_eval_pkt *p)
@@ -649,35 +671,14 @@ static bool ev_next_leg(const struct st_eval_env *env,
 	if (z.ambient && l->capture == ST_CAPTURE_TUNNEL) {
 		memcpy(p->src, l->src, len);
 		p->sport = EV_PASSTHROUGH_SPORT;
-		for (unsigned int i = 0; i < env->nvips && i < ST_EVAL_MAX_VIPS;
-		     i++) {
-			const struct st_eval_vip *v = &env->vips[i];
-
-			if (v->family != l->family || v->vport != l->dport ||
-			    memcmp(v->vip, l->dst, len) != 0)
-				continue;
-			memcpy(p->dst, v->ep, len);
-			p->dport = v->eport;
-			return true;
-		}
-		return false;
+		return ev_vip_endpoint(env, l, p);
 	}
 	if (l->capture == ST_CAPTURE_OUTBOUND) {
 		if (pod == NULL)
 			return false;
 		memcpy(p->src, pod, len);
 		p->sport = EV_UPSTREAM_SPORT;
-		for (unsigned int i = 0; i < env->nvips && i < ST_EVAL_MAX_VIPS;
-		     i++) {
-			const struct st_eval_vip *v = &env->vips[i];
-
-			if (v->family != l->family || v->vport != l->dport ||
-			    memcmp(v->vip, l->dst, len) != 0)
-				continue;
-			memcpy(p->dst, v->ep, len);
-			p->dport = v->eport;
-			break;
-		}
+		ev_vip_endpoint(env, l, p);
 		return true;
 	}
 	if (l->capture == ST_CAPTURE_INBOUND) {
