@@ -302,8 +302,9 @@ static long long tag_packets(int nsfd, const struct backend_case *bc,
 	return pk;
 }
 
-static void trace_one_backend(const struct backend_case *bc)
+static void test_root(void **state)
 {
+	const struct backend_case *bc = *state;
 	const bool nft = bc->backend == ST_BACKEND_NFTABLES;
 	const char *nat = nft ? "istio-proxy-nat" : "nat";
 	const char *out_chain = nft ? "istio-output" : "ISTIO_OUTPUT";
@@ -373,24 +374,6 @@ static void trace_one_backend(const struct backend_case *bc)
 	close(fd);
 }
 
-static void test_root_legacy(void **state)
-{
-	(void)state;
-	trace_one_backend(&legacy_case);
-}
-
-static void test_root_nft(void **state)
-{
-	(void)state;
-	trace_one_backend(&nft_case);
-}
-
-static void test_root_nftables(void **state)
-{
-	(void)state;
-	trace_one_backend(&nftables_case);
-}
-
 static struct st_instr *attach_plain(int fd, const struct backend_case *bc,
 				     const struct st_ruleset *rs)
 {
@@ -411,8 +394,9 @@ static struct st_instr *attach_plain(int fd, const struct backend_case *bc,
 }
 
 /* A crashed session's rules go; a live one's stay. */
-static void cleanup_case(const struct backend_case *bc)
+static void test_root_cleanup(void **state)
 {
+	const struct backend_case *bc = *state;
 	struct st_instr_stale found[4];
 	struct st_instr *in = NULL, *live = NULL;
 	char err[ST_ERRBUF_SIZE] = "";
@@ -468,18 +452,6 @@ static void cleanup_case(const struct backend_case *bc)
 	free(before);
 	free(after);
 	close(fd);
-}
-
-static void test_root_cleanup_legacy(void **state)
-{
-	(void)state;
-	cleanup_case(&legacy_case);
-}
-
-static void test_root_cleanup_nftables(void **state)
-{
-	(void)state;
-	cleanup_case(&nftables_case);
 }
 
 /*
@@ -1051,8 +1023,9 @@ static char *tag_list(int fd, const struct backend_case *bc, uint32_t session)
  * rule per original rule, ISTIO_OUTPUT's old rule 9 is now tagged 10), and
  * detach leaves exactly the new rules.
  */
-static void reattach_case(const struct backend_case *bc)
+static void test_root_reattach(void **state)
 {
+	const struct backend_case *bc = *state;
 	const bool nft = bc->backend == ST_BACKEND_NFTABLES;
 	const char *nat = nft ? "istio-proxy-nat" : "nat";
 	const char *out_chain = nft ? "istio-output" : "ISTIO_OUTPUT";
@@ -1139,24 +1112,6 @@ static void reattach_case(const struct backend_case *bc)
 	free(mine);
 	free(theirs);
 	close(fd);
-}
-
-static void test_root_reattach_legacy(void **state)
-{
-	(void)state;
-	reattach_case(&legacy_case);
-}
-
-static void test_root_reattach_nft(void **state)
-{
-	(void)state;
-	reattach_case(&nft_case);
-}
-
-static void test_root_reattach_nftables(void **state)
-{
-	(void)state;
-	reattach_case(&nftables_case);
 }
 
 /* A foreign rule that keeps ours in place: the probe and check see it. */
@@ -1342,16 +1297,20 @@ static void test_root_backend_per_netns(void **state)
 		close(ns[i].fd);
 }
 
+/* Test @fn on the backend case @be, named as @fn_@be. */
+#define BACKEND_TEST(fn, be)                                           \
+	{                                                              \
+#fn "_" #be, fn, NULL, teardown_ns, (void *)&be##_case \
+	}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_root_legacy, teardown_ns),
-		cmocka_unit_test_teardown(test_root_nft, teardown_ns),
-		cmocka_unit_test_teardown(test_root_nftables, teardown_ns),
-		cmocka_unit_test_teardown(test_root_cleanup_legacy,
-					  teardown_ns),
-		cmocka_unit_test_teardown(test_root_cleanup_nftables,
-					  teardown_ns),
+		BACKEND_TEST(test_root, legacy),
+		BACKEND_TEST(test_root, nft),
+		BACKEND_TEST(test_root, nftables),
+		BACKEND_TEST(test_root_cleanup, legacy),
+		BACKEND_TEST(test_root_cleanup, nftables),
 		cmocka_unit_test_teardown(test_root_foreign_change_legacy,
 					  teardown_ns),
 		cmocka_unit_test_teardown(test_root_foreign_change_nft,
@@ -1364,11 +1323,9 @@ int main(void)
 					  teardown_ns),
 		cmocka_unit_test_teardown(test_root_netns_deleted, teardown_ns),
 		cmocka_unit_test_teardown(test_root_roundtrip, teardown_ns),
-		cmocka_unit_test_teardown(test_root_reattach_legacy,
-					  teardown_ns),
-		cmocka_unit_test_teardown(test_root_reattach_nft, teardown_ns),
-		cmocka_unit_test_teardown(test_root_reattach_nftables,
-					  teardown_ns),
+		BACKEND_TEST(test_root_reattach, legacy),
+		BACKEND_TEST(test_root_reattach, nft),
+		BACKEND_TEST(test_root_reattach, nftables),
 		cmocka_unit_test_teardown(test_root_probe_foreign, teardown_ns),
 		cmocka_unit_test_teardown(test_root_group_istio, teardown_ns),
 		cmocka_unit_test_teardown(test_root_backend_per_netns,
