@@ -459,9 +459,44 @@ static void test_root_cleanup(void **state)
  * session: detach removes only ours, reports the change, and the other
  * party's changes stay.
  */
-static void foreign_case(const struct backend_case *bc, const char *const *add,
-			 const char **del)
+struct foreign_change {
+	const struct backend_case *bc;
+	const char *add[12]; /* the rule the other party inserts */
+	const char *del[10]; /* the original rule it deletes */
+};
+
+static const struct foreign_change foreign_legacy = {
+	&legacy_case,
+	{"iptables-legacy", "-t", "nat", "-I", "ISTIO_OUTPUT", "3", "-d",
+	 "10.1.2.3/32", "-j", "RETURN", NULL},
+	/* Original rule 8 (-d 127.0.0.1/32 -j RETURN), by its spec. */
+	{"iptables-legacy", "-t", "nat", "-D", "ISTIO_OUTPUT", "-d",
+	 "127.0.0.1/32", "-j", "RETURN", NULL},
+};
+
+static const struct foreign_change foreign_nft = {
+	&nft_case,
+	{"iptables-nft", "-t", "nat", "-I", "ISTIO_OUTPUT", "3", "-d",
+	 "10.1.2.3/32", "-j", "RETURN", NULL},
+	{"iptables-nft", "-t", "nat", "-D", "ISTIO_OUTPUT", "-d",
+	 "127.0.0.1/32", "-j", "RETURN", NULL},
+};
+
+static const struct foreign_change foreign_nftables = {
+	&nftables_case,
+	{"nft", "insert", "rule", "inet", "istio-proxy-nat", "istio-output",
+	 "ip", "daddr", "10.1.2.3", "return", NULL},
+	/* Original rule 8 (ip daddr 127.0.0.1 return), by its handle. */
+	{"nft", "delete", "rule", "inet", "istio-proxy-nat", "istio-output",
+	 "handle", NULL, NULL},
+};
+
+static void test_root_foreign_change(void **state)
 {
+	const struct foreign_change *fc = *state;
+	const struct backend_case *bc = fc->bc;
+	const char *const *add = fc->add;
+	const char *del[ST_ARRAY_SIZE(fc->del)];
 	struct st_instr_report rep;
 	struct st_instr *in = NULL;
 	struct st_ruleset *rs = NULL;
@@ -470,6 +505,7 @@ static void foreign_case(const struct backend_case *bc, const char *const *add,
 	static char handle[16];
 	int fd = load_sample(bc);
 
+	memcpy(del, fc->del, sizeof(del));
 	rs = read_live(fd, bc);
 	in = attach_plain(fd, bc, rs);
 	assert_int_equal(run(fd, add, NULL, NULL), 0);
@@ -507,63 +543,6 @@ static void foreign_case(const struct backend_case *bc, const char *const *add,
 	free(changed);
 	free(after);
 	close(fd);
-}
-
-static void test_root_foreign_change_legacy(void **state)
-{
-	const char *add[] = {"iptables-legacy",
-			     "-t",
-			     "nat",
-			     "-I",
-			     "ISTIO_OUTPUT",
-			     "3",
-			     "-d",
-			     "10.1.2.3/32",
-			     "-j",
-			     "RETURN",
-			     NULL};
-	/* Original rule 8 (-d 127.0.0.1/32 -j RETURN), by its spec. */
-	const char *del[] = {"iptables-legacy", "-t", "nat",	      "-D",
-			     "ISTIO_OUTPUT",	"-d", "127.0.0.1/32", "-j",
-			     "RETURN",		NULL};
-
-	(void)state;
-	foreign_case(&legacy_case, add, del);
-}
-
-static void test_root_foreign_change_nft(void **state)
-{
-	const char *add[] = {"iptables-nft", "-t",     "nat", "-I",
-			     "ISTIO_OUTPUT", "3",      "-d",  "10.1.2.3/32",
-			     "-j",	     "RETURN", NULL};
-	const char *del[] = {"iptables-nft", "-t", "nat",	   "-D",
-			     "ISTIO_OUTPUT", "-d", "127.0.0.1/32", "-j",
-			     "RETURN",	     NULL};
-
-	(void)state;
-	foreign_case(&nft_case, add, del);
-}
-
-static void test_root_foreign_change_nftables(void **state)
-{
-	const char *add[] = {"nft",
-			     "insert",
-			     "rule",
-			     "inet",
-			     "istio-proxy-nat",
-			     "istio-output",
-			     "ip",
-			     "daddr",
-			     "10.1.2.3",
-			     "return",
-			     NULL};
-	/* Original rule 8 (ip daddr 127.0.0.1 return), by its handle. */
-	const char *del[] = {
-		"nft",		"delete", "rule", "inet", "istio-proxy-nat",
-		"istio-output", "handle", NULL,	  NULL};
-
-	(void)state;
-	foreign_case(&nftables_case, add, del);
 }
 
 /* Two sessions at once: distinct groups; neither touches the other. */
@@ -1297,35 +1276,41 @@ static void test_root_backend_per_netns(void **state)
 		close(ns[i].fd);
 }
 
-/* Test @fn on the backend case @be, named as @fn_@be. */
-#define BACKEND_TEST(fn, be)                                           \
-	{                                                              \
-#fn "_" #be, fn, NULL, teardown_ns, (void *)&be##_case \
-	}
-
+/*
+ * The cases of one function on several backends take theirs as the test's
+ * state: {name, function, setup, teardown, state}.
+ */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BACKEND_TEST(test_root, legacy),
-		BACKEND_TEST(test_root, nft),
-		BACKEND_TEST(test_root, nftables),
-		BACKEND_TEST(test_root_cleanup, legacy),
-		BACKEND_TEST(test_root_cleanup, nftables),
-		cmocka_unit_test_teardown(test_root_foreign_change_legacy,
-					  teardown_ns),
-		cmocka_unit_test_teardown(test_root_foreign_change_nft,
-					  teardown_ns),
-		cmocka_unit_test_teardown(test_root_foreign_change_nftables,
-					  teardown_ns),
+		{"test_root_legacy", test_root, NULL, teardown_ns,
+		 (void *)&legacy_case},
+		{"test_root_nft", test_root, NULL, teardown_ns,
+		 (void *)&nft_case},
+		{"test_root_nftables", test_root, NULL, teardown_ns,
+		 (void *)&nftables_case},
+		{"test_root_cleanup_legacy", test_root_cleanup, NULL,
+		 teardown_ns, (void *)&legacy_case},
+		{"test_root_cleanup_nftables", test_root_cleanup, NULL,
+		 teardown_ns, (void *)&nftables_case},
+		{"test_root_foreign_change_legacy", test_root_foreign_change,
+		 NULL, teardown_ns, (void *)&foreign_legacy},
+		{"test_root_foreign_change_nft", test_root_foreign_change, NULL,
+		 teardown_ns, (void *)&foreign_nft},
+		{"test_root_foreign_change_nftables", test_root_foreign_change,
+		 NULL, teardown_ns, (void *)&foreign_nftables},
 		cmocka_unit_test_teardown(test_root_two_sessions, teardown_ns),
 		cmocka_unit_test_teardown(test_root_stale_ruleset, teardown_ns),
 		cmocka_unit_test_teardown(test_root_stale_ruleset_nftables,
 					  teardown_ns),
 		cmocka_unit_test_teardown(test_root_netns_deleted, teardown_ns),
 		cmocka_unit_test_teardown(test_root_roundtrip, teardown_ns),
-		BACKEND_TEST(test_root_reattach, legacy),
-		BACKEND_TEST(test_root_reattach, nft),
-		BACKEND_TEST(test_root_reattach, nftables),
+		{"test_root_reattach_legacy", test_root_reattach, NULL,
+		 teardown_ns, (void *)&legacy_case},
+		{"test_root_reattach_nft", test_root_reattach, NULL,
+		 teardown_ns, (void *)&nft_case},
+		{"test_root_reattach_nftables", test_root_reattach, NULL,
+		 teardown_ns, (void *)&nftables_case},
 		cmocka_unit_test_teardown(test_root_probe_foreign, teardown_ns),
 		cmocka_unit_test_teardown(test_root_group_istio, teardown_ns),
 		cmocka_unit_test_teardown(test_root_backend_per_netns,
