@@ -21,27 +21,10 @@ set -o pipefail
 
 RULES=${1:-istio-1.26plus_ambient-inpod_dns_nft.rules}
 BACKEND=${2:-nft}
-t_require
-t_require_backend "$BACKEND"
-BIN=$(tr_binary)
-FAKES=$(cd "$HERE/../../fakes" && pwd)
-P=$(t_prefix)
-t_scratch st-pods-ambient
-WORK=$T_TMP
-TPID=
-
-cleanup() {
-	[ -n "$TPID" ] && kill -KILL "$TPID" 2>/dev/null
-	"$LAB" down --prefix "$P" >/dev/null 2>&1
-}
-t_on_exit cleanup
+tr_setup st-pods-ambient
 
 echo "== pods_ambient: lab up ($RULES, $BACKEND, prefix $P)"
-"$LAB" up --rules "$SAMPLES/rules/$RULES" --backend "$BACKEND" --prefix "$P" >/dev/null
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || { echo "FAIL: lab up exited $rc"; exit 1; }
-BEFORE=$(tr_snapshot "$P" "$BACKEND")
+tr_lab_up --rules "$SAMPLES/rules/$RULES"
 [ -n "$BEFORE" ] || { echo "FAIL: no rules in the pod"; exit 1; }
 POD=productpage-v1-$P
 NSINO=$(stat -L -c %i "/var/run/netns/$P-pod")
@@ -86,9 +69,7 @@ id_pod=$(printf 'a%.0s' {1..64})
 id_remote=$(printf 'b%.0s' {1..64})
 sandbox "$id_pod" "$POD" "$P-pod" 10.244.1.10 >"$CRI/inspectp-$id_pod.json"
 sandbox "$id_remote" "reviews-v1-$P" "$P-remote" 10.244.2.20 >"$CRI/inspectp-$id_remote.json"
-jq -s '{items: [.[] | .status | {id, metadata, state,
-	createdAt: "1796616000000000000", labels, annotations, runtimeHandler}]}' \
-	"$CRI"/inspectp-*.json >"$CRI/pods.json"
+tr_cri_pods "$CRI"
 export ST_FAKE_CRI_DIR=$CRI
 export PATH=$FAKES:$PATH
 
@@ -130,7 +111,5 @@ else
 	kill -KILL "$TPID" 2>/dev/null
 	TPID=
 fi
-now=$(tr_snapshot "$P" "$BACKEND")
-[ "$now" = "$BEFORE" ] && t_ok "rules identical before and after" ||
-	t_fail "the rules differ after the trace: $(diff <(echo "$BEFORE") <(echo "$now") | head -n 10)"
+tr_rules_kept
 t_done pods_ambient

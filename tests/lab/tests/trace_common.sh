@@ -167,3 +167,132 @@ for line in open(sys.argv[1]):
                           "type": f["type"], "class": f["class"]}))
 PY
 }
+
+# tr_cleanup: the on-exit cleanup of a test that traces the lab of prefix
+# $P with one session at a time ($TPID, empty when none runs).
+tr_cleanup() {
+	[ -n "${TPID:-}" ] && kill -KILL "$TPID" 2>/dev/null
+	"$LAB" down --prefix "$P" >/dev/null 2>&1
+}
+
+# tr_lab_up LAB-UP-ARGS...: the lab up with prefix $P and backend $BACKEND
+# (exit 77 where it cannot run, 1 when it fails); BEFORE is then the pod's
+# rules, what they must be again after every trace.
+tr_lab_up() {
+	local rc
+	"$LAB" up "$@" --backend "$BACKEND" --prefix "$P" >/dev/null
+	rc=$?
+	[ $rc -eq 77 ] && exit 77
+	[ $rc -eq 0 ] || { echo "FAIL: lab up exited $rc"; exit 1; }
+	BEFORE=$(tr_snapshot "$P" "$BACKEND")
+}
+
+# tr_rules_kept [WHAT]: the pod's rules are those of BEFORE again.
+tr_rules_kept() {
+	local what=${1:+$1: } now
+	now=$(tr_snapshot "$P" "$BACKEND")
+	[ "$now" = "$BEFORE" ] && t_ok "${what}rules identical before and after" ||
+		t_fail "${what}the rules differ after the trace: $(diff <(echo "$BEFORE") <(echo "$now") | head -n 10)"
+}
+
+# tr_cri_pods DIR: DIR/pods.json, what `crictl pods -o json` prints, from
+# the sandboxes DIR/inspectp-*.json (`crictl inspectp` of each).
+tr_cri_pods() {
+	jq -s '{items: [.[] | .status | {id, metadata, state,
+		createdAt: "1796616000000000000", labels, annotations, runtimeHandler}]}' \
+		"$1"/inspectp-*.json >"$1/pods.json"
+}
+
+# tr_expected_scenarios EXPECTED: run every scenario EXPECTED (a .paths
+# file) names, once each ("NAME/6" over IPv6).
+tr_expected_scenarios() {
+	local s rc args
+	for s in $(awk '!/^[ \t]*(#|@|$)/ && !seen[$1]++ { print $1 }' "$1"); do
+		args=("${s%/6}" --prefix "$P")
+		[[ $s == */6 ]] && args+=(--ipv6)
+		"$LAB" scenario "${args[@]}" >/dev/null 2>&1
+		rc=$?
+		[ $rc -eq 0 ] || t_fail "scenario $s exited $rc"
+	done
+}
+
+# tr_stop_compare EXPECTED: once every expected connection is printed with
+# its path (legs stitched and sealed; if one never is, the comparison says
+# which), stop the session $TPID (stderr $WORK/trace.err, flows
+# $WORK/flows.jsonl); then the rules are those of BEFORE, nothing was lost
+# and every leg is the kernel's walk as EXPECTED states it.
+tr_stop_compare() {
+	local exp=$1 rc
+	T_WAIT_STEP=1 wait_for 60 tr__legs_as_expected "$exp"
+	kill -INT "$TPID"
+	wait "$TPID"
+	rc=$?
+	TPID=
+	[ $rc -eq 0 ] || t_fail "sidecar-trace exited $rc: $(tail -n 3 "$WORK/trace.err")"
+	tr_rules_kept
+	tail -n 1 "$WORK/flows.jsonl" | jq -e '.summary.lost == 0' >/dev/null ||
+		t_fail "records lost or no summary: $(tail -n 1 "$WORK/flows.jsonl")"
+	tr_legs "$WORK/flows.jsonl" "$WORK/sizes" >"$WORK/legs.jsonl"
+	echo "== $NAME: $(grep -vc summary "$WORK/flows.jsonl") flows, $(wc -l <"$WORK/legs.jsonl") legs"
+	"$HERE/compare-paths" "$exp" "$WORK/legs.jsonl" --rules-dir "$SAMPLES/rules" ||
+		t_fail "the legs sidecar-trace reports differ from $exp"
+}
+tr__legs_as_expected() {
+	tr_legs "$WORK/flows.jsonl" "$WORK/sizes" >"$WORK/legs.jsonl" 2>/dev/null &&
+		"$HERE/compare-paths" "$1" "$WORK/legs.jsonl" --rules-dir "$SAMPLES/rules" >/dev/null 2>&1
+}
+
+# tr_want_type EXPECTED SCENARIO DST UID WANT: where EXPECTED runs
+# SCENARIO, the flows of $WORK/flows.jsonl whose first leg goes to DST (from
+# UID, "*" for any) are all of WANT ("TYPE CLASS").
+tr_want_type() {
+	local got
+	grep -qE "^$2[[:space:]]" "$1" || return 0
+	got=$(jq -r --arg d "$3" --arg u "$4" 'select(.legs != null and .legs[0].dst == $d and
+		($u == "*" or (.legs[0].uid | tostring) == $u)) | "\(.type) \(.class)"' \
+		"$WORK/flows.jsonl" | sort -u | tr '\n' ';')
+	if [ "$got" = "$5;" ]; then
+		echo "ok: $2: $5"
+	else
+		t_fail "$2: flows to $3 (uid $4) are '$got', want '$5'"
+	fi
+}
+
+# tr_other_bypasses: the type-0 flows of $WORK/flows.jsonl, counted by
+# class and path (reported, not asserted).
+tr_other_bypasses() {
+	echo "-- the other type-0 flows (reported, not asserted):"
+	jq -r 'select(.type == 0) | "   \(.class): \(.legs[0].src) -> \(.legs[0].dst) (\(.reason))"' \
+		"$WORK/flows.jsonl" | sort | uniq -c | head -n 20
+}
+
+# tr_setup SCRATCH: the start of a test that traces a lab pod of $BACKEND
+# (skipped where it cannot run): BIN, FAKES (the stand-ins' folder), P, WORK
+# (a scratch directory SCRATCH.*), TPID, and tr_cleanup on exit.
+tr_setup() {
+	t_require
+	t_require_backend "$BACKEND"
+	BIN=$(tr_binary)
+	FAKES=$(cd "$HERE/../../fakes" && pwd)
+	P=$(t_prefix)
+	t_scratch "$1"
+	WORK=$T_TMP
+	TPID=
+	t_on_exit tr_cleanup
+}
+
+# tr_expected_up EXPECTED SCRATCH: the start of a test of one .paths file:
+# NAME, BACKEND and RULES from it, tr_setup SCRATCH, the lab up with its
+# rules, BEFORE, and the chain sizes in $WORK/sizes.
+tr_expected_up() {
+	local f up_args=()
+	[ -r "$1" ] || { echo "usage: $0 EXPECTED.paths" >&2; exit 2; }
+	NAME=$(basename "$1" .paths)
+	BACKEND=$(sed -nE 's/^@backend[[:space:]]+//p' "$1")
+	read -r -a RULES <<<"$(sed -nE 's/^@rules[[:space:]]+//p' "$1")"
+	tr_setup "$2"
+	for f in "${RULES[@]}"; do up_args+=(--rules "$SAMPLES/rules/$f"); done
+	echo "== $NAME: lab up ($BACKEND, prefix $P)"
+	tr_lab_up "${up_args[@]}"
+	tr_chain_sizes "$P" "$BACKEND" >"$WORK/sizes"
+}

@@ -40,11 +40,7 @@ cleanup() {
 t_on_exit cleanup
 
 echo "== trace_stop: lab up ($RULES, $BACKEND, prefix $P)"
-"$LAB" up --rules "$SAMPLES/rules/$RULES" --backend "$BACKEND" --prefix "$P" >/dev/null
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || { echo "FAIL: lab up exited $rc"; exit 1; }
-BEFORE=$(tr_snapshot "$P" "$BACKEND")
+tr_lab_up --rules "$SAMPLES/rules/$RULES"
 [ -n "$BEFORE" ] || { echo "FAIL: no rules in the pod"; exit 1; }
 
 same_rules() {
