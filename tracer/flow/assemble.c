@@ -141,6 +141,7 @@ struct st_flow_table {
 	 */
 	bool post_logs;
 	bool in_logs;
+	bool lost_since; /* records lost since the last record was read */
 
 	struct fl_slot *slots;
 	struct fl_slot *free_slots;
@@ -769,7 +770,9 @@ static void fl_leg_finish(const struct st_flow_table *t, struct fl_node *n,
 	static const char lost[] = "records lost: ";
 	char why[ST_FLOW_WHY_SIZE];
 
-	l->lost = l->lost || w->lost;
+	l->lost = l->lost || w->lost || w->lost_before;
+	if (!l->incomplete && w->lost_before)
+		fl_why(l, w, "its first hops may be among them");
 	if (!l->incomplete && !w->broken && (w->depth > 0 || w->pending)) {
 		const struct fl_chain *c =
 			w->pending ? w->pending : w->frames[w->depth - 1];
@@ -1511,7 +1514,9 @@ static int fl_record(struct st_flow_table *t, const struct st_rec *rec,
 		n = fl_leg_new(t, rec, &key, fc);
 		if (n == NULL)
 			return st_err(err, ENOMEM, "flow table: no free leg");
+		n->w.lost_before = t->lost_since && hit->minimal;
 	}
+	t->lost_since = false;
 	fl_append(t, n, rec, c, r);
 	t->active = n;
 	return 0;
@@ -1628,6 +1633,8 @@ int st_flow_table_add(struct st_flow_table *t, const struct st_rec *rec,
 int st_flow_table_lost(struct st_flow_table *t, uint64_t n)
 {
 	t->st.lost += n;
+	if (n > 0)
+		t->lost_since = true;
 	for (struct fl_node *x = t->walk.head; x != NULL; x = x->next) {
 		x->w.lost = true;
 		x->slot->flow.legs[x->leg].lost = true;

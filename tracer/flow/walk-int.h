@@ -87,6 +87,12 @@ struct fl_walk {
 	bool nonraw; /* crossed a table other than raw */
 	bool later;  /* a later packet has begun */
 	bool lost;   /* records were lost while it was open */
+	/*
+	 * Records were lost just before its first one, and that one left
+	 * hops to be filled in (minimal instrumentation): whatever it
+	 * walked before may be among them, and no gap in the walk shows it.
+	 */
+	bool lost_before;
 	bool stitch_tried;
 	bool via_lo;   /* left over lo: it comes back in through prerouting */
 	bool seen_pre; /* a record of a prerouting chain */

@@ -476,11 +476,20 @@ static const struct st_flow *st_sess_prepare(void *data,
 	return st_sess_loss_mark(s, f);
 }
 
+static void st_sess_feed_lost(struct st_sess *s, struct st_nflog *nl);
+
 static int st_sess_rec(const struct st_rec *rec, void *data)
 {
 	struct st_sess *s = data;
 	int ret;
 
+	/*
+	 * A gap is known at the record after it: the flow table must hear of
+	 * it before that record, which may begin a leg whose first records
+	 * were the lost ones.
+	 */
+	if (s->nl != NULL && st_nflog_lost(s->nl) > s->lost_fed)
+		st_sess_feed_lost(s, s->nl);
 	/*
 	 * The record sinks (--write) see every record; another session's
 	 * (a shared group someone forced) goes no further.

@@ -589,6 +589,11 @@ int st_nflog_fd(const struct st_nflog *n)
 	return n != NULL ? n->fd : -1;
 }
 
+uint64_t st_nflog_lost(const struct st_nflog *n)
+{
+	return n != NULL ? n->stats.seq_missing + n->pending_enobufs : 0;
+}
+
 void st_nflog_stats(const struct st_nflog *n, struct st_nflog_stats *st)
 {
 	if (st == NULL)

@@ -119,6 +119,12 @@ int st_nflog_read(struct st_nflog *n,
 		  int (*cb)(const struct st_rec *rec, void *data), void *data,
 		  char *err);
 
+/**
+ * st_nflog_lost() - records lost so far (as st_nflog_stats()'s lost), for
+ * a check before every record without copying the whole statistics.
+ */
+uint64_t st_nflog_lost(const struct st_nflog *n);
+
 /** st_nflog_stats() - counters so far; see struct st_nflog_stats. */
 void st_nflog_stats(const struct st_nflog *n, struct st_nflog_stats *st);
 
