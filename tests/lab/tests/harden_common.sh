@@ -28,7 +28,6 @@ h_cleanup() {
 
 # h_setup NAME [RULES [BACKEND]]: prerequisites, lab up, BEFORE.
 h_setup() {
-	local rc
 	NAME=$1
 	RULES=${2:-istio-1.17_redirect_default_legacy.rules}
 	BACKEND=${3:-legacy}
@@ -42,11 +41,7 @@ h_setup() {
 	WORK=$T_TMP
 	t_on_exit h_cleanup
 	echo "== $NAME: lab up ($RULES, $BACKEND, prefix $P)"
-	"$LAB" up --rules "$SAMPLES/rules/$RULES" --backend "$BACKEND" --prefix "$P" >/dev/null
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { echo "FAIL: lab up exited $rc"; exit 1; }
-	BEFORE=$(tr_snapshot "$P" "$BACKEND")
+	tr_lab_up --rules "$SAMPLES/rules/$RULES"
 	[ -n "$BEFORE" ] || { echo "FAIL: no rules in the pod"; exit 1; }
 }
 
