@@ -3,7 +3,8 @@
  * test_pod_root.c - finding a real sidecar-looking process: one started in
  * a throwaway network namespace is found with its namespace, environment
  * and pid, and is gone once killed; one in the node's own namespace is
- * found, flagged and its namespace refused.  Needs root: skipped (exit 77)
+ * found, flagged and its namespace refused; the node's root is found at
+ * /host by default only where / is not one.  Needs root: skipped (exit 77)
  * otherwise.
  */
 #include <errno.h>
@@ -33,6 +34,8 @@ static int real_setup(void **state)
 {
 	(void)state;
 	snprintf(pod_name, sizeof(pod_name), "stt-sleeper-%d", (int)getpid());
+	if (tl_tmpdir_make("stt-pod") < 0)
+		return -1;
 	return tl_netns_add(&netns, "stt-pod");
 }
 
@@ -51,6 +54,7 @@ static int real_teardown(void **state)
 		waitpid(host_child, &ws, 0);
 		host_child = -1;
 	}
+	tl_tmpdir_remove();
 	return tl_netns_del(&netns);
 }
 
@@ -150,11 +154,83 @@ static void test_real_host_netns(void **state)
 	assert_non_null(strstr(err, "refusing to touch the node's rules"));
 }
 
+/*
+ * Where the node's root is by default, seen from a root directory laid out
+ * as a debugger pod's (kubectl debug node: the node's root at /host), as a
+ * node's own, or as neither.  The check runs chrooted in a child, since it
+ * looks at the absolute paths / and /host.
+ */
+struct host_root_case {
+	const char *name;
+	const char *const *dirs; /* made under the scratch root, NULL-ended */
+	const char *want;	 /* st_pod_default_host_root() */
+};
+
+static const char *const dirs_debug_pod[] = {"host/var/lib/kubelet", NULL};
+static const char *const dirs_crio_pod[] = {"host/run/crio/crio.sock", NULL};
+static const char *const dirs_on_node[] = {"var/lib/kubelet",
+					   "host/var/lib/kubelet", NULL};
+static const char *const dirs_plain[] = {"host/etc", NULL};
+
+static const struct host_root_case host_root_cases[] = {
+	{.name = "debug-pod", .dirs = dirs_debug_pod, .want = "/host"},
+	{.name = "debug-pod-crio", .dirs = dirs_crio_pod, .want = "/host"},
+	{.name = "on-the-node", .dirs = dirs_on_node, .want = NULL},
+	{.name = "no-node-root", .dirs = dirs_plain, .want = NULL},
+};
+
+static void mkdirs(const char *root, const char *rel)
+{
+	char path[512];
+
+	for (const char *p = rel; (p = strchr(p, '/')) != NULL; p++) {
+		snprintf(path, sizeof(path), "%s/%.*s", root, (int)(p - rel),
+			 rel);
+		(void)mkdir(path, 0755);
+	}
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static void test_default_host_root(void **state)
+{
+	(void)state;
+	for (size_t i = 0;
+	     i < sizeof(host_root_cases) / sizeof(host_root_cases[0]); i++) {
+		const struct host_root_case *c = &host_root_cases[i];
+		char root[256];
+		int status = 0;
+		pid_t pid;
+
+		tl_tmp_path(root, sizeof(root), c->name);
+		assert_int_equal(mkdir(root, 0755), 0);
+		for (const char *const *d = c->dirs; *d != NULL; d++)
+			mkdirs(root, *d);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			const char *got = NULL;
+
+			if (chroot(root) != 0 || chdir("/") != 0)
+				_exit(2);
+			got = st_pod_default_host_root();
+			if (c->want == NULL)
+				_exit(got == NULL ? 0 : 1);
+			_exit(got != NULL && strcmp(got, c->want) == 0 ? 0 : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("%s: default host root is not %s", c->name,
+				 c->want ? c->want : "none");
+	}
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_process),
 		cmocka_unit_test(test_real_host_netns),
+		cmocka_unit_test(test_default_host_root),
 	};
 
 	tl_need_root("pod", TL_TOOLS("ip", "env", "sleep"));
