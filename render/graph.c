@@ -2216,6 +2216,32 @@ static void gr_lane(const struct gr_return *r)
 }
 
 /*
+ * The height halfway between @u's foot and the top of the next node
+ * below it that shares some of its width (in @low), or just under @u
+ * where none.
+ */
+static double gr_gap_under(Agraph_t *g, Agnode_t *u, double *low)
+{
+	pointf uc = ND_coord(u);
+	double uw = ND_width(u) * 36, foot = uc.y - ND_height(u) * 36;
+	double top = -1e9;
+
+	for (Agnode_t *n = agfstnode(agroot(g)); n != NULL;
+	     n = agnxtnode(agroot(g), n)) {
+		pointf nc = ND_coord(n);
+		double nw = ND_width(n) * 36, nt = nc.y + ND_height(n) * 36;
+
+		if (n == u || nt >= foot || nc.x + nw < uc.x - uw ||
+		    nc.x - nw > uc.x + uw)
+			continue;
+		if (nt > top)
+			top = nt;
+	}
+	*low = top;
+	return top > -1e9 ? (foot + top) / 2 : foot - 10;
+}
+
+/*
  * Down from the tail's port to below the chain @r->under, along under
  * it, up close to the app's right side (under the arrow the app sends
  * from its upper corner), and into that side near its foot.
@@ -2235,8 +2261,25 @@ static void gr_way_under(const struct gr_return *r)
 	pointf d = {c.x, tip.y};
 	pointf f = {tip.x + GR_ARROW, tip.y};
 
-	if (tip.y < yu || b.x >= a.x || c.x >= b.x)
-		return; /* not below the app and left of the tail: dot's */
+	if (tip.y < yu) {
+		/*
+		 * The app's foot lower than the chain: along the gap under
+		 * it, no higher than the app's top (so under the arrow the
+		 * app sends from its upper corner), down beside the app and
+		 * into its side; dot's way where the gap is not that low.
+		 */
+		double low = 0;
+
+		yu = gr_gap_under(agraphof(u), u, &low);
+		if (yu > hc.y + hh - 6)
+			yu = hc.y + hh - 6;
+		if (yu < low + 4)
+			return;
+		b.y = yu;
+		c.y = yu;
+	}
+	if (b.x >= a.x || c.x >= b.x)
+		return; /* not left of the tail: dot's */
 	if (!gr_corners(bz, (pointf[]){a, b, c, d, f}, 5, tip))
 		return;
 	if (ED_label(e) != NULL) {

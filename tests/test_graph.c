@@ -1065,6 +1065,19 @@ static void test_layout_quality(void **state)
 			if (st_graph_quality(g, &q, detail, e.err) < 0)
 				fail_msg("%s %s: %s", sets[s].name, file,
 					 e.err);
+			if (getenv("ST_REVIEW_DIR") != NULL &&
+			    q.crossings + q.through_nodes + q.through_boxes >
+				    0) {
+				/* The faulty ones as PNGs to look at. */
+				char png[512];
+
+				if (snprintf(png, sizeof(png), "%s/%s-%s.png",
+					     getenv("ST_REVIEW_DIR"),
+					     sets[s].name,
+					     file) >= (int)sizeof(png) ||
+				    st_graph_render_file(g, png, e.err) != 0)
+					fail_msg("%s", e.err);
+			}
 			st_graph_rendered_size(g, &w, &h);
 			w = ceil(w * 96 / 72);
 			h = ceil(h * 96 / 72);
