@@ -15,6 +15,10 @@ struct st_drawsink {
 	char *pod_name;		/* for the frame; NULL: none */
 	struct st_ruleset *rs;	/* the frame's rules; NULL: none */
 	struct st_istio_settings set;
+	/* The flows that shape the layout, copied; they point into rs. */
+	struct st_flow *frame;
+	const struct st_flow *framep[ST_DRAWSINK_MAX_FRAME];
+	unsigned int nframe;
 	bool summarised; /* the end was reached: the directory is drawn */
 	int failed;	 /* negative errno of the first drawing error */
 	char ebuf[ST_ERRBUF_SIZE];
@@ -48,25 +52,41 @@ void st_drawsink_free(struct st_drawsink *d)
 		return;
 	st_diagram_free(d->dir);
 	st_ruleset_free(d->rs);
+	free(d->frame);
 	free(d->path);
 	free(d->pod_name);
 	free(d);
 }
 
 void st_drawsink_set_frame(struct st_drawsink *d, struct st_ruleset *rs,
-			   const struct st_istio_settings *set)
+			   const struct st_istio_settings *set,
+			   const struct st_flow *const *flows,
+			   unsigned int nflows)
 {
-	if (d->rs != NULL || d->dir != NULL) {
+	if (d->rs != NULL || d->dir != NULL || d->file_done) {
 		st_ruleset_free(rs);
 		return;
 	}
 	d->rs = rs;
 	d->set = *set;
+	if (nflows > ST_DRAWSINK_MAX_FRAME)
+		nflows = ST_DRAWSINK_MAX_FRAME;
+	/* Without room for them the diagrams are still drawn, unframed. */
+	d->frame = nflows > 0 ? calloc(nflows, sizeof(*d->frame)) : NULL;
+	for (unsigned int i = 0; d->frame != NULL && i < nflows; i++) {
+		if (flows[i] == NULL || flows[i]->nlegs == 0)
+			continue;
+		d->frame[d->nframe] = *flows[i];
+		/* The requests are their owner's; they do not shape it. */
+		d->frame[d->nframe].reqs = NULL;
+		d->framep[d->nframe] = &d->frame[d->nframe];
+		d->nframe++;
+	}
 }
 
 bool st_drawsink_has_frame(const struct st_drawsink *d)
 {
-	return d->rs != NULL || d->dir != NULL;
+	return d->rs != NULL || d->dir != NULL || d->file_done;
 }
 
 int st_drawsink_failed(const struct st_drawsink *d, const char **msg)
@@ -87,6 +107,8 @@ static void st_ds_graph_opts(const struct st_drawsink *d,
 	g->pod_name = d->pod_name;
 	g->rs = d->rs;
 	g->set = d->rs ? &d->set : NULL;
+	g->frame = d->nframe > 0 ? d->framep : NULL;
+	g->nframe = d->nframe;
 }
 
 /* The directory collector, once the rules of the frame are known. */

@@ -8,14 +8,19 @@
  * (the kept flows point into the rules of the run, which outlive it).
  * The frame (the pod's chains) comes from rules handed over with
  * st_drawsink_set_frame(); without them the diagrams show only the chains
- * visited.  A drawing error does not stop the run: it is kept and told by
- * st_drawsink_failed() at the end.
+ * visited.  With the rules come the flows that shape the layout (graph.h),
+ * the canonical flows of those rules: each diagram then has its nodes
+ * where `--diagram` puts them in the canonical diagram of its type, so a
+ * live or replayed flow can be laid beside its schematic.  A drawing error
+ * does not stop the run: it is kept and told by st_drawsink_failed() at
+ * the end.
  */
 #ifndef ST_DRAWSINK_H
 #define ST_DRAWSINK_H
 
 #include <stdbool.h>
 
+#include "flow.h"
 #include "istio.h"
 #include "rules.h"
 #include "sink.h"
@@ -33,12 +38,26 @@ struct st_drawsink;
 struct st_drawsink *st_drawsink_new(const char *path, const char *pod_name,
 				    char *err);
 
+/* At most this many flows shape the layout (as st_graph_opts.frame). */
+#define ST_DRAWSINK_MAX_FRAME 8
+
 /**
- * st_drawsink_set_frame() - the rules of the frame, analysed; the sink
- * takes @rs (freed with it).  Ignored (and @rs freed) once drawing began.
+ * st_drawsink_set_frame() - the rules of the frame and the flows whose
+ * paths shape the layout.
+ * @d: the sink
+ * @rs: the rules, analysed; the sink takes them (freed with it)
+ * @set: their settings (copied)
+ * @flows: classified flows on @rs, e.g. its canonical flows, in the order
+ *         `--diagram` lays them out; NULL entries are skipped.  Copied
+ *         (without their requests); their hops point into @rs.
+ * @nflows: how many; 0: each flow is laid out on its own
+ *
+ * Ignored (and @rs freed) once drawing began.
  */
 void st_drawsink_set_frame(struct st_drawsink *d, struct st_ruleset *rs,
-			   const struct st_istio_settings *set);
+			   const struct st_istio_settings *set,
+			   const struct st_flow *const *flows,
+			   unsigned int nflows);
 
 /** st_drawsink_has_frame() - were rules handed over, or drawing begun? */
 bool st_drawsink_has_frame(const struct st_drawsink *d);

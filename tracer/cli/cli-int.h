@@ -143,6 +143,15 @@ struct st_drawsink;
 int st_cli_draw_end(struct st_drawsink *d, const char *path, FILE *err);
 
 /**
+ * st_cli_draw_frame() - the frame of -o while tracing or replaying: @d
+ * takes @rs (analysed, with @set) and their canonical flows, so that a
+ * diagram of type N has its nodes where `--diagram all` puts those of
+ * type N.  When the flows cannot be simulated, the rules alone.
+ */
+void st_cli_draw_frame(struct st_drawsink *d, struct st_ruleset *rs,
+		       const struct st_istio_settings *set);
+
+/**
  * st_cli_replay_rules() - the rules a capture is traced with: --rules,
  * else the side files beside it (none: 0 of them).
  * Return: how many, or a negative errno with @ebuf set.

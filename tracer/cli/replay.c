@@ -34,8 +34,9 @@ int st_cli_replay_rules(const struct st_cli_opts *o,
 
 /*
  * -o for a replay: the pod named in FILE.meta.json, and the frame from
- * --rules, else the capture's side files.  Without them the diagrams
- * show only the chains visited.
+ * --rules, else the capture's side files, laid out as `--diagram all`
+ * lays out those rules.  Without them the diagrams show only the chains
+ * visited.
  */
 static struct st_drawsink *st_cli_replay_draw(const struct st_cli_opts *o,
 					      char *ebuf)
@@ -65,7 +66,7 @@ static struct st_drawsink *st_cli_replay_draw(const struct st_cli_opts *o,
 	if (st_pipe_rules_accept(rs, &set, ST_PIPE_USE_ANY, NULL, merr) < 0)
 		st_ruleset_free(rs);
 	else
-		st_drawsink_set_frame(d, rs, &set);
+		st_cli_draw_frame(d, rs, &set);
 	return d;
 }
 

@@ -11,6 +11,7 @@
 
 #include "cli-int.h"
 #include "diagram.h"
+#include "drawsink.h"
 #include "flowjson.h"
 #include "path.h"
 #include "pipe.h"
@@ -297,6 +298,35 @@ out:
 	return rc;
 }
 
+/*
+ * The flows that shape every diagram of a rule set: all its canonical
+ * ones, in their order (graph.h skips the NULL ones).
+ */
+static void st_cli_frame_flows(const struct st_scenarios *sc,
+			       const struct st_flow *frame[ST_SCENARIO_COUNT])
+{
+	for (size_t i = 0; i < ST_SCENARIO_COUNT; i++)
+		frame[i] = st_scenario_flow(sc, i);
+}
+
+void st_cli_draw_frame(struct st_drawsink *d, struct st_ruleset *rs,
+		       const struct st_istio_settings *set)
+{
+	const struct st_flow *frame[ST_SCENARIO_COUNT];
+	struct st_scenarios *sc;
+	char ebuf[ST_ERRBUF_SIZE];
+
+	/* Rules the evaluator cannot follow still give the chains' frame. */
+	sc = st_scenario_run(rs, set, ebuf);
+	if (sc == NULL) {
+		st_drawsink_set_frame(d, rs, set, NULL, 0);
+		return;
+	}
+	st_cli_frame_flows(sc, frame);
+	st_drawsink_set_frame(d, rs, set, frame, ST_SCENARIO_COUNT);
+	st_scenario_free(sc);
+}
+
 int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 {
 	struct st_istio_settings set;
@@ -353,8 +383,7 @@ int st_cli_diagram(const struct st_cli_opts *o, FILE *out, FILE *err)
 				       sizeof(ip));
 	st_cli_draw_opts(&g, pod_ip, rs, &set);
 	/* All six shape each diagram: their nodes stand at the same places. */
-	for (size_t i = 0; i < ST_SCENARIO_COUNT; i++)
-		frame[i] = st_scenario_flow(sc, i);
+	st_cli_frame_flows(sc, frame);
 	g.frame = frame;
 	g.nframe = ST_SCENARIO_COUNT;
 	s->out = out;

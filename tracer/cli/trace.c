@@ -81,7 +81,11 @@ static int st_cli_write_close(const struct st_cli_opts *o,
 	return 0;
 }
 
-/* Rules as the session read them, parsed again for the frame. */
+/*
+ * Rules as the session read them, parsed again for the frame and its
+ * canonical flows.  The session asks once, before attaching: after a
+ * rewrite the diagrams keep this frame.
+ */
 static int st_cli_draw_tap_rules(void *data, const struct st_tgt *tgt,
 				 char *err)
 {
@@ -118,7 +122,7 @@ static int st_cli_draw_tap_rules(void *data, const struct st_tgt *tgt,
 	}
 	if (ret == 0 &&
 	    st_pipe_rules_accept(rs, &set, ST_PIPE_USE_ANY, NULL, ebuf) == 0) {
-		st_drawsink_set_frame(d->draw, rs, &set);
+		st_cli_draw_frame(d->draw, rs, &set);
 		rs = NULL;
 	}
 out:
