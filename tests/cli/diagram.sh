@@ -7,7 +7,10 @@
 #   - `-o x.dot` of one type equals its golden (samples/simulate-cli/);
 #   - bad WHICH, `all` into a file, no --rules: usage errors (exit 2);
 #   - an -o PATH that cannot be written: exit 1 with one line;
-#   - `--replay CAPTURE -o DIR` draws the flows of a capture.
+#   - `--replay CAPTURE -o DIR` draws the flows of a capture, each type's
+#     nodes where `--diagram all -o DIR2` of the capture's rules puts them
+#     (the shared nodes' places from the pod box's corner, svg_places.py),
+#     for iptables-legacy, iptables-nft and native nftables captures.
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 t_cli_args "$@"
@@ -134,14 +137,28 @@ for o in "$T_TMP/afile/x.svg" "$T_TMP/afile/sub" "$T_TMP/nodir/x.svg"; do
 	grep -q "^sidecar-trace: -o $o" "$T_TMP/err" || t_fail "-o $o: $(cat "$T_TMP/err")"
 done
 
-# --replay of a capture: one file per observed type.
+# --replay of a capture: one file per observed type, its nodes where the
+# canonical diagram of that type has them.
+for c in istio-1.17_redirect_default_legacy istio-1.26plus_redirect_default_nft \
+	istio-1.28plus_native-nftables_redirect_default; do
+	cap=$src/samples/captures/$c/own-mixed.pcap
+	[ -r "$cap" ] || { t_fail "no $cap"; continue; }
+	rm -rf "$T_TMP/replay" "$T_TMP/canon"
+	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/replay" >/dev/null 2>"$T_TMP/err" ||
+		t_fail "$c: --replay -o DIR: $(cat "$T_TMP/err")"
+	"$bin" --diagram all --rules "$cap.rules" -o "$T_TMP/canon" >/dev/null 2>"$T_TMP/err" ||
+		t_fail "$c: --diagram all -o DIR: $(cat "$T_TMP/err")"
+	for t in $sidecar_types; do
+		if [ ! -s "$T_TMP/replay/$t.svg" ]; then
+			t_fail "$c: --replay -o DIR: no $t.svg"
+		elif ! python3 "$src/tests/cli/svg_places.py" "$T_TMP/canon/$t.svg" \
+			"$T_TMP/replay/$t.svg" >"$T_TMP/places"; then
+			t_fail "$c: --replay's $t.svg has its nodes elsewhere than --diagram's: $(tr '\n' ';' <"$T_TMP/places")"
+		fi
+	done
+done
 cap=$src/samples/captures/istio-1.17_redirect_default_legacy/own-mixed.pcap
 if [ -r "$cap" ]; then
-	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/replay" >/dev/null 2>"$T_TMP/err" ||
-		t_fail "--replay -o DIR: $(cat "$T_TMP/err")"
-	for t in $sidecar_types; do
-		[ -s "$T_TMP/replay/$t.svg" ] || t_fail "--replay -o DIR: no $t.svg"
-	done
 	"$bin" --replay "$cap" --rules "$cap.rules" -o "$T_TMP/r.dot" tcp port 15012 \
 		>"$T_TMP/stdout" 2>"$T_TMP/err" || t_fail "--replay -o FILE: $(cat "$T_TMP/err")"
 	grep -q 'Istiod' "$T_TMP/r.dot" 2>/dev/null || t_fail "--replay -o FILE: not the type 6 flow"

@@ -13,6 +13,10 @@
 #     assembles the same flows, so it draws the same first flow of each
 #     type), including the pod cluster's label "Pod productpage-v1-P",
 #     which the capture carries in F.meta.json;
+#   - each live SVG has its nodes where `--diagram all --rules F.rules -o
+#     DIR3` (the rules the trace read, beside the capture) puts them in the
+#     canonical diagram of that type: the shared nodes' places from the pod
+#     box's corner (tests/cli/svg_places.py);
 #   - every SVG parses as XML (python3 xml.etree) and every edge labelled
 #     "RULE N" carries rule N of its chain as its tooltip, exactly as
 #     samples/rules/ states it (tests/cli/svg_xml.sh --check);
@@ -89,6 +93,24 @@ TPID=
 tail -n 1 "$WORK/live.jsonl" | jq -c .summary.by_type
 six_types "$WORK/live" "live -o DIR"
 echo "   live: $(ls "$WORK/live" | tr '\n' ' ')"
+
+# The canonical diagrams of the rules the trace read: the live ones stand
+# in the same frame, node for node.
+rules_args=()
+for f in "$WORK/cap.pcap.rules" "$WORK/cap.pcap.rules6"; do
+	[ -s "$f" ] && rules_args+=(--rules "$f")
+done
+if "$BIN" --diagram all "${rules_args[@]}" -o "$WORK/canon" >/dev/null 2>"$WORK/canon.err"; then
+	for t in $TYPES; do
+		[ -s "$WORK/live/$t.svg" ] || continue
+		python3 "$HERE/../../cli/svg_places.py" "$WORK/canon/$t.svg" \
+			"$WORK/live/$t.svg" >"$WORK/places" ||
+			t_fail "live $t.svg: nodes elsewhere than in --diagram's: $(tr '\n' ';' <"$WORK/places")"
+	done
+	echo "   live nodes in the canonical places: $(grep -h compared "$WORK/places")"
+else
+	t_fail "--diagram all on the rules read: $(cat "$WORK/canon.err")"
+fi
 
 "$BIN" --replay "$WORK/cap.pcap" -o "$WORK/replay" >"$WORK/replay.txt" 2>"$WORK/replay.err" ||
 	t_fail "--replay -o DIR exited $?: $(cat "$WORK/replay.err")"
