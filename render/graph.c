@@ -173,6 +173,7 @@ enum {
 struct gr_return {
 	Agedge_t *e;
 	bool lane;	/* Envoy back into OUTPUT, over the table */
+	bool over;	/* from a jumped-to chain to the app, over the table */
 	unsigned int k; /* lane: its place among the frame's returns */
 	Agraph_t *table;
 	/* otherwise a short way back: which ends are dot's ports */
@@ -1672,6 +1673,17 @@ static bool gr_short_back(const struct gr_build *b, const struct gr_slot *sl)
 }
 
 /*
+ * From a chain right of the Istio chains (INPUT, or the chain PREROUTING
+ * jumps to) back to the app: the arrow into that chain comes from below
+ * on the left, so that the way back leaves upwards, over the table.
+ */
+static bool gr_over_back(const struct gr_build *b, const struct gr_slot *sl)
+{
+	return sl->back && !sl->flat && sl->tcol == GR_COL_JUMPED &&
+	       sl->tchain >= 0 && sl->h == b->peer[GR_APP];
+}
+
+/*
  * From an Istio chain back to the app (nftables has no POSTROUTING
  * chain): the way passes under the table's OUTPUT, which Envoy's lanes
  * enter from above and the app's arrow from the left.
@@ -1721,7 +1733,8 @@ static int gr_edges(struct gr_build *b)
 			snprintf(len, sizeof(len), "%d", sl->minlen);
 			gr_set(e, "minlen", len);
 		}
-		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl)) &&
+		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl) ||
+		     gr_over_back(b, sl)) &&
 		    b->nret < GR_MAX_RETURNS) {
 			struct gr_return *r = &b->ret[b->nret++];
 
@@ -1731,6 +1744,10 @@ static int gr_edges(struct gr_build *b)
 				r->k = nret++;
 				r->table = b->table_sub[sl->table];
 			}
+			r->over = gr_over_back(b, sl);
+			if (r->over)
+				r->table = b->table_sub[b->chains[sl->tchain]
+								.table_idx];
 			r->tail_port = sl->tport[0] != '\0';
 			r->under = gr_under(b, sl);
 			r->into_head = gr_into_head(sl);
@@ -2314,6 +2331,62 @@ static void gr_into(const struct gr_return *r)
 	}
 }
 
+/*
+ * Up from the tail (from the right of its row, where a rule sends), along
+ * a lane above the tail's table and above Envoy's lanes into it, and
+ * down into the app's top.
+ */
+static void gr_over(const struct gr_return *r, unsigned int lanes)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e), *h = aghead(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t), hc = ND_coord(h);
+	double tw = ND_width(t) * 36, th = ND_height(t) * 36;
+	double lane = GD_bb(r->table).UR.y + 8 + GR_LANE * lanes;
+	pointf tip = {hc.x, hc.y + ND_height(h) * 36};
+	pointf d = {tip.x, tip.y + GR_ARROW};
+	pointf c = {tip.x, lane};
+	pointf a = {tc.x, tc.y + th}, b = {a.x, lane};
+	pointf v[6];
+	int n = 0;
+
+	if (r->tail_port) {
+		/* A rule's row: out of its right end, then up. */
+		pointf p = bz->sflag ? bz->sp : bz->list[0];
+
+		a.x = tc.x + tw;
+		a.y = p.y;
+		v[n++] = a;
+		a.x += 10;
+		b.x = a.x;
+	}
+	if (c.x >= b.x || d.y >= lane)
+		return;
+	v[n++] = a;
+	v[n++] = b;
+	v[n++] = c;
+	v[n++] = d;
+	if (!gr_corners(bz, v, n, tip))
+		return;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (b.x + c.x) / 2;
+		ED_label(e)->pos.y = lane + ED_label(e)->dimen.y / 2 + 1;
+	}
+}
+
+/* How many of Envoy's lanes run over @table. */
+static unsigned int gr_lanes_of(const struct st_graph *g, Agraph_t *table)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < g->nret; i++)
+		if (g->ret[i].lane && g->ret[i].table == table &&
+		    g->ret[i].k + 1 > n)
+			n = g->ret[i].k + 1;
+	return n;
+}
+
 /* Edges dot would route badly, drawn after its layout. */
 static void gr_reroute(struct st_graph *g)
 {
@@ -2324,6 +2397,8 @@ static void gr_reroute(struct st_graph *g)
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
+		else if (g->ret[i].over)
+			gr_over(&g->ret[i], gr_lanes_of(g, g->ret[i].table));
 		else if (g->ret[i].into_head)
 			gr_into(&g->ret[i]);
 		else if (g->ret[i].under != NULL)
