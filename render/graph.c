@@ -174,6 +174,7 @@ struct gr_return {
 	Agedge_t *e;
 	bool lane;	/* Envoy back into OUTPUT, over the table */
 	bool over;	/* from a jumped-to chain to the app, over the table */
+	bool between;	/* to a peer outside, between the tables */
 	unsigned int k; /* lane: its place among the frame's returns */
 	Agraph_t *table;
 	/* otherwise a short way back: which ends are dot's ports */
@@ -188,6 +189,8 @@ struct st_graph {
 	bool laid_out;
 	struct gr_return ret[GR_MAX_RETURNS];
 	unsigned int nret;
+	Agraph_t *tables[GR_MAX_TABLES];
+	unsigned int ntables;
 };
 
 /*
@@ -1684,6 +1687,22 @@ static bool gr_over_back(const struct gr_build *b, const struct gr_slot *sl)
 }
 
 /*
+ * From a rule of a chain back to a peer left of the pod's tables or
+ * beside the app (a remote pod, Istiod, the proxy over lo): where that
+ * peer stands below the chain's table, dot runs the edge through the
+ * table below.
+ */
+static bool gr_peer_back(const struct gr_build *b, const struct gr_slot *sl)
+{
+	bool peer = false;
+
+	for (int p = GR_REMOTE; p < GR_PEER__MAX; p++)
+		peer |= sl->h == b->peer[p];
+	return peer && sl->back && !sl->flat && sl->tchain >= 0 &&
+	       (sl->tport[0] == 'n' || sl->tport[0] == '\0') && b->ntables > 1;
+}
+
+/*
  * From an Istio chain back to the app (nftables has no POSTROUTING
  * chain): the way passes under the table's OUTPUT, which Envoy's lanes
  * enter from above and the app's arrow from the left.
@@ -1734,7 +1753,7 @@ static int gr_edges(struct gr_build *b)
 			gr_set(e, "minlen", len);
 		}
 		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl) ||
-		     gr_over_back(b, sl)) &&
+		     gr_over_back(b, sl) || gr_peer_back(b, sl)) &&
 		    b->nret < GR_MAX_RETURNS) {
 			struct gr_return *r = &b->ret[b->nret++];
 
@@ -1745,7 +1764,8 @@ static int gr_edges(struct gr_build *b)
 				r->table = b->table_sub[sl->table];
 			}
 			r->over = gr_over_back(b, sl);
-			if (r->over)
+			r->between = gr_peer_back(b, sl);
+			if (r->over || r->between)
 				r->table = b->table_sub[b->chains[sl->tchain]
 								.table_idx];
 			r->tail_port = sl->tport[0] != '\0';
@@ -1996,6 +2016,8 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 		goto fail;
 	memcpy(sg->ret, b->ret, sizeof(sg->ret));
 	sg->nret = b->nret;
+	memcpy(sg->tables, b->table_sub, sizeof(sg->tables));
+	sg->ntables = b->ntables;
 	goto out;
 fail:
 	st_graph_free(sg);
@@ -2375,6 +2397,61 @@ static void gr_over(const struct gr_return *r, unsigned int lanes)
 	}
 }
 
+/*
+ * Out of the left end of the rule's row, down beside the chain to the
+ * gap between its table and the one below, along that gap to the left of
+ * the tables, down and into the peer's right side.  False where the peer
+ * does not stand below the table or no table is below it: the caller's
+ * way then.
+ */
+static bool gr_way_between(const struct st_graph *g, const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *h = aghead(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	boxf tb = GD_bb(r->table);
+	pointf hc = ND_coord(h);
+	double left = tb.LL.x, below = -1e9;
+	pointf a = bz->sflag ? bz->sp : bz->list[0];
+	pointf tip = {hc.x + ND_width(h) * 36, hc.y};
+	pointf v[6];
+
+	if (!r->tail_port) {
+		/* No rule decided: out of the chain's left side. */
+		a = ND_coord(agtail(e));
+		a.x -= ND_width(agtail(e)) * 36;
+	}
+
+	for (unsigned int i = 0; i < g->ntables; i++) {
+		boxf ob = GD_bb(g->tables[i]);
+
+		if (ob.LL.x < left)
+			left = ob.LL.x;
+		if (g->tables[i] != r->table && ob.UR.y < tb.LL.y &&
+		    ob.UR.y > below)
+			below = ob.UR.y;
+	}
+	if (below < -1e8 || hc.y >= tb.LL.y || tip.x + GR_ARROW >= left - 14)
+		return false;
+	v[0] = a;
+	v[1] = (pointf){a.x - 12, a.y};
+	v[2] = (pointf){v[1].x, (tb.LL.y + below) / 2};
+	v[3] = (pointf){left - 14, v[2].y};
+	v[4] = (pointf){v[3].x, tip.y};
+	v[5] = (pointf){tip.x + GR_ARROW, tip.y};
+	if (!gr_corners(bz, v, 6, tip))
+		return false;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (v[2].x + v[3].x) / 2;
+		ED_label(e)->pos.y = v[2].y + ED_label(e)->dimen.y / 2 + 1;
+	}
+	if (ED_xlabel(e) != NULL) {
+		ED_xlabel(e)->pos.x = (v[2].x + v[3].x) / 2;
+		ED_xlabel(e)->pos.y = v[2].y + ED_xlabel(e)->dimen.y / 2 + 1;
+	}
+	return true;
+}
+
 /* How many of Envoy's lanes run over @table. */
 static unsigned int gr_lanes_of(const struct st_graph *g, Agraph_t *table)
 {
@@ -2394,6 +2471,8 @@ static void gr_reroute(struct st_graph *g)
 		Agedge_t *e = g->ret[i].e;
 
 		if (ED_spl(e) == NULL || ED_spl(e)->size != 1)
+			continue;
+		if (g->ret[i].between && gr_way_between(g, &g->ret[i]))
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
