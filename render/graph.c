@@ -175,6 +175,7 @@ struct gr_return {
 	bool lane;	/* Envoy back into OUTPUT, over the table */
 	bool over;	/* from a jumped-to chain to the app, over the table */
 	bool between;	/* to a peer outside, between the tables */
+	bool call_back; /* no match: back beside the rule that jumped */
 	unsigned int k; /* lane: its place among the frame's returns */
 	Agraph_t *table;
 	/* otherwise a short way back: which ends are dot's ports */
@@ -1687,6 +1688,18 @@ static bool gr_over_back(const struct gr_build *b, const struct gr_slot *sl)
 }
 
 /*
+ * A chain's end (no rule matched) back into the chain that jumped to it,
+ * one column to the left: dot enters the caller's title from above and
+ * crosses the arrows its other rules send to the right.
+ */
+static bool gr_call_back(const struct gr_slot *sl)
+{
+	return sl->back && !sl->flat && sl->tchain >= 0 &&
+	       sl->tport[0] == '\0' && sl->hcol == sl->tcol - 1 &&
+	       strncmp(sl->hport, "head", 4) == 0;
+}
+
+/*
  * From a rule of a chain back to a peer left of the pod's tables or
  * beside the app (a remote pod, Istiod, the proxy over lo): where that
  * peer stands below the chain's table, dot runs the edge through the
@@ -1753,7 +1766,8 @@ static int gr_edges(struct gr_build *b)
 			gr_set(e, "minlen", len);
 		}
 		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl) ||
-		     gr_over_back(b, sl) || gr_peer_back(b, sl)) &&
+		     gr_over_back(b, sl) || gr_peer_back(b, sl) ||
+		     gr_call_back(sl)) &&
 		    b->nret < GR_MAX_RETURNS) {
 			struct gr_return *r = &b->ret[b->nret++];
 
@@ -1765,6 +1779,7 @@ static int gr_edges(struct gr_build *b)
 			}
 			r->over = gr_over_back(b, sl);
 			r->between = gr_peer_back(b, sl);
+			r->call_back = gr_call_back(sl);
 			if (r->over || r->between)
 				r->table = b->table_sub[b->chains[sl->tchain]
 								.table_idx];
@@ -2452,6 +2467,44 @@ static bool gr_way_between(const struct st_graph *g, const struct gr_return *r)
 	return true;
 }
 
+/*
+ * Straight back from the called chain's left side into the caller's right
+ * side just under the row of the rule that jumped (where the caller goes
+ * on), between that rule's arrow and the next ones.  False where the
+ * jump's arrow is not found: the caller's way then.
+ */
+static bool gr_into_caller(const struct gr_return *r)
+{
+	Agedge_t *e = r->e, *call = NULL;
+	Agnode_t *t = agtail(e), *h = aghead(e);
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t), hc = ND_coord(h);
+	pointf a = {tc.x - ND_width(t) * 36, tc.y};
+	pointf tip, d;
+
+	for (Agedge_t *c = agfstout(agroot(h), h); c != NULL && call == NULL;
+	     c = agnxtout(agroot(h), c))
+		if (aghead(c) == t && ED_spl(c) != NULL &&
+		    ED_spl(c)->size == 1 &&
+		    agget(c, (char *)"tailport") != NULL &&
+		    agget(c, (char *)"tailport")[0] == 'r')
+			call = c;
+	if (call == NULL)
+		return false;
+	tip = ED_spl(call)->list[0].sflag ? ED_spl(call)->list[0].sp
+					  : ED_spl(call)->list[0].list[0];
+	tip.x = hc.x + ND_width(h) * 36;
+	tip.y -= 7;
+	d = (pointf){tip.x + GR_ARROW, tip.y};
+	if (d.x >= a.x || !gr_curve(bz, a, d, tip))
+		return false;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (a.x + d.x) / 2;
+		ED_label(e)->pos.y = (a.y + d.y) / 2 - ED_label(e)->dimen.y / 2;
+	}
+	return true;
+}
+
 /* How many of Envoy's lanes run over @table. */
 static unsigned int gr_lanes_of(const struct st_graph *g, Agraph_t *table)
 {
@@ -2473,6 +2526,8 @@ static void gr_reroute(struct st_graph *g)
 		if (ED_spl(e) == NULL || ED_spl(e)->size != 1)
 			continue;
 		if (g->ret[i].between && gr_way_between(g, &g->ret[i]))
+			continue;
+		if (g->ret[i].call_back && gr_into_caller(&g->ret[i]))
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
