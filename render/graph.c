@@ -176,6 +176,7 @@ struct gr_return {
 	bool over;	/* from a jumped-to chain to the app, over the table */
 	bool between;	/* to a peer outside, between the tables */
 	bool call_back; /* no match: back beside the rule that jumped */
+	bool left;	/* left of the app: peer in, or the loop over lo */
 	unsigned int k; /* lane: its place among the frame's returns */
 	Agraph_t *table;
 	/* otherwise a short way back: which ends are dot's ports */
@@ -192,6 +193,7 @@ struct st_graph {
 	unsigned int nret;
 	Agraph_t *tables[GR_MAX_TABLES];
 	unsigned int ntables;
+	Agnode_t *app;
 };
 
 /*
@@ -1700,6 +1702,27 @@ static bool gr_call_back(const struct gr_slot *sl)
 }
 
 /*
+ * Into an entry chain (PREROUTING) from a peer, or from the entry chain
+ * of another table (the loop of TPROXY over lo, nat's POSTROUTING to
+ * mangle's PREROUTING): where the app stands between the two, dot's way
+ * crosses the app's arrows.
+ */
+static bool gr_left_of_app(const struct gr_build *b, const struct gr_slot *sl)
+{
+	int head = -1;
+
+	for (unsigned int i = 0; i < b->nchains && head < 0; i++)
+		if (b->chains[i].n == sl->h)
+			head = (int)i;
+	if (head < 0 || b->chains[head].col != GR_COL_ENTRY)
+		return false;
+	if (sl->tcol == GR_COL_FROM && !sl->back)
+		return true;
+	return sl->flat && sl->tchain >= 0 && sl->tcol == GR_COL_ENTRY &&
+	       b->chains[sl->tchain].table_idx != b->chains[head].table_idx;
+}
+
+/*
  * From a rule of a chain back to a peer left of the pod's tables or
  * beside the app (a remote pod, Istiod, the proxy over lo): where that
  * peer stands below the chain's table, dot runs the edge through the
@@ -1767,7 +1790,7 @@ static int gr_edges(struct gr_build *b)
 		}
 		if ((sl->ret || gr_short_back(b, sl) || gr_into_head(sl) ||
 		     gr_over_back(b, sl) || gr_peer_back(b, sl) ||
-		     gr_call_back(sl)) &&
+		     gr_call_back(sl) || gr_left_of_app(b, sl)) &&
 		    b->nret < GR_MAX_RETURNS) {
 			struct gr_return *r = &b->ret[b->nret++];
 
@@ -1780,6 +1803,7 @@ static int gr_edges(struct gr_build *b)
 			r->over = gr_over_back(b, sl);
 			r->between = gr_peer_back(b, sl);
 			r->call_back = gr_call_back(sl);
+			r->left = gr_left_of_app(b, sl);
 			if (r->over || r->between)
 				r->table = b->table_sub[b->chains[sl->tchain]
 								.table_idx];
@@ -2033,6 +2057,7 @@ struct st_graph *st_graph_new(const struct st_flow *flow,
 	sg->nret = b->nret;
 	memcpy(sg->tables, b->table_sub, sizeof(sg->tables));
 	sg->ntables = b->ntables;
+	sg->app = b->peer[GR_APP];
 	goto out;
 fail:
 	st_graph_free(sg);
@@ -2505,6 +2530,58 @@ static bool gr_into_caller(const struct gr_return *r)
 	return true;
 }
 
+/*
+ * From the tail's side along the left of the app (and of the proxy's
+ * processes beside it) up to the head's height and into its left side.
+ * False where the app does not stand between the two, or no room is
+ * left of it: the caller's way then.
+ */
+static bool gr_way_left(const struct st_graph *g, const struct gr_return *r)
+{
+	Agedge_t *e = r->e;
+	Agnode_t *t = agtail(e), *h = aghead(e), *app = g->app;
+	bezier *bz = &ED_spl(e)->list[0];
+	pointf tc = ND_coord(t), hc = ND_coord(h), ac = ND_coord(app);
+	double ah = ND_height(app) * 36, th = ND_height(t) * 36;
+	double pod, x;
+	pointf tip = {hc.x - ND_width(h) * 36, hc.y};
+	pointf a, v[5];
+	int n = 0;
+
+	/* The tail below the app, the head above it. */
+	if (g->ntables == 0 || tc.y >= ac.y - ah || hc.y <= ac.y + ah)
+		return false;
+	/* Halfway between the pod's side and the app's. */
+	pod = GD_bb(agparent(g->tables[0])).LL.x;
+	x = (pod + ac.x - ND_width(app) * 36) / 2;
+	if (tc.x > ac.x) {
+		/* A chain right of the app: out of its left side low. */
+		a = (pointf){tc.x - ND_width(t) * 36, tc.y - th / 2};
+		v[n++] = a;
+	} else {
+		/* A peer left of the pod: up outside it, in at the head. */
+		a = (pointf){tc.x + ND_width(t) * 36, tc.y};
+		x = (a.x + pod) / 2;
+		if (a.x + 4 >= x)
+			return false;
+		v[n++] = a;
+	}
+	v[n++] = (pointf){x, a.y};
+	v[n++] = (pointf){x, tip.y};
+	v[n++] = (pointf){tip.x - GR_ARROW, tip.y};
+	if (tip.x - GR_ARROW <= x || !gr_corners(bz, v, n, tip))
+		return false;
+	if (ED_label(e) != NULL) {
+		ED_label(e)->pos.x = (x + tip.x) / 2;
+		ED_label(e)->pos.y = tip.y + ED_label(e)->dimen.y / 2 + 1;
+	}
+	if (ED_xlabel(e) != NULL) {
+		ED_xlabel(e)->pos.x = (x + tip.x) / 2;
+		ED_xlabel(e)->pos.y = tip.y + ED_xlabel(e)->dimen.y / 2 + 1;
+	}
+	return true;
+}
+
 /* How many of Envoy's lanes run over @table. */
 static unsigned int gr_lanes_of(const struct st_graph *g, Agraph_t *table)
 {
@@ -2528,6 +2605,8 @@ static void gr_reroute(struct st_graph *g)
 		if (g->ret[i].between && gr_way_between(g, &g->ret[i]))
 			continue;
 		if (g->ret[i].call_back && gr_into_caller(&g->ret[i]))
+			continue;
+		if (g->ret[i].left && gr_way_left(g, &g->ret[i]))
 			continue;
 		if (g->ret[i].lane)
 			gr_lane(&g->ret[i]);
